@@ -1,0 +1,192 @@
+// Property tests over seeded random rings. Each failure names its seed; RINGKEEPER_SOAK=1 runs
+// thousands of seeds instead of dozens.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "ring/range_diff.h"
+#include "ring/ring_snapshot.h"
+#include "ring/test_util.h"
+
+namespace ringkeeper {
+namespace {
+
+using testing::random_ring;
+
+ReplicationConfig random_config(std::mt19937_64& rng) {
+  return rng() % 2 ? testing::simple_rf(1 + rng() % 4) : testing::topology_rf(1 + rng() % 4);
+}
+
+std::vector<NodeDescription> random_cluster(std::mt19937_64& rng) {
+  const int nodes = 1 + static_cast<int>(rng() % 20);
+  return random_ring(rng, nodes, 1 + static_cast<int>(rng() % 16), 1 + rng() % 2, 1 + rng() % 4);
+}
+
+// Reference lookup: upper_bound over all tokens, then the owner list.
+uint32_t brute_range(const TokenRing& ring, Token t) {
+  for (uint32_t i = 0; i < ring.size(); ++i) {
+    if (ring.token_at(i) >= t) return i;
+  }
+  return 0;
+}
+
+TEST(RingPropertiesTest, DigestIgnoresOrderOfNodesAndTokens) {
+  for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    auto nodes = random_cluster(rng);
+    auto cfg = random_config(rng);
+    auto shuffled = nodes;
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    for (auto& d : shuffled) std::shuffle(d.tokens.begin(), d.tokens.end(), rng);
+    auto a = RingSnapshot::build(nodes, cfg).snapshot;
+    auto b = RingSnapshot::build(shuffled, cfg).snapshot;
+    ASSERT_EQ(a->digest(), b->digest());
+    ASSERT_EQ(a->current().size(), b->current().size());
+    for (uint32_t i = 0; i < a->current().size(); ++i) {
+      ASSERT_EQ(a->current().token_at(i), b->current().token_at(i));
+      ASSERT_EQ(a->natural_replicas(a->current().token_at(i)).to_vector(),
+                b->natural_replicas(b->current().token_at(i)).to_vector());
+    }
+    // Changing any one token changes the digest.
+    if (!nodes.empty() && !nodes[0].tokens.empty()) {
+      nodes[0].tokens[0] = Token(nodes[0].tokens[0].value() + 1);
+      ASSERT_NE(RingSnapshot::build(nodes, cfg).snapshot->digest(), a->digest());
+    }
+  }
+}
+
+TEST(RingPropertiesTest, EveryRangeHasRfDistinctReplicas) {
+  for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    auto nodes = random_cluster(rng);
+    auto cfg = random_config(rng);
+    auto s = RingSnapshot::build(nodes, cfg).snapshot;
+    std::map<std::string, std::set<NodeId>> per_dc;
+    std::map<std::string, std::set<std::string>> racks;
+    for (auto& d : nodes) {
+      per_dc[d.dc].insert(d.id);
+      racks[d.dc].insert(d.rack);
+    }
+    size_t expected = 0;
+    if (cfg.strategy == StrategyKind::kSimple) {
+      expected = std::min<size_t>(cfg.rf, nodes.size());
+    } else {
+      for (auto& [dc, members] : per_dc) expected += std::min<size_t>(cfg.rf_for_dc(dc), members.size());
+    }
+    const TokenRing& ring = s->current();
+    for (uint32_t i = 0; i < ring.size(); ++i) {
+      auto reps = ring.replicas(i);
+      ASSERT_EQ(reps.size(), expected);
+      std::set<uint32_t> distinct(reps.begin(), reps.end());
+      ASSERT_EQ(distinct.size(), reps.size());
+      ASSERT_EQ(reps[0], ring.owner_at(i)) << "the range's own token owner comes first";
+      if (cfg.strategy == StrategyKind::kTopology) {
+        // Distinct racks within a DC until every rack of the DC holds a replica.
+        std::map<std::string, std::vector<std::string>> used;
+        for (uint32_t r : reps) used[s->nodes()[r].dc].push_back(s->nodes()[r].rack);
+        for (auto& [dc, rs] : used) {
+          std::set<std::string> d(rs.begin(), rs.end());
+          ASSERT_EQ(d.size(), std::min(rs.size(), racks[dc].size()));
+        }
+      }
+    }
+    // The fast lookup agrees with a linear scan.
+    for (int k = 0; k < 100 && !ring.empty(); ++k) {
+      Token t(rng());
+      if (k % 4 == 0) {
+        t = ring.token_at(static_cast<uint32_t>(rng() % ring.size()));
+      }
+      ASSERT_EQ(ring.range_index(t), brute_range(ring, t));
+    }
+    // Ownership sums to the replica count.
+    double sum = 0;
+    for (double o : s->ownership()) sum += o;
+    if (!ring.empty()) ASSERT_NEAR(sum, static_cast<double>(ring.replica_count()), 1e-9);
+  }
+}
+
+TEST(RingPropertiesTest, WriteTargetsContainNaturalReplicas) {
+  for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    auto nodes = random_cluster(rng);
+    for (auto& d : nodes) {
+      switch (rng() % 5) {
+        case 0: d.status = NodeStatus::kJoining; break;
+        case 1: d.status = NodeStatus::kLeaving; break;
+        case 2:
+          d.status = NodeStatus::kMoving;
+          for (int k = 0; k < 3; ++k) d.pending_tokens.push_back(Token(rng()));
+          break;
+        default: break;
+      }
+    }
+    auto s = RingSnapshot::build(nodes, random_config(rng)).snapshot;
+    for (int k = 0; k < 100; ++k) {
+      Token t(rng());
+      auto natural = s->natural_replicas(t).to_vector();
+      auto targets = s->write_targets(t);
+      std::set<NodeId> tset(targets.begin(), targets.end());
+      ASSERT_EQ(tset.size(), targets.size()) << "no duplicates";
+      for (const NodeId& n : natural) ASSERT_TRUE(tset.count(n));
+      // Every future owner is a write target.
+      if (!s->future().empty()) {
+        for (uint32_t idx : s->future().replicas(s->future().range_index(t))) {
+          ASSERT_TRUE(tset.count(s->nodes()[idx].id));
+        }
+      }
+    }
+  }
+}
+
+TEST(RingPropertiesTest, RangeDiffMatchesPointwiseReplicaChanges) {
+  for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    auto a_nodes = random_cluster(rng);
+    auto b_nodes = a_nodes;
+    // Mutate: drop a node, add one, move a token.
+    if (!b_nodes.empty() && rng() % 2) b_nodes.erase(b_nodes.begin() + rng() % b_nodes.size());
+    if (rng() % 2) b_nodes.push_back(random_ring(rng, 1, 1 + rng() % 8)[0]);
+    if (!b_nodes.empty() && !b_nodes[0].tokens.empty()) b_nodes[0].tokens[0] = Token(rng());
+    auto cfg = random_config(rng);
+    auto a = RingSnapshot::build(a_nodes, cfg).snapshot;
+    auto b = RingSnapshot::build(b_nodes, cfg).snapshot;
+    RangeDiff d = diff_snapshots(*a, *b);
+    auto in_any = [](const std::vector<TokenRange>& rs, Token t) {
+      return std::any_of(rs.begin(), rs.end(), [&](const TokenRange& r) { return r.contains(t); });
+    };
+    std::vector<Token> probes;
+    for (int k = 0; k < 200; ++k) probes.push_back(Token(rng()));
+    for (uint32_t i = 0; i < a->current().size(); ++i) probes.push_back(a->current().token_at(i));
+    for (uint32_t i = 0; i < b->current().size(); ++i) probes.push_back(b->current().token_at(i));
+    std::set<NodeId> all;
+    for (auto& n : a_nodes) all.insert(n.id);
+    for (auto& n : b_nodes) all.insert(n.id);
+    for (Token t : probes) {
+      auto before = a->natural_replicas(t);
+      auto after = b->natural_replicas(t);
+      for (const NodeId& n : all) {
+        const bool gained = !before.contains(n) && after.contains(n);
+        const bool lost = before.contains(n) && !after.contains(n);
+        const NodeRanges* nr = d.find(n);
+        ASSERT_EQ(gained, nr && in_any(nr->gained, t)) << n.to_string() << " at " << t.value();
+        ASSERT_EQ(lost, nr && in_any(nr->lost, t)) << n.to_string() << " at " << t.value();
+      }
+    }
+    // The reverse diff swaps gained and lost.
+    RangeDiff back = diff_snapshots(*b, *a);
+    ASSERT_EQ(back.nodes.size(), d.nodes.size());
+    for (size_t i = 0; i < d.nodes.size(); ++i) {
+      ASSERT_EQ(back.nodes[i].gained, d.nodes[i].lost);
+      ASSERT_EQ(back.nodes[i].lost, d.nodes[i].gained);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ringkeeper

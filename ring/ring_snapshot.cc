@@ -1,0 +1,256 @@
+#include "ring/ring_snapshot.h"
+
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+namespace ringkeeper {
+
+std::vector<NodeId> ReplicaSet::to_vector() const { return {begin(), end()}; }
+
+bool ReplicaSet::contains(const NodeId& id) const {
+  for (const NodeId& r : *this) {
+    if (r == id) return true;
+  }
+  return false;
+}
+
+std::string digest_to_hex(uint64_t digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, digest >>= 4) out[i] = kHex[digest & 0xF];
+  return out;
+}
+
+namespace {
+
+bool participates(NodeStatus s) { return s != NodeStatus::kLeft && s != NodeStatus::kRemoved; }
+
+// Streams fields into XXH3 in a fixed little-endian layout, so digests match across machines.
+class DigestWriter {
+ public:
+  DigestWriter() { XXH3_64bits_reset(&state_); }
+  void u8(uint8_t v) { XXH3_64bits_update(&state_, &v, 1); }
+  void u64(uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
+    XXH3_64bits_update(&state_, b, 8);
+  }
+  void str(std::string_view s) {
+    u64(s.size());
+    XXH3_64bits_update(&state_, s.data(), s.size());
+  }
+  void tokens(const std::vector<Token>& ts) {
+    u64(ts.size());
+    for (Token t : ts) u64(t.value());
+  }
+  uint64_t finish() { return XXH3_64bits_digest(&state_); }
+
+ private:
+  XXH3_state_t state_;
+};
+
+void sort_unique(std::vector<Token>& ts) {
+  std::sort(ts.begin(), ts.end());
+  ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+}
+
+struct Claim {
+  uint32_t node;
+  bool established;  // a current owner's token (NORMAL, LEAVING, MOVING)
+  bool pending;      // a MOVING node's new token
+};
+
+// True if claim a beats claim b under the design's rule: established owners keep their tokens;
+// otherwise the earliest HLC stamp, then the lower node id.
+bool beats(const Claim& a, const Claim& b, const std::vector<RingNode>& nodes) {
+  if (a.established != b.established) return a.established;
+  const RingNode& na = nodes[a.node];
+  const RingNode& nb = nodes[b.node];
+  if (na.stamp != nb.stamp) return na.stamp < nb.stamp;
+  return na.id < nb.id;
+}
+
+// Resolves token conflicts in place: every token ends up claimed by one node.
+std::vector<LostClaim> resolve_conflicts(std::vector<RingNode>& nodes) {
+  std::vector<Claim> claims;
+  std::vector<TokenEntry> entries;  // token → claim index
+  for (uint32_t i = 0; i < nodes.size(); ++i) {
+    const RingNode& n = nodes[i];
+    if (!participates(n.status)) continue;
+    const bool established = owns_current_tokens(n.status);
+    for (Token t : n.tokens) {
+      entries.push_back({t.value(), static_cast<uint32_t>(claims.size())});
+      claims.push_back({i, established, false});
+    }
+    for (Token t : n.pending_tokens) {
+      entries.push_back({t.value(), static_cast<uint32_t>(claims.size())});
+      claims.push_back({i, false, true});
+    }
+  }
+  sort_token_entries(entries);
+  std::vector<LostClaim> lost;
+  std::vector<std::pair<uint32_t, Claim>> losers;  // (node, claim) to strip
+  for (size_t g = 0; g < entries.size();) {
+    size_t end = g + 1;
+    while (end < entries.size() && entries[end].token == entries[g].token) ++end;
+    if (end - g > 1) {
+      const Claim* best = &claims[entries[g].node];
+      for (size_t k = g + 1; k < end; ++k) {
+        const Claim& c = claims[entries[k].node];
+        if (beats(c, *best, nodes)) best = &c;
+      }
+      for (size_t k = g; k < end; ++k) {
+        const Claim& c = claims[entries[k].node];
+        if (c.node == best->node) continue;  // a node may claim a token twice (moving in place)
+        lost.push_back({nodes[c.node].id, nodes[best->node].id, Token(entries[g].token), c.pending});
+        losers.emplace_back(c.node, c);
+      }
+    }
+    g = end;
+  }
+  if (lost.empty()) return lost;
+  std::sort(lost.begin(), lost.end(), [](const LostClaim& a, const LostClaim& b) {
+    return std::tie(a.loser, a.token, a.pending) < std::tie(b.loser, b.token, b.pending);
+  });
+  for (const LostClaim& l : lost) {
+    auto it = std::lower_bound(nodes.begin(), nodes.end(), l.loser,
+                               [](const RingNode& n, const NodeId& id) { return n.id < id; });
+    auto& list = l.pending ? it->pending_tokens : it->tokens;
+    list.erase(std::remove(list.begin(), list.end(), l.token), list.end());
+  }
+  return lost;
+}
+
+TokenRing build_ring(const std::vector<RingNode>& nodes, const ReplicationConfig& config,
+                     const LocationIndex& index, const std::vector<NodeLocation>& locations,
+                     bool future) {
+  std::vector<TokenEntry> entries;
+  std::vector<bool> in_ring(nodes.size(), false);
+  for (uint32_t i = 0; i < nodes.size(); ++i) {
+    const RingNode& n = nodes[i];
+    const std::vector<Token>* ts = nullptr;
+    if (!future) {
+      if (owns_current_tokens(n.status)) ts = &n.tokens;
+    } else if (n.status == NodeStatus::kNormal || n.status == NodeStatus::kJoining) {
+      ts = &n.tokens;
+    } else if (n.status == NodeStatus::kMoving) {
+      ts = &n.pending_tokens;
+    }
+    if (!ts || ts->empty()) continue;
+    in_ring[i] = true;
+    for (Token t : *ts) entries.push_back({t.value(), i});
+  }
+  ReplicaPlacer placer(config, index, locations, in_ring);
+  return TokenRing::build(std::move(entries), placer);
+}
+
+}  // namespace
+
+RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descriptions,
+                                              const ReplicationConfig& config, uint64_t version,
+                                              const Partitioner& partitioner) {
+  BuildResult result;
+  std::sort(descriptions.begin(), descriptions.end(),
+            [](const NodeDescription& a, const NodeDescription& b) { return a.id < b.id; });
+  for (size_t i = 1; i < descriptions.size(); ++i) {
+    if (descriptions[i].id == descriptions[i - 1].id) {
+      result.error = "node " + descriptions[i].id.to_string() + " described twice";
+      return result;
+    }
+  }
+  std::shared_ptr<RingSnapshot> snap(new RingSnapshot());
+  snap->version_ = version;
+  snap->config_ = config;
+  snap->partitioner_ = &partitioner;
+  snap->nodes_.reserve(descriptions.size());
+  for (auto& d : descriptions) {
+    RingNode n{d.id, d.status, std::move(d.dc), std::move(d.rack), std::move(d.tokens),
+               std::move(d.pending_tokens), d.stamp};
+    sort_unique(n.tokens);
+    sort_unique(n.pending_tokens);
+    if (n.status != NodeStatus::kMoving) n.pending_tokens.clear();
+    if (!participates(n.status)) n.tokens.clear();
+    snap->nodes_.push_back(std::move(n));
+  }
+  result.lost_claims = resolve_conflicts(snap->nodes_);
+
+  LocationIndex index;
+  std::vector<NodeLocation> locations;
+  locations.reserve(snap->nodes_.size());
+  bool in_flight = false;
+  for (const RingNode& n : snap->nodes_) {
+    locations.push_back(index.locate(n.dc, n.rack));
+    if (n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving ||
+        (n.status == NodeStatus::kJoining && !n.tokens.empty())) {
+      in_flight = true;
+    }
+  }
+  snap->current_ = build_ring(snap->nodes_, config, index, locations, /*future=*/false);
+  if (in_flight) {
+    snap->future_ = std::make_unique<TokenRing>(
+        build_ring(snap->nodes_, config, index, locations, /*future=*/true));
+  }
+
+  DigestWriter w;
+  w.str("ringkeeper.ring.v1");
+  w.str(config.canonical());
+  w.str(partitioner.name());
+  for (const RingNode& n : snap->nodes_) {
+    if (!participates(n.status)) continue;
+    w.u64(n.id.hi());
+    w.u64(n.id.lo());
+    w.u8(static_cast<uint8_t>(n.status));
+    w.str(n.dc);
+    w.str(n.rack);
+    w.tokens(n.tokens);
+    w.tokens(n.pending_tokens);
+  }
+  snap->digest_ = w.finish();
+  result.snapshot = std::move(snap);
+  return result;
+}
+
+std::shared_ptr<const RingSnapshot> RingSnapshot::empty(const ReplicationConfig& config) {
+  return build({}, config).snapshot;
+}
+
+std::string RingSnapshot::digest_hex() const { return digest_to_hex(digest_); }
+
+const RingNode* RingSnapshot::find(const NodeId& id) const {
+  auto idx = index_of(id);
+  return idx ? &nodes_[*idx] : nullptr;
+}
+
+std::optional<uint32_t> RingSnapshot::index_of(const NodeId& id) const {
+  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), id,
+                             [](const RingNode& n, const NodeId& v) { return n.id < v; });
+  if (it == nodes_.end() || it->id != id) return std::nullopt;
+  return static_cast<uint32_t>(it - nodes_.begin());
+}
+
+ReplicaSet RingSnapshot::natural_replicas(Token t) const {
+  if (current_.empty()) return ReplicaSet({}, nodes_.data());
+  return ReplicaSet(current_.replicas(current_.range_index(t)), nodes_.data());
+}
+
+std::vector<NodeId> RingSnapshot::pending_replicas(Token t) const {
+  std::vector<NodeId> out;
+  if (!future_ || future_->empty()) return out;
+  ReplicaSet now = natural_replicas(t);
+  for (uint32_t idx : future_->replicas(future_->range_index(t))) {
+    if (!now.contains(nodes_[idx].id)) out.push_back(nodes_[idx].id);
+  }
+  return out;
+}
+
+std::vector<NodeId> RingSnapshot::write_targets(Token t) const {
+  std::vector<NodeId> out = natural_replicas(t).to_vector();
+  for (const NodeId& id : pending_replicas(t)) out.push_back(id);
+  return out;
+}
+
+}  // namespace ringkeeper

@@ -1,0 +1,111 @@
+#include "ring/token_allocator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "ring/test_util.h"
+
+namespace ringkeeper {
+namespace {
+
+using testing::random_node_id;
+using testing::simple_rf;
+using testing::topology_rf;
+
+double max_over_mean(const RingSnapshot& s) {
+  auto own = s.ownership();
+  double sum = 0, mx = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (s.nodes()[i].tokens.empty()) continue;
+    sum += own[i];
+    mx = std::max(mx, own[i]);
+    ++n;
+  }
+  return mx / (sum / n);
+}
+
+void apply(std::vector<NodeDescription>& ring, const Allocation& a, const std::vector<JoinerSpec>& js) {
+  for (const auto& [id, tokens] : a) {
+    NodeDescription d;
+    d.id = id;
+    d.tokens = tokens;
+    auto it = std::find_if(js.begin(), js.end(), [&](const JoinerSpec& j) { return j.id == id; });
+    d.dc = it->dc;
+    d.rack = it->rack;
+    ring.push_back(d);
+  }
+}
+
+TEST(TokenAllocatorTest, JointAllocationIsDeterministicAndOrderFree) {
+  std::mt19937_64 rng(7);
+  std::vector<JoinerSpec> js;
+  for (int i = 0; i < 5; ++i) js.push_back({random_node_id(rng), "dc1", "rack1", 16});
+  auto a = allocate_tokens({}, js, simple_rf(3));
+  std::reverse(js.begin(), js.end());
+  auto b = allocate_tokens({}, js, simple_rf(3));
+  EXPECT_EQ(a, b);
+  std::set<Token> all;
+  for (auto& [_, ts] : a) {
+    EXPECT_EQ(ts.size(), 16u);
+    all.insert(ts.begin(), ts.end());
+  }
+  EXPECT_EQ(all.size(), 80u);
+  std::vector<NodeDescription> ring;
+  apply(ring, a, js);
+  EXPECT_LE(max_over_mean(*RingSnapshot::build(ring, simple_rf(3)).snapshot), 1.0 + 1e-9);
+}
+
+TEST(TokenAllocatorTest, OneByOneGrowthStaysBalanced) {
+  for (auto cfg : {simple_rf(3), topology_rf(3)}) {
+    SCOPED_TRACE(cfg.canonical());
+    std::mt19937_64 rng(11);
+    std::vector<NodeDescription> ring;
+    std::vector<JoinerSpec> first;
+    for (int i = 0; i < 3; ++i) first.push_back({random_node_id(rng), "dc1", "rack" + std::to_string(i), 16});
+    apply(ring, allocate_tokens(ring, first, cfg), first);
+    for (int n = 3; n < 30; ++n) {
+      JoinerSpec j{random_node_id(rng), "dc1", "rack" + std::to_string(n % 3), 16};
+      auto a = allocate_tokens(ring, {j}, cfg);
+      ASSERT_EQ(a[0].second.size(), 16u);
+      // New tokens never collide with existing ones.
+      for (auto& d : ring) {
+        for (Token t : a[0].second) ASSERT_FALSE(std::count(d.tokens.begin(), d.tokens.end(), t));
+      }
+      apply(ring, a, {j});
+    }
+    auto s = RingSnapshot::build(ring, cfg).snapshot;
+    EXPECT_TRUE(s != nullptr);
+    EXPECT_LE(max_over_mean(*s), 1.08);
+  }
+}
+
+TEST(TokenAllocatorTest, AllocatorBeatsRandomTokens) {
+  std::mt19937_64 rng(3);
+  std::vector<NodeDescription> alloc_ring, random_ring;
+  for (int n = 0; n < 40; ++n) {
+    JoinerSpec j{random_node_id(rng), "dc1", "rack1", 16};
+    apply(alloc_ring, allocate_tokens(alloc_ring, {j}, simple_rf(3)), {j});
+    auto r = testing::random_ring(rng, 1, 16);
+    random_ring.push_back(r[0]);
+  }
+  double alloc = max_over_mean(*RingSnapshot::build(alloc_ring, simple_rf(3)).snapshot);
+  double rnd = max_over_mean(*RingSnapshot::build(random_ring, simple_rf(3)).snapshot);
+  EXPECT_LT(alloc, rnd);
+  EXPECT_LE(alloc, 1.08);
+}
+
+TEST(TokenAllocatorTest, RebalanceGivesFreshTokensForTheNode) {
+  std::mt19937_64 rng(5);
+  auto ring = testing::random_ring(rng, 8, 4);
+  auto tokens = rebalance_tokens(ring, ring[0].id, 16, simple_rf(3));
+  EXPECT_EQ(tokens.size(), 16u);
+  EXPECT_TRUE(std::is_sorted(tokens.begin(), tokens.end()));
+  auto again = rebalance_tokens(ring, ring[0].id, 16, simple_rf(3));
+  EXPECT_EQ(tokens, again);
+}
+
+}  // namespace
+}  // namespace ringkeeper
