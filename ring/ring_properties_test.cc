@@ -105,7 +105,9 @@ TEST(RingPropertiesTest, EveryRangeHasRfDistinctReplicas) {
     // Ownership sums to the replica count.
     double sum = 0;
     for (double o : s->ownership()) sum += o;
-    if (!ring.empty()) ASSERT_NEAR(sum, static_cast<double>(ring.replica_count()), 1e-9);
+    if (!ring.empty()) {
+      ASSERT_NEAR(sum, static_cast<double>(ring.replica_count()), 1e-9);
+    }
   }
 }
 

@@ -54,7 +54,7 @@ class DigestWriter {
 };
 
 void sort_unique(std::vector<Token>& ts) {
-  std::sort(ts.begin(), ts.end());
+  if (!std::is_sorted(ts.begin(), ts.end())) std::sort(ts.begin(), ts.end());
   ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
 }
 
@@ -62,6 +62,7 @@ struct Claim {
   uint32_t node;
   bool established;  // a current owner's token (NORMAL, LEAVING, MOVING)
   bool pending;      // a MOVING node's new token
+  bool lost = false;
 };
 
 // True if claim a beats claim b under the design's rule: established owners keep their tokens;
@@ -74,78 +75,94 @@ bool beats(const Claim& a, const Claim& b, const std::vector<RingNode>& nodes) {
   return na.id < nb.id;
 }
 
-// Resolves token conflicts in place: every token ends up claimed by one node.
-std::vector<LostClaim> resolve_conflicts(std::vector<RingNode>& nodes) {
+// Every token claim in the cluster, sorted by token, with conflicts resolved: each token ends up
+// claimed by one node. Both rings are then read off this one sorted list.
+struct ClaimTable {
   std::vector<Claim> claims;
-  std::vector<TokenEntry> entries;  // token → claim index
-  for (uint32_t i = 0; i < nodes.size(); ++i) {
-    const RingNode& n = nodes[i];
-    if (!participates(n.status)) continue;
-    const bool established = owns_current_tokens(n.status);
-    for (Token t : n.tokens) {
-      entries.push_back({t.value(), static_cast<uint32_t>(claims.size())});
-      claims.push_back({i, established, false});
-    }
-    for (Token t : n.pending_tokens) {
-      entries.push_back({t.value(), static_cast<uint32_t>(claims.size())});
-      claims.push_back({i, false, true});
-    }
-  }
-  sort_token_entries(entries);
+  std::vector<TokenEntry> sorted;  // token → claim index, sorted by token
   std::vector<LostClaim> lost;
-  std::vector<std::pair<uint32_t, Claim>> losers;  // (node, claim) to strip
-  for (size_t g = 0; g < entries.size();) {
-    size_t end = g + 1;
-    while (end < entries.size() && entries[end].token == entries[g].token) ++end;
-    if (end - g > 1) {
-      const Claim* best = &claims[entries[g].node];
-      for (size_t k = g + 1; k < end; ++k) {
-        const Claim& c = claims[entries[k].node];
-        if (beats(c, *best, nodes)) best = &c;
-      }
-      for (size_t k = g; k < end; ++k) {
-        const Claim& c = claims[entries[k].node];
-        if (c.node == best->node) continue;  // a node may claim a token twice (moving in place)
-        lost.push_back({nodes[c.node].id, nodes[best->node].id, Token(entries[g].token), c.pending});
-        losers.emplace_back(c.node, c);
-      }
-    }
-    g = end;
-  }
-  if (lost.empty()) return lost;
-  std::sort(lost.begin(), lost.end(), [](const LostClaim& a, const LostClaim& b) {
-    return std::tie(a.loser, a.token, a.pending) < std::tie(b.loser, b.token, b.pending);
-  });
-  for (const LostClaim& l : lost) {
-    auto it = std::lower_bound(nodes.begin(), nodes.end(), l.loser,
-                               [](const RingNode& n, const NodeId& id) { return n.id < id; });
-    auto& list = l.pending ? it->pending_tokens : it->tokens;
-    list.erase(std::remove(list.begin(), list.end(), l.token), list.end());
-  }
-  return lost;
-}
 
-TokenRing build_ring(const std::vector<RingNode>& nodes, const ReplicationConfig& config,
-                     const LocationIndex& index, const std::vector<NodeLocation>& locations,
-                     bool future) {
-  std::vector<TokenEntry> entries;
-  std::vector<bool> in_ring(nodes.size(), false);
-  for (uint32_t i = 0; i < nodes.size(); ++i) {
-    const RingNode& n = nodes[i];
-    const std::vector<Token>* ts = nullptr;
-    if (!future) {
-      if (owns_current_tokens(n.status)) ts = &n.tokens;
-    } else if (n.status == NodeStatus::kNormal || n.status == NodeStatus::kJoining) {
-      ts = &n.tokens;
-    } else if (n.status == NodeStatus::kMoving) {
-      ts = &n.pending_tokens;
+  explicit ClaimTable(const std::vector<RingNode>& nodes) {
+    size_t total = 0;
+    for (const RingNode& n : nodes) total += n.tokens.size() + n.pending_tokens.size();
+    claims.reserve(total);
+    sorted.reserve(total);
+    for (uint32_t i = 0; i < nodes.size(); ++i) {
+      const RingNode& n = nodes[i];
+      if (!participates(n.status)) continue;
+      const bool established = owns_current_tokens(n.status);
+      for (Token t : n.tokens) {
+        sorted.push_back({t.value(), static_cast<uint32_t>(claims.size())});
+        claims.push_back({i, established, false});
+      }
+      for (Token t : n.pending_tokens) {
+        sorted.push_back({t.value(), static_cast<uint32_t>(claims.size())});
+        claims.push_back({i, false, true});
+      }
     }
-    if (!ts || ts->empty()) continue;
-    in_ring[i] = true;
-    for (Token t : *ts) entries.push_back({t.value(), i});
+    sort_token_entries(sorted);
+    for (size_t g = 0; g < sorted.size();) {
+      size_t end = g + 1;
+      while (end < sorted.size() && sorted[end].token == sorted[g].token) ++end;
+      if (end - g > 1) resolve_group(nodes, g, end);
+      g = end;
+    }
+    std::sort(lost.begin(), lost.end(), [](const LostClaim& a, const LostClaim& b) {
+      return std::tie(a.loser, a.token, a.pending) < std::tie(b.loser, b.token, b.pending);
+    });
   }
+
+  void resolve_group(const std::vector<RingNode>& nodes, size_t g, size_t end) {
+    const Claim* best = &claims[sorted[g].node];
+    for (size_t k = g + 1; k < end; ++k) {
+      const Claim& c = claims[sorted[k].node];
+      if (beats(c, *best, nodes)) best = &c;
+    }
+    for (size_t k = g; k < end; ++k) {
+      Claim& c = claims[sorted[k].node];
+      if (c.node == best->node) continue;  // a node may claim a token twice (moving in place)
+      c.lost = true;
+      lost.push_back({nodes[c.node].id, nodes[best->node].id, Token(sorted[g].token), c.pending});
+    }
+  }
+
+  // The winning entries of one ring, in token order. Current ring: owners' current tokens.
+  // Future ring: NORMAL and JOINING tokens, MOVING nodes' new tokens; LEAVING nodes are gone.
+  std::vector<TokenEntry> ring_entries(const std::vector<RingNode>& nodes, bool future,
+                                       std::vector<bool>& in_ring) const {
+    std::vector<TokenEntry> out;
+    out.reserve(sorted.size());
+    in_ring.assign(nodes.size(), false);
+    uint64_t last = 0;
+    for (const TokenEntry& e : sorted) {
+      const Claim& c = claims[e.node];
+      if (c.lost) continue;
+      const NodeStatus st = nodes[c.node].status;
+      bool take;
+      if (!future) {
+        take = !c.pending && owns_current_tokens(st);
+      } else if (st == NodeStatus::kMoving) {
+        take = c.pending;
+      } else {
+        take = !c.pending && (st == NodeStatus::kNormal || st == NodeStatus::kJoining);
+      }
+      // A node claiming one token twice (current and pending) appears once.
+      if (!take || (!out.empty() && last == e.token)) continue;
+      out.push_back({e.token, c.node});
+      last = e.token;
+      in_ring[c.node] = true;
+    }
+    return out;
+  }
+};
+
+TokenRing build_ring(const ClaimTable& table, const std::vector<RingNode>& nodes,
+                     const ReplicationConfig& config, const LocationIndex& index,
+                     const std::vector<NodeLocation>& locations, bool future) {
+  std::vector<bool> in_ring;
+  std::vector<TokenEntry> entries = table.ring_entries(nodes, future, in_ring);
   ReplicaPlacer placer(config, index, locations, in_ring);
-  return TokenRing::build(std::move(entries), placer);
+  return TokenRing::build_sorted(std::move(entries), placer);
 }
 
 }  // namespace
@@ -176,7 +193,13 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
     if (!participates(n.status)) n.tokens.clear();
     snap->nodes_.push_back(std::move(n));
   }
-  result.lost_claims = resolve_conflicts(snap->nodes_);
+  ClaimTable table(snap->nodes_);
+  for (const LostClaim& l : table.lost) {
+    RingNode& n = snap->nodes_[*snap->index_of(l.loser)];
+    auto& list = l.pending ? n.pending_tokens : n.tokens;
+    list.erase(std::lower_bound(list.begin(), list.end(), l.token));
+  }
+  result.lost_claims = std::move(table.lost);
 
   LocationIndex index;
   std::vector<NodeLocation> locations;
@@ -189,10 +212,10 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
       in_flight = true;
     }
   }
-  snap->current_ = build_ring(snap->nodes_, config, index, locations, /*future=*/false);
+  snap->current_ = build_ring(table, snap->nodes_, config, index, locations, /*future=*/false);
   if (in_flight) {
     snap->future_ = std::make_unique<TokenRing>(
-        build_ring(snap->nodes_, config, index, locations, /*future=*/true));
+        build_ring(table, snap->nodes_, config, index, locations, /*future=*/true));
   }
 
   DigestWriter w;

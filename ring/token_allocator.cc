@@ -208,11 +208,13 @@ class AllocationRing {
   std::vector<Delta> deltas_;
 };
 
-// Joiners in an order that interleaves racks: one from each rack in turn, racks by name.
-std::vector<size_t> rack_interleaved_order(const std::vector<JoinerSpec>& joiners) {
+// Joiners grouped by what the strategy balances independently: under the topology strategy each
+// (dc, rack) is its own group, under the simple strategy all joiners form one group.
+std::vector<std::vector<size_t>> balance_groups(const std::vector<JoinerSpec>& joiners,
+                                                StrategyKind strategy) {
   std::vector<std::pair<std::string, std::vector<size_t>>> groups;
   for (size_t j = 0; j < joiners.size(); ++j) {
-    std::string key = joiners[j].dc + '\0' + joiners[j].rack;
+    std::string key = strategy == StrategyKind::kSimple ? "" : joiners[j].dc + '\0' + joiners[j].rack;
     auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == key; });
     if (it == groups.end()) {
       groups.push_back({key, {}});
@@ -221,13 +223,9 @@ std::vector<size_t> rack_interleaved_order(const std::vector<JoinerSpec>& joiner
     it->second.push_back(j);
   }
   std::sort(groups.begin(), groups.end());
-  std::vector<size_t> order;
-  for (size_t round = 0; order.size() < joiners.size(); ++round) {
-    for (auto& g : groups) {
-      if (round < g.second.size()) order.push_back(g.second[round]);
-    }
-  }
-  return order;
+  std::vector<std::vector<size_t>> out;
+  for (auto& g : groups) out.push_back(std::move(g.second));
+  return out;
 }
 
 }  // namespace
@@ -252,13 +250,18 @@ Allocation allocate_tokens(const std::vector<NodeDescription>& existing,
       return j.num_tokens == joiners[0].num_tokens && j.num_tokens > 0;
     });
     if (uniform) {
-      // A new cluster: evenly spaced tokens, dealt round-robin over rack-interleaved joiners.
-      const std::vector<size_t> order = rack_interleaved_order(joiners);
-      const uint64_t total = uint64_t{joiners[0].num_tokens} * joiners.size();
+      // A new cluster: each balance group gets evenly spaced tokens dealt round-robin over its
+      // members; groups are offset from each other so that their tokens interleave.
+      const auto groups = balance_groups(joiners, config.strategy);
       const unsigned __int128 ring = static_cast<unsigned __int128>(1) << 64;
-      for (uint64_t p = 0; p < total; ++p) {
-        const uint64_t token = static_cast<uint64_t>((ring * (2 * p + 1)) / (2 * total));
-        result[order[p % order.size()]].second.push_back(Token(token));
+      for (size_t g = 0; g < groups.size(); ++g) {
+        const uint64_t total = uint64_t{joiners[0].num_tokens} * groups[g].size();
+        for (uint64_t p = 0; p < total; ++p) {
+          // Position (p + (g + 0.5) / G) / total of the ring.
+          const unsigned __int128 num = ring * (p * 2 * groups.size() + 2 * g + 1);
+          const uint64_t token = static_cast<uint64_t>(num / (2 * groups.size() * total));
+          result[groups[g][p % groups[g].size()]].second.push_back(Token(token));
+        }
       }
       for (auto& [_, ts] : result) std::sort(ts.begin(), ts.end());
       return result;

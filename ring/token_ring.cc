@@ -34,8 +34,12 @@ void sort_token_entries(std::vector<TokenEntry>& entries) {
 }
 
 TokenRing TokenRing::build(std::vector<TokenEntry> entries, const ReplicaPlacer& placer) {
-  TokenRing ring;
   sort_token_entries(entries);
+  return build_sorted(std::move(entries), placer);
+}
+
+TokenRing TokenRing::build_sorted(std::vector<TokenEntry> entries, const ReplicaPlacer& placer) {
+  TokenRing ring;
   const uint32_t n = static_cast<uint32_t>(entries.size());
   ring.tokens_.resize(n);
   ring.owners_.resize(n);

@@ -27,6 +27,8 @@ class TokenRing {
   TokenRing() = default;
   // entries must have distinct tokens (the snapshot resolves conflicts first); any order.
   static TokenRing build(std::vector<TokenEntry> entries, const ReplicaPlacer& placer);
+  // The same, for entries already sorted by token.
+  static TokenRing build_sorted(std::vector<TokenEntry> entries, const ReplicaPlacer& placer);
 
   bool empty() const { return tokens_.empty(); }
   uint32_t size() const { return static_cast<uint32_t>(tokens_.size()); }
