@@ -1,0 +1,137 @@
+#include "gossip/cluster_state.h"
+
+#include <algorithm>
+
+namespace ringkeeper::gossip {
+
+const VersionedValue* NodeState::get(std::string_view key) const {
+  auto it = std::lower_bound(values.begin(), values.end(), key,
+                             [](const auto& kv, std::string_view k) { return kv.first < k; });
+  return it != values.end() && it->first == key ? &it->second : nullptr;
+}
+
+namespace {
+uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+}  // namespace
+
+uint64_t ClusterState::entry_hash(const NodeId& id, uint64_t generation, uint64_t max_version) {
+  return mix(id.hi() ^ mix(id.lo() ^ mix(generation ^ mix(max_version + 0x9E3779B97F4A7C15ULL))));
+}
+
+void ClusterState::rehash(const NodeId& id, const NodeState* before, const NodeState* after) {
+  uint64_t& b = buckets_[bucket_of(id)];
+  if (before) b ^= entry_hash(id, before->generation, before->max_version);
+  if (after) b ^= entry_hash(id, after->generation, after->max_version);
+}
+
+uint64_t ClusterState::summary() const {
+  uint64_t s = 0;
+  for (uint32_t i = 0; i < kBuckets; ++i) s ^= mix(buckets_[i] + i);
+  return s;
+}
+
+const NodeState* ClusterState::find(const NodeId& id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const auto& e, const NodeId& v) { return e.first < v; });
+  return it != entries_.end() && it->first == id ? it->second.get() : nullptr;
+}
+
+NodeStatePtr ClusterState::find_shared(const NodeId& id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const auto& e, const NodeId& v) { return e.first < v; });
+  return it != entries_.end() && it->first == id ? it->second : nullptr;
+}
+
+void ClusterState::put_shared(const NodeId& id, NodeStatePtr state) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const auto& e, const NodeId& v) { return e.first < v; });
+  if (it != entries_.end() && it->first == id) {
+    rehash(id, it->second.get(), state.get());
+    it->second = std::move(state);
+  } else {
+    rehash(id, nullptr, state.get());
+    entries_.insert(it, {id, std::move(state)});
+  }
+}
+
+void ClusterState::erase(const NodeId& id) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const auto& e, const NodeId& v) { return e.first < v; });
+  if (it == entries_.end() || it->first != id) return;
+  rehash(id, it->second.get(), nullptr);
+  entries_.erase(it);
+}
+
+bool ClusterState::merge(const NodeId& id, const NodeState& delta) {
+  const NodeState* local = find(id);
+  if (!local || delta.generation > local->generation) {
+    auto next = std::make_shared<NodeState>(delta);
+    next->max_version = 0;
+    for (const auto& [_, v] : next->values) next->max_version = std::max(next->max_version, v.version);
+    put_shared(id, std::move(next));
+    return true;
+  }
+  if (delta.generation < local->generation) return false;
+  // Same generation: take newer values.
+  std::shared_ptr<NodeState> next;
+  for (const auto& [key, v] : delta.values) {
+    const VersionedValue* mine = (next ? next.get() : local)->get(key);
+    if (mine && mine->version >= v.version) continue;
+    if (!next) next = std::make_shared<NodeState>(*local);
+    auto it = std::lower_bound(next->values.begin(), next->values.end(), key,
+                               [](const auto& kv, const std::string& k) { return kv.first < k; });
+    if (it != next->values.end() && it->first == key) {
+      it->second = v;
+    } else {
+      next->values.insert(it, {key, v});
+    }
+    next->max_version = std::max(next->max_version, v.version);
+  }
+  if (!next) return false;
+  put_shared(id, std::move(next));
+  return true;
+}
+
+std::vector<Digest> ClusterState::digests_in(const std::vector<uint32_t>& buckets) const {
+  std::array<bool, kBuckets> want{};
+  for (uint32_t b : buckets) {
+    if (b < kBuckets) want[b] = true;
+  }
+  std::vector<Digest> out;
+  for (const auto& [id, st] : entries_) {
+    if (want[bucket_of(id)]) out.push_back({id, st->generation, st->max_version});
+  }
+  return out;
+}
+
+std::vector<Digest> ClusterState::all_digests() const {
+  std::vector<Digest> out;
+  out.reserve(entries_.size());
+  for (const auto& [id, st] : entries_) out.push_back({id, st->generation, st->max_version});
+  return out;
+}
+
+std::optional<NodeState> ClusterState::delta_since(const NodeId& id, uint64_t asker_generation,
+                                                   uint64_t after_version) const {
+  const NodeState* st = find(id);
+  if (!st) return std::nullopt;
+  if (asker_generation < st->generation) after_version = 0;
+  NodeState out;
+  out.generation = st->generation;
+  for (const auto& kv : st->values) {
+    if (kv.second.version > after_version) {
+      out.values.push_back(kv);
+      out.max_version = std::max(out.max_version, kv.second.version);
+    }
+  }
+  return out;
+}
+
+}  // namespace ringkeeper::gossip

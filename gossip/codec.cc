@@ -1,0 +1,280 @@
+#include "gossip/codec.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <msgpack.hpp>
+
+namespace ringkeeper::gossip {
+
+std::string_view to_string(DecodeError e) {
+  switch (e) {
+    case DecodeError::kNone: return "none";
+    case DecodeError::kTruncated: return "truncated";
+    case DecodeError::kOversized: return "oversized";
+    case DecodeError::kBadMac: return "bad_mac";
+    case DecodeError::kWrongVersion: return "wrong_version";
+    case DecodeError::kWrongCluster: return "wrong_cluster";
+    case DecodeError::kMalformed: return "malformed";
+  }
+  return "unknown";
+}
+
+bool LivenessRecord::supersedes(const LivenessRecord& o) const {
+  if (generation != o.generation) return generation > o.generation;
+  if (incarnation != o.incarnation) return incarnation > o.incarnation;
+  return static_cast<uint8_t>(state) > static_cast<uint8_t>(o.state);
+}
+
+namespace {
+
+constexpr size_t kMacBytes = 32;
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+void pack_str(Packer& pk, std::string_view s) {
+  pk.pack_str(static_cast<uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+void pack_id(Packer& pk, const NodeId& id) {
+  pk.pack_uint64(id.hi());
+  pk.pack_uint64(id.lo());
+}
+void pack_digest(Packer& pk, const Digest& d) {
+  pk.pack_array(4);
+  pack_id(pk, d.id);
+  pk.pack_uint64(d.generation);
+  pk.pack_uint64(d.max_version);
+}
+void pack_delta(Packer& pk, const NodeDelta& d) {
+  pk.pack_array(4);
+  pack_id(pk, d.id);
+  pk.pack_uint64(d.state.generation);
+  pk.pack_array(static_cast<uint32_t>(d.state.values.size()));
+  for (const auto& [k, v] : d.state.values) {
+    pk.pack_array(3);
+    pack_str(pk, k);
+    pack_str(pk, v.value);
+    pk.pack_uint64(v.version);
+  }
+}
+template <class T, class F>
+void pack_list(Packer& pk, const std::vector<T>& xs, F&& f) {
+  pk.pack_array(static_cast<uint32_t>(xs.size()));
+  for (const T& x : xs) f(pk, x);
+}
+
+struct BodyPacker {
+  Packer& pk;
+  void operator()(const Syn& m) { pk.pack_array(1); pk.pack_uint64(m.summary); }
+  void operator()(const SynReply& m) {
+    pk.pack_array(1);
+    pack_list(pk, m.buckets, [](Packer& p, uint64_t b) { p.pack_uint64(b); });
+  }
+  void operator()(const Digests& m) {
+    pk.pack_array(2);
+    pack_list(pk, m.buckets, [](Packer& p, uint32_t b) { p.pack_uint32(b); });
+    pack_list(pk, m.digests, pack_digest);
+  }
+  void operator()(const Ack& m) {
+    pk.pack_array(2);
+    pack_list(pk, m.deltas, pack_delta);
+    pack_list(pk, m.requests, pack_digest);
+  }
+  void operator()(const Ack2& m) { pk.pack_array(1); pack_list(pk, m.deltas, pack_delta); }
+  void operator()(const Ping& m) { pk.pack_array(1); pk.pack_uint64(m.seq); }
+  void operator()(const PingAck& m) { pk.pack_array(1); pk.pack_uint64(m.seq); }
+  void operator()(const PingReq& m) {
+    pk.pack_array(4);
+    pk.pack_uint64(m.seq);
+    pack_id(pk, m.target);
+    pack_str(pk, m.target_address);
+  }
+  void operator()(const Rumor&) { pk.pack_array(0); }
+};
+
+std::string mac_of(std::string_view secret, std::string_view payload) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+// Reads a msgpack object tree with the schema's types; any mismatch throws Malformed.
+struct Malformed {};
+struct Reader {
+  static const msgpack::object* array(const msgpack::object& o, uint32_t min_size) {
+    if (o.type != msgpack::type::ARRAY || o.via.array.size < min_size) throw Malformed{};
+    return o.via.array.ptr;
+  }
+  static uint32_t size(const msgpack::object& o) {
+    if (o.type != msgpack::type::ARRAY) throw Malformed{};
+    return o.via.array.size;
+  }
+  static uint64_t u64(const msgpack::object& o) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) throw Malformed{};
+    return o.via.u64;
+  }
+  static std::string str(const msgpack::object& o) {
+    if (o.type != msgpack::type::STR) throw Malformed{};
+    return std::string(o.via.str.ptr, o.via.str.size);
+  }
+  static NodeId id(const msgpack::object* p) { return NodeId(u64(p[0]), u64(p[1])); }
+  static Digest digest(const msgpack::object& o) {
+    auto* p = array(o, 4);
+    return {id(p), u64(p[2]), u64(p[3])};
+  }
+  static NodeDelta delta(const msgpack::object& o) {
+    auto* p = array(o, 4);
+    NodeDelta d{id(p), {}};
+    d.state.generation = u64(p[2]);
+    const uint32_t n = size(p[3]);
+    auto* vs = p[3].via.array.ptr;
+    for (uint32_t i = 0; i < n; ++i) {
+      auto* kv = array(vs[i], 3);
+      VersionedValue v{str(kv[1]), u64(kv[2])};
+      d.state.max_version = std::max(d.state.max_version, v.version);
+      d.state.values.emplace_back(str(kv[0]), std::move(v));
+    }
+    std::sort(d.state.values.begin(), d.state.values.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return d;
+  }
+  template <class F>
+  static auto list(const msgpack::object& o, F&& f) {
+    const uint32_t n = size(o);
+    std::vector<decltype(f(o))> out;
+    out.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) out.push_back(f(o.via.array.ptr[i]));
+    return out;
+  }
+};
+
+Body read_body(uint64_t type, const msgpack::object& o) {
+  using R = Reader;
+  switch (type) {
+    case 0: return Syn{R::u64(R::array(o, 1)[0])};
+    case 1: return SynReply{R::list(R::array(o, 1)[0], R::u64)};
+    case 2: {
+      auto* p = R::array(o, 2);
+      return Digests{R::list(p[0], [](const msgpack::object& b) {
+                       const uint64_t v = R::u64(b);
+                       if (v >= ClusterState::kBuckets) throw Malformed{};
+                       return static_cast<uint32_t>(v);
+                     }),
+                     R::list(p[1], R::digest)};
+    }
+    case 3: {
+      auto* p = R::array(o, 2);
+      return Ack{R::list(p[0], R::delta), R::list(p[1], R::digest)};
+    }
+    case 4: return Ack2{R::list(R::array(o, 1)[0], R::delta)};
+    case 5: return Ping{R::u64(R::array(o, 1)[0])};
+    case 6: return PingAck{R::u64(R::array(o, 1)[0])};
+    case 7: {
+      auto* p = R::array(o, 4);
+      return PingReq{R::u64(p[0]), R::id(p + 1), R::str(p[3])};
+    }
+    case 8: R::array(o, 0); return Rumor{};
+  }
+  throw Malformed{};
+}
+
+}  // namespace
+
+std::string encode(const Message& msg, const CodecOptions& opts) {
+  msgpack::sbuffer buf;
+  buf.write("\0\0\0\0", 4);  // length prefix, filled in below
+  const size_t start = buf.size();
+  Packer pk(&buf);
+  pk.pack_array(11);
+  pk.pack_uint32(kWireVersion);
+  pack_str(pk, opts.cluster_name);
+  pk.pack_uint32(static_cast<uint32_t>(msg.body.index()));
+  pack_id(pk, msg.from);
+  pack_id(pk, msg.cluster_id);
+  pack_str(pk, msg.replication);
+  pack_str(pk, msg.from_address);
+  std::visit(BodyPacker{pk}, msg.body);
+  pack_list(pk, msg.liveness, [](Packer& p, const LivenessRecord& r) {
+    p.pack_array(5);
+    pack_id(p, r.node);
+    p.pack_uint64(r.generation);
+    p.pack_uint64(r.incarnation);
+    p.pack_uint8(static_cast<uint8_t>(r.state));
+  });
+  std::string out(buf.data(), buf.size());
+  if (!opts.secret.empty()) out += mac_of(opts.secret, std::string_view(out).substr(start));
+  const uint32_t len = static_cast<uint32_t>(out.size() - 4);
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(len >> (24 - 8 * i));
+  return out;
+}
+
+DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
+  DecodeResult r;
+  if (bytes.size() < 4) {
+    r.error = DecodeError::kTruncated;
+    return r;
+  }
+  uint32_t len = 0;
+  for (int i = 0; i < 4; ++i) len = (len << 8) | static_cast<uint8_t>(bytes[i]);
+  if (len > opts.max_frame) {
+    r.error = DecodeError::kOversized;
+    return r;
+  }
+  if (bytes.size() < 4 + size_t{len}) {
+    r.error = DecodeError::kTruncated;
+    return r;
+  }
+  r.consumed = 4 + size_t{len};
+  std::string_view payload = bytes.substr(4, len);
+  if (!opts.secret.empty()) {
+    if (payload.size() < kMacBytes) {
+      r.error = DecodeError::kBadMac;
+      return r;
+    }
+    std::string_view mac = payload.substr(payload.size() - kMacBytes);
+    payload.remove_suffix(kMacBytes);
+    const std::string want = mac_of(opts.secret, payload);
+    if (CRYPTO_memcmp(want.data(), mac.data(), kMacBytes) != 0) {
+      r.error = DecodeError::kBadMac;
+      return r;
+    }
+  }
+  try {
+    msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size());
+    const msgpack::object& root = oh.get();
+    auto* p = Reader::array(root, 11);
+    if (Reader::u64(p[0]) != kWireVersion) {
+      r.error = DecodeError::kWrongVersion;
+      return r;
+    }
+    if (Reader::str(p[1]) != opts.cluster_name) {
+      r.error = DecodeError::kWrongCluster;
+      return r;
+    }
+    Message m;
+    const uint64_t type = Reader::u64(p[2]);
+    m.from = Reader::id(p + 3);
+    m.cluster_id = Reader::id(p + 5);
+    m.replication = Reader::str(p[7]);
+    m.from_address = Reader::str(p[8]);
+    m.body = read_body(type, p[9]);
+    m.liveness = Reader::list(p[10], [](const msgpack::object& o) {
+      auto* q = Reader::array(o, 5);
+      const uint64_t st = Reader::u64(q[4]);
+      if (st > 2) throw Malformed{};
+      return LivenessRecord{Reader::id(q), Reader::u64(q[2]), Reader::u64(q[3]),
+                            static_cast<Liveness>(st)};
+    });
+    r.message = std::move(m);
+  } catch (const Malformed&) {
+    r.error = DecodeError::kMalformed;
+  } catch (const std::exception&) {  // msgpack's own parse errors
+    r.error = DecodeError::kMalformed;
+  }
+  return r;
+}
+
+}  // namespace ringkeeper::gossip

@@ -1,0 +1,48 @@
+// Wire codec: Message <-> length-prefixed msgpack frame with a wire-format version, the cluster
+// name and, when a secret is set, an HMAC-SHA256 over the frame. Pure functions; any thread.
+// The simulator passes every message through these, exactly as the TCP transport does.
+//   std::string frame = encode(msg, opts);
+//   DecodeResult r = decode(frame, opts);   // r.error says why a frame was refused
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gossip/messages.h"
+
+namespace ringkeeper::gossip {
+
+inline constexpr uint32_t kWireVersion = 1;
+inline constexpr size_t kDefaultMaxFrame = 4 << 20;
+
+struct CodecOptions {
+  std::string cluster_name = "ringkeeper";
+  std::string secret;  // empty: no MAC
+  size_t max_frame = kDefaultMaxFrame;
+};
+
+// Why a frame was refused; each reason has its own counter in the runtime.
+enum class DecodeError : uint8_t {
+  kNone = 0,
+  kTruncated,     // fewer bytes than the length prefix says (more may still arrive)
+  kOversized,     // the length prefix exceeds max_frame
+  kBadMac,        // MAC missing or wrong
+  kWrongVersion,  // a wire version this build does not speak
+  kWrongCluster,  // another cluster's name
+  kMalformed,     // not a message at all
+};
+std::string_view to_string(DecodeError e);
+
+struct DecodeResult {
+  DecodeError error = DecodeError::kNone;
+  std::optional<Message> message;
+  size_t consumed = 0;  // bytes of the frame (valid when error is not kTruncated/kOversized)
+};
+
+std::string encode(const Message& msg, const CodecOptions& opts);
+// Decodes the first frame in `bytes` (a stream may hold several).
+DecodeResult decode(std::string_view bytes, const CodecOptions& opts);
+
+}  // namespace ringkeeper::gossip

@@ -1,0 +1,115 @@
+#include "gossip/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "gossip/codec.h"
+
+namespace ringkeeper::gossip {
+namespace {
+
+// A tiny in-memory network that routes every message through the real codec.
+struct Net {
+  CodecOptions codec;
+  std::map<std::string, GossipEngine*> by_address;
+  std::deque<Envelope> queue;
+  uint64_t bytes = 0;
+
+  void send(std::vector<Envelope> out) {
+    for (auto& e : out) queue.push_back(std::move(e));
+  }
+  void drain(Millis now) {
+    while (!queue.empty()) {
+      Envelope e = std::move(queue.front());
+      queue.pop_front();
+      std::string frame = encode(e.message, codec);
+      bytes += frame.size();
+      DecodeResult r = decode(frame, codec);
+      ASSERT_EQ(r.error, DecodeError::kNone);
+      auto it = by_address.find(e.to);
+      if (it != by_address.end()) send(it->second->on_message(now, *r.message));
+    }
+  }
+};
+
+EngineConfig config(uint64_t n, std::vector<std::string> seeds) {
+  EngineConfig c;
+  c.id = NodeId(0, n);
+  c.address = "node" + std::to_string(n);
+  c.seeds = std::move(seeds);
+  c.cluster_id = NodeId(1, 1);
+  return c;
+}
+
+TEST(GossipEngineTest, NodesLearnEachOtherThroughASeedAndGoQuiet) {
+  SplitMixRng rng(1);
+  UnsharedRingCache cache;
+  std::vector<std::unique_ptr<GossipEngine>> engines;
+  Net net;
+  for (int i = 1; i <= 5; ++i) {
+    engines.push_back(std::make_unique<GossipEngine>(config(i, {"node1"}), rng, cache));
+    net.by_address[engines.back()->config().address] = engines.back().get();
+    engines.back()->set_local("x.greeting", "hello from " + std::to_string(i));
+  }
+  bool converged = false;
+  for (int round = 0; round < 20 && !converged; ++round) {
+    for (auto& e : engines) net.send(e->tick(round * 1000));
+    net.drain(round * 1000);
+    converged = true;
+    for (auto& e : engines) converged &= e->state().summary() == engines[0]->state().summary();
+  }
+  ASSERT_TRUE(converged);
+  for (auto& e : engines) EXPECT_EQ(e->state().size(), 5u);
+  // Steady state: one Syn per exchange, nothing more.
+  const uint64_t before = net.bytes;
+  for (auto& e : engines) net.send(e->tick(100000));
+  net.drain(100000);
+  const uint64_t per_node = (net.bytes - before) / engines.size();
+  EXPECT_LT(per_node, 3 * 80u) << "a steady round costs about one small Syn per peer";
+}
+
+TEST(GossipEngineTest, ForeignClusterIdAndReplicationAreRefused) {
+  SplitMixRng rng(2);
+  UnsharedRingCache cache;
+  GossipEngine a(config(1, {}), rng, cache);
+  auto cfg = config(2, {});
+  cfg.cluster_id = NodeId(9, 9);
+  GossipEngine b(cfg, rng, cache);
+  Message m;
+  m.from = b.id();
+  m.cluster_id = b.config().cluster_id;
+  m.replication = b.config().replication.canonical();
+  m.from_address = "node2";
+  m.body = Syn{123};
+  EXPECT_TRUE(a.on_message(0, m).empty());
+  EXPECT_EQ(a.stats().rejected_cluster, 1u);
+  m.cluster_id = a.config().cluster_id;
+  m.replication = "simple:5";
+  EXPECT_TRUE(a.on_message(0, m).empty());
+  EXPECT_EQ(a.stats().rejected_replication, 1u);
+}
+
+TEST(GossipEngineTest, RingFollowsGossipedTokens) {
+  SplitMixRng rng(3);
+  UnsharedRingCache cache;
+  GossipEngine a(config(1, {}), rng, cache), b(config(2, {"node1"}), rng, cache);
+  Net net;
+  net.by_address = {{"node1", &a}, {"node2", &b}};
+  a.set_local("status", "NORMAL");
+  a.set_local("tokens", "100,300");
+  b.set_local("status", "NORMAL");
+  b.set_local("tokens", "200");
+  for (int r = 0; r < 5; ++r) {
+    net.send(b.tick(r));
+    net.drain(r);
+  }
+  auto ra = a.ring();
+  auto rb = b.ring();
+  EXPECT_EQ(ra->digest(), rb->digest());
+  EXPECT_EQ(ra->natural_replicas(Token(150))[0], NodeId(0, 2));
+}
+
+}  // namespace
+}  // namespace ringkeeper::gossip

@@ -1,0 +1,86 @@
+// Gossip protocol messages: plain values passed between GossipEngine and the codec.
+// See docs/wire.md for the exchange (Syn → SynReply → Digests → Ack → Ack2) and the frame.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gossip/cluster_state.h"
+#include "ring/types.h"
+
+namespace ringkeeper::gossip {
+
+// Liveness as one node sees another: ordered by (generation, incarnation, then severity).
+enum class Liveness : uint8_t { kUp = 0, kSuspect = 1, kDown = 2 };
+
+struct LivenessRecord {
+  NodeId node;
+  uint64_t generation = 0;
+  uint64_t incarnation = 0;
+  Liveness state = Liveness::kUp;
+  bool operator==(const LivenessRecord&) const = default;
+  // True if this record overrides `other` about the same node.
+  bool supersedes(const LivenessRecord& other) const;
+};
+
+// Opens an exchange: the initiator's summary hash. Equal summaries end it here.
+struct Syn {
+  uint64_t summary = 0;
+  bool operator==(const Syn&) const = default;
+};
+// Summaries differ: the responder's per-bucket hashes, to narrow the difference down.
+struct SynReply {
+  std::vector<uint64_t> buckets;
+  bool operator==(const SynReply&) const = default;
+};
+// The initiator's digests for the buckets that differ.
+struct Digests {
+  std::vector<uint32_t> buckets;
+  std::vector<Digest> digests;
+  bool operator==(const Digests&) const = default;
+};
+// The responder's newer entries, and what it wants from the initiator.
+struct Ack {
+  std::vector<NodeDelta> deltas;
+  std::vector<Digest> requests;
+  bool operator==(const Ack&) const = default;
+};
+struct Ack2 {
+  std::vector<NodeDelta> deltas;
+  bool operator==(const Ack2&) const = default;
+};
+// Failure detection: direct probe, its answer, and a request to probe on someone's behalf.
+struct Ping {
+  uint64_t seq = 0;
+  bool operator==(const Ping&) const = default;
+};
+struct PingAck {
+  uint64_t seq = 0;
+  bool operator==(const PingAck&) const = default;
+};
+struct PingReq {
+  uint64_t seq = 0;
+  NodeId target;
+  std::string target_address;
+  bool operator==(const PingReq&) const = default;
+};
+// Only liveness rumors ride on it (a node shutting down, or a pushed rumor).
+struct Rumor {
+  bool operator==(const Rumor&) const = default;
+};
+
+using Body = std::variant<Syn, SynReply, Digests, Ack, Ack2, Ping, PingAck, PingReq, Rumor>;
+
+struct Message {
+  NodeId from;
+  NodeId cluster_id;         // nil while the sender has not learned it
+  std::string replication;   // ReplicationConfig::canonical() of the sender
+  std::string from_address;  // where the sender listens
+  Body body;
+  std::vector<LivenessRecord> liveness;  // piggybacked rumors
+  bool operator==(const Message&) const = default;
+};
+
+}  // namespace ringkeeper::gossip
