@@ -1,0 +1,131 @@
+#include "tests/sim/sim.h"
+
+namespace ringkeeper::sim {
+
+std::shared_ptr<const RingSnapshot> SharedRingCache::get(uint64_t key, const Build& build) {
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  auto snap = build();
+  cache_.emplace(key, snap);
+  return snap;
+}
+
+SimCluster::SimCluster(SimOptions options) : options_(std::move(options)), net_rng_(options_.seed) {
+  cluster_id_ = NodeId::from_random_bits(net_rng_(), net_rng_());
+}
+
+gossip::EngineConfig SimCluster::config_for(size_t i) const {
+  gossip::EngineConfig c;
+  std::mt19937_64 id_rng(options_.seed * 1000003 + i);
+  c.id = NodeId::from_random_bits(id_rng(), id_rng());
+  c.address = address_of(i);
+  c.replication = options_.replication;
+  c.cluster_id = cluster_id_;
+  c.fanout = options_.fanout;
+  return c;
+}
+
+void SimCluster::schedule_tick(size_t i, Millis at) { events_.push({at, seq_++, i, true, {}}); }
+
+void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
+  const size_t first = nodes_.size();
+  std::vector<std::pair<NodeId, gossip::NodeStatePtr>> shared;
+  for (size_t i = first; i < first + n; ++i) {
+    gossip::EngineConfig c = config_for(i);
+    auto st = std::make_shared<gossip::NodeState>();
+    st->generation = 1;
+    std::string tokens;
+    for (uint32_t k = 0; k < tokens_per_node; ++k) {
+      if (k) tokens += ',';
+      tokens += std::to_string(net_rng_());
+    }
+    uint64_t v = 0;
+    st->values = {{std::string(gossip::keys::kAddress), {c.address, ++v}},
+                  {std::string(gossip::keys::kDc), {"dc1", ++v}},
+                  {std::string(gossip::keys::kRack), {"rack1", ++v}},
+                  {std::string(gossip::keys::kStatus), {"NORMAL", ++v}},
+                  {std::string(gossip::keys::kTokens), {tokens, ++v}}};
+    st->max_version = v;
+    shared.push_back({c.id, std::move(st)});
+  }
+  for (size_t i = first; i < first + n; ++i) {
+    gossip::EngineConfig c = config_for(i);
+    c.generation = 1;
+    Node node;
+    node.rng = std::make_unique<gossip::SplitMixRng>(options_.seed ^ (0x51ED5EEDULL * (i + 1)));
+    node.engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
+    for (const auto& [id, st] : shared) node.engine->install(id, st);
+    nodes_.push_back(std::move(node));
+    schedule_tick(i, now_ + static_cast<Millis>(net_rng_() % options_.gossip_interval));
+  }
+}
+
+size_t SimCluster::add_node(const std::vector<size_t>& seeds) {
+  const size_t i = nodes_.size();
+  gossip::EngineConfig c = config_for(i);
+  for (size_t s : seeds) c.seeds.push_back(address_of(s));
+  Node node;
+  node.rng = std::make_unique<gossip::SplitMixRng>(options_.seed ^ (0x51ED5EEDULL * (i + 1)));
+  node.engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
+  nodes_.push_back(std::move(node));
+  schedule_tick(i, now_ + static_cast<Millis>(net_rng_() % options_.gossip_interval));
+  return i;
+}
+
+void SimCluster::send(size_t from, std::vector<gossip::Envelope> out) {
+  for (auto& env : out) {
+    std::string frame = gossip::encode(env.message, options_.codec);
+    bytes_sent_ += frame.size();
+    ++messages_sent_;
+    // Addresses are "sim:<index>".
+    if (env.to.rfind("sim:", 0) != 0) continue;
+    const size_t to = std::stoul(env.to.substr(4));
+    if (to >= nodes_.size() || cut_.count({from, to})) continue;
+    if (options_.loss > 0 && std::uniform_real_distribution<double>(0, 1)(net_rng_) < options_.loss) continue;
+    const Millis latency = options_.min_latency +
+        static_cast<Millis>(net_rng_() % (options_.max_latency - options_.min_latency + 1));
+    events_.push({now_ + latency, seq_++, to, false, std::move(frame)});
+  }
+}
+
+void SimCluster::deliver(size_t to, const std::string& frame) {
+  gossip::DecodeResult r = gossip::decode(frame, options_.codec);
+  if (r.error != gossip::DecodeError::kNone) return;
+  send(to, nodes_[to].engine->on_message(now_, *r.message));
+}
+
+void SimCluster::run_until(Millis t) {
+  while (!events_.empty() && events_.top().at <= t) {
+    Event ev = events_.top();
+    events_.pop();
+    now_ = ev.at;
+    Node& node = nodes_[ev.node];
+    if (node.crashed) {
+      if (ev.is_tick) schedule_tick(ev.node, now_ + options_.gossip_interval);
+      continue;
+    }
+    if (now_ < node.stalled_until) {
+      // A stalled process neither ticks nor reads; what arrives waits in its socket buffer.
+      if (ev.is_tick) {
+        schedule_tick(ev.node, node.stalled_until);
+      } else {
+        node.backlog.push_back(std::move(ev.frame));
+      }
+      continue;
+    }
+    if (!node.backlog.empty()) {
+      auto backlog = std::move(node.backlog);
+      node.backlog.clear();
+      for (const auto& f : backlog) deliver(ev.node, f);
+    }
+    if (ev.is_tick) {
+      send(ev.node, node.engine->tick(now_));
+      schedule_tick(ev.node, now_ + options_.gossip_interval);
+    } else {
+      deliver(ev.node, ev.frame);
+    }
+  }
+  now_ = t;
+}
+
+}  // namespace ringkeeper::sim
