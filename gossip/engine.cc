@@ -57,6 +57,10 @@ void GossipEngine::merge(const NodeDelta& delta) {
 }
 
 void GossipEngine::set_local(std::string_view key, std::string value) {
+  // Versions only grow within a generation, even over an entry installed from elsewhere.
+  if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
+    local_version_ = std::max(local_version_, own->max_version);
+  }
   NodeState delta;
   delta.generation = config_.generation;
   delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});

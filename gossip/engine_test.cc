@@ -113,3 +113,23 @@ TEST(GossipEngineTest, RingFollowsGossipedTokens) {
 
 }  // namespace
 }  // namespace ringkeeper::gossip
+
+namespace ringkeeper::gossip {
+namespace {
+
+TEST(GossipEngineTest, LocalWritesOutrankAnInstalledOwnEntry) {
+  SplitMixRng rng(4);
+  UnsharedRingCache cache;
+  GossipEngine a(config(1, {}), rng, cache);
+  auto st = std::make_shared<NodeState>();
+  st->generation = 1;
+  st->values = {{"address", {"node1", 7}}};
+  st->max_version = 7;
+  a.install(a.id(), st);
+  a.set_local("x.k", "v");
+  EXPECT_EQ(a.state().find(a.id())->get("x.k")->version, 8u);
+  EXPECT_EQ(a.state().find(a.id())->max_version, 8u);
+}
+
+}  // namespace
+}  // namespace ringkeeper::gossip
