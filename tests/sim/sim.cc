@@ -48,6 +48,8 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
     st->max_version = v;
     shared.push_back({c.id, std::move(st)});
   }
+  // In id order, each install appends to the (id-sorted) state instead of shifting it.
+  std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (size_t i = first; i < first + n; ++i) {
     gossip::EngineConfig c = config_for(i);
     c.generation = 1;
