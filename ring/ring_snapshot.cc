@@ -58,17 +58,19 @@ void sort_unique(std::vector<Token>& ts) {
   ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
 }
 
-struct Claim {
-  uint32_t node;
-  bool established;  // a current owner's token (NORMAL, LEAVING, MOVING)
-  bool pending;      // a MOVING node's new token
-  bool lost = false;
-};
+// Tags on a claim entry.
+constexpr uint32_t kPendingClaim = 1;  // a MOVING node's new token
+constexpr uint32_t kLostClaim = 2;     // lost a conflict
+
+bool established(const TokenEntry& e, const std::vector<RingNode>& nodes) {
+  return !(e.tag & kPendingClaim) && owns_current_tokens(nodes[e.node].status);
+}
 
 // True if claim a beats claim b under the design's rule: established owners keep their tokens;
 // otherwise the earliest HLC stamp, then the lower node id.
-bool beats(const Claim& a, const Claim& b, const std::vector<RingNode>& nodes) {
-  if (a.established != b.established) return a.established;
+bool beats(const TokenEntry& a, const TokenEntry& b, const std::vector<RingNode>& nodes) {
+  const bool ea = established(a, nodes), eb = established(b, nodes);
+  if (ea != eb) return ea;
   const RingNode& na = nodes[a.node];
   const RingNode& nb = nodes[b.node];
   if (na.stamp != nb.stamp) return na.stamp < nb.stamp;
@@ -78,30 +80,21 @@ bool beats(const Claim& a, const Claim& b, const std::vector<RingNode>& nodes) {
 // Every token claim in the cluster, sorted by token, with conflicts resolved: each token ends up
 // claimed by one node. Both rings are then read off this one sorted list.
 struct ClaimTable {
-  std::vector<Claim> claims;
-  std::vector<TokenEntry> sorted;  // token → claim index, sorted by token
+  BigVector<TokenEntry> sorted;  // (token, node index, tags), sorted by token
   std::vector<LostClaim> lost;
 
   explicit ClaimTable(const std::vector<RingNode>& nodes) {
     size_t total = 0;
     for (const RingNode& n : nodes) total += n.tokens.size() + n.pending_tokens.size();
-    claims.reserve(total);
     sorted.reserve(total);
     for (uint32_t i = 0; i < nodes.size(); ++i) {
       const RingNode& n = nodes[i];
       if (!participates(n.status)) continue;
-      const bool established = owns_current_tokens(n.status);
-      for (Token t : n.tokens) {
-        sorted.push_back({t.value(), static_cast<uint32_t>(claims.size())});
-        claims.push_back({i, established, false});
-      }
-      for (Token t : n.pending_tokens) {
-        sorted.push_back({t.value(), static_cast<uint32_t>(claims.size())});
-        claims.push_back({i, false, true});
-      }
+      for (Token t : n.tokens) sorted.push_back({t.value(), i, 0});
+      for (Token t : n.pending_tokens) sorted.push_back({t.value(), i, kPendingClaim});
     }
     sort_token_entries(sorted);
-    for (size_t g = 0; g < sorted.size();) {
+    for (size_t g = 0; g + 1 < sorted.size();) {
       size_t end = g + 1;
       while (end < sorted.size() && sorted[end].token == sorted[g].token) ++end;
       if (end - g > 1) resolve_group(nodes, g, end);
@@ -113,56 +106,50 @@ struct ClaimTable {
   }
 
   void resolve_group(const std::vector<RingNode>& nodes, size_t g, size_t end) {
-    const Claim* best = &claims[sorted[g].node];
+    size_t best = g;
     for (size_t k = g + 1; k < end; ++k) {
-      const Claim& c = claims[sorted[k].node];
-      if (beats(c, *best, nodes)) best = &c;
+      if (beats(sorted[k], sorted[best], nodes)) best = k;
     }
+    const uint32_t winner = sorted[best].node;
     for (size_t k = g; k < end; ++k) {
-      Claim& c = claims[sorted[k].node];
-      if (c.node == best->node) continue;  // a node may claim a token twice (moving in place)
-      c.lost = true;
-      lost.push_back({nodes[c.node].id, nodes[best->node].id, Token(sorted[g].token), c.pending});
+      TokenEntry& c = sorted[k];
+      if (c.node == winner) continue;  // a node may claim a token twice (moving in place)
+      c.tag |= kLostClaim;
+      lost.push_back({nodes[c.node].id, nodes[winner].id, Token(c.token), (c.tag & kPendingClaim) != 0});
     }
   }
 
-  // The winning entries of one ring, in token order. Current ring: owners' current tokens.
-  // Future ring: NORMAL and JOINING tokens, MOVING nodes' new tokens; LEAVING nodes are gone.
-  std::vector<TokenEntry> ring_entries(const std::vector<RingNode>& nodes, bool future,
-                                       std::vector<bool>& in_ring) const {
-    std::vector<TokenEntry> out;
-    out.reserve(sorted.size());
-    in_ring.assign(nodes.size(), false);
-    uint64_t last = 0;
-    for (const TokenEntry& e : sorted) {
-      const Claim& c = claims[e.node];
-      if (c.lost) continue;
-      const NodeStatus st = nodes[c.node].status;
-      bool take;
-      if (!future) {
-        take = !c.pending && owns_current_tokens(st);
-      } else if (st == NodeStatus::kMoving) {
-        take = c.pending;
-      } else {
-        take = !c.pending && (st == NodeStatus::kNormal || st == NodeStatus::kJoining);
-      }
-      // A node claiming one token twice (current and pending) appears once.
-      if (!take || (!out.empty() && last == e.token)) continue;
-      out.push_back({e.token, c.node});
-      last = e.token;
-      in_ring[c.node] = true;
-    }
-    return out;
+  // Whether a surviving claim belongs to a ring. Current ring: owners' current tokens. Future
+  // ring: NORMAL and JOINING tokens, MOVING nodes' new tokens; LEAVING nodes are gone.
+  static bool in(const TokenEntry& e, const std::vector<RingNode>& nodes, bool future) {
+    if (e.tag & kLostClaim) return false;
+    const bool pending = e.tag & kPendingClaim;
+    const NodeStatus st = nodes[e.node].status;
+    if (!future) return !pending && owns_current_tokens(st);
+    if (st == NodeStatus::kMoving) return pending;
+    return !pending && (st == NodeStatus::kNormal || st == NodeStatus::kJoining);
   }
 };
 
 TokenRing build_ring(const ClaimTable& table, const std::vector<RingNode>& nodes,
                      const ReplicationConfig& config, const LocationIndex& index,
                      const std::vector<NodeLocation>& locations, bool future) {
-  std::vector<bool> in_ring;
-  std::vector<TokenEntry> entries = table.ring_entries(nodes, future, in_ring);
+  std::vector<bool> in_ring(nodes.size(), false);
+  size_t count = 0;
+  for (const TokenEntry& e : table.sorted) count += ClaimTable::in(e, nodes, future);
+  BigVector<uint64_t> tokens;
+  BigVector<uint32_t> owners;
+  tokens.reserve(count);
+  owners.reserve(count);
+  for (const TokenEntry& e : table.sorted) {
+    // A node claiming one token twice (current and pending) appears once.
+    if (!ClaimTable::in(e, nodes, future) || (!tokens.empty() && tokens.back() == e.token)) continue;
+    tokens.push_back(e.token);
+    owners.push_back(e.node);
+    in_ring[e.node] = true;
+  }
   ReplicaPlacer placer(config, index, locations, in_ring);
-  return TokenRing::build_sorted(std::move(entries), placer);
+  return TokenRing::build_sorted(std::move(tokens), std::move(owners), placer);
 }
 
 }  // namespace

@@ -6,59 +6,71 @@
 
 namespace ringkeeper {
 
-void sort_token_entries(std::vector<TokenEntry>& entries) {
+void sort_token_entries(BigVector<TokenEntry>& entries) {
   const size_t n = entries.size();
-  if (n < 64) {
-    std::sort(entries.begin(), entries.end(),
-              [](const TokenEntry& a, const TokenEntry& b) { return a.token < b.token; });
+  auto by_token = [](const TokenEntry& a, const TokenEntry& b) { return a.token < b.token; };
+  if (n < 256) {
+    std::sort(entries.begin(), entries.end(), by_token);
     return;
   }
-  std::vector<TokenEntry> tmp(n);
-  std::vector<uint32_t> counts(1u << 16);
-  TokenEntry* src = entries.data();
-  TokenEntry* dst = tmp.data();
-  for (int pass = 0; pass < 4; ++pass) {
-    const int shift = pass * 16;
-    std::fill(counts.begin(), counts.end(), 0);
-    for (size_t i = 0; i < n; ++i) ++counts[(src[i].token >> shift) & 0xFFFF];
-    uint32_t sum = 0;
-    for (auto& c : counts) {
-      uint32_t v = c;
-      c = sum;
-      sum += v;
+  const int bits = std::min(16, static_cast<int>(std::bit_width(n)) - 2);
+  const int shift = 64 - bits;
+  std::vector<uint32_t> start((size_t{1} << bits) + 1, 0);
+  for (const TokenEntry& e : entries) ++start[(e.token >> shift) + 1];
+  for (size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+  BigVector<TokenEntry> out;
+  out.reserve(n);
+  std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+  TokenEntry* dst = out.data();
+  for (const TokenEntry& e : entries) dst[fill[e.token >> shift]++] = e;
+  for (size_t b = 0; b + 1 < start.size(); ++b) {
+    TokenEntry* lo = dst + start[b];
+    TokenEntry* hi = dst + start[b + 1];
+    if (hi - lo > 32) {
+      std::sort(lo, hi, by_token);
+      continue;
     }
-    for (size_t i = 0; i < n; ++i) dst[counts[(src[i].token >> shift) & 0xFFFF]++] = src[i];
-    std::swap(src, dst);
+    for (TokenEntry* i = lo + 1; i < hi; ++i) {
+      TokenEntry v = *i;
+      TokenEntry* j = i;
+      for (; j > lo && (j - 1)->token > v.token; --j) *j = *(j - 1);
+      *j = v;
+    }
   }
-  // Four passes: the sorted data is back in `entries`.
+  std::copy(dst, dst + n, entries.data());
 }
 
-TokenRing TokenRing::build(std::vector<TokenEntry> entries, const ReplicaPlacer& placer) {
+TokenRing TokenRing::build(BigVector<TokenEntry> entries, const ReplicaPlacer& placer) {
   sort_token_entries(entries);
-  return build_sorted(std::move(entries), placer);
+  BigVector<uint64_t> tokens;
+  BigVector<uint32_t> owners;
+  tokens.reserve(entries.size());
+  owners.reserve(entries.size());
+  for (const TokenEntry& e : entries) {
+    tokens.push_back(e.token);
+    owners.push_back(e.node);
+  }
+  return build_sorted(std::move(tokens), std::move(owners), placer);
 }
 
-TokenRing TokenRing::build_sorted(std::vector<TokenEntry> entries, const ReplicaPlacer& placer) {
+TokenRing TokenRing::build_sorted(BigVector<uint64_t> tokens, BigVector<uint32_t> owners,
+                                  const ReplicaPlacer& placer) {
   TokenRing ring;
-  const uint32_t n = static_cast<uint32_t>(entries.size());
-  ring.tokens_.resize(n);
-  ring.owners_.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    ring.tokens_[i] = entries[i].token;
-    ring.owners_[i] = entries[i].node;
-    assert(i == 0 || ring.tokens_[i - 1] < ring.tokens_[i]);
-  }
+  const uint32_t n = static_cast<uint32_t>(tokens.size());
+  ring.tokens_ = std::move(tokens);
+  ring.owners_ = std::move(owners);
+  for (uint32_t i = 1; i < n; ++i) assert(ring.tokens_[i - 1] < ring.tokens_[i]);
   ring.stride_ = n == 0 ? 0 : placer.replica_count();
-  ring.replicas_.resize(static_cast<size_t>(n) * ring.stride_);
-  const uint32_t* owners = ring.owners_.data();
-  auto owner_at = [owners](uint32_t i) { return owners[i]; };
+  ring.replicas_ = FixedArray<uint32_t>(static_cast<size_t>(n) * ring.stride_);
+  const uint32_t* owner_ptr = ring.owners_.data();
+  auto owner_at = [owner_ptr](uint32_t i) { return owner_ptr[i]; };
   for (uint32_t i = 0; i < n; ++i) {
     placer.place(i, n, owner_at, ring.replicas_.data() + static_cast<size_t>(i) * ring.stride_);
   }
-  // Prefix table: about two buckets per token keeps the scan after the jump to ~0.5 steps.
+  // Prefix table: about one bucket per token keeps the scan after the jump to ~1 step.
   const int bits = std::max(1, std::min(24, static_cast<int>(std::bit_width(std::max<uint32_t>(n, 1)))));
   ring.shift_ = 64 - bits;
-  ring.bucket_.resize((size_t{1} << bits) + 1);
+  ring.bucket_ = FixedArray<uint32_t>((size_t{1} << bits) + 1);
   uint32_t i = 0;
   for (size_t p = 0; p < ring.bucket_.size(); ++p) {
     const unsigned __int128 start = static_cast<unsigned __int128>(p) << ring.shift_;
