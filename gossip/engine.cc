@@ -32,10 +32,12 @@ std::vector<Token> parse_tokens(std::string_view text) {
 }  // namespace
 
 GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
-    : config_(std::move(config)), rng_(rng), ring_cache_(ring_cache) {
+    : config_(std::move(config)), rng_(rng), ring_cache_(ring_cache),
+      liveness_(config_.id, config_.liveness) {
   NodeState self;
   self.generation = config_.generation;
   state_.merge(config_.id, self);
+  liveness_.set_self_generation(config_.generation);
   set_local(keys::kAddress, config_.address);
 }
 
@@ -49,11 +51,14 @@ uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
   return h;
 }
 
-void GossipEngine::merge(const NodeDelta& delta) {
+void GossipEngine::merge(const NodeDelta& delta, Millis now) {
+  if (delta.id == config_.id && delta.state.generation != kTombstoneGeneration) return;  // we author ourselves
   const uint64_t before = ring_hash(delta.id, state_.find(delta.id));
   if (!state_.merge(delta.id, delta.state)) return;
   ++stats_.deltas_applied;
-  ring_input_ ^= before ^ ring_hash(delta.id, state_.find(delta.id));
+  const NodeState* after = state_.find(delta.id);
+  ring_input_ ^= before ^ ring_hash(delta.id, after);
+  liveness_.on_generation(delta.id, after->generation, now);
 }
 
 void GossipEngine::set_local(std::string_view key, std::string value) {
@@ -64,7 +69,9 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   NodeState delta;
   delta.generation = config_.generation;
   delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});
-  merge({config_.id, std::move(delta)});
+  const uint64_t before = ring_hash(config_.id, state_.find(config_.id));
+  state_.merge(config_.id, delta);
+  ring_input_ ^= before ^ ring_hash(config_.id, state_.find(config_.id));
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
@@ -73,13 +80,20 @@ void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
   ring_input_ ^= before ^ ring_hash(id, state_.find(id));
 }
 
-Message GossipEngine::make(Body body) const {
+Message GossipEngine::make(Body body, const NodeId* to) {
   Message m;
   m.from = config_.id;
   m.cluster_id = config_.cluster_id;
   m.replication = config_.replication.canonical();
   m.from_address = config_.address;
   m.body = std::move(body);
+  m.liveness = liveness_.take_rumors(state_.size());
+  // Tell a peer we think is suspect or down, so that it can refute.
+  if (to) {
+    if (const LivenessRecord* r = liveness_.record(*to); r && r->state != Liveness::kUp) {
+      if (std::find(m.liveness.begin(), m.liveness.end(), *r) == m.liveness.end()) m.liveness.push_back(*r);
+    }
+  }
   return m;
 }
 
@@ -89,44 +103,170 @@ std::string GossipEngine::address_of(const NodeId& id) const {
   return v ? v->value : std::string();
 }
 
-std::vector<std::string> GossipEngine::pick_peers() {
-  // Candidates: every other known node with an address, not removed.
-  std::vector<std::string> out;
+std::vector<std::pair<NodeId, std::string>> GossipEngine::random_live_peers(size_t want,
+                                                                            const NodeId* except) {
+  std::vector<std::pair<NodeId, std::string>> out;
   const size_t n = state_.size();
-  if (n > 1) {
-    // Sample without replacement by rejection: cheap when fanout << n.
-    std::vector<size_t> chosen;
-    size_t attempts = 0;
-    const size_t want = std::min<size_t>(config_.fanout, n - 1);
-    while (out.size() < want && attempts++ < want * 8) {
-      const size_t idx = rng_.below(n);
-      if (std::find(chosen.begin(), chosen.end(), idx) != chosen.end()) continue;
-      chosen.push_back(idx);
-      const NodeId& pick = state_.id_at(idx);
-      if (pick == config_.id || state_.state_at(idx).is_tombstone()) continue;
-      std::string addr = address_of(pick);
-      if (!addr.empty()) out.push_back(std::move(addr));
-    }
-  }
-  // Seeds: always while we know nobody; otherwise now and then, so partitions heal.
-  if (!config_.seeds.empty() && (out.empty() || rng_.below(10) == 0)) {
-    const std::string& seed = config_.seeds[rng_.below(config_.seeds.size())];
-    if (seed != config_.address && std::find(out.begin(), out.end(), seed) == out.end()) {
-      out.push_back(seed);
-    }
+  if (n <= 1) return out;
+  // Sample without replacement by rejection: cheap when want << n.
+  std::vector<size_t> chosen;
+  want = std::min(want, n - 1);
+  for (size_t attempts = 0; out.size() < want && attempts < want * 8 + 8; ++attempts) {
+    const size_t idx = rng_.below(n);
+    if (std::find(chosen.begin(), chosen.end(), idx) != chosen.end()) continue;
+    chosen.push_back(idx);
+    const NodeId& pick = state_.id_at(idx);
+    if (pick == config_.id || (except && pick == *except) || state_.state_at(idx).is_tombstone()) continue;
+    if (liveness_.view(pick) == PeerLiveness::kDown) continue;
+    const VersionedValue* addr = state_.state_at(idx).get(keys::kAddress);
+    if (addr && !addr->value.empty()) out.push_back({pick, addr->value});
   }
   return out;
 }
 
-std::vector<Envelope> GossipEngine::tick(Millis) {
-  ++stats_.rounds;
-  std::vector<Envelope> out;
-  const uint64_t summary = state_.summary();
-  for (std::string& peer : pick_peers()) {
-    ++stats_.exchanges_started;
-    out.push_back({std::move(peer), make(Syn{summary})});
+std::vector<std::pair<NodeId, std::string>> GossipEngine::pick_peers() {
+  auto out = random_live_peers(config_.fanout, nullptr);
+  // Now and then one node we believe down, so partitions heal without operator help.
+  if (rng_.below(4) == 0 && liveness_.count(PeerLiveness::kDown) > 0) {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const size_t idx = rng_.below(state_.size());
+      const NodeId& pick = state_.id_at(idx);
+      if (liveness_.view(pick) != PeerLiveness::kDown || state_.state_at(idx).is_tombstone()) continue;
+      const VersionedValue* addr = state_.state_at(idx).get(keys::kAddress);
+      if (addr) out.push_back({pick, addr->value});
+      break;
+    }
+  }
+  // Seeds: always while we know nobody; otherwise now and then.
+  if (!config_.seeds.empty() && (out.empty() || rng_.below(10) == 0)) {
+    const std::string& seed = config_.seeds[rng_.below(config_.seeds.size())];
+    const bool known = std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.second == seed; });
+    if (seed != config_.address && !known) out.push_back({NodeId(), seed});
   }
   return out;
+}
+
+void GossipEngine::gossip_round(Millis, std::vector<Envelope>& out) {
+  ++stats_.rounds;
+  const uint64_t summary = state_.summary();
+  for (auto& [id, address] : pick_peers()) {
+    ++stats_.exchanges_started;
+    out.push_back({std::move(address), make(Syn{summary}, id.is_nil() ? nullptr : &id)});
+  }
+}
+
+void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
+  const LivenessTimings& t = config_.liveness;
+  if (probe_) {
+    if (!probe_->indirect_sent && now >= probe_->sent_at + t.probe_timeout) {
+      // No answer yet: ask a few others to try (a lossy link or a slow path is not a failure).
+      probe_->indirect_sent = true;
+      for (auto& [id, address] : random_live_peers(t.indirect_probes, &probe_->target)) {
+        out.push_back({address, make(PingReq{probe_->seq, probe_->target, probe_->address}, &id)});
+      }
+    }
+    if (now >= probe_->sent_at + t.probe_interval) {
+      ++stats_.probes_failed;
+      const NodeState* st = state_.find(probe_->target);
+      liveness_.suspect(probe_->target, st ? st->generation : 0, now, state_.size());
+      probe_.reset();
+    }
+  }
+  if (check_ && now >= check_->sent_at + t.probe_interval) {
+    liveness_.confirm(check_->target, 0);
+    check_.reset();
+  }
+  if (now >= next_probe_) {
+    next_probe_ = now + t.probe_interval;
+    if (!check_) {
+      if (auto suspect = liveness_.suspect_to_check()) {
+        const std::string address = address_of(*suspect);
+        if (!address.empty()) {
+          check_ = Probe{*suspect, address, next_seq_++, now, true};
+          out.push_back({address, make(Ping{check_->seq}, &check_->target)});
+        }
+      }
+    }
+    if (!probe_) {
+      auto target = random_live_peers(1, nullptr);
+      if (!target.empty()) {
+        ++stats_.probes_sent;
+        probe_ = Probe{target[0].first, target[0].second, next_seq_++, now, false};
+        out.push_back({probe_->address, make(Ping{probe_->seq}, &probe_->target)});
+      }
+    }
+  }
+}
+
+void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
+  if (!liveness_.has_fresh()) return;
+  const auto fresh = liveness_.take_fresh();
+  // A liveness change spreads at once (each node that learns it pushes it on), not only
+  // piggybacked on the next probes: detection time is what users wait for. Our own refutation
+  // goes twice as wide: a node that misses it may mark us down.
+  const bool refuting = std::any_of(fresh.begin(), fresh.end(),
+                                    [&](const LivenessRecord& r) { return r.node == config_.id; });
+  for (auto& [id, address] : random_live_peers(config_.fanout * (refuting ? 2 : 1), nullptr)) {
+    out.push_back({address, make(Rumor{}, &id)});
+  }
+}
+
+std::vector<Envelope> GossipEngine::tick(Millis now) {
+  std::vector<Envelope> out;
+  const LivenessTimings& t = config_.liveness;
+  if (last_tick_ >= 0 && now - last_tick_ > 2 * std::max(t.probe_interval, config_.gossip_interval)) {
+    // Our own timers fired late: this process was paused. Whatever went unanswered meanwhile
+    // says nothing about the peers.
+    ++stats_.stalls_detected;
+    probe_.reset();
+    check_.reset();
+    liveness_.restart_suspicions(now);
+    next_probe_ = now;
+    next_gossip_ = now;
+  }
+  last_tick_ = now;
+  for (auto it = relays_.begin(); it != relays_.end();) {
+    it = it->second.expires <= now ? relays_.erase(it) : std::next(it);
+  }
+  liveness_.expire(now, state_.size());
+  probe_step(now, out);
+  if (now >= next_gossip_) {
+    next_gossip_ = now + config_.gossip_interval;
+    gossip_round(now, out);
+  }
+  push_fresh_rumors(out);
+  return out;
+}
+
+Millis GossipEngine::next_deadline() const {
+  Millis next = std::min(next_gossip_, next_probe_);
+  if (probe_) {
+    const LivenessTimings& t = config_.liveness;
+    if (!probe_->indirect_sent) next = std::min(next, probe_->sent_at + t.probe_timeout);
+    next = std::min(next, probe_->sent_at + t.probe_interval);
+  }
+  if (auto e = liveness_.next_expiry(state_.size())) next = std::min(next, *e);
+  return next;
+}
+
+void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out) {
+  bool answer = false;
+  for (const LivenessRecord& r : msg.liveness) {
+    // The sender thinks we are suspect or down: whatever we do about it, tell it directly.
+    if (r.node == config_.id && r.state != Liveness::kUp) answer = true;
+    // A record about an older life of a node than the one in our state is stale.
+    if (const NodeState* st = state_.find(r.node); st && r.node != config_.id && st->generation > r.generation) {
+      continue;
+    }
+    const uint64_t before = liveness_.self_record().incarnation;
+    liveness_.apply(r, msg.from, now, state_.size());
+    if (liveness_.self_record().incarnation != before) ++stats_.refutations;
+  }
+  if (answer) {
+    Message m = make(Rumor{}, &msg.from);
+    m.liveness.push_back(liveness_.self_record());
+    out.push_back({msg.from_address, std::move(m)});
+  }
 }
 
 bool GossipEngine::accept(const Message& msg) {
@@ -158,26 +298,47 @@ std::vector<NodeDelta> GossipEngine::deltas_for(const std::vector<Digest>& wante
   return out;
 }
 
-std::vector<Envelope> GossipEngine::on_message(Millis, const Message& msg) {
+std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   std::vector<Envelope> out;
   if (!accept(msg)) return out;
+  liveness_.heard(msg.from);
+  apply_rumors(msg, now, out);
   const std::string& reply_to = msg.from_address;
-  if (auto* syn = std::get_if<Syn>(&msg.body)) {
+  const NodeId* peer = &msg.from;
+  if (auto* ping = std::get_if<Ping>(&msg.body)) {
+    out.push_back({reply_to, make(PingAck{ping->seq}, peer)});
+  } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
+    if (probe_ && probe_->seq == pack->seq) {
+      probe_.reset();  // answered, directly or through a helper
+    } else if (check_ && check_->seq == pack->seq) {
+      check_.reset();
+    } else if (auto it = relays_.find(pack->seq); it != relays_.end()) {
+      out.push_back({it->second.requester, make(PingAck{it->second.requester_seq})});
+      relays_.erase(it);
+    }
+  } else if (auto* req = std::get_if<PingReq>(&msg.body)) {
+    const uint64_t seq = next_seq_++;
+    relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval};
+    out.push_back({req->target_address, make(Ping{seq}, &req->target)});
+  } else if (std::holds_alternative<Rumor>(msg.body)) {
+    // Its rumors were applied above; fresh ones are pushed on below.
+  } else if (auto* syn = std::get_if<Syn>(&msg.body)) {
     if (syn->summary == state_.summary()) {
       ++stats_.summaries_equal;
-      return out;
+    } else {
+      SynReply r;
+      r.buckets.assign(state_.buckets().begin(), state_.buckets().end());
+      out.push_back({reply_to, make(std::move(r), peer)});
     }
-    SynReply r;
-    r.buckets.assign(state_.buckets().begin(), state_.buckets().end());
-    out.push_back({reply_to, make(std::move(r))});
   } else if (auto* rep = std::get_if<SynReply>(&msg.body)) {
     Digests d;
     for (uint32_t b = 0; b < ClusterState::kBuckets; ++b) {
       if (b >= rep->buckets.size() || rep->buckets[b] != state_.buckets()[b]) d.buckets.push_back(b);
     }
-    if (d.buckets.empty()) return out;
-    d.digests = state_.digests_in(d.buckets);
-    out.push_back({reply_to, make(std::move(d))});
+    if (!d.buckets.empty()) {
+      d.digests = state_.digests_in(d.buckets);
+      out.push_back({reply_to, make(std::move(d), peer)});
+    }
   } else if (auto* dg = std::get_if<Digests>(&msg.body)) {
     Ack ack;
     std::vector<Digest> send;
@@ -201,16 +362,17 @@ std::vector<Envelope> GossipEngine::on_message(Millis, const Message& msg) {
       }
     }
     ack.deltas = deltas_for(send);
-    if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack))});
+    if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
   } else if (auto* ack = std::get_if<Ack>(&msg.body)) {
-    for (const NodeDelta& d : ack->deltas) merge(d);
+    for (const NodeDelta& d : ack->deltas) merge(d, now);
     if (!ack->requests.empty()) {
       Ack2 a2{deltas_for(ack->requests)};
-      if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2))});
+      if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
     }
   } else if (auto* a2 = std::get_if<Ack2>(&msg.body)) {
-    for (const NodeDelta& d : a2->deltas) merge(d);
+    for (const NodeDelta& d : a2->deltas) merge(d, now);
   }
+  push_fresh_rumors(out);
   return out;
 }
 

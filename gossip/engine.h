@@ -9,11 +9,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
 #include "gossip/cluster_state.h"
 #include "gossip/interfaces.h"
+#include "gossip/liveness.h"
 #include "gossip/messages.h"
 #include "ring/replication.h"
 #include "ring/ring_snapshot.h"
@@ -29,6 +32,8 @@ struct EngineConfig {
   uint64_t generation = 1;
   uint32_t fanout = 3;                // exchanges started per round
   size_t max_delta_bytes = 256 << 10; // per Ack/Ack2; the rest follows in later rounds
+  Millis gossip_interval = 1000;      // one round
+  LivenessTimings liveness;           // failure detection
 };
 
 struct Envelope {
@@ -44,6 +49,10 @@ struct EngineStats {
   uint64_t deltas_applied = 0;
   uint64_t rejected_cluster = 0;
   uint64_t rejected_replication = 0;
+  uint64_t probes_sent = 0;
+  uint64_t probes_failed = 0;     // no direct or indirect answer in time: target suspected
+  uint64_t refutations = 0;       // this node said it is alive after being suspected
+  uint64_t stalls_detected = 0;   // ticks that came so late this node must have been paused
 };
 
 class GossipEngine {
@@ -60,18 +69,31 @@ class GossipEngine {
   // Installs another node's entry wholesale (tests and pre-converged simulations).
   void install(const NodeId& id, NodeStatePtr state);
 
-  // One gossip round: exchanges with `fanout` peers.
+  // Does whatever is due at `now`: a gossip round every gossip_interval, a probe every
+  // probe_interval, probe and suspicion timeouts. Call again by next_deadline().
   std::vector<Envelope> tick(Millis now);
   std::vector<Envelope> on_message(Millis now, const Message& msg);
+  Millis next_deadline() const;
+
+  // Liveness of a peer as this node sees it (itself: always up).
+  PeerLiveness liveness(const NodeId& id) const { return liveness_.view(id); }
+  const LivenessTable& liveness_table() const { return liveness_; }
+  std::vector<LivenessRecord> take_marked_down() { return liveness_.take_marked_down(); }
 
   // The ring this node routes with, derived from the merged state (rebuilt when it changed).
   std::shared_ptr<const RingSnapshot> ring();
 
  private:
-  Message make(Body body) const;
-  void merge(const NodeDelta& delta);
+  Message make(Body body, const NodeId* to = nullptr);
+  void merge(const NodeDelta& delta, Millis now);
+  void gossip_round(Millis now, std::vector<Envelope>& out);
+  void probe_step(Millis now, std::vector<Envelope>& out);
+  void push_fresh_rumors(std::vector<Envelope>& out);
+  void apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out);
+  // Up to `want` distinct random peers that are not down (and not `except`), as (id, address).
+  std::vector<std::pair<NodeId, std::string>> random_live_peers(size_t want, const NodeId* except);
   std::vector<NodeDelta> deltas_for(const std::vector<Digest>& wanted);
-  std::vector<std::string> pick_peers();
+  std::vector<std::pair<NodeId, std::string>> pick_peers();
   std::string address_of(const NodeId& id) const;
   bool accept(const Message& msg);
   static uint64_t ring_hash(const NodeId& id, const NodeState* st);
@@ -87,6 +109,30 @@ class GossipEngine {
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;
   EngineStats stats_;
+
+  // Failure detection.
+  LivenessTable liveness_;
+  struct Probe {
+    NodeId target;
+    std::string address;
+    uint64_t seq = 0;
+    Millis sent_at = 0;
+    bool indirect_sent = false;
+  };
+  std::optional<Probe> probe_;
+  // A direct check of a suspect, besides the regular probe: the Ping carries the suspicion, so a
+  // live suspect answers with its refutation straight to us; silence counts as a confirmation.
+  std::optional<Probe> check_;
+  struct Relay {
+    std::string requester;
+    uint64_t requester_seq;
+    Millis expires;
+  };
+  std::unordered_map<uint64_t, Relay> relays_;  // our seq → whom to tell
+  uint64_t next_seq_ = 1;
+  Millis next_gossip_ = 0;
+  Millis next_probe_ = 0;
+  Millis last_tick_ = -1;
 };
 
 }  // namespace ringkeeper::gossip

@@ -1,6 +1,8 @@
 // ringsim — the cluster simulator's driver. Prints one JSON object per line; exits 0 when it ran.
 //   ringsim converge --nodes N [--trials T] [--seed S] [--loss P]
 //   ringsim steady --nodes N [--rounds R] [--seed S]
+//   ringsim detect --nodes N [--loss P] [--stall-every S] [--stall-seconds D] [--minutes M] [--seed S]
+//   ringsim chaos --runs K [--nodes N] [--seed S]
 //   ringsim demo
 #include <CLI/CLI.hpp>
 
@@ -12,6 +14,7 @@
 
 #include "ring/router.h"
 #include "ring/token_allocator.h"
+#include "tests/sim/scenarios.h"
 #include "tests/sim/sim.h"
 
 using namespace ringkeeper;
@@ -89,6 +92,38 @@ int cmd_steady(size_t nodes, int rounds, uint64_t seed) {
   std::printf("{\"nodes\": %zu, \"bytes_per_node_per_s\": %.1f, \"full_digest_bytes_per_node_per_s\": %.1f, "
               "\"ratio\": %.5f, \"sim_wall_s\": %.2f, \"rounds\": %d}\n",
               nodes, ours, full, ours / full, wall, rounds);
+  return 0;
+}
+
+// Failure detection: crashes every 30 s, one node stalled for a while every so often, loss.
+int cmd_detect(const DetectOptions& d) {
+  DetectResult r = run_detect(d);
+  std::vector<double> t = r.detect_seconds;
+  std::sort(t.begin(), t.end());
+  auto pct = [&](double p) { return t.empty() ? -1.0 : t[std::min(t.size() - 1, static_cast<size_t>(p * t.size()))]; };
+  std::printf("{\"nodes\": %zu, \"detect_p50_s\": %.2f, \"detect_p99_s\": %.2f, \"false_downs\": %llu, "
+              "\"crashes\": %zu, \"undetected\": %llu, \"loss\": %.2f, \"minutes\": %.1f}\n",
+              d.nodes, pct(0.5), pct(0.99), static_cast<unsigned long long>(r.false_downs), t.size(),
+              static_cast<unsigned long long>(r.undetected), d.loss, d.duration / 60000.0);
+  return 0;
+}
+
+int cmd_chaos(int runs, size_t nodes, uint64_t seed) {
+  int converged = 0;
+  std::string failed;
+  for (int k = 0; k < runs; ++k) {
+    const uint64_t s = seed + k;
+    ChaosResult r = run_chaos(s, nodes);
+    if (r.converged) {
+      ++converged;
+    } else {
+      failed += (failed.empty() ? "" : ", ") + std::to_string(s);
+      std::fprintf(stderr, "chaos: seed %llu did not converge: %s\n", static_cast<unsigned long long>(s), r.failure.c_str());
+    }
+    if (runs >= 10 && (k + 1) % std::max(1, runs / 10) == 0) std::fprintf(stderr, "chaos: %d/%d runs\n", k + 1, runs);
+  }
+  std::printf("{\"runs\": %d, \"nodes\": %zu, \"converged\": %d, \"failed_seeds\": [%s]}\n", runs, nodes,
+              converged, failed.c_str());
   return 0;
 }
 
@@ -173,15 +208,33 @@ int main(int argc, char** argv) {
   steady->add_option("--rounds", rounds, "gossip rounds measured")->check(CLI::Range(1, 100000));
   steady->add_option("--seed", seed, "random seed");
   auto* demo = app.add_subcommand("demo", "show the ring core and gossip on a simulated cluster");
-  auto* detect = app.add_subcommand("detect", "failure detection (not in this build yet)");
-  auto* chaos = app.add_subcommand("chaos", "random faults then heal (not in this build yet)");
-  detect->allow_extras();
-  chaos->allow_extras();
+  DetectOptions dopt;
+  double stall_every_s = 60, stall_seconds = 5, minutes = 10;
+  auto* detect = app.add_subcommand("detect", "time to mark a crashed node down; healthy nodes marked down");
+  detect->add_option("--nodes", dopt.nodes, "cluster size")->required()->check(CLI::Range(3, 100000));
+  detect->add_option("--loss", dopt.loss, "message loss probability")->check(CLI::Range(0.0, 0.9));
+  detect->add_option("--stall-every", stall_every_s, "seconds between stalls of one node");
+  detect->add_option("--stall-seconds", stall_seconds, "how long each stall lasts");
+  detect->add_option("--minutes", minutes, "simulated minutes");
+  detect->add_option("--seed", dopt.seed, "random seed");
+  int runs = 100;
+  auto* chaos = app.add_subcommand("chaos", "random faults, then heal: does every run converge?");
+  chaos->add_option("--runs", runs, "number of seeded runs")->required()->check(CLI::Range(1, 1000000));
+  chaos->add_option("--nodes", nodes, "cluster size")->check(CLI::Range(2, 1000));
+  chaos->add_option("--seed", seed, "first seed");
   CLI11_PARSE(app, argc, argv);
   if (converge->parsed()) return cmd_converge(nodes, trials, seed, loss);
   if (steady->parsed()) return cmd_steady(nodes, rounds, seed);
   if (demo->parsed()) return cmd_demo();
-  std::fprintf(stderr, "ringsim: '%s' is not in this build yet (failure detection is next)\n",
-               app.get_subcommands().front()->get_name().c_str());
+  if (detect->parsed()) {
+    dopt.stall_every = static_cast<Millis>(stall_every_s * 1000);
+    dopt.stall_for = static_cast<Millis>(stall_seconds * 1000);
+    dopt.duration = static_cast<Millis>(minutes * 60'000);
+    return cmd_detect(dopt);
+  }
+  if (chaos->parsed()) {
+    if (!chaos->count("--nodes")) nodes = 10;
+    return cmd_chaos(runs, nodes, seed);
+  }
   return 2;
 }

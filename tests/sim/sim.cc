@@ -22,10 +22,43 @@ gossip::EngineConfig SimCluster::config_for(size_t i) const {
   c.replication = options_.replication;
   c.cluster_id = cluster_id_;
   c.fanout = options_.fanout;
+  c.gossip_interval = options_.gossip_interval;
+  c.liveness = options_.liveness;
   return c;
 }
 
-void SimCluster::schedule_tick(size_t i, Millis at) { events_.push({at, seq_++, i, true, {}}); }
+void SimCluster::schedule_tick(size_t i, Millis at) {
+  Node& node = nodes_[i];
+  node.tick_at = at;
+  events_.push({at, seq_++, i, true, {}, ++node.tick_token});
+}
+
+void SimCluster::reschedule(size_t i) {
+  Node& node = nodes_[i];
+  const Millis due = std::max(now_, node.engine->next_deadline());
+  if (due < node.tick_at || node.tick_at < now_) schedule_tick(i, due);
+}
+
+void SimCluster::restart(size_t i) {
+  Node& node = nodes_[i];
+  gossip::EngineConfig c = node.engine->config();
+  c.generation = ++node.generation;
+  auto engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
+  // The persisted cluster state comes back; our own entry is re-authored under the new generation.
+  node.engine->state().for_each([&](const NodeId& id, const gossip::NodeState&) {
+    if (id != c.id) engine->install(id, node.engine->state().find_shared(id));
+  });
+  if (const gossip::NodeState* own = node.engine->state().find(c.id)) {
+    for (const auto& [key, v] : own->values) {
+      if (key != gossip::keys::kAddress) engine->set_local(key, v.value);
+    }
+  }
+  node.engine = std::move(engine);
+  node.crashed = false;
+  node.stalled_until = 0;
+  node.backlog.clear();
+  schedule_tick(i, now_);
+}
 
 void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   const size_t first = nodes_.size();
@@ -102,10 +135,8 @@ void SimCluster::run_until(Millis t) {
     events_.pop();
     now_ = ev.at;
     Node& node = nodes_[ev.node];
-    if (node.crashed) {
-      if (ev.is_tick) schedule_tick(ev.node, now_ + options_.gossip_interval);
-      continue;
-    }
+    if (ev.is_tick && ev.token != node.tick_token) continue;  // superseded
+    if (node.crashed) continue;
     if (now_ < node.stalled_until) {
       // A stalled process neither ticks nor reads; what arrives waits in its socket buffer.
       if (ev.is_tick) {
@@ -121,11 +152,12 @@ void SimCluster::run_until(Millis t) {
       for (const auto& f : backlog) deliver(ev.node, f);
     }
     if (ev.is_tick) {
+      node.tick_at = -1;
       send(ev.node, node.engine->tick(now_));
-      schedule_tick(ev.node, now_ + options_.gossip_interval);
     } else {
       deliver(ev.node, ev.frame);
     }
+    reschedule(ev.node);
   }
   now_ = t;
 }

@@ -28,6 +28,7 @@ struct SimOptions {
   Millis max_latency = 5;
   double loss = 0.0;  // probability a message is dropped
   uint32_t fanout = 3;
+  gossip::LivenessTimings liveness;
   ReplicationConfig replication;
   gossip::CodecOptions codec;
 };
@@ -61,6 +62,9 @@ class SimCluster {
   void cut(size_t from, size_t to) { cut_.insert({from, to}); }
   void heal_all() { cut_.clear(); }
   void crash(size_t i) { nodes_[i].crashed = true; }
+  // Starts a crashed node again on its "data dir": same id and address, the cluster state it had,
+  // generation + 1.
+  void restart(size_t i);
   void stall(size_t i, Millis until) { nodes_[i].stalled_until = until; }
 
   // Runs events up to and including time t.
@@ -74,6 +78,9 @@ class SimCluster {
   struct Node {
     std::unique_ptr<gossip::SplitMixRng> rng;
     std::unique_ptr<gossip::GossipEngine> engine;
+    uint64_t generation = 1;
+    uint64_t tick_token = 0;   // only the latest scheduled tick event counts
+    Millis tick_at = 0;
     bool crashed = false;
     Millis stalled_until = 0;
     std::vector<std::string> backlog;  // frames that arrived while stalled
@@ -84,6 +91,7 @@ class SimCluster {
     size_t node;
     bool is_tick;
     std::string frame;
+    uint64_t token = 0;
     bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 
@@ -92,6 +100,8 @@ class SimCluster {
   void send(size_t from, std::vector<gossip::Envelope> out);
   void deliver(size_t to, const std::string& frame);
   void schedule_tick(size_t i, Millis at);
+  // After the engine ran: make sure a tick is scheduled by its next deadline.
+  void reschedule(size_t i);
 
   SimOptions options_;
   std::mt19937_64 net_rng_;

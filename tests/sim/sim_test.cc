@@ -2,6 +2,7 @@
 // must end with the identical cluster state and ring digest. Failures print their seed;
 // RINGKEEPER_SOAK=1 runs thousands of seeds.
 #include "tests/sim/sim.h"
+#include "tests/sim/scenarios.h"
 
 #include <gtest/gtest.h>
 
@@ -34,43 +35,47 @@ TEST(SimTest, FreshNodesFindEachOtherThroughOneSeed) {
 TEST(SimTest, RandomFaultsThenHealConverge) {
   const int seeds = testing::seed_count(200, 5000);
   for (int seed = 1; seed <= seeds; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937_64 rng(seed);
-    SimOptions o;
-    o.seed = seed;
-    o.loss = (rng() % 4) * 0.05;
-    SimCluster sim(o);
-    const size_t n = 3 + rng() % 10;
-    sim.add_preconverged(n);
-    // Faults for 30 simulated seconds: one-way and two-way cuts, stalls, one crash, writes.
-    for (int k = 0; k < 6; ++k) {
-      const size_t a = rng() % n, b = rng() % n;
-      if (a == b) continue;
-      sim.cut(a, b);
-      if (rng() % 2) sim.cut(b, a);
-    }
-    if (rng() % 2) sim.crash(rng() % n);
-    sim.stall(rng() % n, 5'000 + rng() % 10'000);
-    for (int step = 0; step < 30; ++step) {
-      const size_t w = rng() % n;
-      if (sim.alive(w)) sim.engine(w).set_local("x.k" + std::to_string(rng() % 3), std::to_string(rng()));
-      sim.run_until(sim.now() + 1'000);
-    }
-    sim.heal_all();
-    const Millis deadline = sim.now() + 60'000;
-    while (!all_live_agree(sim) && sim.now() < deadline) sim.run_until(sim.now() + 1'000);
-    ASSERT_TRUE(all_live_agree(sim)) << "not converged 60 s after heal";
-    // Same state ⇒ same ring, byte for byte.
-    std::optional<uint64_t> digest;
-    for (size_t i = 0; i < n; ++i) {
-      if (!sim.alive(i)) continue;
-      const uint64_t d = sim.engine(i).ring()->digest();
-      if (digest) {
-        ASSERT_EQ(*digest, d);
-      }
-      digest = d;
-    }
+    ChaosResult r = run_chaos(seed, 3 + rng() % 10);
+    ASSERT_TRUE(r.converged) << "seed " << seed << ": " << r.failure;
   }
+}
+
+TEST(SimTest, CrashedNodeIsMarkedDownEverywhereAndRestartedNodeComesBack) {
+  SimOptions o;
+  o.seed = 9;
+  SimCluster sim(o);
+  sim.add_preconverged(10);
+  sim.run_until(5'000);
+  sim.crash(3);
+  const NodeId victim = sim.engine(3).id();
+  const Millis crashed_at = sim.now();
+  auto all_see = [&](gossip::PeerLiveness want) {
+    for (size_t i = 0; i < sim.size(); ++i) {
+      if (i != 3 && sim.engine(i).liveness(victim) != want) return false;
+    }
+    return true;
+  };
+  while (!all_see(gossip::PeerLiveness::kDown) && sim.now() < crashed_at + 30'000) sim.run_until(sim.now() + 100);
+  ASSERT_TRUE(all_see(gossip::PeerLiveness::kDown));
+  EXPECT_LT(sim.now() - crashed_at, 5'000) << "detection within a few probe intervals";
+  // A stale "down" must not keep the restarted node (new generation) down.
+  sim.restart(3);
+  const Millis restarted_at = sim.now();
+  while (!all_see(gossip::PeerLiveness::kUp) && sim.now() < restarted_at + 30'000) sim.run_until(sim.now() + 100);
+  EXPECT_TRUE(all_see(gossip::PeerLiveness::kUp));
+}
+
+TEST(SimTest, NoHealthyNodeMarkedDownUnderLossAndStalls) {
+  DetectOptions d;
+  d.nodes = 10;
+  d.loss = 0.10;
+  d.duration = 3 * 60'000;
+  d.seed = 4;
+  DetectResult r = run_detect(d);
+  EXPECT_EQ(r.false_downs, 0u) << "seed " << d.seed;
+  EXPECT_EQ(r.undetected, 0u) << "seed " << d.seed;
+  EXPECT_GE(r.detect_seconds.size(), 4u);
 }
 
 }  // namespace

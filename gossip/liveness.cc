@@ -1,0 +1,206 @@
+#include "gossip/liveness.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ringkeeper::gossip {
+
+std::string_view to_string(PeerLiveness l) {
+  switch (l) {
+    case PeerLiveness::kUnknown: return "unknown";
+    case PeerLiveness::kUp: return "up";
+    case PeerLiveness::kSuspect: return "suspect";
+    case PeerLiveness::kDown: return "down";
+  }
+  return "unknown";
+}
+
+namespace {
+PeerLiveness view_of(Liveness l) {
+  switch (l) {
+    case Liveness::kUp: return PeerLiveness::kUp;
+    case Liveness::kSuspect: return PeerLiveness::kSuspect;
+    case Liveness::kDown: return PeerLiveness::kDown;
+  }
+  return PeerLiveness::kUnknown;
+}
+}  // namespace
+
+void LivenessTable::set_self_generation(uint64_t generation) {
+  self_record_ = {self_, generation, 0, Liveness::kUp};
+}
+
+PeerLiveness LivenessTable::view(const NodeId& id) const {
+  if (id == self_) return PeerLiveness::kUp;
+  auto it = entries_.find(id);
+  return it == entries_.end() ? PeerLiveness::kUnknown : it->second.view;
+}
+
+const LivenessRecord* LivenessTable::record(const NodeId& id) const {
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : &it->second.record;
+}
+
+void LivenessTable::heard(const NodeId& id) {
+  if (id == self_) return;
+  Entry& e = entries_[id];
+  if (e.view == PeerLiveness::kUnknown) {
+    e.record.node = id;
+    e.view = view_of(e.record.state);
+  }
+}
+
+void LivenessTable::on_generation(const NodeId& id, uint64_t generation, Millis) {
+  if (id == self_) return;
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  if (generation > e.record.generation) {
+    // It restarted: whatever we believed about its old life no longer applies.
+    e.record = {id, generation, 0, Liveness::kUp};
+    e.view = PeerLiveness::kUp;
+    e.confirmations = 0;
+    suspects_.erase(std::remove(suspects_.begin(), suspects_.end(), id), suspects_.end());
+  }
+}
+
+Millis LivenessTable::suspicion_timeout(size_t confirmations, size_t cluster_size) const {
+  const double n = std::max<double>(10.0, static_cast<double>(cluster_size));
+  const double min = timings_.suspicion_min_mult * std::log10(n) * timings_.probe_interval;
+  const double max = min * timings_.suspicion_max_mult;
+  const double k = timings_.confirmations;
+  const double frac = std::log(static_cast<double>(confirmations) + 1) / std::log(k + 1);
+  return static_cast<Millis>(std::max(min, max - (max - min) * std::min(1.0, frac)));
+}
+
+void LivenessTable::enqueue(const LivenessRecord& r) {
+  rumors_.erase(std::remove_if(rumors_.begin(), rumors_.end(),
+                               [&](const Rumor& q) { return q.record.node == r.node; }),
+                rumors_.end());
+  rumors_.push_back({r, 0});
+  fresh_.push_back(r);
+}
+
+void LivenessTable::refute(uint64_t incarnation) {
+  self_record_.incarnation = std::max(self_record_.incarnation, incarnation) + 1;
+  self_record_.state = Liveness::kUp;
+  enqueue(self_record_);
+}
+
+bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis now,
+                          size_t) {
+  if (r.node == self_) {
+    if (r.generation == self_record_.generation && r.state != Liveness::kUp &&
+        r.incarnation >= self_record_.incarnation) {
+      refute(r.incarnation);
+      return true;
+    }
+    return false;
+  }
+  Entry& e = entries_[r.node];
+  if (e.view == PeerLiveness::kUnknown && e.record.node.is_nil()) e.record.node = r.node;
+  const bool newer = r.supersedes(e.record) || e.view == PeerLiveness::kUnknown;
+  if (!newer) return false;
+  if (r.generation < e.record.generation) return false;  // a stale life
+  const bool was_suspect = e.view == PeerLiveness::kSuspect;
+  if (r.state == Liveness::kDown && e.view != PeerLiveness::kDown) marked_down_.push_back(r);
+  e.record = r;
+  e.view = view_of(r.state);
+  e.confirmations = source == self_ ? 1 : 0;
+  if (r.state == Liveness::kSuspect) {
+    e.suspect_since = now;
+    if (!was_suspect) suspects_.push_back(r.node);
+  } else {
+    suspects_.erase(std::remove(suspects_.begin(), suspects_.end(), r.node), suspects_.end());
+  }
+  enqueue(r);
+  return true;
+}
+
+bool LivenessTable::suspect(const NodeId& id, uint64_t generation, Millis now, size_t cluster_size) {
+  auto it = entries_.find(id);
+  LivenessRecord r{id, generation, 0, Liveness::kUp};
+  if (it != entries_.end() && it->second.record.generation >= generation) r = it->second.record;
+  r.node = id;
+  if (r.state != Liveness::kUp) return false;  // already suspect or down
+  r.state = Liveness::kSuspect;
+  return apply(r, self_, now, cluster_size);
+}
+
+std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
+  std::vector<NodeId> downed;
+  for (size_t i = 0; i < suspects_.size();) {
+    Entry& e = entries_[suspects_[i]];
+    if (now >= e.suspect_since + suspicion_timeout(e.confirmations, cluster_size)) {
+      LivenessRecord r = e.record;
+      r.state = Liveness::kDown;
+      e.record = r;
+      e.view = PeerLiveness::kDown;
+      e.confirmations = 0;
+      downed.push_back(suspects_[i]);
+      marked_down_.push_back(r);
+      enqueue(r);
+      suspects_[i] = suspects_.back();
+      suspects_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  return downed;
+}
+
+void LivenessTable::confirm(const NodeId& id, uint32_t) {
+  auto it = entries_.find(id);
+  if (it != entries_.end() && it->second.view == PeerLiveness::kSuspect) ++it->second.confirmations;
+}
+
+std::optional<NodeId> LivenessTable::suspect_to_check() {
+  if (suspects_.empty()) return std::nullopt;
+  return suspects_[next_check_++ % suspects_.size()];
+}
+
+void LivenessTable::restart_suspicions(Millis now) {
+  for (const NodeId& id : suspects_) entries_[id].suspect_since = now;
+}
+
+std::optional<Millis> LivenessTable::next_expiry(size_t cluster_size) const {
+  std::optional<Millis> out;
+  for (const NodeId& id : suspects_) {
+    const Entry& e = entries_.at(id);
+    const Millis at = e.suspect_since + suspicion_timeout(e.confirmations, cluster_size);
+    if (!out || at < *out) out = at;
+  }
+  return out;
+}
+
+std::vector<LivenessRecord> LivenessTable::take_rumors(size_t cluster_size) {
+  std::vector<LivenessRecord> out;
+  if (rumors_.empty()) return out;
+  const uint32_t limit = static_cast<uint32_t>(
+      timings_.retransmit_mult * std::log10(static_cast<double>(cluster_size) + 1) + 1);
+  std::stable_sort(rumors_.begin(), rumors_.end(),
+                   [](const Rumor& a, const Rumor& b) { return a.sent < b.sent; });
+  for (Rumor& q : rumors_) {
+    if (out.size() >= timings_.rumors_per_message) break;
+    out.push_back(q.record);
+    ++q.sent;
+  }
+  rumors_.erase(std::remove_if(rumors_.begin(), rumors_.end(),
+                               [&](const Rumor& q) { return q.sent >= limit; }),
+                rumors_.end());
+  return out;
+}
+
+std::vector<LivenessRecord> LivenessTable::take_fresh() {
+  std::vector<LivenessRecord> out;
+  out.swap(fresh_);
+  return out;
+}
+
+size_t LivenessTable::count(PeerLiveness l) const {
+  size_t n = 0;
+  for (const auto& [_, e] : entries_) n += e.view == l;
+  return n;
+}
+
+}  // namespace ringkeeper::gossip
