@@ -172,21 +172,23 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
       probe_.reset();
     }
   }
-  if (check_ && now >= check_->sent_at + t.probe_interval) {
+  // Suspects are checked directly every probe_timeout until the suspicion ends: the Ping carries
+  // the suspicion, so a live suspect answers with its refutation straight to us.
+  if (check_ && now >= check_->sent_at + t.probe_timeout) {
     liveness_.confirm(check_->target, 0);
     check_.reset();
   }
-  if (now >= next_probe_) {
-    next_probe_ = now + t.probe_interval;
-    if (!check_) {
-      if (auto suspect = liveness_.suspect_to_check()) {
-        const std::string address = address_of(*suspect);
-        if (!address.empty()) {
-          check_ = Probe{*suspect, address, next_seq_++, now, true};
-          out.push_back({address, make(Ping{check_->seq}, &check_->target)});
-        }
+  if (!check_) {
+    if (auto suspect = liveness_.suspect_to_check()) {
+      const std::string address = address_of(*suspect);
+      if (!address.empty()) {
+        check_ = Probe{*suspect, address, next_seq_++, now, true};
+        out.push_back({address, make(Ping{check_->seq}, &check_->target)});
       }
     }
+  }
+  if (now >= next_probe_) {
+    next_probe_ = now + t.probe_interval;
     if (!probe_) {
       auto target = random_live_peers(1, nullptr);
       if (!target.empty()) {
@@ -245,6 +247,7 @@ Millis GossipEngine::next_deadline() const {
     if (!probe_->indirect_sent) next = std::min(next, probe_->sent_at + t.probe_timeout);
     next = std::min(next, probe_->sent_at + t.probe_interval);
   }
+  if (check_) next = std::min(next, check_->sent_at + config_.liveness.probe_timeout);
   if (auto e = liveness_.next_expiry(state_.size())) next = std::min(next, *e);
   return next;
 }
