@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gossip/hash.h"
+
 namespace ringkeeper::gossip {
 
 const VersionedValue* NodeState::get(std::string_view key) const {
@@ -10,19 +12,9 @@ const VersionedValue* NodeState::get(std::string_view key) const {
   return it != values.end() && it->first == key ? &it->second : nullptr;
 }
 
-namespace {
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-}  // namespace
 
 uint64_t ClusterState::entry_hash(const NodeId& id, uint64_t generation, uint64_t max_version) {
-  return mix(id.hi() ^ mix(id.lo() ^ mix(generation ^ mix(max_version + 0x9E3779B97F4A7C15ULL))));
+  return mix64(id.hi() ^ mix64(id.lo() ^ mix64(generation ^ mix64(max_version + 0x9E3779B97F4A7C15ULL))));
 }
 
 void ClusterState::rehash(const NodeId& id, const NodeState* before, const NodeState* after) {
@@ -33,25 +25,28 @@ void ClusterState::rehash(const NodeId& id, const NodeState* before, const NodeS
 
 uint64_t ClusterState::summary() const {
   uint64_t s = 0;
-  for (uint32_t i = 0; i < kBuckets; ++i) s ^= mix(buckets_[i] + i);
+  for (uint32_t i = 0; i < kBuckets; ++i) s ^= mix64(buckets_[i] + i);
   return s;
 }
 
+size_t ClusterState::slot(const NodeId& id) const {
+  return std::lower_bound(entries_.begin(), entries_.end(), id,
+                          [](const auto& e, const NodeId& v) { return e.first < v; }) -
+         entries_.begin();
+}
+
 const NodeState* ClusterState::find(const NodeId& id) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
-                             [](const auto& e, const NodeId& v) { return e.first < v; });
-  return it != entries_.end() && it->first == id ? it->second.get() : nullptr;
+  const size_t i = slot(id);
+  return i < entries_.size() && entries_[i].first == id ? entries_[i].second.get() : nullptr;
 }
 
 NodeStatePtr ClusterState::find_shared(const NodeId& id) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
-                             [](const auto& e, const NodeId& v) { return e.first < v; });
-  return it != entries_.end() && it->first == id ? it->second : nullptr;
+  const size_t i = slot(id);
+  return i < entries_.size() && entries_[i].first == id ? entries_[i].second : nullptr;
 }
 
 void ClusterState::put_shared(const NodeId& id, NodeStatePtr state) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
-                             [](const auto& e, const NodeId& v) { return e.first < v; });
+  auto it = entries_.begin() + slot(id);
   if (it != entries_.end() && it->first == id) {
     rehash(id, it->second.get(), state.get());
     it->second = std::move(state);
@@ -62,8 +57,7 @@ void ClusterState::put_shared(const NodeId& id, NodeStatePtr state) {
 }
 
 void ClusterState::erase(const NodeId& id) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
-                             [](const auto& e, const NodeId& v) { return e.first < v; });
+  auto it = entries_.begin() + slot(id);
   if (it == entries_.end() || it->first != id) return;
   rehash(id, it->second.get(), nullptr);
   entries_.erase(it);

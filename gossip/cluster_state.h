@@ -108,6 +108,8 @@ class ClusterState {
   static uint64_t entry_hash(const NodeId& id, uint64_t generation, uint64_t max_version);
   void rehash(const NodeId& id, const NodeState* before, const NodeState* after);
 
+  size_t slot(const NodeId& id) const;  // index of the first entry with id >= `id`
+
   std::vector<std::pair<NodeId, NodeStatePtr>> entries_;  // sorted by id
   std::array<uint64_t, kBuckets> buckets_{};
 };

@@ -2,19 +2,12 @@
 
 #include <algorithm>
 
+#include "gossip/hash.h"
 #include "ring/types.h"
 
 namespace ringkeeper::gossip {
 
 namespace {
-uint64_t mix(uint64_t x) {
-  x ^= x >> 31;
-  x *= 0x7fb5d329728ea185ULL;
-  x ^= x >> 27;
-  x *= 0x81dadef4bc2dd44dULL;
-  x ^= x >> 33;
-  return x;
-}
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp};
 
@@ -43,10 +36,10 @@ GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
 
 uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
   if (!st) return 0;
-  uint64_t h = mix(id.hi() ^ mix(id.lo() ^ mix(st->generation)));
+  uint64_t h = mix64(id.hi() ^ mix64(id.lo() ^ mix64(st->generation)));
   for (std::string_view key : kRingKeys) {
     const VersionedValue* v = st->get(key);
-    h = mix(h ^ (v ? v->version + 1 : 0));
+    h = mix64(h ^ (v ? v->version + 1 : 0));
   }
   return h;
 }
@@ -382,7 +375,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
 std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
   if (ring_ && ring_built_for_ == ring_input_) return ring_;
   ring_built_for_ = ring_input_;
-  ring_ = ring_cache_.get(ring_input_ ^ mix(std::hash<std::string>{}(config_.replication.canonical())), [&] {
+  ring_ = ring_cache_.get(ring_input_ ^ mix64(std::hash<std::string>{}(config_.replication.canonical())), [&] {
     std::vector<NodeDescription> nodes;
     state_.for_each([&](const NodeId& id, const NodeState& st) {
       const VersionedValue* status = st.get(keys::kStatus);
