@@ -66,7 +66,11 @@ void pack_list(Packer& pk, const std::vector<T>& xs, F&& f) {
 
 struct BodyPacker {
   Packer& pk;
-  void operator()(const Syn& m) { pk.pack_array(1); pk.pack_uint64(m.summary); }
+  void operator()(const Syn& m) {
+    pk.pack_array(2);
+    pk.pack_uint64(m.summary);
+    pk.pack_uint64(m.down_digest);
+  }
   void operator()(const SynReply& m) {
     pk.pack_array(1);
     pack_list(pk, m.buckets, [](Packer& p, uint64_t b) { p.pack_uint64(b); });
@@ -154,7 +158,10 @@ struct Reader {
 Body read_body(uint64_t type, const msgpack::object& o) {
   using R = Reader;
   switch (type) {
-    case 0: return Syn{R::u64(R::array(o, 1)[0])};
+    case 0: {
+      auto* p = R::array(o, 2);
+      return Syn{R::u64(p[0]), R::u64(p[1])};
+    }
     case 1: return SynReply{R::list(R::array(o, 1)[0], R::u64)};
     case 2: {
       auto* p = R::array(o, 2);

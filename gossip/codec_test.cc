@@ -25,7 +25,7 @@ std::vector<Body> every_body() {
   st.generation = 9;
   st.values = {{"status", {"NORMAL", 3}}, {"tokens", {"1,2,3", 4}}};
   st.max_version = 4;
-  return {Syn{42},
+  return {Syn{42, 7},
           SynReply{{1, 2, 3}},
           Digests{{0, 5}, {{NodeId(1, 2), 3, 4}}},
           Ack{{{NodeId(3, 4), st}}, {{NodeId(5, 6), 7, 8}}},

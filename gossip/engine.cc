@@ -8,6 +8,8 @@
 namespace ringkeeper::gossip {
 
 namespace {
+// Liveness records sent at most in one catch-up message.
+constexpr size_t kMaxLivenessSync = 256;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp};
 
@@ -142,9 +144,10 @@ std::vector<std::pair<NodeId, std::string>> GossipEngine::pick_peers() {
 void GossipEngine::gossip_round(Millis, std::vector<Envelope>& out) {
   ++stats_.rounds;
   const uint64_t summary = state_.summary();
+  const uint64_t down = liveness_.down_digest();
   for (auto& [id, address] : pick_peers()) {
     ++stats_.exchanges_started;
-    out.push_back({std::move(address), make(Syn{summary}, id.is_nil() ? nullptr : &id)});
+    out.push_back({std::move(address), make(Syn{summary, down}, id.is_nil() ? nullptr : &id)});
   }
 }
 
@@ -247,9 +250,13 @@ Millis GossipEngine::next_deadline() const {
 
 void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out) {
   bool answer = false;
+  std::vector<LivenessRecord> newer;  // ours, newer than what the sender told us
   for (const LivenessRecord& r : msg.liveness) {
     // The sender thinks we are suspect or down: whatever we do about it, tell it directly.
     if (r.node == config_.id && r.state != Liveness::kUp) answer = true;
+    if (const LivenessRecord* mine = liveness_.record(r.node); mine && mine->supersedes(r)) {
+      newer.push_back(*mine);
+    }
     // A record about an older life of a node than the one in our state is stale.
     if (const NodeState* st = state_.find(r.node); st && r.node != config_.id && st->generation > r.generation) {
       continue;
@@ -258,9 +265,13 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
     liveness_.apply(r, msg.from, now, state_.size());
     if (liveness_.self_record().incarnation != before) ++stats_.refutations;
   }
-  if (answer) {
+  if (answer || !newer.empty()) {
     Message m = make(Rumor{}, &msg.from);
-    m.liveness.push_back(liveness_.self_record());
+    if (answer) m.liveness.push_back(liveness_.self_record());
+    for (const LivenessRecord& r : newer) {
+      if (m.liveness.size() >= kMaxLivenessSync) break;
+      if (std::find(m.liveness.begin(), m.liveness.end(), r) == m.liveness.end()) m.liveness.push_back(r);
+    }
     out.push_back({msg.from_address, std::move(m)});
   }
 }
@@ -319,6 +330,13 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   } else if (std::holds_alternative<Rumor>(msg.body)) {
     // Its rumors were applied above; fresh ones are pushed on below.
   } else if (auto* syn = std::get_if<Syn>(&msg.body)) {
+    if (syn->down_digest != liveness_.down_digest()) {
+      // We disagree on who is down: send ours; whichever side holds older records gets newer
+      // ones back (see apply_rumors).
+      Message m = make(Rumor{}, peer);
+      for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync)) m.liveness.push_back(r);
+      out.push_back({reply_to, std::move(m)});
+    }
     if (syn->summary == state_.summary()) {
       ++stats_.summaries_equal;
     } else {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gossip/hash.h"
+
 namespace ringkeeper::gossip {
 
 std::string_view to_string(PeerLiveness l) {
@@ -26,6 +28,28 @@ PeerLiveness view_of(Liveness l) {
 }
 }  // namespace
 
+namespace {
+uint64_t down_hash(const LivenessRecord& r) {
+  return mix64(r.node.hi() ^ mix64(r.node.lo() ^ mix64(r.generation ^ mix64(r.incarnation))));
+}
+}  // namespace
+
+void LivenessTable::set(Entry& e, const LivenessRecord& r, PeerLiveness view) {
+  if (e.view == PeerLiveness::kDown) down_digest_ ^= down_hash(e.record);
+  e.record = r;
+  e.view = view;
+  if (e.view == PeerLiveness::kDown) down_digest_ ^= down_hash(e.record);
+}
+
+std::vector<LivenessRecord> LivenessTable::down_records(size_t limit) const {
+  std::vector<LivenessRecord> out;
+  for (const auto& [_, e] : entries_) {
+    if (out.size() >= limit) break;
+    if (e.view == PeerLiveness::kDown) out.push_back(e.record);
+  }
+  return out;
+}
+
 void LivenessTable::set_self_generation(uint64_t generation) {
   self_record_ = {self_, generation, 0, Liveness::kUp};
 }
@@ -45,8 +69,9 @@ void LivenessTable::heard(const NodeId& id) {
   if (id == self_) return;
   Entry& e = entries_[id];
   if (e.view == PeerLiveness::kUnknown) {
-    e.record.node = id;
-    e.view = view_of(e.record.state);
+    LivenessRecord r = e.record;
+    r.node = id;
+    set(e, r, view_of(r.state));
   }
 }
 
@@ -57,8 +82,7 @@ void LivenessTable::on_generation(const NodeId& id, uint64_t generation, Millis)
   Entry& e = it->second;
   if (generation > e.record.generation) {
     // It restarted: whatever we believed about its old life no longer applies.
-    e.record = {id, generation, 0, Liveness::kUp};
-    e.view = PeerLiveness::kUp;
+    set(e, {id, generation, 0, Liveness::kUp}, PeerLiveness::kUp);
     e.confirmations = 0;
     suspects_.erase(std::remove(suspects_.begin(), suspects_.end(), id), suspects_.end());
   }
@@ -104,8 +128,7 @@ bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis 
   if (r.generation < e.record.generation) return false;  // a stale life
   const bool was_suspect = e.view == PeerLiveness::kSuspect;
   if (r.state == Liveness::kDown && e.view != PeerLiveness::kDown) marked_down_.push_back(r);
-  e.record = r;
-  e.view = view_of(r.state);
+  set(e, r, view_of(r.state));
   e.confirmations = source == self_ ? 1 : 0;
   if (r.state == Liveness::kSuspect) {
     e.suspect_since = now;
@@ -134,8 +157,7 @@ std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
     if (now >= e.suspect_since + suspicion_timeout(e.confirmations, cluster_size)) {
       LivenessRecord r = e.record;
       r.state = Liveness::kDown;
-      e.record = r;
-      e.view = PeerLiveness::kDown;
+      set(e, r, PeerLiveness::kDown);
       e.confirmations = 0;
       downed.push_back(suspects_[i]);
       marked_down_.push_back(r);

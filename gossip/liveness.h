@@ -77,6 +77,11 @@ class LivenessTable {
   bool has_fresh() const { return !fresh_.empty(); }
 
   size_t count(PeerLiveness l) const;
+  // Order-independent hash of every record this node holds as down: equal on two nodes that
+  // agree on who is down. Carried by Syn, so a node that missed a rumor (it was paused, or the
+  // epidemic missed it) catches up in one exchange; constant while nothing changes.
+  uint64_t down_digest() const { return down_digest_; }
+  std::vector<LivenessRecord> down_records(size_t limit) const;
   // Down records this node adopted since the last call (for observers: tests, the simulator).
   std::vector<LivenessRecord> take_marked_down() {
     std::vector<LivenessRecord> out;
@@ -101,6 +106,8 @@ class LivenessTable {
   };
 
   Millis suspicion_timeout(size_t confirmations, size_t cluster_size) const;
+  // Every change of an entry's record or view goes through here (keeps down_digest_).
+  void set(Entry& e, const LivenessRecord& r, PeerLiveness view);
   void enqueue(const LivenessRecord& r);
   void refute(uint64_t incarnation);
 
@@ -113,6 +120,7 @@ class LivenessTable {
   std::vector<Rumor> rumors_;
   std::vector<LivenessRecord> fresh_;
   std::vector<LivenessRecord> marked_down_;
+  uint64_t down_digest_ = 0;
 };
 
 }  // namespace ringkeeper::gossip

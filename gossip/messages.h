@@ -28,6 +28,7 @@ struct LivenessRecord {
 // Opens an exchange: the initiator's summary hash. Equal summaries end it here.
 struct Syn {
   uint64_t summary = 0;
+  uint64_t down_digest = 0;  // LivenessTable::down_digest() of the sender
   bool operator==(const Syn&) const = default;
 };
 // Summaries differ: the responder's per-bucket hashes, to narrow the difference down.
