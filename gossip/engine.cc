@@ -122,7 +122,7 @@ std::vector<std::pair<NodeId, std::string>> GossipEngine::random_live_peers(size
 std::vector<std::pair<NodeId, std::string>> GossipEngine::pick_peers() {
   auto out = random_live_peers(config_.fanout, nullptr);
   // Now and then one node we believe down, so partitions heal without operator help.
-  if (rng_.below(4) == 0 && liveness_.count(PeerLiveness::kDown) > 0) {
+  if (rng_.below(4) == 0 && liveness_.down_count() > 0) {
     for (int attempt = 0; attempt < 8; ++attempt) {
       const size_t idx = rng_.below(state_.size());
       const NodeId& pick = state_.id_at(idx);

@@ -35,10 +35,16 @@ uint64_t down_hash(const LivenessRecord& r) {
 }  // namespace
 
 void LivenessTable::set(Entry& e, const LivenessRecord& r, PeerLiveness view) {
-  if (e.view == PeerLiveness::kDown) down_digest_ ^= down_hash(e.record);
+  if (e.view == PeerLiveness::kDown) {
+    down_digest_ ^= down_hash(e.record);
+    --down_count_;
+  }
   e.record = r;
   e.view = view;
-  if (e.view == PeerLiveness::kDown) down_digest_ ^= down_hash(e.record);
+  if (e.view == PeerLiveness::kDown) {
+    down_digest_ ^= down_hash(e.record);
+    ++down_count_;
+  }
 }
 
 std::vector<LivenessRecord> LivenessTable::down_records(size_t limit) const {

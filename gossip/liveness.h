@@ -82,6 +82,7 @@ class LivenessTable {
   // epidemic missed it) catches up in one exchange; constant while nothing changes.
   uint64_t down_digest() const { return down_digest_; }
   std::vector<LivenessRecord> down_records(size_t limit) const;
+  size_t down_count() const { return down_count_; }
   // Down records this node adopted since the last call (for observers: tests, the simulator).
   std::vector<LivenessRecord> take_marked_down() {
     std::vector<LivenessRecord> out;
@@ -121,6 +122,7 @@ class LivenessTable {
   std::vector<LivenessRecord> fresh_;
   std::vector<LivenessRecord> marked_down_;
   uint64_t down_digest_ = 0;
+  size_t down_count_ = 0;
 };
 
 }  // namespace ringkeeper::gossip
