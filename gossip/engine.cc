@@ -171,7 +171,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
   // Suspects are checked directly every probe_timeout until the suspicion ends: the Ping carries
   // the suspicion, so a live suspect answers with its refutation straight to us.
   if (check_ && now >= check_->sent_at + t.probe_timeout) {
-    liveness_.confirm(check_->target, 0);
+    liveness_.confirm(check_->target);
     check_.reset();
   }
   if (!check_) {

@@ -177,7 +177,7 @@ std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
   return downed;
 }
 
-void LivenessTable::confirm(const NodeId& id, uint32_t) {
+void LivenessTable::confirm(const NodeId& id) {
   auto it = entries_.find(id);
   if (it != entries_.end() && it->second.view == PeerLiveness::kSuspect) ++it->second.confirmations;
 }

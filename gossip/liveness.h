@@ -58,7 +58,7 @@ class LivenessTable {
   // A direct check of a suspect failed: local evidence that shortens its suspicion (Lifeguard's
   // confirmations, counted from this node's own failed checks, since forwarded rumors cannot
   // tell independent suspicions from copies).
-  void confirm(const NodeId& id, uint32_t check);
+  void confirm(const NodeId& id);
   // A suspect to check directly this interval (round robin), if any.
   std::optional<NodeId> suspect_to_check();
 
