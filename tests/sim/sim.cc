@@ -35,6 +35,10 @@ void SimCluster::schedule_tick(size_t i, Millis at) {
 
 void SimCluster::reschedule(size_t i) {
   Node& node = nodes_[i];
+  // Before its first tick a node's timers have not started: a message that arrives earlier must
+  // not pull that tick forward, or every node's phase collapses onto the first message wave and
+  // all gossip at the same instant (which hid the chaining a real cluster gets within a round).
+  if (!node.started) return;
   const Millis due = std::max(now_, node.engine->next_deadline());
   if (due < node.tick_at || node.tick_at < now_) schedule_tick(i, due);
 }
@@ -54,6 +58,7 @@ void SimCluster::restart(size_t i) {
     }
   }
   node.engine = std::move(engine);
+  node.started = false;
   node.crashed = false;
   node.stalled_until = 0;
   node.backlog.clear();
@@ -153,6 +158,7 @@ void SimCluster::run_until(Millis t) {
     }
     if (ev.is_tick) {
       node.tick_at = -1;
+      node.started = true;
       send(ev.node, node.engine->tick(now_));
     } else {
       deliver(ev.node, ev.frame);

@@ -81,6 +81,7 @@ class SimCluster {
     uint64_t generation = 1;
     uint64_t tick_token = 0;   // only the latest scheduled tick event counts
     Millis tick_at = 0;
+    bool started = false;      // has had its first tick (its timers run from then on)
     bool crashed = false;
     Millis stalled_until = 0;
     std::vector<std::string> backlog;  // frames that arrived while stalled
