@@ -18,15 +18,19 @@ uint64_t ClusterState::entry_hash(const NodeId& id, uint64_t generation, uint64_
 }
 
 void ClusterState::rehash(const NodeId& id, const NodeState* before, const NodeState* after) {
+  summary_stale_ = true;
   uint64_t& b = buckets_[bucket_of(id)];
   if (before) b ^= entry_hash(id, before->generation, before->max_version);
   if (after) b ^= entry_hash(id, after->generation, after->max_version);
 }
 
 uint64_t ClusterState::summary() const {
-  uint64_t s = 0;
-  for (uint32_t i = 0; i < kBuckets; ++i) s ^= mix64(buckets_[i] + i);
-  return s;
+  if (summary_stale_) {
+    summary_ = 0;
+    for (uint32_t i = 0; i < kBuckets; ++i) summary_ ^= mix64(buckets_[i] + i);
+    summary_stale_ = false;
+  }
+  return summary_;
 }
 
 size_t ClusterState::slot(const NodeId& id) const {

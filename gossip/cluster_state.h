@@ -112,6 +112,8 @@ class ClusterState {
 
   std::vector<std::pair<NodeId, NodeStatePtr>> entries_;  // sorted by id
   std::array<uint64_t, kBuckets> buckets_{};
+  mutable uint64_t summary_ = 0;  // of buckets_, recomputed on demand after a change
+  mutable bool summary_stale_ = true;
 };
 
 }  // namespace ringkeeper::gossip

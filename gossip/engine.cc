@@ -27,8 +27,8 @@ std::vector<Token> parse_tokens(std::string_view text) {
 }  // namespace
 
 GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
-    : config_(std::move(config)), rng_(rng), ring_cache_(ring_cache),
-      liveness_(config_.id, config_.liveness) {
+    : config_(std::move(config)), replication_text_(config_.replication.canonical()), rng_(rng),
+      ring_cache_(ring_cache), liveness_(config_.id, config_.liveness) {
   NodeState self;
   self.generation = config_.generation;
   state_.merge(config_.id, self);
@@ -79,12 +79,12 @@ Message GossipEngine::make(Body body, const NodeId* to) {
   Message m;
   m.from = config_.id;
   m.cluster_id = config_.cluster_id;
-  m.replication = config_.replication.canonical();
+  m.replication = replication_text_;
   m.from_address = config_.address;
   m.body = std::move(body);
   m.liveness = liveness_.take_rumors(state_.size());
   // Tell a peer we think is suspect or down, so that it can refute.
-  if (to) {
+  if (to && liveness_.non_up_count() > 0) {
     if (const LivenessRecord* r = liveness_.record(*to); r && r->state != Liveness::kUp) {
       if (std::find(m.liveness.begin(), m.liveness.end(), *r) == m.liveness.end()) m.liveness.push_back(*r);
     }
@@ -112,7 +112,7 @@ std::vector<std::pair<NodeId, std::string>> GossipEngine::random_live_peers(size
     chosen.push_back(idx);
     const NodeId& pick = state_.id_at(idx);
     if (pick == config_.id || (except && pick == *except) || state_.state_at(idx).is_tombstone()) continue;
-    if (liveness_.view(pick) == PeerLiveness::kDown) continue;
+    if (liveness_.down_count() > 0 && liveness_.view(pick) == PeerLiveness::kDown) continue;
     const VersionedValue* addr = state_.state_at(idx).get(keys::kAddress);
     if (addr && !addr->value.empty()) out.push_back({pick, addr->value});
   }
@@ -277,7 +277,7 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
 }
 
 bool GossipEngine::accept(const Message& msg) {
-  if (msg.replication != config_.replication.canonical()) {
+  if (msg.replication != replication_text_) {
     ++stats_.rejected_replication;
     return false;
   }
@@ -393,7 +393,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
 std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
   if (ring_ && ring_built_for_ == ring_input_) return ring_;
   ring_built_for_ = ring_input_;
-  ring_ = ring_cache_.get(ring_input_ ^ mix64(std::hash<std::string>{}(config_.replication.canonical())), [&] {
+  ring_ = ring_cache_.get(ring_input_ ^ mix64(std::hash<std::string>{}(replication_text_)), [&] {
     std::vector<NodeDescription> nodes;
     state_.for_each([&](const NodeId& id, const NodeState& st) {
       const VersionedValue* status = st.get(keys::kStatus);

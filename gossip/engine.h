@@ -98,8 +98,9 @@ class GossipEngine {
   bool accept(const Message& msg);
   static uint64_t ring_hash(const NodeId& id, const NodeState* st);
 
-  // Constant after construction.
+  // Constant after construction (cluster_id aside: learned from the first peer).
   EngineConfig config_;
+  const std::string replication_text_;  // config_.replication.canonical(), on every message
   Rng& rng_;
   RingCache& ring_cache_;
 

@@ -49,10 +49,9 @@ void LivenessTable::set(Entry& e, const LivenessRecord& r, PeerLiveness view) {
 
 std::vector<LivenessRecord> LivenessTable::down_records(size_t limit) const {
   std::vector<LivenessRecord> out;
-  for (const auto& [_, e] : entries_) {
-    if (out.size() >= limit) break;
-    if (e.view == PeerLiveness::kDown) out.push_back(e.record);
-  }
+  entries_.for_each([&](const NodeId&, const Entry& e) {
+    if (out.size() < limit && e.view == PeerLiveness::kDown) out.push_back(e.record);
+  });
   return out;
 }
 
@@ -62,13 +61,13 @@ void LivenessTable::set_self_generation(uint64_t generation) {
 
 PeerLiveness LivenessTable::view(const NodeId& id) const {
   if (id == self_) return PeerLiveness::kUp;
-  auto it = entries_.find(id);
-  return it == entries_.end() ? PeerLiveness::kUnknown : it->second.view;
+  const Entry* e = entries_.find(id);
+  return e ? e->view : PeerLiveness::kUnknown;
 }
 
 const LivenessRecord* LivenessTable::record(const NodeId& id) const {
-  auto it = entries_.find(id);
-  return it == entries_.end() ? nullptr : &it->second.record;
+  const Entry* e = entries_.find(id);
+  return e ? &e->record : nullptr;
 }
 
 void LivenessTable::heard(const NodeId& id) {
@@ -83,9 +82,9 @@ void LivenessTable::heard(const NodeId& id) {
 
 void LivenessTable::on_generation(const NodeId& id, uint64_t generation, Millis) {
   if (id == self_) return;
-  auto it = entries_.find(id);
-  if (it == entries_.end()) return;
-  Entry& e = it->second;
+  Entry* found = entries_.find(id);
+  if (!found) return;
+  Entry& e = *found;
   if (generation > e.record.generation) {
     // It restarted: whatever we believed about its old life no longer applies.
     set(e, {id, generation, 0, Liveness::kUp}, PeerLiveness::kUp);
@@ -147,9 +146,9 @@ bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis 
 }
 
 bool LivenessTable::suspect(const NodeId& id, uint64_t generation, Millis now, size_t cluster_size) {
-  auto it = entries_.find(id);
+  const Entry* e = entries_.find(id);
   LivenessRecord r{id, generation, 0, Liveness::kUp};
-  if (it != entries_.end() && it->second.record.generation >= generation) r = it->second.record;
+  if (e && e->record.generation >= generation) r = e->record;
   r.node = id;
   if (r.state != Liveness::kUp) return false;  // already suspect or down
   r.state = Liveness::kSuspect;
@@ -178,8 +177,8 @@ std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
 }
 
 void LivenessTable::confirm(const NodeId& id) {
-  auto it = entries_.find(id);
-  if (it != entries_.end() && it->second.view == PeerLiveness::kSuspect) ++it->second.confirmations;
+  Entry* e = entries_.find(id);
+  if (e && e->view == PeerLiveness::kSuspect) ++e->confirmations;
 }
 
 std::optional<NodeId> LivenessTable::suspect_to_check() {
@@ -194,7 +193,7 @@ void LivenessTable::restart_suspicions(Millis now) {
 std::optional<Millis> LivenessTable::next_expiry(size_t cluster_size) const {
   std::optional<Millis> out;
   for (const NodeId& id : suspects_) {
-    const Entry& e = entries_.at(id);
+    const Entry& e = *entries_.find(id);
     const Millis at = e.suspect_since + suspicion_timeout(e.confirmations, cluster_size);
     if (!out || at < *out) out = at;
   }
@@ -227,7 +226,7 @@ std::vector<LivenessRecord> LivenessTable::take_fresh() {
 
 size_t LivenessTable::count(PeerLiveness l) const {
   size_t n = 0;
-  for (const auto& [_, e] : entries_) n += e.view == l;
+  entries_.for_each([&](const NodeId&, const Entry& e) { n += e.view == l; });
   return n;
 }
 

@@ -6,11 +6,12 @@
 
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
+
 #include <vector>
 
 #include "gossip/interfaces.h"
 #include "gossip/messages.h"
+#include "gossip/node_map.h"
 
 namespace ringkeeper::gossip {
 
@@ -83,6 +84,8 @@ class LivenessTable {
   uint64_t down_digest() const { return down_digest_; }
   std::vector<LivenessRecord> down_records(size_t limit) const;
   size_t down_count() const { return down_count_; }
+  // Peers held as suspect or down: when zero, callers skip per-peer lookups on hot paths.
+  size_t non_up_count() const { return down_count_ + suspects_.size(); }
   // Down records this node adopted since the last call (for observers: tests, the simulator).
   std::vector<LivenessRecord> take_marked_down() {
     std::vector<LivenessRecord> out;
@@ -91,7 +94,7 @@ class LivenessTable {
   }
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& [id, e] : entries_) f(id, e.record, e.view);
+    entries_.for_each([&](const NodeId& id, const Entry& e) { f(id, e.record, e.view); });
   }
 
  private:
@@ -115,7 +118,7 @@ class LivenessTable {
   NodeId self_;
   LivenessTimings timings_;
   LivenessRecord self_record_;
-  std::unordered_map<NodeId, Entry> entries_;
+  NodeMap<Entry> entries_;
   std::vector<NodeId> suspects_;  // ids with a running suspicion
   size_t next_check_ = 0;
   std::vector<Rumor> rumors_;
