@@ -164,7 +164,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
     if (now >= probe_->sent_at + t.probe_interval) {
       ++stats_.probes_failed;
       const NodeState* st = state_.find(probe_->target);
-      liveness_.suspect(probe_->target, st ? st->generation : 0, now, state_.size());
+      liveness_.suspect(probe_->target, st ? st->generation : 0, now);
       probe_.reset();
     }
   }
@@ -262,7 +262,7 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
       continue;
     }
     const uint64_t before = liveness_.self_record().incarnation;
-    liveness_.apply(r, msg.from, now, state_.size());
+    liveness_.apply(r, msg.from, now);
     if (liveness_.self_record().incarnation != before) ++stats_.refutations;
   }
   if (answer || !newer.empty()) {

@@ -116,8 +116,7 @@ void LivenessTable::refute(uint64_t incarnation) {
   enqueue(self_record_);
 }
 
-bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis now,
-                          size_t) {
+bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis now) {
   if (r.node == self_) {
     if (r.generation == self_record_.generation && r.state != Liveness::kUp &&
         r.incarnation >= self_record_.incarnation) {
@@ -145,18 +144,17 @@ bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis 
   return true;
 }
 
-bool LivenessTable::suspect(const NodeId& id, uint64_t generation, Millis now, size_t cluster_size) {
+bool LivenessTable::suspect(const NodeId& id, uint64_t generation, Millis now) {
   const Entry* e = entries_.find(id);
   LivenessRecord r{id, generation, 0, Liveness::kUp};
   if (e && e->record.generation >= generation) r = e->record;
   r.node = id;
   if (r.state != Liveness::kUp) return false;  // already suspect or down
   r.state = Liveness::kSuspect;
-  return apply(r, self_, now, cluster_size);
+  return apply(r, self_, now);
 }
 
-std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
-  std::vector<NodeId> downed;
+void LivenessTable::expire(Millis now, size_t cluster_size) {
   for (size_t i = 0; i < suspects_.size();) {
     Entry& e = entries_[suspects_[i]];
     if (now >= e.suspect_since + suspicion_timeout(e.confirmations, cluster_size)) {
@@ -164,7 +162,6 @@ std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
       r.state = Liveness::kDown;
       set(e, r, PeerLiveness::kDown);
       e.confirmations = 0;
-      downed.push_back(suspects_[i]);
       marked_down_.push_back(r);
       enqueue(r);
       suspects_[i] = suspects_.back();
@@ -173,7 +170,6 @@ std::vector<NodeId> LivenessTable::expire(Millis now, size_t cluster_size) {
       ++i;
     }
   }
-  return downed;
 }
 
 void LivenessTable::confirm(const NodeId& id) {

@@ -50,11 +50,11 @@ class LivenessTable {
 
   // Applies a rumor from `source`. Returns true if it changed this node's view (then it is also
   // queued for re-dissemination). A rumor about this node that says suspect or down is refuted.
-  bool apply(const LivenessRecord& r, const NodeId& source, Millis now, size_t cluster_size);
+  bool apply(const LivenessRecord& r, const NodeId& source, Millis now);
 
   // This node's own failed probe of `id`, whose entry has `generation`: suspect it at that
   // generation and the incarnation we know.
-  bool suspect(const NodeId& id, uint64_t generation, Millis now, size_t cluster_size);
+  bool suspect(const NodeId& id, uint64_t generation, Millis now);
 
   // A direct check of a suspect failed: local evidence that shortens its suspicion (Lifeguard's
   // confirmations, counted from this node's own failed checks, since forwarded rumors cannot
@@ -63,8 +63,8 @@ class LivenessTable {
   // A suspect to check directly this interval (round robin), if any.
   std::optional<NodeId> suspect_to_check();
 
-  // Suspicions whose timeout passed become down. Returns the nodes marked down.
-  std::vector<NodeId> expire(Millis now, size_t cluster_size);
+  // Suspicions whose timeout passed become down (see take_marked_down).
+  void expire(Millis now, size_t cluster_size);
   // The node itself was stalled (its timers fired late): give every running suspicion a fresh
   // timeout, so its own pause is not taken for everyone else's failure.
   void restart_suspicions(Millis now);
