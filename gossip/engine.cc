@@ -1,6 +1,7 @@
 #include "gossip/engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "gossip/hash.h"
 #include "ring/types.h"
@@ -28,7 +29,10 @@ std::vector<Token> parse_tokens(std::string_view text) {
 
 GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
     : config_(std::move(config)), replication_text_(config_.replication.canonical()), rng_(rng),
-      ring_cache_(ring_cache), liveness_(config_.id, config_.liveness) {
+      ring_cache_(ring_cache), liveness_(config_.id, config_.liveness),
+      join_(config_.id, config_.join,
+            std::all_of(config_.seeds.begin(), config_.seeds.end(),
+                        [&](const std::string& s) { return s == config_.address; })) {
   NodeState self;
   self.generation = config_.generation;
   state_.merge(config_.id, self);
@@ -54,6 +58,150 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   const NodeState* after = state_.find(delta.id);
   ring_input_ ^= before ^ ring_hash(delta.id, after);
   liveness_.on_generation(delta.id, after->generation, now);
+  if (const VersionedValue* stamp = after->get(keys::kStamp)) {
+    hlc_ = std::max<uint64_t>(hlc_, std::strtoull(stamp->value.c_str(), nullptr, 10));
+  }
+  if (const VersionedValue* status = after->get(keys::kStatus);
+      status && !after->is_tombstone() && status->value == to_string(NodeStatus::kLeft)) {
+    Millis& since = left_seen_[delta.id];
+    if (since == 0) since = std::max<Millis>(now, 1);
+  }
+}
+
+void GossipEngine::set_application_value(std::string_view name, std::string value) {
+  set_local("x." + std::string(name), std::move(value));
+}
+
+std::optional<NodeStatus> GossipEngine::own_status() const {
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* v = own ? own->get(keys::kStatus) : nullptr;
+  return v ? parse_node_status(v->value) : std::nullopt;
+}
+
+void GossipEngine::start(Millis now) {
+  started_ = true;
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* tokens = own ? own->get(keys::kTokens) : nullptr;
+  if (tokens && !tokens->value.empty() && own_status()) {
+    join_.finish();  // persisted tokens win: a restart keeps what it owned
+    return;
+  }
+  if (join_.founder() && config_.cluster_id.is_nil()) {
+    config_.cluster_id = NodeId::from_random_bits(rng_.next(), rng_.next());
+  }
+  set_local(keys::kDc, config_.join.dc);
+  set_local(keys::kRack, config_.join.rack);
+  set_local(keys::kStatus, std::string(to_string(NodeStatus::kJoining)));
+  (void)now;
+}
+
+void GossipEngine::claim(const std::vector<Token>& tokens, Millis now) {
+  // Hybrid logical clock: after every stamp seen, and not behind this node's clock.
+  hlc_ = std::max(hlc_ + 1, HlcStamp::make(static_cast<uint64_t>(std::max<Millis>(now, 0)), 0).value);
+  std::string text;
+  for (Token t : tokens) {
+    if (!text.empty()) text += ',';
+    text += t.to_string();
+  }
+  set_local(keys::kStamp, std::to_string(hlc_));
+  set_local(keys::kTokens, std::move(text));
+}
+
+bool GossipEngine::ring_agreed(const RingSnapshot& ring, bool require_settled) {
+  const std::string mine = ring.digest_hex();
+  for (size_t i = 0; i < state_.size(); ++i) {
+    const NodeId& id = state_.id_at(i);
+    const NodeState& st = state_.state_at(i);
+    if (st.is_tombstone()) continue;
+    const VersionedValue* status = st.get(keys::kStatus);
+    const std::string_view status_text = status ? std::string_view(status->value) : std::string_view();
+    if (status_text == to_string(NodeStatus::kLeft) || status_text == to_string(NodeStatus::kRemoved)) continue;
+    if (id != config_.id) {
+      const PeerLiveness view = liveness_.view(id);
+      if (view == PeerLiveness::kSuspect || view == PeerLiveness::kDown) continue;
+      const VersionedValue* digest = st.get(keys::kRingDigest);
+      if (!digest || digest->value != mine) return false;
+    }
+    if (require_settled && status_text == to_string(NodeStatus::kJoining)) {
+      const VersionedValue* tokens = st.get(keys::kTokens);
+      if (!tokens || tokens->value.empty()) return false;
+    }
+  }
+  return true;
+}
+
+bool GossipEngine::converged() {
+  auto r = ring();
+  if (!ring_agreed(*r, false)) return false;
+  for (const RingNode& n : r->nodes()) {
+    if (n.status != NodeStatus::kJoining && n.status != NodeStatus::kLeaving &&
+        n.status != NodeStatus::kMoving) {
+      continue;
+    }
+    const PeerLiveness view = liveness_.view(n.id);
+    if (view != PeerLiveness::kSuspect && view != PeerLiveness::kDown) return false;
+  }
+  return true;
+}
+
+void GossipEngine::update_membership(Millis now) {
+  if (!join_.done()) {
+    auto r = ring();
+    JoinProcess::Action a = join_.step(now, *r, state_.size(), ring_agreed(*r, true));
+    if (a.claim) {
+      if (join_.repicks() > stats_.token_repicks) stats_.token_repicks = join_.repicks();
+      claim(*a.claim, now);
+    }
+    if (a.become_normal) set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+  }
+  // Gossip the digest of the ring we route with, whenever it changes.
+  auto r = ring();
+  if (published_digest_ != r->digest()) {
+    const std::string digest = r->digest_hex();
+    const NodeState* own = state_.find(config_.id);
+    const VersionedValue* published = own ? own->get(keys::kRingDigest) : nullptr;
+    if (!published || published->value != digest) set_local(keys::kRingDigest, digest);
+    published_digest_ = r->digest();
+  }
+}
+
+std::string GossipEngine::remove_node(const NodeId& id) {
+  if (id == config_.id) return "a node cannot remove itself (use decommission)";
+  const NodeState* st = state_.find(id);
+  if (!st) return "unknown node " + id.to_string();
+  if (st->is_tombstone()) return "";  // already removed: idempotent
+  if (liveness_.view(id) != PeerLiveness::kDown) {
+    return "node " + id.to_string() + " is not down here; only a dead node can be removed";
+  }
+  NodeState tomb;
+  tomb.generation = kTombstoneGeneration;
+  tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), 2}});
+  merge({id, std::move(tomb)}, last_tick_);
+  ++stats_.tombstones_written;
+  return "";
+}
+
+void GossipEngine::collect_left(Millis now) {
+  // A LEFT node's payload (tokens, address, ...) is dropped once it has been LEFT for
+  // left_expiry; what stays is a tombstone that no older life of that id can override. Every node
+  // writes the same tombstone, so it does not matter who does it first. merge() records when an
+  // entry is first seen LEFT, so this looks only at those.
+  if (left_seen_.size() == 0) return;
+  std::vector<NodeId> expired;
+  left_seen_.for_each([&](const NodeId& id, const Millis& since) {
+    if (since >= 0 && now - since >= config_.left_expiry) expired.push_back(id);
+  });
+  for (const NodeId& id : expired) {
+    left_seen_[id] = -1;  // handled
+    const NodeState* st = state_.find(id);
+    const VersionedValue* status = st ? st->get(keys::kStatus) : nullptr;
+    if (!st || st->is_tombstone() || !status || status->value != to_string(NodeStatus::kLeft)) continue;
+    NodeState tomb;
+    tomb.generation = kTombstoneGeneration;
+    tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kLeft)), 1}});
+    merge({id, std::move(tomb)}, now);
+    ++stats_.tombstones_written;
+  }
 }
 
 void GossipEngine::set_local(std::string_view key, std::string value) {
@@ -223,6 +371,7 @@ std::vector<Envelope> GossipEngine::tick(Millis now) {
     next_gossip_ = now;
   }
   last_tick_ = now;
+  if (!started_) start(now);
   for (auto it = relays_.begin(); it != relays_.end();) {
     it = it->second.expires <= now ? relays_.erase(it) : std::next(it);
   }
@@ -230,6 +379,8 @@ std::vector<Envelope> GossipEngine::tick(Millis now) {
   probe_step(now, out);
   if (now >= next_gossip_) {
     next_gossip_ = now + config_.gossip_interval;
+    update_membership(now);
+    collect_left(now);
     gossip_round(now, out);
   }
   push_fresh_rumors(out);

@@ -16,6 +16,7 @@
 
 #include "gossip/cluster_state.h"
 #include "gossip/interfaces.h"
+#include "gossip/join.h"
 #include "gossip/liveness.h"
 #include "gossip/messages.h"
 #include "ring/replication.h"
@@ -34,6 +35,8 @@ struct EngineConfig {
   size_t max_delta_bytes = 256 << 10; // per Ack/Ack2; the rest follows in later rounds
   Millis gossip_interval = 1000;      // one round
   LivenessTimings liveness;           // failure detection
+  JoinSettings join;                  // tokens, dc, rack; used only if no tokens are persisted
+  Millis left_expiry = 3 * 24 * 3600 * 1000LL;  // a LEFT entry becomes a bare tombstone after this
 };
 
 struct Envelope {
@@ -53,6 +56,8 @@ struct EngineStats {
   uint64_t probes_failed = 0;     // no direct or indirect answer in time: target suspected
   uint64_t refutations = 0;       // this node said it is alive after being suspected
   uint64_t stalls_detected = 0;   // ticks that came so late this node must have been paused
+  uint64_t token_repicks = 0;     // own claims re-picked after losing a token conflict
+  uint64_t tombstones_written = 0;
 };
 
 class GossipEngine {
@@ -66,8 +71,20 @@ class GossipEngine {
 
   // Authors a value of this node's own entry (a new version). Keys as in gossip::keys, or "x.*".
   void set_local(std::string_view key, std::string value);
+  // Sets an embedder-defined value ("x." + name), gossiped like the node's own keys.
+  void set_application_value(std::string_view name, std::string value);
   // Installs another node's entry wholesale (tests and pre-converged simulations).
   void install(const NodeId& id, NodeStatePtr state);
+
+  // Writes the REMOVED tombstone for a dead node on its behalf (ringctl removenode). Refused,
+  // with the reason, for this node, an unknown node, or one this node does not see as down.
+  std::string remove_node(const NodeId& id);
+
+  // Every node this node sees as up or not yet heard from (itself included) gossips the ring
+  // digest this node routes with, and none of them is JOINING, LEAVING or MOVING.
+  bool converged();
+  // This node's status as it gossips it.
+  std::optional<NodeStatus> own_status() const;
 
   // Does whatever is due at `now`: a gossip round every gossip_interval, a probe every
   // probe_interval, probe and suspicion timeouts. Call again by next_deadline().
@@ -97,6 +114,13 @@ class GossipEngine {
   std::string address_of(const NodeId& id) const;
   bool accept(const Message& msg);
   static uint64_t ring_hash(const NodeId& id, const NodeState* st);
+  void start(Millis now);
+  void update_membership(Millis now);
+  // Every live node routes with our ring; with `settled`, also no node is still joining
+  // without tokens or, for converged(), in any moving status.
+  bool ring_agreed(const RingSnapshot& ring, bool require_settled);
+  void claim(const std::vector<Token>& tokens, Millis now);
+  void collect_left(Millis now);
 
   // Constant after construction (cluster_id aside: learned from the first peer).
   EngineConfig config_;
@@ -134,6 +158,13 @@ class GossipEngine {
   Millis next_gossip_ = 0;
   Millis next_probe_ = 0;
   Millis last_tick_ = -1;
+
+  // Membership.
+  bool started_ = false;
+  JoinProcess join_;
+  uint64_t hlc_ = 0;                  // last HLC stamp issued or seen
+  std::optional<uint64_t> published_digest_;  // ring digest last gossiped (or found gossiped)
+  NodeMap<Millis> left_seen_;         // when this node first saw an entry as LEFT; -1 handled
 };
 
 }  // namespace ringkeeper::gossip

@@ -43,7 +43,7 @@ EngineConfig config(uint64_t n, std::vector<std::string> seeds) {
   return c;
 }
 
-TEST(GossipEngineTest, NodesLearnEachOtherThroughASeedAndGoQuiet) {
+TEST(GossipEngineTest, NodesStartedTogetherJoinAsOneClusterAndGoQuiet) {
   SplitMixRng rng(1);
   UnsharedRingCache cache;
   std::vector<std::unique_ptr<GossipEngine>> engines;
@@ -53,19 +53,31 @@ TEST(GossipEngineTest, NodesLearnEachOtherThroughASeedAndGoQuiet) {
     net.by_address[engines.back()->config().address] = engines.back().get();
     engines.back()->set_local("x.greeting", "hello from " + std::to_string(i));
   }
+  // Started together, knowing only node1: they learn each other, claim tokens from one joint
+  // allocation, and become NORMAL once everyone routes with the same ring.
   bool converged = false;
-  for (int round = 0; round < 20 && !converged; ++round) {
+  int round = 0;
+  for (; round < 30 && !converged; ++round) {
     for (auto& e : engines) net.send(e->tick(round * 1000));
     net.drain(round * 1000);
     converged = true;
-    for (auto& e : engines) converged &= e->state().summary() == engines[0]->state().summary();
+    for (auto& e : engines) {
+      converged &= e->state().summary() == engines[0]->state().summary() && e->converged() &&
+                   e->own_status() == NodeStatus::kNormal;
+    }
   }
-  ASSERT_TRUE(converged);
+  ASSERT_TRUE(converged) << "after " << round << " rounds";
   for (auto& e : engines) EXPECT_EQ(e->state().size(), 5u);
+  auto ring = engines[0]->ring();
+  EXPECT_EQ(ring->current().size(), 5u * 16u);
+  auto own = ring->ownership();
+  for (double o : own) EXPECT_NEAR(o, 3.0 / 5.0, 1e-9) << "a joint allocation is perfectly balanced";
+  for (auto& e : engines) EXPECT_EQ(e->stats().token_repicks, 0u);
   // Steady state: one Syn per exchange, nothing more.
   const uint64_t before = net.bytes;
-  for (auto& e : engines) net.send(e->tick(100000));
-  net.drain(100000);
+  const Millis later = (round + 1) * 1000;
+  for (auto& e : engines) net.send(e->tick(later));
+  net.drain(later);
   const uint64_t per_node = (net.bytes - before) / engines.size();
   EXPECT_LT(per_node, 3 * 80u) << "a steady round costs about one small Syn per peer";
 }

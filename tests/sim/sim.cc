@@ -2,6 +2,7 @@
 
 namespace ringkeeper::sim {
 
+
 std::shared_ptr<const RingSnapshot> SharedRingCache::get(uint64_t key, const Build& build) {
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
@@ -67,24 +68,37 @@ void SimCluster::restart(size_t i) {
 
 void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   const size_t first = nodes_.size();
-  std::vector<std::pair<NodeId, gossip::NodeStatePtr>> shared;
+  std::vector<std::pair<NodeId, std::shared_ptr<gossip::NodeState>>> entries;
+  std::vector<NodeDescription> ring_nodes;
   for (size_t i = first; i < first + n; ++i) {
     gossip::EngineConfig c = config_for(i);
-    auto st = std::make_shared<gossip::NodeState>();
-    st->generation = 1;
+    NodeDescription d;
+    d.id = c.id;
     std::string tokens;
     for (uint32_t k = 0; k < tokens_per_node; ++k) {
-      if (k) tokens += ',';
-      tokens += std::to_string(net_rng_());
+      d.tokens.push_back(Token(net_rng_()));
+      tokens += (k ? "," : "") + d.tokens.back().to_string();
     }
+    auto st = std::make_shared<gossip::NodeState>();
+    st->generation = 1;
     uint64_t v = 0;
     st->values = {{std::string(gossip::keys::kAddress), {c.address, ++v}},
-                  {std::string(gossip::keys::kDc), {"dc1", ++v}},
-                  {std::string(gossip::keys::kRack), {"rack1", ++v}},
+                  {std::string(gossip::keys::kDc), {d.dc, ++v}},
+                  {std::string(gossip::keys::kRack), {d.rack, ++v}},
                   {std::string(gossip::keys::kStatus), {"NORMAL", ++v}},
                   {std::string(gossip::keys::kTokens), {tokens, ++v}}};
     st->max_version = v;
-    shared.push_back({c.id, std::move(st)});
+    entries.push_back({c.id, std::move(st)});
+    ring_nodes.push_back(std::move(d));
+  }
+  // Every node already gossips the digest of the ring they all route with (as a converged
+  // cluster would), so the start is quiet rather than a storm of first ring_digest updates.
+  const std::string digest = RingSnapshot::build(ring_nodes, options_.replication).snapshot->digest_hex();
+  std::vector<std::pair<NodeId, gossip::NodeStatePtr>> shared;
+  for (auto& [id, st] : entries) {
+    st->values.push_back({std::string(gossip::keys::kRingDigest), {digest, ++st->max_version}});
+    std::sort(st->values.begin(), st->values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    shared.push_back({id, std::move(st)});
   }
   // In id order, each install appends to the (id-sorted) state instead of shifting it.
   std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

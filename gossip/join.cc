@@ -1,0 +1,73 @@
+#include "gossip/join.h"
+
+#include <algorithm>
+
+#include "ring/token_allocator.h"
+
+namespace ringkeeper::gossip {
+
+JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size_t known_nodes,
+                                      bool ring_agreed) {
+  Action action;
+  if (phase_ == Phase::kDone) return action;
+  if (phase_ == Phase::kLearning) {
+    if (known_nodes <= 1 && !founder_) return action;  // keep retrying the seeds
+    if (!quiet_since_ || known_nodes != known_) {
+      quiet_since_ = now;
+      known_ = known_nodes;
+    }
+    if (now < *quiet_since_ + settings_.settle) return action;
+    if (!settings_.initial_tokens.empty()) {
+      claimed_ = settings_.initial_tokens;
+      std::sort(claimed_.begin(), claimed_.end());
+    } else {
+      // Owners, and every JOINING node (ourselves included; claimed or not — a joiner that
+      // claimed before us computed the same allocation if it saw the same joiners): one joint
+      // allocation, the same on every joiner that sees the same set.
+      std::vector<NodeDescription> existing;
+      std::vector<JoinerSpec> joiners;
+      for (const RingNode& n : ring.nodes()) {
+        if (owns_current_tokens(n.status) && !n.tokens.empty()) {
+          existing.push_back({n.id, n.status, n.tokens, {}, n.dc, n.rack, n.stamp});
+        } else if (n.status == NodeStatus::kJoining) {
+          joiners.push_back({n.id, n.dc, n.rack, settings_.num_tokens});
+        }
+      }
+      if (std::none_of(joiners.begin(), joiners.end(), [&](const JoinerSpec& j) { return j.id == self_; })) {
+        joiners.push_back({self_, settings_.dc, settings_.rack, settings_.num_tokens});
+      }
+      for (auto& [id, tokens] : allocate_tokens(existing, joiners, ring.config())) {
+        if (id == self_) claimed_ = tokens;
+      }
+    }
+    phase_ = Phase::kClaimed;
+    action.claim = claimed_;
+    return action;
+  }
+  // Claimed: did every token survive the conflict rule?
+  const RingNode* me = ring.find(self_);
+  if (!me) return action;
+  if (me->tokens.size() < claimed_.size()) {
+    // Lost some: re-pick all of them against the ring without us (a fresh claim, a new stamp).
+    ++repicks_;
+    std::vector<NodeDescription> others;
+    for (const RingNode& n : ring.nodes()) {
+      if (n.id == self_ || n.tokens.empty()) continue;
+      others.push_back({n.id, owns_current_tokens(n.status) ? n.status : NodeStatus::kNormal,
+                        n.tokens, {}, n.dc, n.rack, n.stamp});
+    }
+    auto alloc = allocate_tokens(others, {{self_, settings_.dc, settings_.rack, settings_.num_tokens}},
+                                 ring.config());
+    claimed_ = alloc.front().second;
+    action.claim = claimed_;
+    return action;
+  }
+  if (me->tokens != claimed_) return action;  // the ring still shows an older claim of ours
+  if (ring_agreed) {
+    phase_ = Phase::kDone;
+    action.become_normal = true;
+  }
+  return action;
+}
+
+}  // namespace ringkeeper::gossip
