@@ -26,6 +26,7 @@ inline constexpr std::string_view kAddress = "address";
 inline constexpr std::string_view kDc = "dc";
 inline constexpr std::string_view kRack = "rack";
 inline constexpr std::string_view kRingDigest = "ring_digest";
+inline constexpr std::string_view kPlacement = "placement";  // RingSnapshot::placement_digest()
 inline constexpr std::string_view kLoad = "load";
 inline constexpr std::string_view kStamp = "stamp";  // HLC stamp of the latest token claim
 }  // namespace keys

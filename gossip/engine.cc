@@ -108,7 +108,10 @@ void GossipEngine::claim(const std::vector<Token>& tokens, Millis now) {
 }
 
 bool GossipEngine::ring_agreed(const RingSnapshot& ring, bool require_settled) {
-  const std::string mine = ring.digest_hex();
+  // Joining compares placements (statuses aside, so joiners turning NORMAL one after another do
+  // not invalidate each other's agreement); converged() compares the full ring digest.
+  const std::string_view key = require_settled ? keys::kPlacement : keys::kRingDigest;
+  const std::string mine = require_settled ? digest_to_hex(ring.placement_digest()) : ring.digest_hex();
   for (size_t i = 0; i < state_.size(); ++i) {
     const NodeId& id = state_.id_at(i);
     const NodeState& st = state_.state_at(i);
@@ -119,7 +122,7 @@ bool GossipEngine::ring_agreed(const RingSnapshot& ring, bool require_settled) {
     if (id != config_.id) {
       const PeerLiveness view = liveness_.view(id);
       if (view == PeerLiveness::kSuspect || view == PeerLiveness::kDown) continue;
-      const VersionedValue* digest = st.get(keys::kRingDigest);
+      const VersionedValue* digest = st.get(key);
       if (!digest || digest->value != mine) return false;
     }
     if (require_settled && status_text == to_string(NodeStatus::kJoining)) {
@@ -157,12 +160,16 @@ void GossipEngine::update_membership(Millis now) {
   // Gossip the digest of the ring we route with, whenever it changes.
   auto r = ring();
   if (published_digest_ != r->digest()) {
-    const std::string digest = r->digest_hex();
-    const NodeState* own = state_.find(config_.id);
-    const VersionedValue* published = own ? own->get(keys::kRingDigest) : nullptr;
-    if (!published || published->value != digest) set_local(keys::kRingDigest, digest);
+    publish(keys::kRingDigest, r->digest_hex());
+    publish(keys::kPlacement, digest_to_hex(r->placement_digest()));
     published_digest_ = r->digest();
   }
+}
+
+void GossipEngine::publish(std::string_view key, std::string value) {
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* current = own ? own->get(key) : nullptr;
+  if (!current || current->value != value) set_local(key, std::move(value));
 }
 
 std::string GossipEngine::remove_node(const NodeId& id) {

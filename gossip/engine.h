@@ -120,6 +120,8 @@ class GossipEngine {
   // without tokens or, for converged(), in any moving status.
   bool ring_agreed(const RingSnapshot& ring, bool require_settled);
   void claim(const std::vector<Token>& tokens, Millis now);
+  // set_local, unless the value is already what we gossip.
+  void publish(std::string_view key, std::string value);
   void collect_left(Millis now);
 
   // Constant after construction (cluster_id aside: learned from the first peer).

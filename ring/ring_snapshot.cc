@@ -220,6 +220,20 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
     w.tokens(n.pending_tokens);
   }
   snap->digest_ = w.finish();
+  // Placement digest: who will own which token once in-flight changes complete, statuses aside.
+  // Joiners compare it to know every node has seen every claim, before any of them turns NORMAL.
+  DigestWriter p;
+  p.str("ringkeeper.placement.v1");
+  p.str(config.canonical());
+  p.str(partitioner.name());
+  const TokenRing& future = snap->future();
+  for (uint32_t i = 0; i < future.size(); ++i) {
+    const NodeId& owner = snap->nodes_[future.owner_at(i)].id;
+    p.u64(future.token_at(i).value());
+    p.u64(owner.hi());
+    p.u64(owner.lo());
+  }
+  snap->placement_digest_ = p.finish();
   result.snapshot = std::move(snap);
   return result;
 }

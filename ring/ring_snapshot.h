@@ -107,6 +107,9 @@ class RingSnapshot {
   // Hash of everything that affects routing, identical across processes and machines.
   uint64_t digest() const { return digest_; }
   std::string digest_hex() const;
+  // Hash of the token → owner assignment of future() (the ring once every in-flight change
+  // completes), without statuses: unchanged when joiners turn NORMAL.
+  uint64_t placement_digest() const { return placement_digest_; }
   const ReplicationConfig& config() const { return config_; }
   const Partitioner& partitioner() const { return *partitioner_; }
 
@@ -138,6 +141,7 @@ class RingSnapshot {
 
   uint64_t version_ = 0;
   uint64_t digest_ = 0;
+  uint64_t placement_digest_ = 0;
   ReplicationConfig config_;
   const Partitioner* partitioner_ = &default_partitioner();
   std::vector<RingNode> nodes_;

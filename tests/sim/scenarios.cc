@@ -22,7 +22,14 @@ std::string check_converged(SimCluster& sim) {
     if (digest && *digest != d) return "ring digests differ";
     digest = d;
     for (size_t j = 0; j < sim.size(); ++j) {
-      if (j == i || !sim.alive(j)) continue;
+      if (!sim.alive(j)) continue;
+      // Every live node's latest token set is what this node's ring has for it.
+      const RingNode* in_ring = e.ring()->find(sim.engine(j).id());
+      const RingNode* own = sim.engine(j).ring()->find(sim.engine(j).id());
+      if (!in_ring || !own || in_ring->tokens != own->tokens) {
+        return "node " + std::to_string(i) + " routes with other tokens for node " + std::to_string(j);
+      }
+      if (j == i) continue;
       const auto view = e.liveness(sim.engine(j).id());
       if (view == gossip::PeerLiveness::kDown || view == gossip::PeerLiveness::kSuspect) {
         return "node " + std::to_string(i) + " sees live node " + std::to_string(j) + " as " +

@@ -25,6 +25,7 @@ gossip::EngineConfig SimCluster::config_for(size_t i) const {
   c.fanout = options_.fanout;
   c.gossip_interval = options_.gossip_interval;
   c.liveness = options_.liveness;
+  c.left_expiry = options_.left_expiry;
   return c;
 }
 
@@ -93,10 +94,13 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   }
   // Every node already gossips the digest of the ring they all route with (as a converged
   // cluster would), so the start is quiet rather than a storm of first ring_digest updates.
-  const std::string digest = RingSnapshot::build(ring_nodes, options_.replication).snapshot->digest_hex();
+  auto snapshot = RingSnapshot::build(ring_nodes, options_.replication).snapshot;
+  const std::string digest = snapshot->digest_hex();
+  const std::string placement = digest_to_hex(snapshot->placement_digest());
   std::vector<std::pair<NodeId, gossip::NodeStatePtr>> shared;
   for (auto& [id, st] : entries) {
     st->values.push_back({std::string(gossip::keys::kRingDigest), {digest, ++st->max_version}});
+    st->values.push_back({std::string(gossip::keys::kPlacement), {placement, ++st->max_version}});
     std::sort(st->values.begin(), st->values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     shared.push_back({id, std::move(st)});
   }
@@ -114,10 +118,12 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   }
 }
 
-size_t SimCluster::add_node(const std::vector<size_t>& seeds) {
+size_t SimCluster::add_node(const std::vector<size_t>& seeds, gossip::JoinSettings join) {
   const size_t i = nodes_.size();
   gossip::EngineConfig c = config_for(i);
-  for (size_t s : seeds) c.seeds.push_back(address_of(s));
+  c.cluster_id = NodeId();  // learned from a peer, or made by the founder
+  c.join = std::move(join);
+  for (size_t s : seeds) c.seeds.push_back(address_of(s == kSelf ? i : s));
   Node node;
   node.rng = std::make_unique<gossip::SplitMixRng>(options_.seed ^ (0x51ED5EEDULL * (i + 1)));
   node.engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);

@@ -29,6 +29,7 @@ struct SimOptions {
   double loss = 0.0;  // probability a message is dropped
   uint32_t fanout = 3;
   gossip::LivenessTimings liveness;
+  Millis left_expiry = 3 * 24 * 3600 * 1000LL;
   ReplicationConfig replication;
   gossip::CodecOptions codec;
 };
@@ -45,6 +46,7 @@ class SharedRingCache final : public gossip::RingCache {
 
 class SimCluster {
  public:
+  static constexpr size_t kSelf = SIZE_MAX;  // in add_node's seeds: the new node itself
   explicit SimCluster(SimOptions options);
 
   Millis now() const { return now_; }
@@ -55,8 +57,9 @@ class SimCluster {
   // Adds N nodes that already know each other (NORMAL, 16 allocator-free random tokens each):
   // the starting point for benchmarks that do not measure formation. Entries are shared.
   void add_preconverged(size_t n, uint32_t tokens_per_node = 16);
-  // Adds a fresh node that knows only `seeds` (node indices).
-  size_t add_node(const std::vector<size_t>& seeds);
+  // Adds a fresh node (no tokens, no cluster id) that knows only `seeds` (node indices; a node
+  // whose only seed is itself founds a cluster).
+  size_t add_node(const std::vector<size_t>& seeds, gossip::JoinSettings join = {});
 
   // Faults.
   void cut(size_t from, size_t to) { cut_.insert({from, to}); }

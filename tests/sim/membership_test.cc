@@ -1,0 +1,154 @@
+// Membership in the simulator: forming a cluster, joining, token conflicts, removal and LEFT
+// collection — each through the real engine and codec.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "tests/sim/sim.h"
+
+namespace ringkeeper::sim {
+namespace {
+
+bool formed(SimCluster& sim) {
+  std::optional<uint64_t> digest;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    if (!sim.alive(i)) continue;
+    auto& e = sim.engine(i);
+    if (e.own_status() != NodeStatus::kNormal || !e.converged()) return false;
+    if (digest && *digest != e.ring()->digest()) return false;
+    digest = e.ring()->digest();
+  }
+  return true;
+}
+
+bool run_until_formed(SimCluster& sim, Millis within) {
+  const Millis deadline = sim.now() + within;
+  while (!formed(sim) && sim.now() < deadline) sim.run_until(sim.now() + 250);
+  return formed(sim);
+}
+
+double max_over_mean(const RingSnapshot& ring) {
+  auto own = ring.ownership();
+  double sum = 0, mx = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (ring.nodes()[i].tokens.empty()) continue;
+    sum += own[i];
+    mx = std::max(mx, own[i]);
+    ++n;
+  }
+  return mx / (sum / n);
+}
+
+TEST(MembershipTest, NodesStartedTogetherFormOneBalancedCluster) {
+  for (size_t n : {5u, 10u}) {
+    SimOptions o;
+    o.seed = 100 + n;
+    SimCluster sim(o);
+    sim.add_node({SimCluster::kSelf});  // the seed founds the cluster
+    for (size_t i = 1; i < n; ++i) sim.add_node({0});
+    ASSERT_TRUE(run_until_formed(sim, 10'000)) << n << " nodes did not form within 10 s";
+    auto ring = sim.engine(0).ring();
+    EXPECT_EQ(ring->current().size(), n * 16);
+    EXPECT_LE(max_over_mean(*ring), 1.0 + 1e-9) << "one joint allocation";
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(sim.engine(i).config().cluster_id, sim.engine(0).config().cluster_id);
+      EXPECT_FALSE(sim.engine(i).config().cluster_id.is_nil());
+    }
+  }
+}
+
+TEST(MembershipTest, NodesAddedOneByOneStayBalanced) {
+  SimOptions o;
+  o.seed = 7;
+  SimCluster sim(o);
+  sim.add_node({SimCluster::kSelf});
+  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  for (int i = 1; i < 12; ++i) {
+    sim.add_node({0});
+    ASSERT_TRUE(run_until_formed(sim, 20'000)) << "node " << i << " did not join";
+  }
+  EXPECT_LE(max_over_mean(*sim.engine(0).ring()), 1.10);
+}
+
+TEST(MembershipTest, ConflictingClaimsEndWithOneOwnerAndTheLoserRepicks) {
+  SimOptions o;
+  o.seed = 3;
+  SimCluster sim(o);
+  sim.add_node({SimCluster::kSelf});
+  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  // Two joiners given the same tokens (as with a copy-pasted --tokens); odd 64ths of the ring,
+  // so they clash with each other and not with the founder's tokens (at even 64ths).
+  gossip::JoinSettings same;
+  for (uint64_t t = 1; t <= 16; ++t) same.initial_tokens.push_back(Token((2 * t + 1) << 57 << 1));
+  sim.add_node({0}, same);
+  sim.add_node({0}, same);
+  ASSERT_TRUE(run_until_formed(sim, 30'000));
+  auto ring = sim.engine(0).ring();
+  const RingNode* a = ring->find(sim.engine(1).id());
+  const RingNode* b = ring->find(sim.engine(2).id());
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->tokens.size(), 16u);
+  EXPECT_EQ(b->tokens.size(), 16u);
+  std::vector<Token> both;
+  std::set_intersection(a->tokens.begin(), a->tokens.end(), b->tokens.begin(), b->tokens.end(),
+                        std::back_inserter(both));
+  EXPECT_TRUE(both.empty());
+  EXPECT_EQ(sim.engine(1).stats().token_repicks + sim.engine(2).stats().token_repicks, 1u);
+}
+
+TEST(MembershipTest, RemovedNodeIsNoOwnerAnywhereAndCannotComeBack) {
+  SimOptions o;
+  o.seed = 11;
+  SimCluster sim(o);
+  sim.add_node({SimCluster::kSelf});
+  for (int i = 1; i < 6; ++i) sim.add_node({0});
+  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  const NodeId gone = sim.engine(4).id();
+  sim.crash(4);
+  EXPECT_FALSE(sim.engine(0).remove_node(gone).empty()) << "refused while it is not down";
+  const Millis deadline = sim.now() + 20'000;
+  while (sim.engine(0).liveness(gone) != gossip::PeerLiveness::kDown && sim.now() < deadline) {
+    sim.run_until(sim.now() + 250);
+  }
+  ASSERT_EQ(sim.engine(0).remove_node(gone), "");
+  EXPECT_FALSE(sim.engine(0).remove_node(sim.engine(0).id()).empty());
+  ASSERT_TRUE(run_until_formed(sim, 20'000));
+  // Restarted with its old tokens, it still owns nothing anywhere.
+  sim.restart(4);
+  sim.run_until(sim.now() + 20'000);
+  for (size_t i = 0; i < sim.size(); ++i) {
+    if (i == 4) continue;
+    auto ring = sim.engine(i).ring();
+    const RingNode* n = ring->find(gone);
+    EXPECT_TRUE(n == nullptr || n->tokens.empty()) << "node " << i << " still routes to it";
+    EXPECT_TRUE(sim.engine(i).state().find(gone)->is_tombstone());
+  }
+}
+
+TEST(MembershipTest, LeftEntriesBecomeBareTombstones) {
+  SimOptions o;
+  o.seed = 12;
+  o.left_expiry = 10'000;
+  SimCluster sim(o);
+  sim.add_node({SimCluster::kSelf});
+  for (int i = 1; i < 4; ++i) sim.add_node({0});
+  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  const NodeId leaver = sim.engine(3).id();
+  sim.engine(3).set_local(gossip::keys::kStatus, "LEFT");
+  sim.run_until(sim.now() + 5'000);
+  sim.crash(3);
+  sim.run_until(sim.now() + 30'000);
+  for (size_t i = 0; i < 3; ++i) {
+    const gossip::NodeState* st = sim.engine(i).state().find(leaver);
+    ASSERT_NE(st, nullptr);
+    EXPECT_TRUE(st->is_tombstone());
+    EXPECT_EQ(st->values.size(), 1u) << "payload collected";
+    EXPECT_EQ(st->get(gossip::keys::kTokens), nullptr);
+  }
+  EXPECT_EQ(sim.engine(0).state().summary(), sim.engine(1).state().summary());
+}
+
+}  // namespace
+}  // namespace ringkeeper::sim
