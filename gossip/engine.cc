@@ -68,6 +68,8 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   }
 }
 
+void GossipEngine::set_load(std::string value) { pending_load_ = std::move(value); }
+
 void GossipEngine::set_application_value(std::string_view name, std::string value) {
   set_local("x." + std::string(name), std::move(value));
 }
@@ -156,6 +158,11 @@ void GossipEngine::update_membership(Millis now) {
       claim(*a.claim, now);
     }
     if (a.become_normal) set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+  }
+  if (pending_load_ && (load_published_at_ < 0 || now - load_published_at_ >= config_.load_interval)) {
+    publish(keys::kLoad, std::move(*pending_load_));
+    pending_load_.reset();
+    load_published_at_ = now;
   }
   // Gossip the digest of the ring we route with, whenever it changes.
   auto r = ring();

@@ -37,6 +37,7 @@ struct EngineConfig {
   LivenessTimings liveness;           // failure detection
   JoinSettings join;                  // tokens, dc, rack; used only if no tokens are persisted
   Millis left_expiry = 3 * 24 * 3600 * 1000LL;  // a LEFT entry becomes a bare tombstone after this
+  Millis load_interval = 60'000;      // the load value is republished at most this often
 };
 
 struct Envelope {
@@ -71,6 +72,9 @@ class GossipEngine {
 
   // Authors a value of this node's own entry (a new version). Keys as in gossip::keys, or "x.*".
   void set_local(std::string_view key, std::string value);
+  // Reports this node's load (any text the embedder chooses). Load changes all the time, so it
+  // is gossiped at most once per load_interval: the latest value reported by then wins.
+  void set_load(std::string value);
   // Sets an embedder-defined value ("x." + name), gossiped like the node's own keys.
   void set_application_value(std::string_view name, std::string value);
   // Installs another node's entry wholesale (tests and pre-converged simulations).
@@ -166,6 +170,8 @@ class GossipEngine {
   JoinProcess join_;
   uint64_t hlc_ = 0;                  // last HLC stamp issued or seen
   std::optional<uint64_t> published_digest_;  // ring digest last gossiped (or found gossiped)
+  std::optional<std::string> pending_load_;
+  Millis load_published_at_ = -1;
   NodeMap<Millis> left_seen_;         // when this node first saw an entry as LEFT; -1 handled
 };
 

@@ -145,3 +145,33 @@ TEST(GossipEngineTest, LocalWritesOutrankAnInstalledOwnEntry) {
 
 }  // namespace
 }  // namespace ringkeeper::gossip
+
+namespace ringkeeper::gossip {
+namespace {
+
+TEST(GossipEngineTest, LoadIsRepublishedAtABoundedRate) {
+  SplitMixRng rng(5);
+  UnsharedRingCache cache;
+  auto cfg = config(1, {});
+  cfg.load_interval = 10'000;
+  GossipEngine a(cfg, rng, cache);
+  auto load_version = [&] {
+    const VersionedValue* v = a.state().find(a.id())->get(keys::kLoad);
+    return v ? v->version : 0;
+  };
+  a.set_load("100");
+  a.tick(0);
+  const uint64_t first = load_version();
+  EXPECT_GT(first, 0u);
+  for (int s = 1; s < 10; ++s) {  // many reports inside one interval: no new version
+    a.set_load(std::to_string(100 + s));
+    a.tick(s * 1000);
+  }
+  EXPECT_EQ(load_version(), first);
+  a.tick(10'000);
+  EXPECT_GT(load_version(), first);
+  EXPECT_EQ(a.state().find(a.id())->get(keys::kLoad)->value, "109") << "the latest report wins";
+}
+
+}  // namespace
+}  // namespace ringkeeper::gossip
