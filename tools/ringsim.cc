@@ -108,11 +108,12 @@ int cmd_detect(const DetectOptions& d) {
 }
 
 int cmd_chaos(int runs, size_t nodes, uint64_t seed) {
-  int converged = 0;
+  int converged = 0, removals = 0;
   std::string failed;
   for (int k = 0; k < runs; ++k) {
     const uint64_t s = seed + k;
     ChaosResult r = run_chaos(s, nodes);
+    removals += r.removed_a_node;
     if (r.converged) {
       ++converged;
     } else {
@@ -121,8 +122,8 @@ int cmd_chaos(int runs, size_t nodes, uint64_t seed) {
     }
     if (runs >= 10 && (k + 1) % std::max(1, runs / 10) == 0) std::fprintf(stderr, "chaos: %d/%d runs\n", k + 1, runs);
   }
-  std::printf("{\"runs\": %d, \"nodes\": %zu, \"converged\": %d, \"failed_seeds\": [%s]}\n", runs, nodes,
-              converged, failed.c_str());
+  std::printf("{\"runs\": %d, \"nodes\": %zu, \"converged\": %d, \"failed_seeds\": [%s], \"removals\": %d}\n",
+              runs, nodes, converged, failed.c_str(), removals);
   return 0;
 }
 

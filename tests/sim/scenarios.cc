@@ -11,7 +11,7 @@ namespace ringkeeper::sim {
 namespace {
 
 // Checks what "converged" means after a heal; returns what failed, or empty.
-std::string check_converged(SimCluster& sim) {
+std::string check_converged(SimCluster& sim, const std::vector<NodeId>& removed) {
   std::optional<uint64_t> summary, digest;
   for (size_t i = 0; i < sim.size(); ++i) {
     if (!sim.alive(i)) continue;
@@ -21,6 +21,10 @@ std::string check_converged(SimCluster& sim) {
     const uint64_t d = e.ring()->digest();
     if (digest && *digest != d) return "ring digests differ";
     digest = d;
+    for (const NodeId& gone : removed) {
+      const RingNode* n = e.ring()->find(gone);
+      if (n && !n->tokens.empty()) return "node " + std::to_string(i) + " still routes to a removed node";
+    }
     for (size_t j = 0; j < sim.size(); ++j) {
       if (!sim.alive(j)) continue;
       // Every live node's latest token set is what this node's ring has for it.
@@ -55,7 +59,11 @@ ChaosResult run_chaos(uint64_t seed, size_t nodes) {
     sim.cut(a, b);
     if (rng() % 2) sim.cut(b, a);
   }
+  // A crashed node either restarts (same id, generation + 1) or, once some live node sees it
+  // down, is removed by an operator there; in a small cluster it always restarts.
   std::optional<size_t> crashed;
+  const bool remove = nodes > 3 && rng() % 2;
+  std::vector<NodeId> removed;
   if (rng() % 2) {
     crashed = rng() % nodes;
     sim.crash(*crashed);
@@ -64,17 +72,25 @@ ChaosResult run_chaos(uint64_t seed, size_t nodes) {
   for (int step = 0; step < 30; ++step) {
     const size_t w = rng() % nodes;
     if (sim.alive(w)) sim.engine(w).set_local("x.k" + std::to_string(rng() % 3), std::to_string(rng()));
-    if (crashed && step == 20) sim.restart(*crashed);
+    if (crashed && !remove && step == 20) sim.restart(*crashed);
+    if (crashed && remove && removed.empty() && step >= 10) {
+      const NodeId gone = sim.engine(*crashed).id();
+      for (size_t i = 0; i < nodes && removed.empty(); ++i) {
+        if (sim.alive(i) && sim.engine(i).remove_node(gone).empty()) removed.push_back(gone);
+      }
+    }
     sim.run_until(sim.now() + 1'000);
   }
+  if (crashed && remove && removed.empty()) sim.restart(*crashed);  // nobody saw it down in time
   sim.heal_all();
   ChaosResult result;
   const Millis deadline = sim.now() + 60'000;
   do {
     sim.run_until(sim.now() + 1'000);
-    result.failure = check_converged(sim);
+    result.failure = check_converged(sim, removed);
   } while (!result.failure.empty() && sim.now() < deadline);
   result.converged = result.failure.empty();
+  result.removed_a_node = !removed.empty();
   return result;
 }
 

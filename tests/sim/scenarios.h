@@ -12,12 +12,14 @@ namespace ringkeeper::sim {
 
 struct ChaosResult {
   bool converged = false;
-  std::string failure;  // what did not hold, when !converged
+  bool removed_a_node = false;  // the crashed node was removed (not restarted)
+  std::string failure;          // what did not hold, when !converged
 };
 
-// Random cuts (one- and two-way), loss, a stall, a crash with restart, and writes for 30 s; then
-// heal everything. Converged means: within 60 s every live node has the identical cluster state
-// and ring digest, and no live node sees another live node as down or suspect.
+// Random cuts (one- and two-way), loss, a stall, a crash followed by a restart or a removenode,
+// and writes for 30 s; then heal everything. Converged means: within 60 s every live node has the
+// identical cluster state and ring digest, every live node's tokens are in every ring, no removed
+// node owns anything anywhere, and no live node sees another live node as down or suspect.
 ChaosResult run_chaos(uint64_t seed, size_t nodes);
 
 struct DetectOptions {
