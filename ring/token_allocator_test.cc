@@ -12,20 +12,8 @@ namespace {
 
 using testing::random_node_id;
 using testing::simple_rf;
+using testing::max_over_mean;
 using testing::topology_rf;
-
-double max_over_mean(const RingSnapshot& s) {
-  auto own = s.ownership();
-  double sum = 0, mx = 0;
-  size_t n = 0;
-  for (size_t i = 0; i < own.size(); ++i) {
-    if (s.nodes()[i].tokens.empty()) continue;
-    sum += own[i];
-    mx = std::max(mx, own[i]);
-    ++n;
-  }
-  return mx / (sum / n);
-}
 
 void apply(std::vector<NodeDescription>& ring, const Allocation& a, const std::vector<JoinerSpec>& js) {
   for (const auto& [id, tokens] : a) {

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <set>
 
+#include "ring/test_util.h"
 #include "tests/sim/sim.h"
 
 namespace ringkeeper::sim {
 namespace {
+
+using testing::max_over_mean;
 
 bool formed(SimCluster& sim) {
   std::optional<uint64_t> digest;
@@ -28,27 +31,23 @@ bool run_until_formed(SimCluster& sim, Millis within) {
   return formed(sim);
 }
 
-double max_over_mean(const RingSnapshot& ring) {
-  auto own = ring.ownership();
-  double sum = 0, mx = 0;
-  size_t n = 0;
-  for (size_t i = 0; i < own.size(); ++i) {
-    if (ring.nodes()[i].tokens.empty()) continue;
-    sum += own[i];
-    mx = std::max(mx, own[i]);
-    ++n;
-  }
-  return mx / (sum / n);
+// A fresh cluster: node 0 founds it, nodes 1..n-1 know only node 0; formed within 10 s.
+void start_cluster(SimCluster& sim, size_t n) {
+  sim.add_node({SimCluster::kSelf});
+  for (size_t i = 1; i < n; ++i) sim.add_node({0});
+  ASSERT_TRUE(run_until_formed(sim, 10'000)) << n << " nodes did not form within 10 s";
+}
+
+SimOptions seeded(uint64_t seed) {
+  SimOptions o;
+  o.seed = seed;
+  return o;
 }
 
 TEST(MembershipTest, NodesStartedTogetherFormOneBalancedCluster) {
   for (size_t n : {5u, 10u}) {
-    SimOptions o;
-    o.seed = 100 + n;
-    SimCluster sim(o);
-    sim.add_node({SimCluster::kSelf});  // the seed founds the cluster
-    for (size_t i = 1; i < n; ++i) sim.add_node({0});
-    ASSERT_TRUE(run_until_formed(sim, 10'000)) << n << " nodes did not form within 10 s";
+    SimCluster sim(seeded(100 + n));
+    start_cluster(sim, n);
     auto ring = sim.engine(0).ring();
     EXPECT_EQ(ring->current().size(), n * 16);
     EXPECT_LE(max_over_mean(*ring), 1.0 + 1e-9) << "one joint allocation";
@@ -60,11 +59,8 @@ TEST(MembershipTest, NodesStartedTogetherFormOneBalancedCluster) {
 }
 
 TEST(MembershipTest, NodesAddedOneByOneStayBalanced) {
-  SimOptions o;
-  o.seed = 7;
-  SimCluster sim(o);
-  sim.add_node({SimCluster::kSelf});
-  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  SimCluster sim(seeded(7));
+  start_cluster(sim, 1);
   for (int i = 1; i < 12; ++i) {
     sim.add_node({0});
     ASSERT_TRUE(run_until_formed(sim, 20'000)) << "node " << i << " did not join";
@@ -73,11 +69,8 @@ TEST(MembershipTest, NodesAddedOneByOneStayBalanced) {
 }
 
 TEST(MembershipTest, ConflictingClaimsEndWithOneOwnerAndTheLoserRepicks) {
-  SimOptions o;
-  o.seed = 3;
-  SimCluster sim(o);
-  sim.add_node({SimCluster::kSelf});
-  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  SimCluster sim(seeded(3));
+  start_cluster(sim, 1);
   // Two joiners given the same tokens (as with a copy-pasted --tokens); odd 64ths of the ring,
   // so they clash with each other and not with the founder's tokens (at even 64ths).
   gossip::JoinSettings same;
@@ -99,12 +92,8 @@ TEST(MembershipTest, ConflictingClaimsEndWithOneOwnerAndTheLoserRepicks) {
 }
 
 TEST(MembershipTest, RemovedNodeIsNoOwnerAnywhereAndCannotComeBack) {
-  SimOptions o;
-  o.seed = 11;
-  SimCluster sim(o);
-  sim.add_node({SimCluster::kSelf});
-  for (int i = 1; i < 6; ++i) sim.add_node({0});
-  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  SimCluster sim(seeded(11));
+  start_cluster(sim, 6);
   const NodeId gone = sim.engine(4).id();
   sim.crash(4);
   EXPECT_FALSE(sim.engine(0).remove_node(gone).empty()) << "refused while it is not down";
@@ -128,13 +117,10 @@ TEST(MembershipTest, RemovedNodeIsNoOwnerAnywhereAndCannotComeBack) {
 }
 
 TEST(MembershipTest, LeftEntriesBecomeBareTombstones) {
-  SimOptions o;
-  o.seed = 12;
+  SimOptions o = seeded(12);
   o.left_expiry = 10'000;
   SimCluster sim(o);
-  sim.add_node({SimCluster::kSelf});
-  for (int i = 1; i < 4; ++i) sim.add_node({0});
-  ASSERT_TRUE(run_until_formed(sim, 10'000));
+  start_cluster(sim, 4);
   const NodeId leaver = sim.engine(3).id();
   sim.engine(3).set_local(gossip::keys::kStatus, "LEFT");
   sim.run_until(sim.now() + 5'000);
