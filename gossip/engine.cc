@@ -35,7 +35,7 @@ GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
                         [&](const std::string& s) { return s == config_.address; })) {
   NodeState self;
   self.generation = config_.generation;
-  state_.merge(config_.id, self);
+  change_entry(config_.id, [&] { return state_.merge(config_.id, self); });
   liveness_.set_self_generation(config_.generation);
   set_local(keys::kAddress, config_.address);
 }
@@ -50,13 +50,19 @@ uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
   return h;
 }
 
+template <class Change>
+bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
+  const uint64_t before = ring_hash(id, state_.find(id));
+  const bool changed = change();
+  if (changed) ring_input_ ^= before ^ ring_hash(id, state_.find(id));
+  return changed;
+}
+
 void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   if (delta.id == config_.id && delta.state.generation != kTombstoneGeneration) return;  // we author ourselves
-  const uint64_t before = ring_hash(delta.id, state_.find(delta.id));
-  if (!state_.merge(delta.id, delta.state)) return;
+  if (!change_entry(delta.id, [&] { return state_.merge(delta.id, delta.state); })) return;
   ++stats_.deltas_applied;
   const NodeState* after = state_.find(delta.id);
-  ring_input_ ^= before ^ ring_hash(delta.id, after);
   liveness_.on_generation(delta.id, after->generation, now);
   if (const VersionedValue* stamp = after->get(keys::kStamp)) {
     hlc_ = std::max<uint64_t>(hlc_, std::strtoull(stamp->value.c_str(), nullptr, 10));
@@ -226,15 +232,14 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   NodeState delta;
   delta.generation = config_.generation;
   delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});
-  const uint64_t before = ring_hash(config_.id, state_.find(config_.id));
-  state_.merge(config_.id, delta);
-  ring_input_ ^= before ^ ring_hash(config_.id, state_.find(config_.id));
+  change_entry(config_.id, [&] { return state_.merge(config_.id, delta); });
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
-  const uint64_t before = ring_hash(id, state_.find(id));
-  state_.put_shared(id, std::move(st));
-  ring_input_ ^= before ^ ring_hash(id, state_.find(id));
+  change_entry(id, [&] {
+    state_.put_shared(id, std::move(st));
+    return true;
+  });
 }
 
 Message GossipEngine::make(Body body, const NodeId* to) {

@@ -118,6 +118,10 @@ class GossipEngine {
   std::string address_of(const NodeId& id) const;
   bool accept(const Message& msg);
   static uint64_t ring_hash(const NodeId& id, const NodeState* st);
+  // Every change to an entry goes through here, keeping ring_input_ (the XOR of ring_hash over
+  // all entries) exact; `change` returns whether it changed anything.
+  template <class Change>
+  bool change_entry(const NodeId& id, Change&& change);
   void start(Millis now);
   void update_membership(Millis now);
   // Every live node routes with our ring; with `settled`, also no node is still joining
@@ -136,7 +140,7 @@ class GossipEngine {
 
   ClusterState state_;
   uint64_t local_version_ = 0;
-  uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries
+  uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;
   EngineStats stats_;

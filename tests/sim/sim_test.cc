@@ -32,6 +32,19 @@ TEST(SimTest, FreshNodesFindEachOtherThroughOneSeed) {
   for (size_t i = 0; i < sim.size(); ++i) EXPECT_EQ(sim.engine(i).state().size(), 8u);
 }
 
+// Nodes with the same ring-relevant state must share one snapshot: 10,000 simulated nodes
+// cannot afford one each (a stray term in the ring-input hash once made every node build its own).
+TEST(SimTest, PreconvergedNodesShareOneRingSnapshot) {
+  SimOptions o;
+  o.seed = 21;
+  SimCluster sim(o);
+  sim.add_preconverged(50);
+  sim.run_until(3'000);
+  for (size_t i = 1; i < sim.size(); ++i) {
+    ASSERT_EQ(sim.engine(i).ring().get(), sim.engine(0).ring().get()) << "node " << i;
+  }
+}
+
 TEST(SimTest, RandomFaultsThenHealConverge) {
   const int seeds = testing::seed_count(200, 5000);
   for (int seed = 1; seed <= seeds; ++seed) {
