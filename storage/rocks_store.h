@@ -1,0 +1,21 @@
+// RocksStore: the StateStore on RocksDB in a data directory. Opening checks the format record
+// read-only first, so a dir from a newer build, an unknown one or a corrupt one is refused
+// without a byte written; a dir held by a running node is refused as locked.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "storage/state_store.h"
+
+namespace ringkeeper::storage {
+
+struct OpenResult {
+  std::unique_ptr<StateStore> store;  // null when refused
+  OpenError error;
+};
+
+// Opens (creating if absent) the store in `dir`.
+OpenResult open_rocks_store(const std::string& dir);
+
+}  // namespace ringkeeper::storage

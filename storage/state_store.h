@@ -1,0 +1,90 @@
+// StateStore: durable records of one node — its identity (node id, cluster id, generation, format
+// version) and the persisted cluster state (every known node's entry, tombstones included) as
+// opaque bytes. A leaf module: it knows record kinds and bytes, never the gossip protocol.
+// Implementations: RocksStore (on disk), MemoryStore (tests), FaultyStore (injects failures).
+// Not thread-safe; the node runtime calls it from its one node thread.
+//   auto opened = open_rocks_store(dir);          // storage/rocks_store.h
+//   if (!opened.store) { print(opened.error); exit(3); }
+//   WriteBatch b; b.put_meta(meta::kGeneration, "42"); opened.store->write(b, /*sync=*/true);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringkeeper::storage {
+
+// The on-disk format this build writes. A data dir with a higher one is refused, never touched.
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Well-known meta records.
+namespace meta {
+inline constexpr std::string_view kFormat = "format";
+inline constexpr std::string_view kNodeId = "node_id";
+inline constexpr std::string_view kClusterId = "cluster_id";
+inline constexpr std::string_view kClusterName = "cluster_name";
+inline constexpr std::string_view kGeneration = "generation";
+inline constexpr std::string_view kReplication = "replication";
+}  // namespace meta
+
+enum class RecordKind : uint8_t {
+  kMeta = 'm',   // identity and settings, by name
+  kEntry = 'e',  // one node's entry in the cluster state, keyed by node id bytes
+};
+
+// An atomic group of writes: all land or none do.
+class WriteBatch {
+ public:
+  struct Op {
+    RecordKind kind;
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete
+  };
+  void put(RecordKind kind, std::string_view key, std::string value) {
+    ops_.push_back({kind, std::string(key), std::move(value)});
+  }
+  void erase(RecordKind kind, std::string_view key) { ops_.push_back({kind, std::string(key), std::nullopt}); }
+  void put_meta(std::string_view key, std::string value) { put(RecordKind::kMeta, key, std::move(value)); }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// A write or read the store could not do. The node treats it as fatal for durability.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  virtual std::optional<std::string> get(RecordKind kind, std::string_view key) = 0;
+  // Every record of a kind, in key order.
+  virtual void scan(RecordKind kind, const std::function<void(std::string_view key, std::string_view value)>& f) = 0;
+  // Applies the batch atomically; with `sync`, it is on stable storage when this returns.
+  // Throws StoreError.
+  virtual void write(const WriteBatch& batch, bool sync) = 0;
+
+  std::optional<std::string> get_meta(std::string_view key) { return get(RecordKind::kMeta, key); }
+};
+
+// Why a data dir was refused (ringd exits 3 with `message` on one line).
+struct OpenError {
+  enum class Reason { kNone, kFutureFormat, kUnknownFormat, kLocked, kCorrupt, kIo };
+  Reason reason = Reason::kNone;
+  std::string message;
+};
+std::string_view to_string(OpenError::Reason r);
+
+// Checks (or, in a new store, writes) the format record. Shared by every implementation.
+OpenError check_format(StateStore& store);
+
+}  // namespace ringkeeper::storage
