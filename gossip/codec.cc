@@ -284,4 +284,20 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
   return r;
 }
 
+std::string encode_node_state(const NodeState& state) {
+  msgpack::sbuffer buf;
+  Packer pk(&buf);
+  pack_delta(pk, NodeDelta{NodeId(), state});
+  return std::string(buf.data(), buf.size());
+}
+
+std::optional<NodeState> decode_node_state(std::string_view bytes) {
+  try {
+    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    return Reader::delta(oh.get()).state;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace ringkeeper::gossip

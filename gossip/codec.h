@@ -45,4 +45,8 @@ std::string encode(const Message& msg, const CodecOptions& opts);
 // Decodes the first frame in `bytes` (a stream may hold several).
 DecodeResult decode(std::string_view bytes, const CodecOptions& opts);
 
+// One node's entry as bytes, for the state store (same msgpack layout as a delta on the wire).
+std::string encode_node_state(const NodeState& state);
+std::optional<NodeState> decode_node_state(std::string_view bytes);
+
 }  // namespace ringkeeper::gossip

@@ -60,6 +60,11 @@ bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
 
 void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   if (delta.id == config_.id && delta.state.generation != kTombstoneGeneration) return;  // we author ourselves
+  if (max_generation_ != 0 && delta.state.generation > max_generation_ &&
+      delta.state.generation != kTombstoneGeneration) {
+    ++stats_.rejected_generation;
+    return;
+  }
   if (!change_entry(delta.id, [&] { return state_.merge(delta.id, delta.state); })) return;
   ++stats_.deltas_applied;
   const NodeState* after = state_.find(delta.id);
@@ -199,6 +204,43 @@ std::string GossipEngine::remove_node(const NodeId& id) {
   merge({id, std::move(tomb)}, last_tick_);
   ++stats_.tombstones_written;
   return "";
+}
+
+std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
+  if (!join_.done()) return "this node is still joining; move its tokens once it is NORMAL";
+  if (tokens.empty()) return "no tokens given";
+  std::sort(tokens.begin(), tokens.end());
+  if (std::adjacent_find(tokens.begin(), tokens.end()) != tokens.end()) return "a token is given twice";
+  auto r = ring();
+  for (const RingNode& n : r->nodes()) {
+    if (n.id == config_.id) continue;
+    for (Token t : n.tokens) {
+      if (std::binary_search(tokens.begin(), tokens.end(), t)) {
+        return "token " + t.to_string() + " is owned by " + n.id.to_string();
+      }
+    }
+  }
+  claim(tokens, now);
+  return "";
+}
+
+std::vector<Envelope> GossipEngine::announce_shutdown(Millis now) {
+  std::vector<Envelope> out;
+  LivenessRecord bye = liveness_.self_record();
+  bye.incarnation += 1;
+  bye.state = Liveness::kDown;
+  for (size_t i = 0; i < state_.size(); ++i) {
+    const NodeId& id = state_.id_at(i);
+    if (id == config_.id || state_.state_at(i).is_tombstone()) continue;
+    if (liveness_.view(id) == PeerLiveness::kDown) continue;
+    const VersionedValue* addr = state_.state_at(i).get(keys::kAddress);
+    if (!addr || addr->value.empty()) continue;
+    Message m = make(Rumor{}, &id);
+    m.liveness.push_back(bye);
+    out.push_back({addr->value, std::move(m)});
+  }
+  (void)now;
+  return out;
 }
 
 void GossipEngine::collect_left(Millis now) {
@@ -477,7 +519,17 @@ std::vector<NodeDelta> GossipEngine::deltas_for(const std::vector<Digest>& wante
 
 std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   std::vector<Envelope> out;
-  if (!accept(msg)) return out;
+  if (!accept(msg)) {
+    // Answer an opening message (never an answer: two refusing nodes must not ping-pong), so the
+    // sender sees our cluster id and replication settings, refuses them in turn and says why.
+    if (std::holds_alternative<Syn>(msg.body) || std::holds_alternative<Ping>(msg.body)) {
+      ++stats_.refusals_sent;
+      Message m = make(Rumor{}, nullptr);
+      m.liveness.clear();
+      out.push_back({msg.from_address, std::move(m)});
+    }
+    return out;
+  }
   liveness_.heard(msg.from);
   apply_rumors(msg, now, out);
   const std::string& reply_to = msg.from_address;

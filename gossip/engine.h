@@ -59,6 +59,8 @@ struct EngineStats {
   uint64_t stalls_detected = 0;   // ticks that came so late this node must have been paused
   uint64_t token_repicks = 0;     // own claims re-picked after losing a token conflict
   uint64_t tombstones_written = 0;
+  uint64_t rejected_generation = 0;  // entries with a generation beyond set_max_generation()
+  uint64_t refusals_sent = 0;        // answers to refused Syn/Ping, so the sender learns why
 };
 
 class GossipEngine {
@@ -83,6 +85,19 @@ class GossipEngine {
   // Writes the REMOVED tombstone for a dead node on its behalf (ringctl removenode). Refused,
   // with the reason, for this node, an unknown node, or one this node does not see as down.
   std::string remove_node(const NodeId& id);
+
+  // Announces new tokens for this node (ringctl move): a fresh HLC-stamped claim that takes
+  // effect as gossip delivers it. Refused, with the reason, while the node is still joining or
+  // when the list is empty or repeats a token.
+  std::string move_tokens(std::vector<Token> tokens, Millis now);
+
+  // This node is shutting down: a "down" record about itself at a higher incarnation, sent to
+  // every peer not known to be down, so they mark it down at once instead of after a suspicion.
+  std::vector<Envelope> announce_shutdown(Millis now);
+
+  // Entries whose generation exceeds `g` (a clock far ahead: more than a year beyond the
+  // receiver's) are refused and counted. 0: no bound (the simulator).
+  void set_max_generation(uint64_t g) { max_generation_ = g; }
 
   // Every node this node sees as up or not yet heard from (itself included) gossips the ring
   // digest this node routes with, and none of them is JOINING, LEAVING or MOVING.
@@ -140,6 +155,7 @@ class GossipEngine {
 
   ClusterState state_;
   uint64_t local_version_ = 0;
+  uint64_t max_generation_ = 0;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;

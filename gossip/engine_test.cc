@@ -95,12 +95,22 @@ TEST(GossipEngineTest, ForeignClusterIdAndReplicationAreRefused) {
   m.replication = b.config().replication.canonical();
   m.from_address = "node2";
   m.body = Syn{123};
-  EXPECT_TRUE(a.on_message(0, m).empty());
+  // A refused Syn gets one bare answer, so the sender learns why (it refuses that in turn,
+  // without answering: no ping-pong between two refusing nodes).
+  auto out = a.on_message(0, m);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Rumor>(out[0].message.body));
+  EXPECT_EQ(out[0].to, "node2");
   EXPECT_EQ(a.stats().rejected_cluster, 1u);
+  EXPECT_TRUE(b.on_message(0, out[0].message).empty());
+  EXPECT_EQ(b.stats().rejected_cluster, 1u);
   m.cluster_id = a.config().cluster_id;
   m.replication = "simple:5";
-  EXPECT_TRUE(a.on_message(0, m).empty());
+  EXPECT_EQ(a.on_message(0, m).size(), 1u);
   EXPECT_EQ(a.stats().rejected_replication, 1u);
+  m.body = Ack2{};  // an answer is never answered
+  EXPECT_TRUE(a.on_message(0, m).empty());
+  EXPECT_EQ(a.stats().rejected_replication, 2u);
 }
 
 TEST(GossipEngineTest, RingFollowsGossipedTokens) {
@@ -171,6 +181,78 @@ TEST(GossipEngineTest, LoadIsRepublishedAtABoundedRate) {
   a.tick(10'000);
   EXPECT_GT(load_version(), first);
   EXPECT_EQ(a.state().find(a.id())->get(keys::kLoad)->value, "109") << "the latest report wins";
+}
+
+}  // namespace
+}  // namespace ringkeeper::gossip
+
+namespace ringkeeper::gossip {
+namespace {
+
+// Five engines started together through the real codec until every one is NORMAL and converged.
+struct FormedCluster {
+  SplitMixRng rng{11};
+  UnsharedRingCache cache;
+  std::vector<std::unique_ptr<GossipEngine>> engines;
+  Net net;
+  Millis now = 0;
+  explicit FormedCluster(int n) {
+    for (int i = 1; i <= n; ++i) {
+      engines.push_back(std::make_unique<GossipEngine>(config(i, {"node1"}), rng, cache));
+      net.by_address[engines.back()->config().address] = engines.back().get();
+    }
+  }
+  void step() {
+    now += 100;
+    for (auto& e : engines) net.send(e->tick(now));
+    net.drain(now);
+  }
+  bool all_converged() {
+    for (auto& e : engines) {
+      if (e->own_status() != NodeStatus::kNormal || !e->converged()) return false;
+    }
+    return true;
+  }
+};
+
+TEST(GossipEngineTest, ShutdownAnnouncementMarksTheNodeDownEverywhereAtOnce) {
+  FormedCluster c(5);
+  for (int i = 0; i < 600 && !c.all_converged(); ++i) c.step();
+  ASSERT_TRUE(c.all_converged());
+  GossipEngine& leaving = *c.engines[4];
+  c.net.send(leaving.announce_shutdown(c.now));
+  c.net.by_address.erase(leaving.config().address);
+  c.net.drain(c.now);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(c.engines[i]->liveness(leaving.id()), PeerLiveness::kDown) << "engine " << i;
+  }
+}
+
+TEST(GossipEngineTest, MovedTokensReachEveryRing) {
+  FormedCluster c(3);
+  for (int i = 0; i < 600 && !c.all_converged(); ++i) c.step();
+  ASSERT_TRUE(c.all_converged());
+  GossipEngine& mover = *c.engines[2];
+  EXPECT_NE(mover.move_tokens({}, c.now), "");
+  const Token taken = c.engines[0]->ring()->find(c.engines[0]->id())->tokens[0];
+  EXPECT_NE(mover.move_tokens({taken}, c.now).find("owned by"), std::string::npos);
+  ASSERT_EQ(mover.move_tokens({Token(5), Token(1000)}, c.now), "");
+  for (int i = 0; i < 100; ++i) c.step();
+  for (auto& e : c.engines) {
+    EXPECT_EQ(e->ring()->find(mover.id())->tokens, (std::vector<Token>{Token(5), Token(1000)}));
+    EXPECT_TRUE(e->converged());
+  }
+}
+
+TEST(CodecTest, NodeStateRoundTripsForTheStore) {
+  NodeState st;
+  st.generation = 77;
+  st.values = {{"address", {"127.0.0.1:7000", 3}}, {"tokens", {"1,2,3", 9}}};
+  st.max_version = 9;
+  auto back = decode_node_state(encode_node_state(st));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, st);
+  EXPECT_FALSE(decode_node_state("\xc1garbage"));
 }
 
 }  // namespace
