@@ -538,6 +538,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
     out.push_back({reply_to, make(PingAck{ping->seq}, peer)});
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
     if (probe_ && probe_->seq == pack->seq) {
+      if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
       probe_.reset();  // answered, directly or through a helper
     } else if (check_ && check_->seq == pack->seq) {
       check_.reset();

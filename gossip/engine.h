@@ -7,6 +7,8 @@
 //   for (auto& env : e.on_message(now, msg)) ...
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,6 +47,24 @@ struct Envelope {
   Message message;
 };
 
+// Round-trip times of answered direct probes, as a histogram (milliseconds).
+struct ProbeRtt {
+  static constexpr std::array<Millis, 8> kBounds = {1, 2, 5, 10, 25, 50, 100, 250};
+  std::array<uint64_t, kBounds.size()> buckets{};  // counts per bound (not cumulative)
+  uint64_t count = 0;
+  uint64_t sum_ms = 0;
+  void add(Millis ms) {
+    ++count;
+    sum_ms += static_cast<uint64_t>(std::max<Millis>(ms, 0));
+    for (size_t i = 0; i < kBounds.size(); ++i) {
+      if (ms <= kBounds[i]) {
+        ++buckets[i];
+        return;
+      }
+    }
+  }
+};
+
 // Counters the engine keeps about itself (the runtime exports them as metrics).
 struct EngineStats {
   uint64_t rounds = 0;
@@ -61,6 +81,7 @@ struct EngineStats {
   uint64_t tombstones_written = 0;
   uint64_t rejected_generation = 0;  // entries with a generation beyond set_max_generation()
   uint64_t refusals_sent = 0;        // answers to refused Syn/Ping, so the sender learns why
+  ProbeRtt probe_rtt;
 };
 
 class GossipEngine {

@@ -1,0 +1,44 @@
+// AdminServer: the admin HTTP/1.1 listener (Boost.Beast) that hands each request to a handler
+// on the node thread. Requests are small; one request in flight per connection, keep-alive
+// honoured, a 10 s deadline per request. Not thread-safe: node thread only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ringkeeper {
+
+struct AdminRequest {
+  std::string method;    // "GET", "POST", ...
+  std::string target;    // path and query, e.g. "/v1/owners?key=a"
+  std::string body;
+  std::string authorization;  // the Authorization header, if any
+  bool loopback = false;      // the caller connected from a loopback address
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class AdminServer {
+ public:
+  using Handler = std::function<AdminResponse(const AdminRequest&)>;
+  AdminServer(boost::asio::io_context& io, std::string listen, Handler handler);
+  ~AdminServer();
+  // Binds; returns the bound "host:port". Throws std::runtime_error with the reason.
+  std::string start();
+  void close();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ringkeeper

@@ -1,0 +1,118 @@
+// Node: one ringkeeper member, embeddable in a server. It persists its state to RocksDB in the
+// data dir, gossips over TCP, serves the admin HTTP API, and keeps an immutable ring snapshot and
+// router that any thread may read.
+//
+//   ringkeeper::NodeConfig cfg;  cfg.data_dir = "/var/lib/kv/ring";  cfg.seeds = {"10.0.0.1:7000"};
+//   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenStatus
+//   if (!opened.node) { fprintf(stderr, "%s\n", opened.message.c_str()); return opened.exit_code; }
+//   opened.node->start();
+//   for (auto& e : opened.node->preference_list("user:42")) send_to(e.node, e.natural);
+//
+// Thread model: the node owns one thread (the node thread) that runs the gossip engine, the
+// transport, the admin server and every store write. Public methods may be called from any
+// thread: readers (ring, preference_list, liveness) copy an immutable published view and never
+// block the node thread for longer than a pointer copy; writers (set_application_value,
+// move_tokens, ...) post to the node thread. Subscriber callbacks run on the node thread, in
+// order; they must not block or call stop().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gossip/liveness.h"
+#include "ring/range_diff.h"
+#include "ring/replication.h"
+#include "ring/ring_snapshot.h"
+#include "ring/router.h"
+
+namespace ringkeeper {
+
+using gossip::PeerLiveness;
+
+struct NodeConfig {
+  std::string cluster = "ringkeeper";
+  std::string listen = "127.0.0.1:7000";   // gossip; port 0 picks one
+  std::string admin = "127.0.0.1:7180";    // admin HTTP; empty: none
+  std::string advertise;                   // gossip address told to peers; empty: the bound one
+  std::string data_dir;
+  std::vector<std::string> seeds;
+  uint32_t num_tokens = 16;
+  std::vector<Token> tokens;               // first start only; empty: the balanced allocator
+  std::string dc = "dc1";
+  std::string rack = "rack1";
+  ReplicationConfig replication;           // simple, RF 3
+  std::string secret;                      // gossip HMAC; empty: none
+  std::string admin_token;                 // lets non-loopback callers change state
+  bool reset_generation = false;
+  // Other addresses the embedder serves, written into DIR/addresses.json ("kv" for kvd).
+  std::map<std::string, std::string> extra_addresses;
+  // Protocol timing (defaults are the production settings).
+  int64_t gossip_interval_ms = 1000;
+  int64_t probe_interval_ms = 500;
+  int64_t probe_timeout_ms = 200;
+  int64_t settle_ms = 2000;
+};
+
+// The ring changed: the previous and the new snapshot, and the ranges each node gained and lost.
+struct RingChange {
+  std::shared_ptr<const RingSnapshot> before;
+  std::shared_ptr<const RingSnapshot> after;
+  RangeDiff diff;
+};
+
+class Node {
+ public:
+  struct OpenResult {
+    std::unique_ptr<Node> node;  // null when refused
+    int exit_code = 0;           // ringd's: 2 bad settings, 3 data dir refused, 1 anything else
+    std::string message;         // one line
+  };
+  // Opens the data dir, reads the identity and persisted state, bumps the generation (synced
+  // before anything is sent). Nothing is bound yet.
+  static OpenResult open(NodeConfig config);
+  ~Node();
+
+  // Binds the gossip and admin ports, writes DIR/addresses.json and starts the node thread.
+  // Returns an error message (empty on success).
+  std::string start();
+  // Tells peers this node is going down, flushes, and joins the node thread (within ~2 s).
+  void stop();
+  // True once the node stopped itself after a fatal error (a store write failed).
+  bool failed() const;
+  std::string failure() const;
+
+  const NodeId& id() const;
+  uint64_t generation() const;
+  std::string listen_address() const;  // bound gossip address (after start)
+  std::string admin_address() const;   // bound admin address (after start)
+
+  // The ring this node routes with: from the persisted state at once, then from gossip.
+  std::shared_ptr<const RingSnapshot> ring() const;
+  // Reachable natural replicas, then fallbacks (Dynamo's sloppy quorum).
+  std::vector<PreferenceEntry> preference_list(std::string_view key) const;
+  PeerLiveness liveness(const NodeId& id) const;
+
+  using RingListener = std::function<void(const RingChange&)>;
+  using LivenessListener = std::function<void(const NodeId&, PeerLiveness)>;
+  uint64_t on_ring_change(RingListener f);
+  uint64_t on_liveness_change(LivenessListener f);
+  void unsubscribe(uint64_t subscription);
+
+  // An embedder-defined value gossiped with this node's entry (key "x.NAME").
+  void set_application_value(const std::string& name, std::string value);
+  void set_load(std::string value);
+  // Announces new tokens for this node; returns the reason if refused, empty if announced.
+  std::string move_tokens(std::vector<Token> tokens);
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringkeeper

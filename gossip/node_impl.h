@@ -1,0 +1,116 @@
+// Node::Impl: the runtime's internals, shared by node.cc (lifecycle, driving the engine,
+// persistence) and node_admin.cc (the admin API's answers and metrics). Not a public header.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "gossip/admin_http.h"
+#include "gossip/codec.h"
+#include "gossip/engine.h"
+#include "gossip/node.h"
+#include "gossip/transport.h"
+#include "storage/state_store.h"
+
+namespace ringkeeper {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// What readers on other threads see; replaced whole, never mutated once published.
+struct PublishedView {
+  std::shared_ptr<const RingSnapshot> ring;
+  std::shared_ptr<const Router> router;
+  std::unordered_map<NodeId, PeerLiveness> liveness;
+};
+
+// Counters the runtime keeps beside the engine's and the transport's.
+struct RuntimeStats {
+  std::array<std::atomic<uint64_t>, 7> frames_rejected{};  // by gossip::DecodeError
+  std::atomic<uint64_t> store_writes{0};
+  std::atomic<uint64_t> admin_requests{0}, admin_refused{0};
+};
+
+struct Node::Impl {
+  NodeConfig config;
+  std::unique_ptr<storage::StateStore> store;
+  NodeId id;
+  NodeId cluster_id;  // persisted; nil until founded or learned
+  uint64_t generation = 0;
+  std::string data_dir;
+  gossip::CodecOptions codec;
+
+  boost::asio::io_context io;
+  std::unique_ptr<gossip::TcpTransport> transport;
+  std::unique_ptr<AdminServer> admin;
+  boost::asio::steady_timer timer{io};
+  std::thread thread;
+  std::string listen_bound, admin_bound, advertised;
+
+  gossip::SplitMixRng rng{0};
+  gossip::UnsharedRingCache ring_cache;
+  std::unique_ptr<gossip::GossipEngine> engine;
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+
+  // Persistence: (generation, max_version) of each entry as last written.
+  std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted;
+  uint64_t persisted_summary = 0;
+
+  // Published view and subscribers.
+  mutable std::mutex view_mu;
+  std::shared_ptr<const PublishedView> view;
+  std::mutex subs_mu;
+  uint64_t next_sub = 1;
+  std::map<uint64_t, RingListener> ring_subs;
+  std::map<uint64_t, LivenessListener> liveness_subs;
+
+  RuntimeStats stats;
+  std::array<std::chrono::steady_clock::time_point, 7> last_reject_log{};
+  std::array<uint64_t, 7> suppressed_reject_logs{};
+  std::chrono::steady_clock::time_point last_refusal_log{};
+  std::chrono::steady_clock::time_point last_seed_log{};
+
+  std::vector<std::pair<NodeId, gossip::NodeState>> persisted_entries;  // read at open, installed at start
+  gossip::Millis armed_for = -1;   // when the timer fires next
+  bool halted = false;             // node thread: stop touching the engine (stopping or failed)
+
+  std::atomic<bool> running{false};
+  std::atomic<bool> failed{false};
+  mutable std::mutex failure_mu;
+  std::string failure;
+
+  gossip::Millis now() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - epoch).count();
+  }
+  // Node thread only.
+  void drive();                                   // tick, send, persist, publish; re-arm the timer
+  void rearm(bool force);                         // timer at the engine's next deadline
+  std::string move_tokens(std::vector<Token> tokens);
+  void after_event();                             // persist, publish, notify
+  void send_all(std::vector<gossip::Envelope> out);
+  bool on_frame(std::string_view frame, const std::string& peer);
+  void persist();
+  void publish();
+  void fail(const std::string& why);
+  void write_addresses_file();
+  std::shared_ptr<const PublishedView> current_view() const {
+    std::lock_guard lock(view_mu);
+    return view;
+  }
+  // Runs `f` on the node thread and waits for its answer (callers on other threads).
+  template <class F>
+  auto run_on_node(F&& f) -> decltype(f());
+
+  // Admin API (node_admin.cc), node thread.
+  AdminResponse handle_admin(const AdminRequest& req);
+  std::string metrics_text();
+};
+
+}  // namespace ringkeeper
