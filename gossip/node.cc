@@ -369,7 +369,7 @@ bool Node::Impl::on_frame(std::string_view frame, const std::string& peer) {
     ++stats.frames_rejected[reason];
     const auto t = std::chrono::steady_clock::now();
     if (t - last_reject_log[reason] >= std::chrono::seconds(10)) {
-      spdlog::warn("dropped a {} frame from {} and closed the connection{}", gossip::to_string(r.error), peer,
+      spdlog::warn("dropped a frame from {} ({}) and closed the connection{}", peer, gossip::to_string(r.error),
                    suppressed_reject_logs[reason]
                        ? fmt::format(" ({} more since the last report)", suppressed_reject_logs[reason])
                        : std::string());

@@ -1,0 +1,312 @@
+// Real ringd processes on loopback, driven through ringctl --json.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "storage/rocks_store.h"
+#include "tests/cluster/harness.h"
+#include "tools/http_client.h"
+
+namespace ringkeeper::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Fast protocol settings are not flags: these run with the production defaults.
+struct Cluster {
+  TempDir tmp;
+  std::vector<std::unique_ptr<Ringd>> nodes;
+  std::vector<uint16_t> ports;  // fixed gossip ports (stable across restarts)
+
+  // n nodes started at once; node 0 seeds the rest (its own only seed, so it founds).
+  explicit Cluster(int n, bool fixed_ports = true) {
+    for (int i = 0; i < n; ++i) ports.push_back(fixed_ports ? free_port() : 0);
+    for (int i = 0; i < n; ++i) start(i, {"--seeds", seed()});
+  }
+  std::string seed() const { return "127.0.0.1:" + std::to_string(ports[0]); }
+  fs::path dir(int i) const { return tmp.path() / ("n" + std::to_string(i)); }
+  void start(int i, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:" + std::to_string(ports[i]), "--admin", "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto node = std::make_unique<Ringd>(dir(i), args);
+    if (static_cast<size_t>(i) < nodes.size()) {
+      nodes[i] = std::move(node);
+    } else {
+      nodes.push_back(std::move(node));
+    }
+  }
+  bool serving() {
+    for (auto& n : nodes) {
+      if (!n->wait_serving()) return false;
+    }
+    return true;
+  }
+  // Every running node: converged, and sees exactly `expect_up` members up and NORMAL.
+  bool formed(size_t expect_up) {
+    for (auto& n : nodes) {
+      if (!n->running()) continue;
+      int rc = -1;
+      auto s = ctl_json(n->admin(), {"status"}, &rc);
+      if (!s || !s->value("converged", false)) return false;
+      size_t up = 0;
+      for (const json& m : (*s)["nodes"]) {
+        if (m["liveness"] == "up" && m["status"] == "NORMAL") ++up;
+      }
+      if (up != expect_up) return false;
+      int hrc = -1;
+      ctl_json(n->admin(), {"health"}, &hrc);
+      if (hrc != 0) return false;
+    }
+    return true;
+  }
+  std::string id_of(int i) { return ctl_json(nodes[i]->admin(), {"info"})->value("id", ""); }
+  uint64_t generation_of(int i) { return (*ctl_json(nodes[i]->admin(), {"info"}))["generation"].get<uint64_t>(); }
+  // What `viewer` says about `id`: liveness and generation.
+  std::optional<json> member(int viewer, const std::string& id) {
+    auto s = ctl_json(nodes[viewer]->admin(), {"status"});
+    if (!s) return std::nullopt;
+    for (const json& m : (*s)["nodes"]) {
+      if (m["id"] == id) return m;
+    }
+    return std::nullopt;
+  }
+};
+
+TEST(ClusterTest, FiveNodesStartedAtOnceFormAndAgreeOnOwners) {
+  Cluster c(5);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(5); }, 30s)) << c.nodes[0]->log();
+  auto status = ctl_json(c.nodes[0]->admin(), {"status"});
+  double total = 0;
+  std::set<std::string> ids;
+  for (const json& m : (*status)["nodes"]) {
+    total += m["ownership"].get<double>();
+    EXPECT_EQ(m["tokens"], 16);
+    ids.insert(m["id"].get<std::string>());
+    for (const char* k : {"id", "self", "address", "status", "liveness", "tokens", "ownership", "dc", "rack", "generation"}) {
+      EXPECT_TRUE(m.contains(k)) << k;
+    }
+  }
+  EXPECT_EQ(ids.size(), 5u);
+  EXPECT_NEAR(total, 3.0, 1e-6) << "ownership sums to RF";
+  // Every node gives the same owners for a key, and the same ring.
+  auto owners0 = ctl_json(c.nodes[0]->admin(), {"owners", "user:42"});
+  auto ring0 = ctl_json(c.nodes[0]->admin(), {"ring"});
+  ASSERT_TRUE(owners0 && ring0);
+  EXPECT_EQ((*owners0)["replicas"].size(), 3u);
+  EXPECT_EQ((*ring0)["tokens"].size(), 5u * 16u);
+  for (auto& n : c.nodes) {
+    EXPECT_EQ((*ctl_json(n->admin(), {"owners", "user:42"}))["replicas"], (*owners0)["replicas"]);
+    EXPECT_EQ((*ctl_json(n->admin(), {"ring"}))["ring_digest"], (*ring0)["ring_digest"]);
+  }
+  auto gi = ctl_json(c.nodes[1]->admin(), {"gossipinfo"});
+  ASSERT_TRUE(gi);
+  EXPECT_EQ((*gi)["nodes"].size(), 5u);
+  EXPECT_TRUE((*gi)["nodes"][0]["values"].contains("tokens"));
+  for (auto& n : c.nodes) EXPECT_EQ(n->terminate(), 0);
+}
+
+TEST(ClusterTest, KilledNodeIsMarkedDownThenRestartsWithAHigherGeneration) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string victim = c.id_of(2);
+  const uint64_t gen = c.generation_of(2);
+  const std::string key_owner_before = (*ctl_json(c.nodes[0]->admin(), {"owners", "k"}))["replicas"].dump();
+  c.nodes[2]->kill9();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int v : {0, 1}) {
+          auto m = c.member(v, victim);
+          if (!m || (*m)["liveness"] != "down") return false;
+        }
+        return true;
+      },
+      30s));
+  // Down: still a natural replica, no longer in the reachable preference list.
+  auto owners = ctl_json(c.nodes[0]->admin(), {"owners", "k"});
+  EXPECT_EQ((*owners)["replicas"].dump(), key_owner_before);
+  for (const json& id : (*owners)["reachable"]) EXPECT_NE(id, victim);
+  int rc = -1;
+  ctl_json(c.nodes[0]->admin(), {"health"}, &rc);
+  EXPECT_EQ(rc, 0) << "a down node does not hold convergence back";
+
+  c.start(2, {"--seeds", c.seed()});
+  ASSERT_TRUE(c.nodes[2]->wait_serving());
+  EXPECT_EQ(c.id_of(2), victim) << "same data dir, same node";
+  EXPECT_GT(c.generation_of(2), gen);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int v : {0, 1}) {
+          auto m = c.member(v, victim);
+          if (!m || (*m)["liveness"] != "up" || (*m)["generation"].get<uint64_t>() <= gen) return false;
+        }
+        return c.formed(3);
+      },
+      30s));
+  // SIGTERM: peers hear it is going and mark it down; it exits 0.
+  EXPECT_EQ(c.nodes[2]->terminate(5s), 0);
+  EXPECT_TRUE(wait_until([&] { return (*c.member(0, victim))["liveness"] == "down"; }, 5s));
+}
+
+TEST(ClusterTest, WholeClusterRestartsWithoutSeedsAndRoutesFromDiskAlone) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const json owners = (*ctl_json(c.nodes[1]->admin(), {"owners", "user:7"}))["replicas"];
+  const std::string digest = (*ctl_json(c.nodes[1]->admin(), {"ring"}))["ring_digest"];
+  for (auto& n : c.nodes) ASSERT_EQ(n->terminate(), 0);
+
+  // One node alone, no seeds, nobody reachable: it answers from its persisted ring.
+  c.start(1, {});
+  ASSERT_TRUE(c.nodes[1]->wait_serving());
+  auto alone = ctl_json(c.nodes[1]->admin(), {"owners", "user:7"});
+  ASSERT_TRUE(alone);
+  EXPECT_EQ((*alone)["replicas"], owners);
+  EXPECT_EQ((*ctl_json(c.nodes[1]->admin(), {"ring"}))["ring_digest"], digest);
+
+  // The rest, also without seeds: they re-form from the peers they remember.
+  c.start(0, {});
+  c.start(2, {});
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  EXPECT_EQ((*ctl_json(c.nodes[2]->admin(), {"owners", "user:7"}))["replicas"], owners);
+}
+
+// Sends raw bytes to a gossip port and returns once the node has closed the connection.
+bool send_raw_and_wait_close(const std::string& host_port, const std::string& bytes) {
+  const uint16_t port = static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+  (void)!write(fd, bytes.data(), bytes.size());
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[64];
+  const ssize_t n = read(fd, buf, sizeof buf);  // 0 or a reset (unread bytes): closed by the node
+  const bool reset = n < 0 && errno == ECONNRESET;
+  close(fd);
+  return n == 0 || reset;
+}
+
+uint64_t metric(const std::string& admin, const std::string& line_prefix) {
+  std::string err;
+  auto r = tools::http_request(admin, "GET", "/metrics", "", &err);
+  if (!r) return 0;
+  const size_t at = r->body.find(line_prefix + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(r->body.substr(at + line_prefix.size() + 1));
+}
+
+TEST(ClusterTest, GarbageAndOversizedFramesAreDroppedAndCountedWhileTheNodeServes) {
+  Cluster c(1);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(1); }, 30s));
+  const std::string gossip = c.nodes[0]->listen();
+  // Garbage: a small length prefix and bytes that are not a message.
+  std::string garbage("\0\0\0\x10", 4);
+  garbage += "0123456789abcdef";
+  EXPECT_TRUE(send_raw_and_wait_close(gossip, garbage));
+  // Oversized: a length prefix of 1 GiB; the node must not try to read it.
+  EXPECT_TRUE(send_raw_and_wait_close(gossip, std::string("\x40\0\0\0", 4) + "xxxx"));
+  const std::string admin = c.nodes[0]->admin();
+  EXPECT_GE(metric(admin, "ringkeeper_gossip_frames_rejected_total{reason=\"malformed\"}"), 1u);
+  EXPECT_GE(metric(admin, "ringkeeper_gossip_frames_rejected_total{reason=\"oversized\"}"), 1u);
+  int rc = -1;
+  EXPECT_TRUE(ctl_json(admin, {"health"}, &rc));
+  EXPECT_EQ(rc, 0) << "still serving";
+  EXPECT_TRUE(c.nodes[0]->running());
+}
+
+TEST(ClusterTest, RefusedDataDirsExitWithCode3AndAOneLineReason) {
+  TempDir tmp;
+  // From the future.
+  const fs::path future = tmp.path() / "future";
+  {
+    auto r = storage::open_rocks_store((future / "state").string());
+    ASSERT_TRUE(r.store);
+    storage::WriteBatch b;
+    b.put_meta(storage::meta::kFormat, std::to_string(storage::kFormatVersion + 1));
+    r.store->write(b, true);
+  }
+  Ringd f(future, {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"});
+  EXPECT_EQ(f.wait_exit(20s), 3);
+  EXPECT_NE(f.log().find("newer"), std::string::npos) << f.log();
+  {
+    auto r = storage::open_rocks_store((future / "state").string());
+    EXPECT_EQ(r.error.reason, storage::OpenError::Reason::kFutureFormat) << "left as it was";
+  }
+  // Corrupt.
+  const fs::path corrupt = tmp.path() / "corrupt";
+  { ASSERT_TRUE(storage::open_rocks_store((corrupt / "state").string()).store); }
+  for (const auto& e : fs::directory_iterator(corrupt / "state")) {
+    const std::string name = e.path().filename().string();
+    if (name == "CURRENT" || name.starts_with("MANIFEST")) std::ofstream(e.path(), std::ios::trunc) << "garbage\n";
+  }
+  Ringd k(corrupt, {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"});
+  EXPECT_EQ(k.wait_exit(20s), 3);
+  // Locked by a running node.
+  const fs::path live = tmp.path() / "live";
+  Ringd owner(live, {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"});
+  ASSERT_TRUE(owner.wait_serving());
+  Ringd second(live, {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"});
+  EXPECT_EQ(second.wait_exit(20s), 3);
+  EXPECT_NE(second.log().find("in use"), std::string::npos) << second.log();
+  EXPECT_TRUE(owner.running());
+  // Bad flags: 2.
+  Ringd bad(tmp.path() / "bad", {"--rf", "zero"});
+  EXPECT_EQ(bad.wait_exit(20s), 2);
+}
+
+TEST(ClusterTest, MismatchedReplicationIsRefusedAtTheHandshake) {
+  Cluster c(1);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(1); }, 30s));
+  Ringd other(c.tmp.path() / "other", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", c.seed(), "--rf", "2"});
+  ASSERT_TRUE(other.wait_serving());
+  EXPECT_TRUE(wait_until([&] { return other.log().find("replication settings") != std::string::npos; }, 20s))
+      << other.log();
+  EXPECT_EQ((*ctl_json(c.nodes[0]->admin(), {"status"}))["nodes"].size(), 1u) << "never merged";
+}
+
+TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string mover = c.id_of(1);
+  int rc = -1;
+  auto moved = ctl_json(c.nodes[1]->admin(), {"move", "--tokens", "100,200,300"}, &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& n : c.nodes) {
+          auto ring = ctl_json(n->admin(), {"ring"});
+          std::set<std::string> mine;
+          for (const json& t : (*ring)["tokens"]) {
+            if (t["node"] == mover) mine.insert(t["token"].get<std::string>());
+          }
+          if (mine != std::set<std::string>{"100", "200", "300"}) return false;
+        }
+        return c.formed(3);
+      },
+      30s));
+  // Not in this build: exit 2.
+  EXPECT_EQ(ringctl({"--host", c.nodes[0]->admin(), "rebalance"}).exit_code, 2);
+  // Unreachable: exit 3.
+  EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
+}
+
+}  // namespace
+}  // namespace ringkeeper::testing

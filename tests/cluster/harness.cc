@@ -1,0 +1,166 @@
+#include "tests/cluster/harness.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace ringkeeper::testing {
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("ringkeeper-cluster-" + std::to_string(rd()) + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (info && info->result() && info->result()->Failed()) {
+    std::fprintf(stderr, "keeping %s for inspection (node logs are *.log)\n", path_.c_str());
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+RunResult ringctl(const std::vector<std::string>& args) {
+  std::string cmd = RINGCTL_PATH;
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  cmd += " 2>/dev/null";
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::optional<json> ctl_json(const std::string& admin, const std::vector<std::string>& args, int* rc) {
+  std::vector<std::string> full = {"--json", "--host", admin};
+  full.insert(full.end(), args.begin(), args.end());
+  RunResult r = ringctl(full);
+  if (rc) *rc = r.exit_code;
+  if (r.exit_code != 0 && r.exit_code != 1) return std::nullopt;
+  json j = json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+Ringd::Ringd(fs::path dir, std::vector<std::string> args) : dir_(std::move(dir)) {
+  args.insert(args.begin(), {"--data-dir", dir_.string()});
+  const std::string log = dir_.string() + ".log";
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    std::vector<char*> argv;
+    static std::string bin = RINGD_PATH;
+    argv.push_back(bin.data());
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+Ringd::~Ringd() {
+  if (running()) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status_, 0);
+  }
+}
+
+bool Ringd::running() {
+  if (pid_ <= 0 || status_ != -1) return false;
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+bool Ringd::wait_serving(std::chrono::milliseconds deadline) {
+  const fs::path file = dir_ / "addresses.json";
+  // A restart finds the previous run's file: wait for one written after this process started.
+  bool ok = wait_until(
+      [&] {
+        if (!running()) return true;
+        std::ifstream f(file);
+        if (!f) return false;
+        json j = json::parse(f, nullptr, false);
+        if (j.is_discarded()) return false;
+        std::string admin = j.value("admin", "");
+        int rc = -1;
+        if (admin.empty() || !ctl_json(admin, {"info"}, &rc)) return false;
+        auto info = ctl_json(admin, {"info"});
+        if (!info || info->value("data_dir", "") != dir_.string()) return false;
+        admin_ = admin;
+        listen_ = j.value("listen", "");
+        return true;
+      },
+      deadline);
+  return ok && running();
+}
+
+void Ringd::kill9() {
+  kill(pid_, SIGKILL);
+  wait_exit(std::chrono::seconds(10));
+}
+
+int Ringd::wait_exit(std::chrono::milliseconds deadline) {
+  wait_until([&] { return !running(); }, deadline);
+  if (status_ == -1) return -1;
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+}
+
+int Ringd::terminate(std::chrono::milliseconds deadline) {
+  kill(pid_, SIGTERM);
+  return wait_exit(deadline);
+}
+
+std::string Ringd::log() const {
+  std::ifstream f(dir_.string() + ".log");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace ringkeeper::testing
