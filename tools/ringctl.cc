@@ -108,6 +108,16 @@ void print_human(const std::string& cmd, const json& j) {
     }
     return;
   }
+  if (cmd == "move") {
+    std::printf("announced %zu new tokens for node %s:", j["tokens"].size(), j.value("id", "").c_str());
+    for (const json& t : j["tokens"]) std::printf(" %s", t.get<std::string>().c_str());
+    std::printf("\n(they take effect on each node as gossip delivers them; `ringctl health` shows when all agree)\n");
+    return;
+  }
+  if (cmd == "removenode") {
+    std::printf("removed %s: its REMOVED tombstone is gossiped; it owns nothing from now on\n", j.value("removed", "").c_str());
+    return;
+  }
   std::printf("%s\n", j.dump(2).c_str());
 }
 
