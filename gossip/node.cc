@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gossip/address.h"
+#include "gossip/state_records.h"
 #include "storage/rocks_store.h"
 
 namespace ringkeeper {
@@ -19,25 +20,6 @@ namespace {
 
 using gossip::keys::kStatus;
 using gossip::keys::kTokens;
-
-std::string id_key(const NodeId& id) {
-  std::string k(16, '\0');
-  for (int i = 0; i < 8; ++i) {
-    k[i] = static_cast<char>(id.hi() >> (56 - 8 * i));
-    k[8 + i] = static_cast<char>(id.lo() >> (56 - 8 * i));
-  }
-  return k;
-}
-
-std::optional<NodeId> id_from_key(std::string_view k) {
-  if (k.size() != 16) return std::nullopt;
-  uint64_t hi = 0, lo = 0;
-  for (int i = 0; i < 8; ++i) {
-    hi = (hi << 8) | static_cast<uint8_t>(k[i]);
-    lo = (lo << 8) | static_cast<uint8_t>(k[8 + i]);
-  }
-  return NodeId(hi, lo);
-}
 
 std::string tokens_text(std::vector<Token> tokens) {
   std::sort(tokens.begin(), tokens.end());
@@ -132,7 +114,7 @@ Node::OpenResult Node::open(NodeConfig config) {
     bool corrupt = false;
     std::vector<std::pair<NodeId, gossip::NodeState>> entries;
     store.scan(storage::RecordKind::kEntry, [&](std::string_view k, std::string_view v) {
-      auto id = id_from_key(k);
+      auto id = gossip::entry_id(k);
       auto st = gossip::decode_node_state(v);
       if (!id || !st) {
         corrupt = true;
@@ -422,7 +404,7 @@ void Node::Impl::persist() {
     const std::pair<uint64_t, uint64_t> key{ns.generation, ns.max_version};
     auto it = persisted.find(nid);
     if (it != persisted.end() && it->second == key) continue;
-    b.put(storage::RecordKind::kEntry, id_key(nid), gossip::encode_node_state(ns));
+    b.put(storage::RecordKind::kEntry, gossip::entry_key(nid), gossip::encode_node_state(ns));
     written.push_back({nid, key});
   }
   std::vector<NodeId> gone;
@@ -431,7 +413,7 @@ void Node::Impl::persist() {
       if (!st.find(nid)) gone.push_back(nid);
     }
   }
-  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, id_key(nid));
+  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, gossip::entry_key(nid));
   if (cid != cluster_id) b.put_meta(storage::meta::kClusterId, cid.to_string());
   if (b.empty()) {
     persisted_summary = st.summary();

@@ -95,7 +95,9 @@ void print_human(const std::string& cmd, const json& j) {
   if (cmd == "health") {
     std::printf("converged: %s   live: %d   down: %d\n", j.value("converged", false) ? "yes" : "no",
                 j.value("live", 0), j.value("down", 0));
-    for (auto& [d, n] : j["ring_digests"].items()) std::printf("  ring digest %s on %d live nodes\n", d.c_str(), n.get<int>());
+    for (auto& [d, n] : j["ring_digests"].items()) {
+      std::printf("  ring digest %s on %d live nodes\n", d.empty() ? "(none gossiped yet)" : d.c_str(), n.get<int>());
+    }
     return;
   }
   if (cmd == "gossipinfo") {

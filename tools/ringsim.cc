@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "ring/router.h"
+#include "tests/sim/persisted_ring.h"
 #include "tests/sim/scenarios.h"
 #include "tests/sim/sim.h"
 
@@ -199,6 +201,29 @@ int cmd_demo() {
   return 0;
 }
 
+int cmd_persist(const std::string& dir, size_t nodes, uint32_t tokens, uint64_t seed) {
+  if (std::filesystem::exists(std::filesystem::path(dir) / "state")) {
+    std::fprintf(stderr, "ringsim: %s already holds a store; give a new dir\n", dir.c_str());
+    return 2;
+  }
+  auto r = sim::write_persisted_ring(dir, nodes, tokens, seed);
+  if (!r.error.empty()) {
+    std::fprintf(stderr, "ringsim: %s\n", r.error.c_str());
+    return 1;
+  }
+  std::printf("{\"dir\": \"%s\", \"nodes\": %zu, \"self\": \"%s\", \"owners\": {", dir.c_str(), nodes,
+              r.self.to_string().c_str());
+  for (size_t i = 0; i < r.keys.size(); ++i) {
+    std::printf("%s\"%s\": [", i ? ", " : "", r.keys[i].key.c_str());
+    for (size_t j = 0; j < r.keys[i].replicas.size(); ++j) {
+      std::printf("%s\"%s\"", j ? ", " : "", r.keys[i].replicas[j].to_string().c_str());
+    }
+    std::printf("]");
+  }
+  std::printf("}}\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,7 +257,15 @@ int main(int argc, char** argv) {
   chaos->add_option("--runs", runs, "number of seeded runs")->required()->check(CLI::Range(1, 1000000));
   chaos->add_option("--nodes", nodes, "cluster size")->check(CLI::Range(2, 1000));
   chaos->add_option("--seed", seed, "first seed");
+  std::string persist_dir;
+  uint32_t tokens_per_node = 16;
+  auto* persist = app.add_subcommand("persist", "write a data dir holding an N-node ring (node 0 is the dir's own)");
+  persist->add_option("--dir", persist_dir, "data dir to create (must not hold a store yet)")->required();
+  persist->add_option("--nodes", nodes, "ring size")->required()->check(CLI::Range(1, 100000));
+  persist->add_option("--tokens", tokens_per_node, "tokens per node")->check(CLI::Range(1, 4096));
+  persist->add_option("--seed", seed, "random seed");
   CLI11_PARSE(app, argc, argv);
+  if (persist->parsed()) return cmd_persist(persist_dir, nodes, tokens_per_node, seed);
   if (converge->parsed()) return cmd_converge(nodes, trials, seed, loss);
   if (steady->parsed()) return cmd_steady(nodes, rounds, seed);
   if (demo->parsed()) return cmd_demo();

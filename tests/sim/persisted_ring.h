@@ -1,0 +1,26 @@
+// Writes a data dir holding an N-node ring as a node of that cluster would have persisted it
+// (ringsim persist, the startup benchmark): node 0 is the dir's own node, every node NORMAL with
+// random tokens. Returns what a correct `owners` answer must say for a few keys.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ring/types.h"
+
+namespace ringkeeper::sim {
+
+struct PersistedRing {
+  NodeId self;
+  std::string error;  // non-empty: could not write
+  struct Owners {
+    std::string key;
+    std::vector<NodeId> replicas;
+  };
+  std::vector<Owners> keys;
+};
+
+PersistedRing write_persisted_ring(const std::string& data_dir, size_t nodes, uint32_t tokens_per_node,
+                                   uint64_t seed);
+
+}  // namespace ringkeeper::sim
