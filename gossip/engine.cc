@@ -65,8 +65,10 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
     ++stats_.rejected_generation;
     return;
   }
+  const bool known = state_.find(delta.id) != nullptr;
   if (!change_entry(delta.id, [&] { return state_.merge(delta.id, delta.state); })) return;
   ++stats_.deltas_applied;
+  if (!known && delta.id != config_.id && !delta.state.is_tombstone()) greet_.push_back(delta.id);
   const NodeState* after = state_.find(delta.id);
   liveness_.on_generation(delta.id, after->generation, now);
   if (const VersionedValue* stamp = after->get(keys::kStamp)) {
@@ -222,6 +224,18 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
   }
   claim(tokens, now);
   return "";
+}
+
+void GossipEngine::peer_refused(Millis now, const NodeId& id) {
+  if (probe_ && probe_->target == id) {
+    ++stats_.probes_failed;
+    const NodeState* st = state_.find(id);
+    liveness_.suspect(id, st ? st->generation : 0, now);
+    probe_.reset();
+  } else if (check_ && check_->target == id) {
+    liveness_.confirm(id);
+    check_.reset();
+  }
 }
 
 std::vector<Envelope> GossipEngine::announce_shutdown(Millis now) {
@@ -405,6 +419,18 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
   }
 }
 
+void GossipEngine::send_greetings(std::vector<Envelope>& out) {
+  // A node learned through gossip is pinged once at once: its answer makes it "up" here (heard
+  // from directly) instead of "unknown" until a probe or an exchange happens to reach it. The
+  // greeting's seq 0 matches no probe, so silence means nothing.
+  for (const NodeId& id : greet_) {
+    if (liveness_.view(id) != PeerLiveness::kUnknown) continue;
+    const std::string address = address_of(id);
+    if (!address.empty() && address != config_.address) out.push_back({address, make(Ping{0}, &id)});
+  }
+  greet_.clear();
+}
+
 void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
   if (!liveness_.has_fresh()) return;
   const auto fresh = liveness_.take_fresh();
@@ -444,6 +470,7 @@ std::vector<Envelope> GossipEngine::tick(Millis now) {
     collect_left(now);
     gossip_round(now, out);
   }
+  send_greetings(out);
   push_fresh_rumors(out);
   return out;
 }
@@ -609,6 +636,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   } else if (auto* a2 = std::get_if<Ack2>(&msg.body)) {
     for (const NodeDelta& d : a2->deltas) merge(d, now);
   }
+  send_greetings(out);
   push_fresh_rumors(out);
   return out;
 }

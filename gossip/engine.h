@@ -112,6 +112,11 @@ class GossipEngine {
   // when the list is empty or repeats a token.
   std::string move_tokens(std::vector<Token> tokens, Millis now);
 
+  // The transport could not even connect to this peer (connection refused: nothing listens at its
+  // address). Ends an outstanding probe or check of that peer as failed now instead of at its
+  // timeout; does nothing when no probe or check of the peer is in flight.
+  void peer_refused(Millis now, const NodeId& id);
+
   // This node is shutting down: a "down" record about itself at a higher incarnation, sent to
   // every peer not known to be down, so they mark it down at once instead of after a suspicion.
   std::vector<Envelope> announce_shutdown(Millis now);
@@ -146,6 +151,7 @@ class GossipEngine {
   void gossip_round(Millis now, std::vector<Envelope>& out);
   void probe_step(Millis now, std::vector<Envelope>& out);
   void push_fresh_rumors(std::vector<Envelope>& out);
+  void send_greetings(std::vector<Envelope>& out);
   void apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out);
   // Up to `want` distinct random peers that are not down (and not `except`), as (id, address).
   std::vector<std::pair<NodeId, std::string>> random_live_peers(size_t want, const NodeId* except);
@@ -213,7 +219,8 @@ class GossipEngine {
   std::optional<uint64_t> published_digest_;  // ring digest last gossiped (or found gossiped)
   std::optional<std::string> pending_load_;
   Millis load_published_at_ = -1;
-  NodeMap<Millis> left_seen_;         // when this node first saw an entry as LEFT; -1 handled
+  NodeMap<Millis> left_seen_;
+  std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)         // when this node first saw an entry as LEFT; -1 handled
 };
 
 }  // namespace ringkeeper::gossip

@@ -161,6 +161,7 @@ std::string Node::start() {
   tc.max_frame = m.codec.max_frame;
   m.transport = std::make_unique<gossip::TcpTransport>(
       m.io, tc, [&m](std::string_view frame, const std::string& peer) { return m.on_frame(frame, peer); });
+  m.transport->on_refused([&m](const std::string& address) { m.on_refused(address); });
   try {
     m.listen_bound = m.transport->listen();
     if (!m.config.admin.empty()) {
@@ -384,6 +385,20 @@ bool Node::Impl::on_frame(std::string_view frame, const std::string& peer) {
   send_all(std::move(out));
   rearm(false);
   return true;
+}
+
+void Node::Impl::on_refused(const std::string& address) {
+  if (halted) return;
+  const gossip::ClusterState& st = engine->state();
+  for (size_t i = 0; i < st.size(); ++i) {
+    const gossip::VersionedValue* a = st.state_at(i).get(gossip::keys::kAddress);
+    if (a && a->value == address && st.id_at(i) != id) {
+      engine->peer_refused(now(), st.id_at(i));
+      after_event();
+      rearm(false);
+      return;
+    }
+  }
 }
 
 void Node::Impl::after_event() {

@@ -96,6 +96,7 @@ struct Node::Impl {
   void after_event();                             // persist, publish, notify
   void send_all(std::vector<gossip::Envelope> out);
   bool on_frame(std::string_view frame, const std::string& peer);
+  void on_refused(const std::string& address);
   void persist();
   void publish();
   void fail(const std::string& why);

@@ -41,6 +41,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   TransportConfig config;
   FrameHandler on_frame;
+  std::function<void(const std::string&)> refused;
   TransportStats stats;
   tcp::acceptor acceptor;
   std::unordered_map<std::string, std::shared_ptr<Peer>> peers;
@@ -114,7 +115,10 @@ struct TcpTransport::Impl : std::enable_shared_from_this<Impl> {
         (void)ep;
         p->timer.cancel();
         if (cec || !p->socket.is_open() || closed) {
-          if (!closed) fail(*p, true);
+          if (!closed) {
+            fail(*p, true);
+            if (cec == asio::error::connection_refused && refused) refused(p->address);
+          }
           break;
         }
         ++stats.connects;
@@ -259,6 +263,8 @@ void TcpTransport::send(const std::string& address, std::string frame) {
     asio::co_spawn(m.io, m.run_peer(p), asio::detached);
   }
 }
+
+void TcpTransport::on_refused(std::function<void(const std::string&)> f) { impl_->refused = std::move(f); }
 
 size_t TcpTransport::pending() const {
   size_t n = 0;

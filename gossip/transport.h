@@ -58,6 +58,8 @@ class TcpTransport {
   void send(const std::string& address, std::string frame);
   // Frames still queued or being written.
   size_t pending() const;
+  // Called (node thread) when a connect to `address` is refused outright: nothing listens there.
+  void on_refused(std::function<void(const std::string& address)> f);
   // Closes the listener and every connection.
   void close();
   const TransportStats& stats() const;
