@@ -152,6 +152,7 @@ class GossipEngine {
   void probe_step(Millis now, std::vector<Envelope>& out);
   void push_fresh_rumors(std::vector<Envelope>& out);
   void send_greetings(std::vector<Envelope>& out);
+  void hurry(Millis now);
   void apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out);
   // Up to `want` distinct random peers that are not down (and not `except`), as (id, address).
   std::vector<std::pair<NodeId, std::string>> random_live_peers(size_t want, const NodeId* except);
@@ -209,6 +210,8 @@ class GossipEngine {
   std::unordered_map<uint64_t, Relay> relays_;  // our seq → whom to tell
   uint64_t next_seq_ = 1;
   Millis next_gossip_ = 0;
+  Millis last_round_ = -1;
+  Millis regular_gossip_ = 0;  // the next round of the regular cadence
   Millis next_probe_ = 0;
   Millis last_tick_ = -1;
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # tools/bench_vs_serf.sh [--nodes N] [--runs R] [--build DIR]
 # Side by side on loopback, in one run: N real Serf agents (Debian package `serf`, default LAN
-# profile) and N ringd nodes (default settings). Both sides are polled the same way: one
-# background loop per live member, each running the side's CLI (`serf members` / `ringctl
-# status`) every POLL seconds.
+# profile) and N ringd nodes (default settings). Both sides are polled the same way by
+# member_poller (tests/bench): one thread per member, one query every POLL seconds (Serf's
+# msgpack RPC `members`; ringd's admin HTTP /v1/status), no process spawned per poll.
 #   join:   member 0 of each side is started first (a Serf agent whose -join fails exits); from
 #           starting the other N-1 at once until every member lists all N as up/alive.
 #   detect: both victims are SIGKILLed at the same moment; time until every live member lists
-#           its side's victim as down/failed. False downs: any other member marked down/failed,
-#           from the members' own logs (ringd "is down", Serf "EventMemberFailed").
+#           its side's victim as down/failed. False downs: any other member seen down/failed by
+#           any poll, or marked so in the members' own logs (ringd "is down", Serf
+#           "EventMemberFailed").
 # Prints one JSON line per run. Installs serf if missing.
 set -euo pipefail
 
@@ -16,18 +17,19 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build"
 N=10
 RUNS=3
-POLL=0.2
+POLL_MS=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) N=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
-    --poll) POLL=$2; shift 2 ;;
-    *) echo "usage: $0 [--nodes N] [--runs R] [--build DIR] [--poll SECONDS]" >&2; exit 2 ;;
+    --poll-ms) POLL_MS=$2; shift 2 ;;
+    *) echo "usage: $0 [--nodes N] [--runs R] [--build DIR] [--poll-ms MS]" >&2; exit 2 ;;
   esac
 done
 RINGD="$BUILD/tools/ringd"
 RINGCTL="$BUILD/tools/ringctl"
+POLLER="$BUILD/tests/bench/member_poller"
 if ! command -v serf >/dev/null; then
   sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q serf >/dev/null
@@ -41,7 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A base port with 4N free ports above it.
 pick_base() {
@@ -59,26 +60,12 @@ serf_bind() { echo "127.0.0.1:$((BASE + $1))"; }
 rk_gossip() { echo "127.0.0.1:$((BASE + 2 * N + $1))"; }
 rk_admin() { echo "127.0.0.1:$((BASE + 3 * N + $1))"; }
 
-# Poll helpers: print the count of members in a state as member I sees them.
-serf_count() { serf members -rpc-addr="$(serf_rpc "$1")" 2>/dev/null | grep -c " $2" || true; }
-rk_count() { "$RINGCTL" --host "$(rk_admin "$1")" status 2>/dev/null | grep -c "^$2" || true; }
-serf_sees() { serf members -rpc-addr="$(serf_rpc "$1")" 2>/dev/null | grep "^$2 " | grep -q " $3"; }
-serf_all_alive() { [ "$(serf_count "$1" alive)" -eq "$N" ]; }
-rk_all_up() { [ "$(rk_count "$1" U)" -eq "$N" ]; }
-rk_sees() { "$RINGCTL" --host "$(rk_admin "$1")" status 2>/dev/null | grep -F " $2 " | grep -q "^$3"; }
-
-# poll_until OUTFILE T0 CMD...: writes the seconds since T0 at which CMD first succeeded.
-poll_until() {
-  local out=$1 t0=$2; shift 2
-  local end=$(( $(date +%s) + 120 ))
-  until "$@"; do
-    if [ "$(date +%s)" -ge $end ]; then echo "timeout" >"$out"; return; fi
-    sleep "$POLL"
-  done
-  echo "$(now) - $t0" | bc >"$out"
+list() {  # list FN FIRST LAST: comma-separated FN outputs
+  local out=""
+  for k in $(seq "$2" "$3"); do out="$out${out:+,}$($1 "$k")"; done
+  echo "$out"
 }
-
-max_of() { sort -g "$@" | tail -1; }
+field() { echo "$1" | sed -n "s/.*\"$2\": *\([-0-9.]*\).*/\1/p"; }
 
 for run in $(seq 1 "$RUNS"); do
   BASE=$(pick_base)
@@ -103,18 +90,12 @@ for run in $(seq 1 "$RUNS"); do
     [ $SECONDS -lt $end ] || { echo "member 0 did not start" >&2; exit 1; }
     sleep 0.1
   done
-  T0=$(now)
+  T0NS=$(date +%s%N)
   for i in $(seq 1 $((N - 1))); do start_member "$i"; done
-  POLLERS=()
-  for i in $(seq 0 $((N - 1))); do
-    poll_until "$D/join_serf$i" "$T0" serf_all_alive "$i" &
-    POLLERS+=($!)
-    poll_until "$D/join_rk$i" "$T0" rk_all_up "$i" &
-    POLLERS+=($!)
-  done
-  wait "${POLLERS[@]}"
-  SERF_JOIN=$(max_of "$D"/join_serf*)
-  RK_JOIN=$(max_of "$D"/join_rk*)
+  JOIN=$("$POLLER" join --since "$T0NS" --n "$N" --poll-ms "$POLL_MS" --serf "$(list serf_rpc 0 $((N - 1)))" \
+    --ringd "$(list rk_admin 0 $((N - 1)))")
+  SERF_JOIN=$(field "$JOIN" serf_s)
+  RK_JOIN=$(field "$JOIN" ringkeeper_s)
   # Let both settle (ringd: tokens claimed, NORMAL) before the kill.
   for i in $(seq 0 $((N - 1))); do
     end=$((SECONDS + 60))
@@ -126,23 +107,17 @@ for run in $(seq 1 "$RUNS"); do
   V=$((N - 1))
   SERF_VICTIM="s$V"
   RK_VICTIM="$(rk_gossip "$V")"
-  T1=$(now)
+  T1NS=$(date +%s%N)
   kill -9 "${SERF_PID[$V]}" "${RK_PID[$V]}"
-  POLLERS=()
-  for i in $(seq 0 $((N - 2))); do
-    poll_until "$D/det_serf$i" "$T1" serf_sees "$i" "$SERF_VICTIM" failed &
-    POLLERS+=($!)
-    poll_until "$D/det_rk$i" "$T1" rk_sees "$i" "$RK_VICTIM" D &
-    POLLERS+=($!)
-  done
-  wait "${POLLERS[@]}"
+  DET=$("$POLLER" detect --since "$T1NS" --poll-ms "$POLL_MS" --serf "$(list serf_rpc 0 $((N - 2)))" \
+    --ringd "$(list rk_admin 0 $((N - 2)))" --serf-victim "$SERF_VICTIM" --ringd-victim "$RK_VICTIM")
+  SERF_DET=$(field "$DET" serf_s)
+  RK_DET=$(field "$DET" ringkeeper_s)
   sleep 2  # a little longer, so a false down right after the detection would show in the logs
-  SERF_DET=$(max_of "$D"/det_serf*)
-  RK_DET=$(max_of "$D"/det_rk*)
   # Every "marked down/failed" event in the members' own logs, other than about the victim.
   RK_VICTIM_ID=$(sed -n 's/.* node \([0-9a-f-]*\) generation .*/\1/p' "$D/rk$V.log" | head -1)
-  FALSE_SERF=$(cat "$D"/serf*.log | grep -E "EventMember(Failed|Leave)" | grep -vc "Failed: $SERF_VICTIM " || true)
-  FALSE_RK=$(cat "$D"/rk*.log | grep " is down" | grep -vc "$RK_VICTIM_ID" || true)
+  FALSE_SERF=$(( $(cat "$D"/serf*.log | grep -E "EventMember(Failed|Leave)" | grep -vc "Failed: $SERF_VICTIM " || true) + $(field "$DET" false_downs_serf) ))
+  FALSE_RK=$(( $(cat "$D"/rk*.log | grep " is down" | grep -vc "$RK_VICTIM_ID" || true) + $(field "$DET" false_downs_ringkeeper) ))
   RATIO=$(echo "scale=3; $RK_DET / $SERF_DET" | bc)
   JRATIO=$(echo "scale=3; $RK_JOIN / $SERF_JOIN" | bc)
   printf '{"nodes": %d, "run": %d, "serf_join_s": %.2f, "ringkeeper_join_s": %.2f, "join_ratio": %s, "serf_detect_s": %.2f, "ringkeeper_detect_s": %.2f, "detect_ratio": %s, "false_downs_serf": %d, "false_downs_ringkeeper": %d}\n' \
