@@ -4,8 +4,8 @@
 # profile) and N ringd nodes (default settings). Both sides are polled the same way by
 # member_poller (tests/bench): one thread per member, one query every POLL seconds (Serf's
 # msgpack RPC `members`; ringd's admin HTTP /v1/status), no process spawned per poll.
-#   join:   member 0 of each side is started first (a Serf agent whose -join fails exits); from
-#           starting the other N-1 at once until every member lists all N as up/alive.
+#   join:   one side after the other: member 0 first (a Serf agent whose -join fails exits),
+#           then from starting the other N-1 at once until every member lists all N up/alive.
 #   detect: both victims are SIGKILLed at the same moment; time until every live member lists
 #           its side's victim as down/failed. False downs: any other member seen down/failed by
 #           any poll, or marked so in the members' own logs (ringd "is down", Serf
@@ -44,11 +44,13 @@ cleanup() {
 trap cleanup EXIT
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# A base port with 4N free ports above it.
+# A base port with 4N free ports above it, below the kernel's ephemeral range (so no outgoing
+# connection takes one of them between the pick and the bind).
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 pick_base() {
   local base
   while :; do
-    base=$((20000 + RANDOM % 35000))
+    base=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000 - 4 * N)))
     local ok=1
     for k in $(seq 0 $((4 * N - 1))); do if port_busy $((base + k)); then ok=0; break; fi; done
     [ $ok -eq 1 ] && { echo $base; return; }
@@ -72,30 +74,37 @@ for run in $(seq 1 "$RUNS"); do
   D="$WORK/run$run"
   mkdir -p "$D"
   PIDS=()
-  # --- member 0 of each side first (a Serf agent whose -join fails exits), then the rest at once
-  start_member() {
-    local i=$1
-    serf agent -node="s$i" -bind="$(serf_bind "$i")" -rpc-addr="$(serf_rpc "$i")" \
-      -join="$(serf_bind 0)" -log-level=info >"$D/serf$i.log" 2>&1 &
+  # --- join, one side after the other (so neither pays for the other's process starts):
+  # member 0 first (a Serf agent whose -join fails exits), then the other N-1 at once.
+  start_serf() {
+    serf agent -node="s$1" -bind="$(serf_bind "$1")" -rpc-addr="$(serf_rpc "$1")" \
+      -join="$(serf_bind 0)" -log-level=info >"$D/serf$1.log" 2>&1 &
     PIDS+=($!)
-    SERF_PID[$i]=$!
-    "$RINGD" --data-dir "$D/rk$i" --listen "$(rk_gossip "$i")" --admin "$(rk_admin "$i")" \
-      --seeds "$(rk_gossip 0)" 2>"$D/rk$i.log" &
-    PIDS+=($!)
-    RK_PID[$i]=$!
+    SERF_PID[$1]=$!
   }
-  start_member 0
-  end=$((SECONDS + 30))
-  until { serf members -rpc-addr="$(serf_rpc 0)" && "$RINGCTL" --host "$(rk_admin 0)" info; } >/dev/null 2>&1; do
-    [ $SECONDS -lt $end ] || { echo "member 0 did not start" >&2; exit 1; }
-    sleep 0.1
-  done
+  start_ringd() {
+    "$RINGD" --data-dir "$D/rk$1" --listen "$(rk_gossip "$1")" --admin "$(rk_admin "$1")" \
+      --seeds "$(rk_gossip 0)" 2>"$D/rk$1.log" &
+    PIDS+=($!)
+    RK_PID[$1]=$!
+  }
+  wait_up() {  # wait_up CMD...: member 0 answers
+    local end=$((SECONDS + 30))
+    until "$@" >/dev/null 2>&1; do
+      [ $SECONDS -lt $end ] || { echo "member 0 did not start" >&2; exit 1; }
+      sleep 0.05
+    done
+  }
+  start_serf 0
+  wait_up serf members -rpc-addr="$(serf_rpc 0)"
   T0NS=$(date +%s%N)
-  for i in $(seq 1 $((N - 1))); do start_member "$i"; done
-  JOIN=$("$POLLER" join --since "$T0NS" --n "$N" --poll-ms "$POLL_MS" --serf "$(list serf_rpc 0 $((N - 1)))" \
-    --ringd "$(list rk_admin 0 $((N - 1)))")
-  SERF_JOIN=$(field "$JOIN" serf_s)
-  RK_JOIN=$(field "$JOIN" ringkeeper_s)
+  for i in $(seq 1 $((N - 1))); do start_serf "$i"; done
+  SERF_JOIN=$(field "$("$POLLER" join --since "$T0NS" --n "$N" --poll-ms "$POLL_MS" --serf "$(list serf_rpc 0 $((N - 1)))")" serf_s)
+  start_ringd 0
+  wait_up "$RINGCTL" --host "$(rk_admin 0)" info
+  T0NS=$(date +%s%N)
+  for i in $(seq 1 $((N - 1))); do start_ringd "$i"; done
+  RK_JOIN=$(field "$("$POLLER" join --since "$T0NS" --n "$N" --poll-ms "$POLL_MS" --ringd "$(list rk_admin 0 $((N - 1)))")" ringkeeper_s)
   # Let both settle (ringd: tokens claimed, NORMAL) before the kill.
   for i in $(seq 0 $((N - 1))); do
     end=$((SECONDS + 60))
@@ -118,6 +127,14 @@ for run in $(seq 1 "$RUNS"); do
   RK_VICTIM_ID=$(sed -n 's/.* node \([0-9a-f-]*\) generation .*/\1/p' "$D/rk$V.log" | head -1)
   FALSE_SERF=$(( $(cat "$D"/serf*.log | grep -E "EventMember(Failed|Leave)" | grep -vc "Failed: $SERF_VICTIM " || true) + $(field "$DET" false_downs_serf) ))
   FALSE_RK=$(( $(cat "$D"/rk*.log | grep " is down" | grep -vc "$RK_VICTIM_ID" || true) + $(field "$DET" false_downs_ringkeeper) ))
+  for v in "$SERF_JOIN" "$RK_JOIN" "$SERF_DET" "$RK_DET"; do
+    if [ -z "$v" ] || [ "$v" = "-1" ] || [ "${v#-}" != "$v" ]; then
+      echo "run $run failed (a member never reached the condition; see the logs in $D)" >&2
+      KEEP=1
+      for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+      continue 2
+    fi
+  done
   RATIO=$(echo "scale=3; $RK_DET / $SERF_DET" | bc)
   JRATIO=$(echo "scale=3; $RK_JOIN / $SERF_JOIN" | bc)
   printf '{"nodes": %d, "run": %d, "serf_join_s": %.2f, "ringkeeper_join_s": %.2f, "join_ratio": %s, "serf_detect_s": %.2f, "ringkeeper_detect_s": %.2f, "detect_ratio": %s, "false_downs_serf": %d, "false_downs_ringkeeper": %d}\n' \
