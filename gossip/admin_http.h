@@ -27,6 +27,10 @@ struct AdminResponse {
   std::string body;
 };
 
+// Read-only calls (GET) are open; state-changing ones need a loopback caller or the admin token
+// ("Authorization: Bearer TOKEN", compared in constant time).
+bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token);
+
 class AdminServer {
  public:
   using Handler = std::function<AdminResponse(const AdminRequest&)>;

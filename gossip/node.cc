@@ -70,8 +70,25 @@ Node::OpenResult Node::open(NodeConfig config) {
 
   auto opened = storage::open_rocks_store(config.data_dir + "/state");
   if (!opened.store) return refuse(3, opened.error.message);
+  return open(std::move(config), std::move(opened.store));
+}
+
+Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store_in) {
+  OpenResult r;
+  auto refuse = [&](int code, std::string msg) {
+    r.exit_code = code;
+    r.message = std::move(msg);
+    return std::move(r);
+  };
+  if (config.data_dir.empty()) return refuse(2, "a data dir is required (--data-dir)");
+  std::error_code dir_error;
+  std::filesystem::create_directories(config.data_dir, dir_error);
+  if (dir_error) return refuse(3, "cannot create data dir " + config.data_dir + ": " + dir_error.message());
+  if (storage::OpenError e = storage::check_format(*store_in); e.reason != storage::OpenError::Reason::kNone) {
+    return refuse(3, "data dir " + config.data_dir + ": " + e.message);
+  }
   auto impl = std::make_unique<Impl>();
-  impl->store = std::move(opened.store);
+  impl->store = std::move(store_in);
   auto& store = *impl->store;
   try {
     std::random_device rd;
@@ -569,6 +586,17 @@ void Node::set_load(std::string value) {
   if (!m.running) return;
   boost::asio::post(m.io, [&m, value = std::move(value)]() mutable {
     if (!m.halted) m.engine->set_load(std::move(value));
+  });
+}
+
+std::optional<std::string> Node::application_value(const NodeId& node, const std::string& name) const {
+  Impl& m = *impl_;
+  if (!m.running) return std::nullopt;
+  return m.run_on_node([&m, &node, &name]() -> std::optional<std::string> {
+    const gossip::NodeState* st = m.engine->state().find(node);
+    const gossip::VersionedValue* v = st ? st->get("x." + name) : nullptr;
+    if (!v) return std::nullopt;
+    return v->value;
   });
 }
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@
 #include "ring/router.h"
 
 namespace ringkeeper {
+
+namespace storage {
+class StateStore;
+}
 
 using gossip::PeerLiveness;
 
@@ -74,11 +79,14 @@ class Node {
   // Opens the data dir, reads the identity and persisted state, bumps the generation (synced
   // before anything is sent). Nothing is bound yet.
   static OpenResult open(NodeConfig config);
+  // The same on a store of the caller's (tests: MemoryStore, FaultyStore); data_dir is then only
+  // where addresses.json goes.
+  static OpenResult open(NodeConfig config, std::unique_ptr<storage::StateStore> store);
   ~Node();
 
   // Binds the gossip and admin ports, writes DIR/addresses.json and starts the node thread.
   // Returns an error message (empty on success).
-  std::string start();
+  [[nodiscard]] std::string start();
   // Tells peers this node is going down, flushes, and joins the node thread (within ~2 s).
   void stop();
   // True once the node stopped itself after a fatal error (a store write failed).
@@ -105,8 +113,10 @@ class Node {
   // An embedder-defined value gossiped with this node's entry (key "x.NAME").
   void set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
+  // A value another node (or this one) gossips under "x.NAME"; nullopt if unknown.
+  std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
   // Announces new tokens for this node; returns the reason if refused, empty if announced.
-  std::string move_tokens(std::vector<Token> tokens);
+  [[nodiscard]] std::string move_tokens(std::vector<Token> tokens);
 
   struct Impl;
 

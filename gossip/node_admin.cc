@@ -62,6 +62,18 @@ json ids(const std::vector<NodeId>& v) {
 
 }  // namespace
 
+bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token) {
+  if (req.method == "GET") return true;
+  if (req.loopback) return true;
+  if (admin_token.empty()) return false;
+  const std::string want = "Bearer " + admin_token;
+  // Constant-time comparison: the token is a secret.
+  if (req.authorization.size() != want.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(req.authorization[i] ^ want[i]);
+  return diff == 0;
+}
+
 AdminResponse Node::Impl::handle_admin(const AdminRequest& req) {
   ++stats.admin_requests;
   std::string_view target = req.target;
@@ -75,7 +87,7 @@ AdminResponse Node::Impl::handle_admin(const AdminRequest& req) {
   if (!get) {
     if (req.method != "POST") return error(405, "use GET or POST");
     // State-changing calls: loopback callers, or callers presenting the admin token.
-    if (!req.loopback && (config.admin_token.empty() || req.authorization != "Bearer " + config.admin_token)) {
+    if (!admin_call_allowed(req, config.admin_token)) {
       ++stats.admin_refused;
       return error(403, config.admin_token.empty()
                             ? "state-changing calls are accepted from loopback only (no admin token is configured)"

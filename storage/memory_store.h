@@ -3,6 +3,7 @@
 // gossiping state it would lose.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <utility>
 
@@ -45,23 +46,22 @@ class MemoryStore final : public StateStore {
 class FaultyStore final : public StateStore {
  public:
   explicit FaultyStore(StateStore& inner) : inner_(inner) {}
-  // The next `n` writes fail (nothing of them lands).
+  // The next `n` writes fail (nothing of them lands). Any thread.
   void fail_writes(size_t n) { failing_ = n; }
   std::optional<std::string> get(RecordKind kind, std::string_view key) override { return inner_.get(kind, key); }
   void scan(RecordKind kind, const std::function<void(std::string_view, std::string_view)>& f) override {
     inner_.scan(kind, f);
   }
   void write(const WriteBatch& batch, bool sync) override {
-    if (failing_ > 0) {
-      --failing_;
-      throw StoreError("injected write failure");
+    for (size_t n = failing_.load(); n > 0;) {
+      if (failing_.compare_exchange_weak(n, n - 1)) throw StoreError("injected write failure");
     }
     inner_.write(batch, sync);
   }
 
  private:
   StateStore& inner_;
-  size_t failing_ = 0;
+  std::atomic<size_t> failing_{0};
 };
 
 }  // namespace ringkeeper::storage

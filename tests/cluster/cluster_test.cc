@@ -308,5 +308,36 @@ TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
 
+TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
+  TempDir tmp;
+  const fs::path secret = tmp.path() / "secret";
+  std::ofstream(secret) << "correct horse battery staple\n";
+  const uint16_t port = free_port();
+  const fs::path conf = tmp.path() / "a.conf";
+  std::ofstream(conf) << "# node a\nlisten = 127.0.0.1:" << port << "\nadmin = 127.0.0.1:0\nsecret-file = " << secret.string()
+                      << "\nrack = r9\n";
+  Ringd a(tmp.path() / "a", {"--config", conf.string(), "--rack", "r1"});
+  ASSERT_TRUE(a.wait_serving()) << a.log();
+  const std::string seed = "127.0.0.1:" + std::to_string(port);
+  EXPECT_EQ(a.listen(), seed) << "listen from the config file";
+  Ringd b(tmp.path() / "b", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed, "--secret-file",
+                            secret.string()});
+  Ringd c(tmp.path() / "c", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed});
+  ASSERT_TRUE(b.wait_serving() && c.wait_serving());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = ctl_json(a.admin(), {"status"});
+        return s && (*s)["nodes"].size() == 2 && s->value("converged", false);
+      },
+      30s));
+  auto s = ctl_json(a.admin(), {"status"});
+  for (const json& m : (*s)["nodes"]) {
+    if (m["self"] == true) EXPECT_EQ(m["rack"], "r1") << "the flag wins over the config file";
+  }
+  EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"bad_mac\"}") > 0; }, 20s))
+      << "the node without the secret is refused";
+  EXPECT_EQ((*ctl_json(c.admin(), {"status"}))["nodes"].size(), 1u) << "and never merges";
+}
+
 }  // namespace
 }  // namespace ringkeeper::testing
