@@ -238,7 +238,8 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
   return "";
 }
 
-void GossipEngine::peer_refused(Millis now, const NodeId& id) {
+std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
+  std::vector<Envelope> out;
   if (probe_ && probe_->target == id) {
     ++stats_.probes_failed;
     const NodeState* st = state_.find(id);
@@ -247,7 +248,17 @@ void GossipEngine::peer_refused(Millis now, const NodeId& id) {
   } else if (check_ && check_->target == id) {
     liveness_.confirm(id);
     check_.reset();
+  } else if (!probe_ && liveness_.view(id) != PeerLiveness::kDown && liveness_.view(id) != PeerLiveness::kSuspect) {
+    // Something else (a gossip exchange, a greeting) found nothing listening: probe that peer now
+    // rather than wait for the random probe order to reach it. Only a failed probe suspects.
+    const std::string address = address_of(id);
+    if (!address.empty()) {
+      ++stats_.probes_sent;
+      probe_ = Probe{id, address, next_seq_++, now, false};
+      out.push_back({address, make(Ping{probe_->seq}, &id)});
+    }
   }
+  return out;
 }
 
 std::vector<Envelope> GossipEngine::announce_shutdown(Millis now) {

@@ -114,8 +114,8 @@ class GossipEngine {
 
   // The transport could not even connect to this peer (connection refused: nothing listens at its
   // address). Ends an outstanding probe or check of that peer as failed now instead of at its
-  // timeout; does nothing when no probe or check of the peer is in flight.
-  void peer_refused(Millis now, const NodeId& id);
+  // timeout; with no probe in flight, probes that peer now. Never suspects without a probe.
+  std::vector<Envelope> peer_refused(Millis now, const NodeId& id);
 
   // This node is shutting down: a "down" record about itself at a higher incarnation, sent to
   // every peer not known to be down, so they mark it down at once instead of after a suspicion.

@@ -410,8 +410,9 @@ void Node::Impl::on_refused(const std::string& address) {
   for (size_t i = 0; i < st.size(); ++i) {
     const gossip::VersionedValue* a = st.state_at(i).get(gossip::keys::kAddress);
     if (a && a->value == address && st.id_at(i) != id) {
-      engine->peer_refused(now(), st.id_at(i));
+      auto out = engine->peer_refused(now(), st.id_at(i));
       after_event();
+      send_all(std::move(out));
       rearm(false);
       return;
     }
