@@ -308,6 +308,28 @@ TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
 
+TEST(ClusterTest, AdvertisedNameIsWhatPeersUse) {
+  TempDir tmp;
+  const uint16_t port = free_port();
+  const std::string advertised = "localhost:" + std::to_string(port);
+  Ringd a(tmp.path() / "a", {"--listen", "127.0.0.1:" + std::to_string(port), "--admin", "127.0.0.1:0",
+                            "--advertise", advertised, "--seeds", advertised});
+  ASSERT_TRUE(a.wait_serving()) << a.log();
+  EXPECT_EQ(a.listen(), advertised) << "addresses.json holds the advertised address";
+  Ringd b(tmp.path() / "b", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", advertised});
+  ASSERT_TRUE(b.wait_serving());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = ctl_json(b.admin(), {"status"});
+        if (!s || (*s)["nodes"].size() != 2 || !s->value("converged", false)) return false;
+        for (const json& m : (*s)["nodes"]) {
+          if (m["self"] == false) return m["address"] == advertised && m["liveness"] == "up";
+        }
+        return false;
+      },
+      30s));
+}
+
 TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
   TempDir tmp;
   const fs::path secret = tmp.path() / "secret";
@@ -332,7 +354,9 @@ TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
       30s));
   auto s = ctl_json(a.admin(), {"status"});
   for (const json& m : (*s)["nodes"]) {
-    if (m["self"] == true) EXPECT_EQ(m["rack"], "r1") << "the flag wins over the config file";
+    if (m["self"] == true) {
+      EXPECT_EQ(m["rack"], "r1") << "the flag wins over the config file";
+    }
   }
   EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"bad_mac\"}") > 0; }, 20s))
       << "the node without the secret is refused";
