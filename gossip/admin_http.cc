@@ -8,7 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "gossip/address.h"
+#include "gossip/acceptor.h"
 
 namespace ringkeeper {
 
@@ -93,22 +93,9 @@ AdminServer::AdminServer(asio::io_context& io, std::string listen, Handler handl
 AdminServer::~AdminServer() { close(); }
 
 std::string AdminServer::start() {
-  auto hp = gossip::parse_host_port(impl_->listen);
-  if (!hp) throw std::runtime_error("not a host:port address: " + impl_->listen);
-  tcp::resolver resolver(impl_->io);
-  boost::system::error_code ec;
-  auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
-  if (ec || results.empty()) throw std::runtime_error("cannot resolve " + impl_->listen + ": " + ec.message());
-  const tcp::endpoint ep = results.begin()->endpoint();
-  auto& a = impl_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + impl_->listen + " (admin): " + ec.message());
+  std::string bound = gossip::bind_acceptor(impl_->io, impl_->acceptor, impl_->listen, "admin");
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  const auto bound = a.local_endpoint();
-  return gossip::HostPort{bound.address().to_string(), bound.port()}.to_string();
+  return bound;
 }
 
 void AdminServer::close() {

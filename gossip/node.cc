@@ -41,51 +41,42 @@ bool restorable(std::string_view key) {
   return key != gossip::keys::kAddress && key != gossip::keys::kRingDigest && key != gossip::keys::kPlacement;
 }
 
+Node::OpenResult refused(int exit_code, std::string message) {
+  Node::OpenResult r;
+  r.exit_code = exit_code;
+  r.message = std::move(message);
+  return r;
+}
+
 }  // namespace
 
 // ---- open ----------------------------------------------------------------------------------
 
 Node::OpenResult Node::open(NodeConfig config) {
-  OpenResult r;
-  auto refuse = [&](int code, std::string msg) {
-    r.exit_code = code;
-    r.message = std::move(msg);
-    return std::move(r);
-  };
-  if (config.data_dir.empty()) return refuse(2, "a data dir is required (--data-dir)");
-  if (!gossip::parse_host_port(config.listen)) return refuse(2, "--listen: not host:port: " + config.listen);
-  if (!config.admin.empty() && !gossip::parse_host_port(config.admin)) {
-    return refuse(2, "--admin: not host:port: " + config.admin);
-  }
-  if (!config.advertise.empty()) {
-    auto hp = gossip::parse_host_port(config.advertise);
-    if (!hp || hp->port == 0) return refuse(2, "--advertise: not host:port with a port: " + config.advertise);
-  }
-  for (const std::string& s : config.seeds) {
-    if (!gossip::parse_host_port(s)) return refuse(2, "--seeds: not host:port: " + s);
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return refuse(3, "cannot create data dir " + config.data_dir + ": " + ec.message());
-
+  if (config.data_dir.empty()) return refused(2, "a data dir is required (--data-dir)");
   auto opened = storage::open_rocks_store(config.data_dir + "/state");
-  if (!opened.store) return refuse(3, opened.error.message);
+  if (!opened.store) return refused(3, opened.error.message);
   return open(std::move(config), std::move(opened.store));
 }
 
 Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store_in) {
-  OpenResult r;
-  auto refuse = [&](int code, std::string msg) {
-    r.exit_code = code;
-    r.message = std::move(msg);
-    return std::move(r);
-  };
-  if (config.data_dir.empty()) return refuse(2, "a data dir is required (--data-dir)");
+  if (config.data_dir.empty()) return refused(2, "a data dir is required (--data-dir)");
+  if (!gossip::parse_host_port(config.listen)) return refused(2, "--listen: not host:port: " + config.listen);
+  if (!config.admin.empty() && !gossip::parse_host_port(config.admin)) {
+    return refused(2, "--admin: not host:port: " + config.admin);
+  }
+  if (!config.advertise.empty()) {
+    auto hp = gossip::parse_host_port(config.advertise);
+    if (!hp || hp->port == 0) return refused(2, "--advertise: not host:port with a port: " + config.advertise);
+  }
+  for (const std::string& s : config.seeds) {
+    if (!gossip::parse_host_port(s)) return refused(2, "--seeds: not host:port: " + s);
+  }
   std::error_code dir_error;
   std::filesystem::create_directories(config.data_dir, dir_error);
-  if (dir_error) return refuse(3, "cannot create data dir " + config.data_dir + ": " + dir_error.message());
+  if (dir_error) return refused(3, "cannot create data dir " + config.data_dir + ": " + dir_error.message());
   if (storage::OpenError e = storage::check_format(*store_in); e.reason != storage::OpenError::Reason::kNone) {
-    return refuse(3, "data dir " + config.data_dir + ": " + e.message);
+    return refused(3, "data dir " + config.data_dir + ": " + e.message);
   }
   auto impl = std::make_unique<Impl>();
   impl->store = std::move(store_in);
@@ -98,25 +89,25 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
     const auto stored_id = store.get_meta(storage::meta::kNodeId);
     if (stored_id) {
       auto parsed = NodeId::parse(*stored_id);
-      if (!parsed) return refuse(3, "data dir " + config.data_dir + " is corrupt: bad node id '" + *stored_id + "'");
+      if (!parsed) return refused(3, "data dir " + config.data_dir + " is corrupt: bad node id '" + *stored_id + "'");
       impl->id = *parsed;
     } else {
       impl->id = NodeId::from_random_bits(random64(), random64());
       identity.put_meta(storage::meta::kNodeId, impl->id.to_string());
     }
     if (auto name = store.get_meta(storage::meta::kClusterName); name && *name != config.cluster) {
-      return refuse(2, "data dir " + config.data_dir + " belongs to cluster '" + *name + "', not '" + config.cluster + "'");
+      return refused(2, "data dir " + config.data_dir + " belongs to cluster '" + *name + "', not '" + config.cluster + "'");
     }
     identity.put_meta(storage::meta::kClusterName, config.cluster);
     const std::string replication = config.replication.canonical();
     if (auto rep = store.get_meta(storage::meta::kReplication); rep && *rep != replication) {
-      return refuse(2, "replication settings " + replication + " differ from the cluster's " + *rep +
+      return refused(2, "replication settings " + replication + " differ from the cluster's " + *rep +
                            " recorded in " + config.data_dir + " (they are cluster-wide)");
     }
     identity.put_meta(storage::meta::kReplication, replication);
     if (auto cid = store.get_meta(storage::meta::kClusterId)) {
       auto parsed = NodeId::parse(*cid);
-      if (!parsed) return refuse(3, "data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
+      if (!parsed) return refused(3, "data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
       impl->cluster_id = *parsed;
     }
     uint64_t persisted_generation = 0;
@@ -139,14 +130,14 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
       }
       entries.emplace_back(*id, std::move(*st));
     });
-    if (corrupt) return refuse(3, "data dir " + config.data_dir + " is corrupt: an unreadable cluster-state record");
+    if (corrupt) return refused(3, "data dir " + config.data_dir + " is corrupt: an unreadable cluster-state record");
     for (const auto& [eid, st] : entries) {
       if (eid != impl->id) continue;
       const gossip::VersionedValue* tokens = st.get(kTokens);
       const gossip::VersionedValue* status = st.get(kStatus);
       if (tokens && status && status->value != to_string(NodeStatus::kJoining) && !config.tokens.empty() &&
           tokens->value != tokens_text(config.tokens)) {
-        return refuse(2, "this node already owns tokens " + tokens->value +
+        return refused(2, "this node already owns tokens " + tokens->value +
                              "; a restart keeps them (use `ringctl move --tokens` to change them)");
       }
     }
@@ -154,12 +145,13 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
     store.write(identity, true);
     impl->persisted_entries = std::move(entries);
   } catch (const storage::StoreError& e) {
-    return refuse(3, "data dir " + config.data_dir + ": " + e.what());
+    return refused(3, "data dir " + config.data_dir + ": " + e.what());
   }
   impl->data_dir = config.data_dir;
   impl->codec.cluster_name = config.cluster;
   impl->codec.secret = config.secret;
   impl->config = std::move(config);
+  Node::OpenResult r;
   r.node = std::unique_ptr<Node>(new Node(std::move(impl)));
   return r;
 }

@@ -8,6 +8,7 @@
 
 #include <boost/asio.hpp>
 
+#include "gossip/acceptor.h"
 #include "gossip/address.h"
 
 namespace ringkeeper::gossip {
@@ -226,21 +227,9 @@ TcpTransport::TcpTransport(asio::io_context& io, TransportConfig config, FrameHa
 TcpTransport::~TcpTransport() { close(); }
 
 std::string TcpTransport::listen() {
-  auto hp = parse_host_port(impl_->config.listen);
-  if (!hp) throw std::runtime_error("not a host:port address: " + impl_->config.listen);
-  tcp::resolver resolver(impl_->io);
-  boost::system::error_code ec;
-  auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
-  if (ec || results.empty()) throw std::runtime_error("cannot resolve " + impl_->config.listen + ": " + ec.message());
-  const tcp::endpoint ep = results.begin()->endpoint();
-  auto& a = impl_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + impl_->config.listen + ": " + ec.message());
+  std::string bound = bind_acceptor(impl_->io, impl_->acceptor, impl_->config.listen, "gossip");
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  return endpoint_text(a.local_endpoint());
+  return bound;
 }
 
 void TcpTransport::send(const std::string& address, std::string frame) {
