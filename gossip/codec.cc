@@ -105,6 +105,12 @@ std::string mac_of(std::string_view secret, std::string_view payload) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+// No container can hold more elements than the payload has bytes: a header that claims more is
+// garbage, refused before msgpack allocates for it (a 4-byte array header can claim 2^32 entries).
+msgpack::unpack_limit limits_for(size_t payload_bytes) {
+  return msgpack::unpack_limit(payload_bytes, payload_bytes, payload_bytes, payload_bytes, payload_bytes, 32);
+}
+
 // Reads a msgpack object tree with the schema's types; any mismatch throws Malformed.
 struct Malformed {};
 struct Reader {
@@ -250,7 +256,7 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     }
   }
   try {
-    msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size());
+    msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size(), nullptr, nullptr, limits_for(payload.size()));
     const msgpack::object& root = oh.get();
     auto* p = Reader::array(root, 11);
     if (Reader::u64(p[0]) != kWireVersion) {
@@ -293,7 +299,7 @@ std::string encode_node_state(const NodeState& state) {
 
 std::optional<NodeState> decode_node_state(std::string_view bytes) {
   try {
-    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, limits_for(bytes.size()));
     return Reader::delta(oh.get()).state;
   } catch (...) {
     return std::nullopt;

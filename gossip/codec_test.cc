@@ -84,6 +84,19 @@ TEST(CodecTest, RefusesOversizedWrongClusterAndBadMac) {
 }
 
 // Garbage never crashes the decoder: it is refused as malformed (or waits for more bytes).
+TEST(CodecTest, ContainerHeadersClaimingMoreThanTheFrameHoldsAreRefused) {
+  CodecOptions opts;
+  // A 5-byte payload whose array header claims 2^32 - 1 elements: refused as malformed without
+  // msgpack allocating for them (an ASan build reports the 64 GiB allocation otherwise).
+  for (const char* header : {"\xdd\xff\xff\xff\xff", "\xdf\xff\xff\xff\xff", "\xdb\xff\xff\xff\xff"}) {
+    std::string frame("\0\0\0\x05", 4);
+    frame.append(header, 5);
+    DecodeResult r = decode(frame, opts);
+    EXPECT_EQ(r.error, DecodeError::kMalformed);
+  }
+  EXPECT_FALSE(decode_node_state(std::string("\xdd\xff\xff\xff\xff", 5)));
+}
+
 TEST(CodecTest, RandomGarbageIsRefused) {
   CodecOptions opts;
   const std::string good = encode(sample(every_body()[3]), opts);

@@ -254,33 +254,33 @@ void Node::stop() {
       m.persist();
       m.send_all(std::move(out));
     }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-    auto finish = std::make_shared<std::function<void()>>();
-    *finish = [&m, deadline, finish] {
-      if (m.transport->pending() > 0 && std::chrono::steady_clock::now() < deadline) {
-        m.timer.expires_after(std::chrono::milliseconds(10));
-        m.timer.async_wait([finish](const boost::system::error_code&) { (*finish)(); });
-        return;
-      }
-      if (!m.failed) {
-        try {
-          storage::WriteBatch b;
-          b.put_meta(storage::meta::kGeneration, std::to_string(m.generation));
-          m.store->write(b, true);  // syncs everything written before it
-        } catch (const storage::StoreError& e) {
-          spdlog::error("final store flush failed: {}", e.what());
-        }
-      }
-      m.transport->close();
-      if (m.admin) m.admin->close();
-      m.io.stop();
-    };
     m.timer.cancel();
     m.halted = true;
-    (*finish)();
+    m.finish_stop(std::chrono::steady_clock::now() + std::chrono::milliseconds(1500));
   });
   if (m.thread.joinable()) m.thread.join();
   spdlog::info("node {} stopped", m.id.to_string());
+}
+
+void Node::Impl::finish_stop(std::chrono::steady_clock::time_point deadline) {
+  // Let the transport flush (the shutdown announcement above all), then sync and stop.
+  if (transport->pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(10));
+    timer.async_wait([this, deadline](const boost::system::error_code&) { finish_stop(deadline); });
+    return;
+  }
+  if (!failed) {
+    try {
+      storage::WriteBatch b;
+      b.put_meta(storage::meta::kGeneration, std::to_string(generation));
+      store->write(b, true);  // syncs everything written before it
+    } catch (const storage::StoreError& e) {
+      spdlog::error("final store flush failed: {}", e.what());
+    }
+  }
+  transport->close();
+  if (admin) admin->close();
+  io.stop();
 }
 
 bool Node::failed() const { return impl_->failed; }
@@ -511,11 +511,14 @@ void Node::Impl::publish() {
 }
 
 template <class F>
-auto Node::Impl::run_on_node(F&& f) -> decltype(f()) {
+auto Node::Impl::run_on_node(F&& f, decltype(f()) if_stopping) -> decltype(f()) {
   if (std::this_thread::get_id() == thread.get_id()) return f();
-  std::packaged_task<decltype(f())()> task(std::forward<F>(f));
-  auto fut = task.get_future();
-  boost::asio::post(io, [&task] { task(); });
+  // The task owns what it uses (captured by value): if the node stops before running it, the
+  // caller gives up after a while and the task is dropped with the io_context.
+  auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::forward<F>(f));
+  auto fut = task->get_future();
+  boost::asio::post(io, [task] { (*task)(); });
+  if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return if_stopping;
   return fut.get();
 }
 
@@ -585,18 +588,22 @@ void Node::set_load(std::string value) {
 std::optional<std::string> Node::application_value(const NodeId& node, const std::string& name) const {
   Impl& m = *impl_;
   if (!m.running) return std::nullopt;
-  return m.run_on_node([&m, &node, &name]() -> std::optional<std::string> {
-    const gossip::NodeState* st = m.engine->state().find(node);
-    const gossip::VersionedValue* v = st ? st->get("x." + name) : nullptr;
-    if (!v) return std::nullopt;
-    return v->value;
-  });
+  return m.run_on_node(
+      [&m, node, name]() -> std::optional<std::string> {
+        if (m.halted) return std::nullopt;
+        const gossip::NodeState* st = m.engine->state().find(node);
+        const gossip::VersionedValue* v = st ? st->get("x." + name) : nullptr;
+        if (!v) return std::nullopt;
+        return v->value;
+      },
+      std::nullopt);
 }
 
 std::string Node::move_tokens(std::vector<Token> tokens) {
   Impl& m = *impl_;
   if (!m.running) return "the node is not running";
-  return m.run_on_node([&m, tokens = std::move(tokens)]() mutable { return m.move_tokens(std::move(tokens)); });
+  return m.run_on_node([&m, tokens = std::move(tokens)]() mutable { return m.move_tokens(std::move(tokens)); },
+                       std::string("the node is stopping"));
 }
 
 std::string Node::Impl::move_tokens(std::vector<Token> tokens) {

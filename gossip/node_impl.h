@@ -92,6 +92,7 @@ struct Node::Impl {
   // Node thread only.
   void drive();                                   // tick, send, persist, publish; re-arm the timer
   void rearm(bool force);                         // timer at the engine's next deadline
+  void finish_stop(std::chrono::steady_clock::time_point deadline);  // flush, sync, stop the loop
   std::string move_tokens(std::vector<Token> tokens);
   void after_event();                             // persist, publish, notify
   void send_all(std::vector<gossip::Envelope> out);
@@ -105,9 +106,10 @@ struct Node::Impl {
     std::lock_guard lock(view_mu);
     return view;
   }
-  // Runs `f` on the node thread and waits for its answer (callers on other threads).
+  // Runs `f` on the node thread and waits for its answer (callers on other threads); gives
+  // `if_stopping` when the node does not run it within 5 s (it is stopping).
   template <class F>
-  auto run_on_node(F&& f) -> decltype(f());
+  auto run_on_node(F&& f, decltype(f()) if_stopping) -> decltype(f());
 
   // Admin API (node_admin.cc), node thread.
   AdminResponse handle_admin(const AdminRequest& req);

@@ -236,7 +236,16 @@ void TcpTransport::send(const std::string& address, std::string frame) {
   Impl& m = *impl_;
   if (m.closed) return;
   auto it = m.peers.find(address);
-  if (it == m.peers.end()) it = m.peers.emplace(address, std::make_shared<Impl::Peer>(m.io, address)).first;
+  if (it == m.peers.end()) {
+    if (m.peers.size() >= m.config.max_peers) {
+      // Addresses come from the network: keep the table bounded by forgetting idle peers.
+      std::erase_if(m.peers, [](const auto& kv) {
+        const Impl::Peer& p = *kv.second;
+        return !p.running && p.queue.empty() && !p.socket.is_open();
+      });
+    }
+    it = m.peers.emplace(address, std::make_shared<Impl::Peer>(m.io, address)).first;
+  }
   auto& p = it->second;
   if (!p->socket.is_open() && Clock::now() < p->retry_at) {
     ++m.stats.dropped_backoff;

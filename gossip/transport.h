@@ -28,6 +28,7 @@ struct TransportConfig {
   int64_t idle_timeout_ms = 120'000; // an inbound connection silent this long is closed
   size_t max_queue = 256;            // frames waiting per peer; more are dropped and counted
   size_t max_inbound = 4096;         // accepted connections at once
+  size_t max_peers = 8192;           // outbound peer records; idle ones are dropped beyond this
   int64_t backoff_min_ms = 100;      // after a failed connect, sends wait this long, doubling
   int64_t backoff_max_ms = 2000;
 };
