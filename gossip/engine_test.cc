@@ -244,6 +244,30 @@ TEST(GossipEngineTest, MovedTokensReachEveryRing) {
   }
 }
 
+TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
+  SplitMixRng rng(12);
+  UnsharedRingCache cache;
+  GossipEngine a(config(1, {}), rng, cache);
+  a.set_max_generation(1000);
+  Message m;
+  m.from = NodeId(0, 2);
+  m.cluster_id = a.config().cluster_id;
+  m.replication = a.config().replication.canonical();
+  m.from_address = "node2";
+  NodeState ahead;
+  ahead.generation = 5000;
+  ahead.values = {{"address", {"node2", 1}}};
+  ahead.max_version = 1;
+  m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
+  a.on_message(0, m);
+  EXPECT_EQ(a.state().find(NodeId(0, 2)), nullptr);
+  EXPECT_EQ(a.stats().rejected_generation, 1u);
+  ahead.generation = 900;
+  m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
+  a.on_message(0, m);
+  EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
+}
+
 TEST(CodecTest, NodeStateRoundTripsForTheStore) {
   NodeState st;
   st.generation = 77;

@@ -308,6 +308,41 @@ TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
 
+TEST(ClusterTest, PersistedTokensWinAndDifferentTokensOnRestartAreRefused) {
+  TempDir tmp;
+  const std::vector<std::string> base = {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  auto tokens_of = [](const std::string& admin) {
+    std::set<std::string> out;
+    if (auto ring = ctl_json(admin, {"ring"})) {
+      for (const json& t : (*ring)["tokens"]) out.insert(t["token"].get<std::string>());
+    }
+    return out;
+  };
+  const std::set<std::string> mine = {"11", "22", "33"};
+  {
+    Ringd n(tmp.path() / "n", with({"--tokens", "11,22,33"}));
+    ASSERT_TRUE(n.wait_serving());
+    ASSERT_TRUE(wait_until([&] { return tokens_of(n.admin()) == mine; }, 20s));
+    ASSERT_EQ(n.terminate(), 0);
+  }
+  {
+    Ringd n(tmp.path() / "n", with({"--tokens", "44,55"}));
+    EXPECT_EQ(n.wait_exit(20s), 2);
+    EXPECT_NE(n.log().find("ringctl move"), std::string::npos) << n.log();
+  }
+  {
+    Ringd n(tmp.path() / "n", with({"--num-tokens", "8"}));  // ignored: it already owns tokens
+    ASSERT_TRUE(n.wait_serving());
+    EXPECT_EQ(tokens_of(n.admin()), mine) << "persisted tokens win, at once";
+    EXPECT_EQ(n.terminate(), 0);
+  }
+}
+
 TEST(ClusterTest, AdvertisedNameIsWhatPeersUse) {
   TempDir tmp;
   const uint16_t port = free_port();
