@@ -243,14 +243,31 @@ std::string Node::Impl::metrics_text() {
   };
   const gossip::EngineStats& es = engine->stats();
   const gossip::TransportStats& ts = transport->stats();
-  counter("ringkeeper_gossip_rounds_total", "Gossip rounds this node started.", es.rounds);
-  counter("ringkeeper_gossip_exchanges_total", "Exchanges (Syn) this node started.", es.exchanges_started);
-  counter("ringkeeper_gossip_summaries_equal_total", "Exchanges that ended at once (states equal).", es.summaries_equal);
-  counter("ringkeeper_gossip_deltas_applied_total", "Entry updates merged from peers.", es.deltas_applied);
-  counter("ringkeeper_gossip_bytes_in_total", "Gossip bytes received.", ts.bytes_in);
-  counter("ringkeeper_gossip_bytes_out_total", "Gossip bytes sent.", ts.bytes_out);
-  counter("ringkeeper_gossip_frames_in_total", "Gossip frames received.", ts.frames_in);
-  counter("ringkeeper_gossip_frames_out_total", "Gossip frames sent.", ts.frames_out);
+  struct Counter {
+    std::string_view name, help;
+    uint64_t value;
+  };
+  const Counter counters[] = {
+      {"ringkeeper_gossip_rounds_total", "Gossip rounds this node started.", es.rounds},
+      {"ringkeeper_gossip_exchanges_total", "Exchanges (Syn) this node started.", es.exchanges_started},
+      {"ringkeeper_gossip_summaries_equal_total", "Exchanges that ended at once (states equal).", es.summaries_equal},
+      {"ringkeeper_gossip_deltas_applied_total", "Entry updates merged from peers.", es.deltas_applied},
+      {"ringkeeper_gossip_bytes_in_total", "Gossip bytes received.", ts.bytes_in},
+      {"ringkeeper_gossip_bytes_out_total", "Gossip bytes sent.", ts.bytes_out},
+      {"ringkeeper_gossip_frames_in_total", "Gossip frames received.", ts.frames_in},
+      {"ringkeeper_gossip_frames_out_total", "Gossip frames sent.", ts.frames_out},
+      {"ringkeeper_gossip_sends_dropped_total", "Frames dropped before sending (peer in backoff or queue full).",
+       ts.dropped_backoff + ts.dropped_queue_full + ts.dropped_unresolvable},
+      {"ringkeeper_transport_connect_failures_total", "Outbound connects that failed or timed out.", ts.connect_failures},
+      {"ringkeeper_probes_sent_total", "Direct probes sent.", es.probes_sent},
+      {"ringkeeper_probes_failed_total", "Probes with no direct or indirect answer.", es.probes_failed},
+      {"ringkeeper_refutations_total", "Times this node refuted a suspicion of itself.", es.refutations},
+      {"ringkeeper_store_writes_total", "Batches written to the state store.", stats.store_writes},
+      {"ringkeeper_admin_requests_total", "Admin API requests.", stats.admin_requests},
+      {"ringkeeper_admin_refused_total", "State-changing admin calls refused (not loopback, no token).",
+       stats.admin_refused},
+  };
+  for (const Counter& c : counters) counter(c.name, c.help, c.value);
   out += "# HELP ringkeeper_gossip_frames_rejected_total Frames dropped (connection closed), by reason.\n"
          "# TYPE ringkeeper_gossip_frames_rejected_total counter\n";
   for (size_t r = 1; r < stats.frames_rejected.size(); ++r) {
@@ -262,15 +279,6 @@ std::string Node::Impl::metrics_text() {
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_cluster, "reason=\"cluster_id\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_replication, "reason=\"replication\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_generation, "reason=\"generation_ahead\"");
-  counter("ringkeeper_gossip_sends_dropped_total", "Frames dropped before sending (peer in backoff or queue full).",
-          ts.dropped_backoff + ts.dropped_queue_full + ts.dropped_unresolvable);
-  counter("ringkeeper_transport_connect_failures_total", "Outbound connects that failed or timed out.", ts.connect_failures);
-  counter("ringkeeper_probes_sent_total", "Direct probes sent.", es.probes_sent);
-  counter("ringkeeper_probes_failed_total", "Probes with no direct or indirect answer.", es.probes_failed);
-  counter("ringkeeper_refutations_total", "Times this node refuted a suspicion of itself.", es.refutations);
-  counter("ringkeeper_store_writes_total", "Batches written to the state store.", stats.store_writes);
-  counter("ringkeeper_admin_requests_total", "Admin API requests.", stats.admin_requests);
-  counter("ringkeeper_admin_refused_total", "State-changing admin calls refused (not loopback, no token).", stats.admin_refused);
   const gossip::ProbeRtt& rtt = es.probe_rtt;
   out += "# HELP ringkeeper_probe_rtt_seconds Round-trip time of answered direct probes.\n"
          "# TYPE ringkeeper_probe_rtt_seconds histogram\n";
