@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ringd: one ringkeeper node — gossips ring membership and token ownership with its peers,\n"
                "persists it in DIR, and serves the admin API that ringctl talks to."};
   app.set_version_flag("--version", std::string("ringd ") + tools::kVersionText);
+  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 bad flags or settings,\n"
+             "3 data dir refused (newer or unknown format, corrupt, locked). See docs/operations.md.");
   tools::NodeFlags flags;
   tools::add_node_flags(app, flags);
   try {
