@@ -5,7 +5,7 @@
 //   ringkeeper::NodeConfig cfg;  cfg.data_dir = "/var/lib/kv/ring";  cfg.seeds = {"10.0.0.1:7000"};
 //   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenStatus
 //   if (!opened.node) { fprintf(stderr, "%s\n", opened.message.c_str()); return opened.exit_code; }
-//   opened.node->start();
+//   if (std::string err = opened.node->start(); !err.empty()) { /* a port in use, ... */ }
 //   for (auto& e : opened.node->preference_list("user:42")) send_to(e.node, e.natural);
 //
 // Thread model: the node owns one thread (the node thread) that runs the gossip engine, the
