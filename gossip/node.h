@@ -3,7 +3,7 @@
 // router that any thread may read.
 //
 //   ringkeeper::NodeConfig cfg;  cfg.data_dir = "/var/lib/kv/ring";  cfg.seeds = {"10.0.0.1:7000"};
-//   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenStatus
+//   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenResult
 //   if (!opened.node) { fprintf(stderr, "%s\n", opened.message.c_str()); return opened.exit_code; }
 //   if (std::string err = opened.node->start(); !err.empty()) { /* a port in use, ... */ }
 //   for (auto& e : opened.node->preference_list("user:42")) send_to(e.node, e.natural);
