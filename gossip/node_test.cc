@@ -11,7 +11,10 @@
 #include <random>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+
 #include "gossip/admin_http.h"
+#include "gossip/transport.h"
 #include "storage/memory_store.h"
 
 namespace ringkeeper {
@@ -143,6 +146,31 @@ TEST_F(NodeTest, MovedTokensAreRefusedWhileJoiningAndAnnouncedOnceNormal) {
   ASSERT_TRUE(wait_until([&] { return node(0).move_tokens({Token(7), Token(9)}).empty(); }));
   EXPECT_TRUE(wait_until([&] { return node(0).ring()->current().size() == 2; }));
   EXPECT_NE(node(0).move_tokens({}), "");
+}
+
+TEST(TcpTransport, DeliversLargeFramesWhole) {
+  boost::asio::io_context io;
+  std::vector<std::string> got;
+  gossip::TransportConfig cfg;
+  cfg.listen = "127.0.0.1:0";
+  gossip::TcpTransport t(io, cfg, [&](std::string_view frame, const std::string&) {
+    got.emplace_back(frame);
+    return true;
+  });
+  const std::string self = t.listen();
+  // 300 KiB: several of the reader's 64 KiB steps, and a small one after it on the same stream.
+  const uint32_t len = 300 << 10;
+  std::string big(4 + len, 'x');
+  for (int i = 0; i < 4; ++i) big[i] = static_cast<char>(len >> (24 - 8 * i));
+  std::string small("\0\0\0\x03" "abc", 7);
+  t.send(self, big);
+  t.send(self, small);
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < 2 && std::chrono::steady_clock::now() < end) io.run_for(10ms);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], big);
+  EXPECT_EQ(got[1], small);
+  t.close();
 }
 
 TEST(AdminPolicy, StateChangesNeedLoopbackOrTheToken) {

@@ -104,15 +104,15 @@ struct TcpTransport::Impl : std::enable_shared_from_this<Impl> {
         }
         tcp::resolver resolver(io);
         boost::system::error_code rec;
-      auto results = co_await resolver.async_resolve(hp->host, std::to_string(hp->port),
-                                                              asio::redirect_error(asio::use_awaitable, rec));
+        auto results = co_await resolver.async_resolve(hp->host, std::to_string(hp->port),
+                                                       asio::redirect_error(asio::use_awaitable, rec));
         if (rec || closed) {
           if (!closed) fail(*p, true);
           break;
         }
         arm(p, config.connect_timeout_ms);
         boost::system::error_code cec;
-      auto ep = co_await asio::async_connect(p->socket, results, asio::redirect_error(asio::use_awaitable, cec));
+        auto ep = co_await asio::async_connect(p->socket, results, asio::redirect_error(asio::use_awaitable, cec));
         (void)ep;
         p->timer.cancel();
         if (cec || !p->socket.is_open() || closed) {
@@ -178,12 +178,17 @@ struct TcpTransport::Impl : std::enable_shared_from_this<Impl> {
         ++stats.closed_bad_frame;
         break;
       }
+      // Grow the buffer with the bytes that actually arrive: a length prefix alone must not make
+      // us allocate (thousands of connections each announcing 4 MiB would).
       frame.assign(header, 4);
-      frame.resize(4 + size_t{len});
       boost::system::error_code bec;
-      auto bn = co_await asio::async_read(*sock, asio::buffer(frame.data() + 4, len),
-                                                 asio::redirect_error(asio::use_awaitable, bec));
-      (void)bn;
+      while (!bec && frame.size() < 4 + size_t{len}) {
+        const size_t have = frame.size();
+        const size_t want = std::min<size_t>(64 << 10, 4 + size_t{len} - have);
+        frame.resize(have + want);
+        co_await asio::async_read(*sock, asio::buffer(frame.data() + have, want),
+                                  asio::redirect_error(asio::use_awaitable, bec));
+      }
       if (bec) break;
       stats.bytes_in += frame.size();
       ++stats.frames_in;
