@@ -281,6 +281,26 @@ TEST(ClusterTest, MismatchedReplicationIsRefusedAtTheHandshake) {
   EXPECT_EQ((*ctl_json(c.nodes[0]->admin(), {"status"}))["nodes"].size(), 1u) << "never merged";
 }
 
+TEST(ClusterTest, TwoClustersFoundedApartWithTheSameNameStayApart) {
+  TempDir tmp;
+  const uint16_t pa = free_port(), pb = free_port();
+  const std::string a_addr = "127.0.0.1:" + std::to_string(pa), b_addr = "127.0.0.1:" + std::to_string(pb);
+  Ringd a(tmp.path() / "a", {"--listen", a_addr, "--admin", "127.0.0.1:0"});
+  {
+    Ringd b(tmp.path() / "b", {"--listen", b_addr, "--admin", "127.0.0.1:0"});
+    ASSERT_TRUE(a.wait_serving() && b.wait_serving());
+    ASSERT_TRUE(wait_until([&] { return !ctl_json(b.admin(), {"info"})->value("cluster_id", "").empty(); }, 20s));
+    ASSERT_EQ(b.terminate(), 0);
+  }
+  // B comes back pointing at A: same cluster name, another cluster id. Neither merges the other.
+  Ringd b(tmp.path() / "b", {"--listen", b_addr, "--admin", "127.0.0.1:0", "--seeds", a_addr});
+  ASSERT_TRUE(b.wait_serving());
+  EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_messages_refused_total{reason=\"cluster_id\"}") > 0; }, 20s));
+  EXPECT_TRUE(wait_until([&] { return b.log().find("a different cluster") != std::string::npos; }, 20s)) << b.log();
+  EXPECT_EQ((*ctl_json(a.admin(), {"status"}))["nodes"].size(), 1u);
+  EXPECT_EQ((*ctl_json(b.admin(), {"status"}))["nodes"].size(), 1u);
+}
+
 TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
   Cluster c(3);
   ASSERT_TRUE(c.serving());
