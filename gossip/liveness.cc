@@ -35,6 +35,7 @@ uint64_t down_hash(const LivenessRecord& r) {
 }  // namespace
 
 void LivenessTable::set(Entry& e, const LivenessRecord& r, PeerLiveness view) {
+  ++changes_;
   if (e.view == PeerLiveness::kDown) {
     down_digest_ ^= down_hash(e.record);
     --down_count_;

@@ -84,6 +84,8 @@ class LivenessTable {
   uint64_t down_digest() const { return down_digest_; }
   std::vector<LivenessRecord> down_records(size_t limit) const;
   size_t down_count() const { return down_count_; }
+  // Grows whenever any peer's record or view changes: observers compare it instead of scanning.
+  uint64_t changes() const { return changes_; }
   // Peers held as suspect or down: when zero, callers skip per-peer lookups on hot paths.
   size_t non_up_count() const { return down_count_ + suspects_.size(); }
   // Down records this node adopted since the last call (for observers: tests, the simulator).
@@ -126,6 +128,7 @@ class LivenessTable {
   std::vector<LivenessRecord> marked_down_;
   uint64_t down_digest_ = 0;
   size_t down_count_ = 0;
+  uint64_t changes_ = 0;
 };
 
 }  // namespace ringkeeper::gossip

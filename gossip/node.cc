@@ -462,8 +462,17 @@ void Node::Impl::persist() {
 
 void Node::Impl::publish() {
   auto ring = engine->ring();
-  std::unordered_map<NodeId, PeerLiveness> live;
   const gossip::ClusterState& st = engine->state();
+  // Most messages change neither the ring, nor anyone's liveness, nor the member count: skip the
+  // O(N) rebuild for them.
+  const uint64_t liveness_changes = engine->liveness_table().changes();
+  if (view && view->ring == ring && liveness_changes == published_liveness_changes &&
+      st.size() == published_members) {
+    return;
+  }
+  published_liveness_changes = liveness_changes;
+  published_members = st.size();
+  std::unordered_map<NodeId, PeerLiveness> live;
   live.reserve(st.size());
   for (size_t i = 0; i < st.size(); ++i) {
     const NodeId& nid = st.id_at(i);

@@ -65,7 +65,9 @@ struct Node::Impl {
 
   // Published view and subscribers.
   mutable std::mutex view_mu;
-  std::shared_ptr<const PublishedView> view;
+  std::shared_ptr<const PublishedView> view;   // written on the node thread only
+  uint64_t published_liveness_changes = 0;     // LivenessTable::changes() when view was built
+  size_t published_members = 0;
   std::mutex subs_mu;
   uint64_t next_sub = 1;
   std::map<uint64_t, RingListener> ring_subs;

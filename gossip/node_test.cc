@@ -16,6 +16,7 @@
 #include "gossip/admin_http.h"
 #include "gossip/transport.h"
 #include "storage/memory_store.h"
+#include "tests/wait_until.h"
 
 namespace ringkeeper {
 namespace {
@@ -23,12 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline = 20s) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return testing::wait_until(pred, deadline);
 }
 
 // A MemoryStore behind a FaultyStore, owned by the node.

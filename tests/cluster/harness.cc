@@ -154,13 +154,4 @@ std::string Ringd::log() const {
   return ss.str();
 }
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
 }  // namespace ringkeeper::testing

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/wait_until.h"
+
 namespace ringkeeper::testing {
 
 using json = nlohmann::json;
@@ -72,7 +74,5 @@ class Ringd {
   std::string admin_, listen_;
 };
 
-// Polls `pred` every 50 ms until it holds or `deadline` passes.
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline);
 
 }  // namespace ringkeeper::testing
