@@ -86,7 +86,13 @@ struct BodyPacker {
     pack_list(pk, m.requests, pack_digest);
   }
   void operator()(const Ack2& m) { pk.pack_array(1); pack_list(pk, m.deltas, pack_delta); }
-  void operator()(const Ping& m) { pk.pack_array(1); pk.pack_uint64(m.seq); }
+  void operator()(const Ping& m) {
+    // Trailing fields are optional: a peer of the previous revision reads `seq` and ignores them.
+    pk.pack_array(4);
+    pk.pack_uint64(m.seq);
+    pack_id(pk, m.target);
+    pk.pack_uint64(m.target_generation);
+  }
   void operator()(const PingAck& m) { pk.pack_array(1); pk.pack_uint64(m.seq); }
   void operator()(const PingReq& m) {
     pk.pack_array(4);
@@ -183,7 +189,12 @@ Body read_body(uint64_t type, const msgpack::object& o) {
       return Ack{R::list(p[0], R::delta), R::list(p[1], R::digest)};
     }
     case 4: return Ack2{R::list(R::array(o, 1)[0], R::delta)};
-    case 5: return Ping{R::u64(R::array(o, 1)[0])};
+    case 5: {
+      auto* p = R::array(o, 1);
+      Ping ping{R::u64(p[0]), NodeId(), 0};
+      if (o.via.array.size >= 4) ping = Ping{ping.seq, R::id(p + 1), R::u64(p[3])};
+      return ping;
+    }
     case 6: return PingAck{R::u64(R::array(o, 1)[0])};
     case 7: {
       auto* p = R::array(o, 4);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "gossip/hash.h"
+#include "ring/token_allocator.h"
 #include "ring/types.h"
 
 namespace ringkeeper::gossip {
@@ -13,6 +14,10 @@ namespace {
 constexpr size_t kMaxLivenessSync = 256;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp};
+
+uint64_t parse_stamp(const VersionedValue* v) {
+  return v ? std::strtoull(v->value.c_str(), nullptr, 10) : 0;
+}
 
 std::vector<Token> parse_tokens(std::string_view text) {
   std::vector<Token> out;
@@ -58,25 +63,75 @@ bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
   return changed;
 }
 
-void GossipEngine::merge(const NodeDelta& delta, Millis now) {
-  if (delta.id == config_.id && delta.state.generation != kTombstoneGeneration) return;  // we author ourselves
-  if (max_generation_ != 0 && delta.state.generation > max_generation_ &&
-      delta.state.generation != kTombstoneGeneration) {
-    ++stats_.rejected_generation;
-    return;
+bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
+  const NodeState& st = delta.state;
+  if (st.generation == kTombstoneGeneration) {
+    // A tombstone is a few bytes; still, only for ids this node already holds, or within the
+    // member bound (a joining node learns the cluster's tombstones with its first exchange).
+    if (!state_.find(delta.id) && state_.size() >= config_.max_members) {
+      ++stats_.rejected_bounds;
+      return false;
+    }
+    return true;
   }
+  const uint64_t wall = wall_ms(now);
+  if (config_.max_generation_ahead_s != 0 && st.generation > wall / 1000 + config_.max_generation_ahead_s) {
+    ++stats_.rejected_generation;
+    return false;
+  }
+  if (config_.max_clock_ahead != 0) {
+    if (const VersionedValue* stamp = st.get(keys::kStamp);
+        stamp && HlcStamp{parse_stamp(stamp)}.millis() > wall + static_cast<uint64_t>(config_.max_clock_ahead)) {
+      ++stats_.rejected_clock_ahead;
+      return false;
+    }
+  }
+  const NodeState* known = state_.find(delta.id);
+  if (!known && state_.size() >= config_.max_members) {
+    ++stats_.rejected_bounds;
+    return false;
+  }
+  if (st.values.size() + (known ? known->values.size() : 0) > config_.max_keys_per_entry) {
+    // Counted generously (keys already held may be among the delta's): only a hostile entry
+    // comes near the bound.
+    size_t keys = known ? known->values.size() : 0;
+    for (const auto& [k, v] : st.values) keys += !(known && known->get(k));
+    if (keys > config_.max_keys_per_entry) {
+      ++stats_.rejected_bounds;
+      return false;
+    }
+  }
+  for (const auto& [k, v] : st.values) {
+    if (v.value.size() > config_.max_value_bytes || k.size() > 256) {
+      ++stats_.rejected_bounds;
+      return false;
+    }
+  }
+  return true;
+}
+
+void GossipEngine::merge(const NodeDelta& delta, Millis now) {
+  const bool about_self = delta.id == config_.id;
+  if (about_self && delta.state.generation != kTombstoneGeneration) return;  // we author ourselves
+  if (!about_self && !admissible(delta, now)) return;
   const bool known = state_.find(delta.id) != nullptr;
   const uint64_t ring_before = ring_input_;
   if (!change_entry(delta.id, [&] { return state_.merge(delta.id, delta.state); })) return;
   ++stats_.deltas_applied;
+  if (about_self) {
+    // An operator removed this node (it was seen down somewhere): it stops claiming anything.
+    if (!removed_) {
+      removed_ = true;
+      note("this node was removed from the cluster (removenode); it no longer owns anything and stops");
+    }
+    return;
+  }
   const bool new_member = !known && delta.id != config_.id && !delta.state.is_tombstone();
   if (new_member) greet_.push_back(delta.id);
   if (new_member || ring_input_ != ring_before) hurry(now);
   const NodeState* after = state_.find(delta.id);
   liveness_.on_generation(delta.id, after->generation, now);
-  if (const VersionedValue* stamp = after->get(keys::kStamp)) {
-    hlc_ = std::max<uint64_t>(hlc_, std::strtoull(stamp->value.c_str(), nullptr, 10));
-  }
+  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(parse_stamp(stamp));
   if (const VersionedValue* status = after->get(keys::kStatus);
       status && !after->is_tombstone() && status->value == to_string(NodeStatus::kLeft)) {
     Millis& since = left_seen_[delta.id];
@@ -122,24 +177,70 @@ void GossipEngine::start(Millis now) {
   (void)now;
 }
 
+uint64_t GossipEngine::next_hlc(Millis now) {
+  hlc_ = std::max(hlc_ + 1, HlcStamp::make(wall_ms(now), 0).value);
+  return hlc_;
+}
+
 void GossipEngine::claim(const std::vector<Token>& tokens, Millis now) {
-  // Hybrid logical clock: after every stamp seen, and not behind this node's clock.
-  hlc_ = std::max(hlc_ + 1, HlcStamp::make(static_cast<uint64_t>(std::max<Millis>(now, 0)), 0).value);
+  const uint64_t stamp = next_hlc(now);
   std::string text;
   for (Token t : tokens) {
     if (!text.empty()) text += ',';
     text += t.to_string();
   }
-  set_local(keys::kStamp, std::to_string(hlc_));
+  set_local(keys::kStamp, std::to_string(stamp));
   set_local(keys::kTokens, std::move(text));
 }
 
-bool GossipEngine::ring_agreed(const RingSnapshot& ring, bool require_settled) {
+size_t GossipEngine::claimed_tokens() const {
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* tokens = own ? own->get(keys::kTokens) : nullptr;
+  if (!tokens) return 0;
+  std::vector<Token> list = parse_tokens(tokens->value);
+  std::sort(list.begin(), list.end());
+  return static_cast<size_t>(std::unique(list.begin(), list.end()) - list.begin());
+}
+
+void GossipEngine::repair_lost_claims(Millis now) {
+  if (own_status() != NodeStatus::kNormal) return;
+  auto r = ring();
+  const RingNode* me = r->find(config_.id);
+  if (!me) return;
+  const size_t claimed = claimed_tokens();
+  if (me->tokens.size() >= claimed) return;
+  // Another established owner's earlier claim won some of our tokens (two moves onto one token,
+  // or claims made on both sides of a partition). Keep what we own, claim as many fresh tokens
+  // as we lost, from the allocator, against the ring without us; the new claim is stamped now.
+  const size_t lost = claimed - me->tokens.size();
+  stats_.claims_lost += lost;
+  std::vector<NodeDescription> others;
+  for (const RingNode& n : r->nodes()) {
+    if (n.id == config_.id || n.tokens.empty()) continue;
+    others.push_back({n.id, owns_current_tokens(n.status) ? n.status : NodeStatus::kNormal, n.tokens, {}, n.dc,
+                      n.rack, n.stamp});
+  }
+  // Our kept tokens take part as a node of their own, so the fresh ones avoid them too.
+  const NodeId kept_id = NodeId::from_random_bits(~config_.id.hi(), ~config_.id.lo());
+  others.push_back({kept_id, NodeStatus::kNormal, me->tokens, {}, me->dc, me->rack, me->stamp});
+  auto alloc = allocate_tokens(others, {{config_.id, me->dc, me->rack, static_cast<uint32_t>(lost)}}, r->config());
+  std::vector<Token> next = me->tokens;
+  for (Token t : alloc.front().second) next.push_back(t);
+  std::sort(next.begin(), next.end());
+  next.erase(std::unique(next.begin(), next.end()), next.end());
+  note("lost " + std::to_string(lost) + " of " + std::to_string(claimed) +
+       " claimed tokens to earlier claims of other owners; claimed " + std::to_string(next.size() - me->tokens.size()) +
+       " new ones");
+  claim(next, now);
+}
+
+std::vector<NodeId> GossipEngine::not_agreeing(const RingSnapshot& ring, bool barrier, size_t limit) {
   // Joining compares placements (statuses aside, so joiners turning NORMAL one after another do
   // not invalidate each other's agreement); converged() compares the full ring digest.
-  const std::string_view key = require_settled ? keys::kPlacement : keys::kRingDigest;
-  const std::string mine = require_settled ? digest_to_hex(ring.placement_digest()) : ring.digest_hex();
-  for (size_t i = 0; i < state_.size(); ++i) {
+  std::vector<NodeId> out;
+  const std::string_view key = barrier ? keys::kPlacement : keys::kRingDigest;
+  const std::string mine = barrier ? digest_to_hex(ring.placement_digest()) : ring.digest_hex();
+  for (size_t i = 0; i < state_.size() && out.size() < limit; ++i) {
     const NodeId& id = state_.id_at(i);
     const NodeState& st = state_.state_at(i);
     if (st.is_tombstone()) continue;
@@ -147,17 +248,27 @@ bool GossipEngine::ring_agreed(const RingSnapshot& ring, bool require_settled) {
     const std::string_view status_text = status ? std::string_view(status->value) : std::string_view();
     if (status_text == to_string(NodeStatus::kLeft) || status_text == to_string(NodeStatus::kRemoved)) continue;
     if (id != config_.id) {
+      // The barrier waits for down members too: a member cut off on the other side of a
+      // partition has not seen this change, and must not find it completed when it returns.
       const PeerLiveness view = liveness_.view(id);
-      if (view == PeerLiveness::kSuspect || view == PeerLiveness::kDown) continue;
+      if (!barrier && (view == PeerLiveness::kSuspect || view == PeerLiveness::kDown)) continue;
       const VersionedValue* digest = st.get(key);
-      if (!digest || digest->value != mine) return false;
+      if (!digest || digest->value != mine) {
+        out.push_back(id);
+        continue;
+      }
     }
-    if (require_settled && status_text == to_string(NodeStatus::kJoining)) {
+    if (barrier && status_text == to_string(NodeStatus::kJoining)) {
       const VersionedValue* tokens = st.get(keys::kTokens);
-      if (!tokens || tokens->value.empty()) return false;
+      if (!tokens || tokens->value.empty()) out.push_back(id);
     }
   }
-  return true;
+  return out;
+}
+
+std::vector<NodeId> GossipEngine::join_waiting_for() {
+  if (join_.done() || !join_.claimed()) return {};
+  return not_agreeing(*ring(), true, 64);
 }
 
 bool GossipEngine::converged() {
@@ -175,14 +286,30 @@ bool GossipEngine::converged() {
 }
 
 void GossipEngine::update_membership(Millis now) {
+  if (removed_) return;
   if (!join_.done()) {
     auto r = ring();
-    JoinProcess::Action a = join_.step(now, *r, state_.size(), ring_agreed(*r, true));
+    std::vector<NodeId> waiting = join_.claimed() ? not_agreeing(*r, true, 64) : std::vector<NodeId>{};
+    JoinProcess::Action a = join_.step(now, *r, state_.size(), waiting.empty());
     if (a.claim) {
       if (join_.repicks() > stats_.token_repicks) stats_.token_repicks = join_.repicks();
       claim(*a.claim, now);
     }
-    if (a.become_normal) set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+    if (a.become_normal) {
+      set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+      waiting.clear();
+    }
+    if (waiting != join_waiting_) {
+      if (!waiting.empty()) {
+        std::string ids;
+        for (size_t i = 0; i < waiting.size() && i < 8; ++i) ids += (i ? ", " : "") + waiting[i].to_string();
+        if (waiting.size() > 8) ids += ", ... (" + std::to_string(waiting.size()) + " in all)";
+        note("join waits for members that have not yet seen its claim: " + ids);
+      }
+      join_waiting_ = std::move(waiting);
+    }
+  } else {
+    repair_lost_claims(now);
   }
   if (pending_load_ && (load_published_at_ < 0 || now - load_published_at_ >= config_.load_interval)) {
     publish(keys::kLoad, std::move(*pending_load_));
@@ -205,6 +332,7 @@ void GossipEngine::publish(std::string_view key, std::string value) {
 }
 
 std::string GossipEngine::remove_node(const NodeId& id) {
+  if (removed_) return "this node was itself removed from the cluster";
   if (id == config_.id) return "a node cannot remove itself (use decommission)";
   const NodeState* st = state_.find(id);
   if (!st) return "unknown node " + id.to_string();
@@ -221,6 +349,7 @@ std::string GossipEngine::remove_node(const NodeId& id) {
 }
 
 std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
+  if (removed_) return "this node was removed from the cluster";
   if (!join_.done()) return "this node is still joining; move its tokens once it is NORMAL";
   if (tokens.empty()) return "no tokens given";
   std::sort(tokens.begin(), tokens.end());
@@ -255,7 +384,7 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
     if (!address.empty()) {
       ++stats_.probes_sent;
       probe_ = Probe{id, address, next_seq_++, now, false};
-      out.push_back({address, make(Ping{probe_->seq}, &id)});
+      out.push_back({address, make(ping_for(probe_->seq, id), &id)});
     }
   }
   return out;
@@ -308,6 +437,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);
   }
+  if (key == keys::kStamp) observe_hlc(std::strtoull(value.c_str(), nullptr, 10));
   NodeState delta;
   delta.generation = config_.generation;
   delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});
@@ -315,10 +445,17 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
+  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(parse_stamp(stamp));
+  if (id == config_.id && st->is_tombstone()) removed_ = true;
   change_entry(id, [&] {
     state_.put_shared(id, std::move(st));
     return true;
   });
+}
+
+Ping GossipEngine::ping_for(uint64_t seq, const NodeId& target) const {
+  const NodeState* st = state_.find(target);
+  return Ping{seq, target, st ? st->generation : 0};
 }
 
 Message GossipEngine::make(Body body, const NodeId* to) {
@@ -426,7 +563,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
       const std::string address = address_of(*suspect);
       if (!address.empty()) {
         check_ = Probe{*suspect, address, next_seq_++, now, true};
-        out.push_back({address, make(Ping{check_->seq}, &check_->target)});
+        out.push_back({address, make(ping_for(check_->seq, check_->target), &check_->target)});
       }
     }
   }
@@ -437,7 +574,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
       if (!target.empty()) {
         ++stats_.probes_sent;
         probe_ = Probe{target[0].first, target[0].second, next_seq_++, now, false};
-        out.push_back({probe_->address, make(Ping{probe_->seq}, &probe_->target)});
+        out.push_back({probe_->address, make(ping_for(probe_->seq, probe_->target), &probe_->target)});
       }
     }
   }
@@ -450,7 +587,7 @@ void GossipEngine::send_greetings(std::vector<Envelope>& out) {
   for (const NodeId& id : greet_) {
     if (liveness_.view(id) != PeerLiveness::kUnknown) continue;
     const std::string address = address_of(id);
-    if (!address.empty() && address != config_.address) out.push_back({address, make(Ping{0}, &id)});
+    if (!address.empty() && address != config_.address) out.push_back({address, make(ping_for(0, id), &id)});
   }
   greet_.clear();
 }
@@ -470,6 +607,7 @@ void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
 
 std::vector<Envelope> GossipEngine::tick(Millis now) {
   std::vector<Envelope> out;
+  if (removed_) return out;
   const LivenessTimings& t = config_.liveness;
   if (last_tick_ >= 0 && now - last_tick_ > 2 * std::max(t.probe_interval, config_.gossip_interval)) {
     // Our own timers fired late: this process was paused. Whatever went unanswered meanwhile
@@ -524,9 +662,15 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
     if (const LivenessRecord* mine = liveness_.record(r.node); mine && mine->supersedes(r)) {
       newer.push_back(*mine);
     }
-    // A record about an older life of a node than the one in our state is stale.
-    if (const NodeState* st = state_.find(r.node); st && r.node != config_.id && st->generation > r.generation) {
-      continue;
+    if (r.node != config_.id) {
+      // Records about ids this node does not hold would grow its table without bound; a record
+      // about an older life of a node than the one in our state is stale.
+      const NodeState* st = state_.find(r.node);
+      if (!st || st->is_tombstone()) {
+        ++stats_.rejected_unknown;
+        continue;
+      }
+      if (st->generation > r.generation) continue;
     }
     const uint64_t before = liveness_.self_record().incarnation;
     liveness_.apply(r, msg.from, now);
@@ -574,6 +718,7 @@ std::vector<NodeDelta> GossipEngine::deltas_for(const std::vector<Digest>& wante
 
 std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   std::vector<Envelope> out;
+  if (removed_) return out;
   if (!accept(msg)) {
     // Answer an opening message (never an answer: two refusing nodes must not ping-pong), so the
     // sender sees our cluster id and replication settings, refuses them in turn and says why.
@@ -585,12 +730,18 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
     }
     return out;
   }
-  liveness_.heard(msg.from);
+  if (state_.find(msg.from)) liveness_.heard(msg.from);  // unknown ids create no record
   apply_rumors(msg, now, out);
   const std::string& reply_to = msg.from_address;
   const NodeId* peer = &msg.from;
   if (auto* ping = std::get_if<Ping>(&msg.body)) {
-    out.push_back({reply_to, make(PingAck{ping->seq}, peer)});
+    if (!ping->target.is_nil() && ping->target != config_.id) {
+      // Meant for another node that used to listen here: silence, so the prober's probe of that
+      // node fails as it should.
+      ++stats_.misdirected_probes;
+    } else {
+      out.push_back({reply_to, make(PingAck{ping->seq}, peer)});
+    }
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
     if (probe_ && probe_->seq == pack->seq) {
       if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
@@ -602,9 +753,17 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       relays_.erase(it);
     }
   } else if (auto* req = std::get_if<PingReq>(&msg.body)) {
-    const uint64_t seq = next_seq_++;
-    relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval};
-    out.push_back({req->target_address, make(Ping{seq}, &req->target)});
+    // Probes on someone's behalf go only to members this node knows, at the address it knows:
+    // a PingReq cannot aim this node at an arbitrary address.
+    const NodeState* target = state_.find(req->target);
+    const std::string address = address_of(req->target);
+    if (!target || target->is_tombstone() || address.empty() || req->target == config_.id) {
+      ++stats_.rejected_unknown;
+    } else {
+      const uint64_t seq = next_seq_++;
+      relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval};
+      out.push_back({address, make(ping_for(seq, req->target), &req->target)});
+    }
   } else if (std::holds_alternative<Rumor>(msg.body)) {
     // Its rumors were applied above; fresh ones are pushed on below.
   } else if (auto* syn = std::get_if<Syn>(&msg.body)) {
@@ -612,7 +771,9 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       // We disagree on who is down: send ours; whichever side holds older records gets newer
       // ones back (see apply_rumors).
       Message m = make(Rumor{}, peer);
-      for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync)) m.liveness.push_back(r);
+      // Successive exchanges cover every down record, kMaxLivenessSync at a time.
+      for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync, catchup_offset_)) m.liveness.push_back(r);
+      catchup_offset_ += kMaxLivenessSync;
       out.push_back({reply_to, std::move(m)});
     }
     if (syn->summary == state_.summary()) {

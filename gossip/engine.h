@@ -40,6 +40,22 @@ struct EngineConfig {
   JoinSettings join;                  // tokens, dc, rack; used only if no tokens are persisted
   Millis left_expiry = 3 * 24 * 3600 * 1000LL;  // a LEFT entry becomes a bare tombstone after this
   Millis load_interval = 60'000;      // the load value is republished at most this often
+
+  // Wall-clock milliseconds at `now` are now + wall_offset (the runtime keeps it current with
+  // set_wall_offset; the simulator gives each node its own skew). The hybrid logical clock and
+  // the generation bound read wall time this way; timers use `now` alone.
+  Millis wall_offset = 0;
+  // An entry whose generation (its start time, in seconds) is further ahead of this node's wall
+  // clock than this is refused and counted; checked at every merge. 0: no bound.
+  uint64_t max_generation_ahead_s = 366ull * 24 * 3600;
+  // A claim stamp further ahead of this node's wall clock than this is refused (with its entry)
+  // and counted, so one bad clock cannot drag every node's HLC into the future. 0: no bound.
+  Millis max_clock_ahead = 60'000;
+
+  // Bounds on what remote input may make this node hold (each refusal is counted).
+  size_t max_members = 16384;          // entries, tombstones included
+  size_t max_keys_per_entry = 256;     // values in one node's entry
+  size_t max_value_bytes = 64 << 10;   // one value
 };
 
 struct Envelope {
@@ -79,7 +95,12 @@ struct EngineStats {
   uint64_t stalls_detected = 0;   // ticks that came so late this node must have been paused
   uint64_t token_repicks = 0;     // own claims re-picked after losing a token conflict
   uint64_t tombstones_written = 0;
-  uint64_t rejected_generation = 0;  // entries with a generation beyond set_max_generation()
+  uint64_t rejected_generation = 0;  // entries with a generation too far ahead of the wall clock
+  uint64_t rejected_clock_ahead = 0; // entries whose claim stamp is too far ahead of the wall clock
+  uint64_t rejected_bounds = 0;      // entries refused by max_members / max_keys / max_value_bytes
+  uint64_t rejected_unknown = 0;     // rumors and probe requests about ids not in the state
+  uint64_t misdirected_probes = 0;   // Pings meant for another node id (a new node on an old address)
+  uint64_t claims_lost = 0;          // tokens this established owner lost to an earlier claim
   uint64_t refusals_sent = 0;        // answers to refused Syn/Ping, so the sender learns why
   ProbeRtt probe_rtt;
 };
@@ -121,9 +142,33 @@ class GossipEngine {
   // every peer not known to be down, so they mark it down at once instead of after a suspicion.
   std::vector<Envelope> announce_shutdown(Millis now);
 
-  // Entries whose generation exceeds `g` (a clock far ahead: more than a year beyond the
-  // receiver's) are refused and counted. 0: no bound (the simulator).
-  void set_max_generation(uint64_t g) { max_generation_ = g; }
+  // Keeps wall time current (see EngineConfig::wall_offset): the runtime calls it before each
+  // tick, so a clock stepped by NTP moves the HLC and the generation bound with it.
+  void set_wall_offset(Millis offset) { config_.wall_offset = offset; }
+  uint64_t wall_ms(Millis now) const { return static_cast<uint64_t>(std::max<Millis>(now + config_.wall_offset, 0)); }
+
+  // The hybrid logical clock: wall-clock milliseconds << 16 | a logical counter; never behind a
+  // stamp this node issued or accepted. The runtime persists it and restores it with observe_hlc.
+  uint64_t hlc() const { return hlc_; }
+  void observe_hlc(uint64_t stamp) { hlc_ = std::max(hlc_, stamp); }
+  // A new stamp: after every stamp seen, and not behind the wall clock.
+  uint64_t next_hlc(Millis now);
+
+  // True once this node learned that an operator removed it (a REMOVED tombstone naming it):
+  // from then on it claims nothing, sends nothing and answers nothing; the runtime stops.
+  bool removed() const { return removed_; }
+  // Members whose gossiped placement does not yet show this node's join (down ones included: no
+  // join completes on one side of a partition). Empty unless this node is joining.
+  std::vector<NodeId> join_waiting_for();
+  // How many tokens this node gossips (its claim) — more than it owns while a lost claim is
+  // repaired.
+  size_t claimed_tokens() const;
+  // One-line notices for the runtime's log (a lost claim, a removal, a join that waits).
+  std::vector<std::string> take_notices() {
+    std::vector<std::string> out;
+    out.swap(notices_);
+    return out;
+  }
 
   // Every node this node sees as up or not yet heard from (itself included) gossips the ring
   // digest this node routes with, and none of them is JOINING, LEAVING or MOVING.
@@ -147,6 +192,7 @@ class GossipEngine {
 
  private:
   Message make(Body body, const NodeId* to = nullptr);
+  Ping ping_for(uint64_t seq, const NodeId& target) const;
   void merge(const NodeDelta& delta, Millis now);
   void gossip_round(Millis now, std::vector<Envelope>& out);
   void probe_step(Millis now, std::vector<Envelope>& out);
@@ -167,10 +213,21 @@ class GossipEngine {
   bool change_entry(const NodeId& id, Change&& change);
   void start(Millis now);
   void update_membership(Millis now);
-  // Every live node routes with our ring; with `settled`, also no node is still joining
-  // without tokens or, for converged(), in any moving status.
-  bool ring_agreed(const RingSnapshot& ring, bool require_settled);
+  // The members that do not yet gossip our ring. `barrier` (joins): every member not LEFT or
+  // REMOVED, down ones included, must show our placement, and no joiner may lack tokens;
+  // otherwise (converged()) every member this node sees as up must gossip our ring digest.
+  // Stops after `limit` ids.
+  std::vector<NodeId> not_agreeing(const RingSnapshot& ring, bool barrier, size_t limit);
+  bool ring_agreed(const RingSnapshot& ring, bool barrier) { return not_agreeing(ring, barrier, 1).empty(); }
   void claim(const std::vector<Token>& tokens, Millis now);
+  // An established owner whose gossiped tokens lost a conflict drops them and claims as many new
+  // ones (see docs/design.md, "Token conflicts").
+  void repair_lost_claims(Millis now);
+  // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
+  bool admissible(const NodeDelta& delta, Millis now);
+  void note(std::string text) {
+    if (notices_.size() < 64) notices_.push_back(std::move(text));
+  }
   // set_local, unless the value is already what we gossip.
   void publish(std::string_view key, std::string value);
   void collect_left(Millis now);
@@ -183,7 +240,6 @@ class GossipEngine {
 
   ClusterState state_;
   uint64_t local_version_ = 0;
-  uint64_t max_generation_ = 0;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;
@@ -222,8 +278,12 @@ class GossipEngine {
   std::optional<uint64_t> published_digest_;  // ring digest last gossiped (or found gossiped)
   std::optional<std::string> pending_load_;
   Millis load_published_at_ = -1;
-  NodeMap<Millis> left_seen_;
-  std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)         // when this node first saw an entry as LEFT; -1 handled
+  NodeMap<Millis> left_seen_;         // when this node first saw an entry as LEFT; -1 handled
+  std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)
+  bool removed_ = false;
+  std::vector<NodeId> join_waiting_;  // last reported (a notice when it changes)
+  size_t catchup_offset_ = 0;         // where the next down-record catch-up starts
+  std::vector<std::string> notices_;
 };
 
 }  // namespace ringkeeper::gossip

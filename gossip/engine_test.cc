@@ -247,8 +247,9 @@ TEST(GossipEngineTest, MovedTokensReachEveryRing) {
 TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
   SplitMixRng rng(12);
   UnsharedRingCache cache;
-  GossipEngine a(config(1, {}), rng, cache);
-  a.set_max_generation(1000);
+  EngineConfig c = config(1, {});
+  c.max_generation_ahead_s = 1000;  // wall clock at now = 0 is 0 s: generations up to 1000 pass
+  GossipEngine a(c, rng, cache);
   Message m;
   m.from = NodeId(0, 2);
   m.cluster_id = a.config().cluster_id;
@@ -266,6 +267,68 @@ TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
   m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
   a.on_message(0, m);
   EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
+  // The bound follows the clock: a node that has run for a long while accepts what is no longer
+  // ahead (the bound was once computed at start only, refusing every later restart for good).
+  ahead.generation = 5000;
+  m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
+  a.on_message(4'500'000, m);
+  EXPECT_EQ(a.state().find(NodeId(0, 2))->generation, 5000u);
+  EXPECT_EQ(a.stats().rejected_generation, 1u);
+}
+
+TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {
+  SplitMixRng rng(13);
+  UnsharedRingCache cache;
+  EngineConfig c = config(1, {});
+  c.wall_offset = 1'000'000;  // wall clock 1,000 s at now = 0
+  GossipEngine a(c, rng, cache);
+  Message m;
+  m.from = NodeId(0, 2);
+  m.cluster_id = a.config().cluster_id;
+  m.replication = a.config().replication.canonical();
+  m.from_address = "node2";
+  NodeState st;
+  st.generation = 7;
+  const uint64_t far = HlcStamp::make(1'000'000 + c.max_clock_ahead + 1, 0).value;
+  st.values = {{"address", {"node2", 1}}, {"stamp", {std::to_string(far), 2}}};
+  st.max_version = 2;
+  m.body = Ack2{{NodeDelta{NodeId(0, 2), st}}};
+  a.on_message(0, m);
+  EXPECT_EQ(a.state().find(NodeId(0, 2)), nullptr);
+  EXPECT_EQ(a.stats().rejected_clock_ahead, 1u);
+  EXPECT_LT(a.hlc(), far) << "a refused stamp does not drag the clock along";
+  const uint64_t near = HlcStamp::make(1'000'000 + 5'000, 3).value;
+  st.values = {{"address", {"node2", 1}}, {"stamp", {std::to_string(near), 2}}};
+  m.body = Ack2{{NodeDelta{NodeId(0, 2), st}}};
+  a.on_message(0, m);
+  EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
+  EXPECT_EQ(a.hlc(), near) << "raised by every stamp accepted";
+  EXPECT_GT(a.next_hlc(0), near);
+  EXPECT_EQ(HlcStamp{a.next_hlc(10'000)}.millis(), 1'010'000u) << "wall-clock milliseconds";
+}
+
+TEST(GossipEngineTest, APingMeantForAnotherNodeIsNotAnswered) {
+  SplitMixRng rng(14);
+  UnsharedRingCache cache;
+  GossipEngine a(config(1, {}), rng, cache);
+  Message m;
+  m.from = NodeId(0, 2);
+  m.cluster_id = a.config().cluster_id;
+  m.replication = a.config().replication.canonical();
+  m.from_address = "node2";
+  m.body = Ping{5, NodeId(0, 9), 3};  // for the node that listened here before (another id)
+  EXPECT_TRUE(a.on_message(0, m).empty());
+  EXPECT_EQ(a.stats().misdirected_probes, 1u);
+  m.body = Ping{6, a.id(), 1};
+  auto out = a.on_message(0, m);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<PingAck>(out[0].message.body));
+  m.body = Ping{7, NodeId(), 0};  // a peer one revision older names no target: answered
+  EXPECT_EQ(a.on_message(0, m).size(), 1u);
+  // A probe request for an id this node does not know is refused, whatever address it names.
+  m.body = PingReq{8, NodeId(0, 42), "10.9.9.9:7000"};
+  EXPECT_TRUE(a.on_message(0, m).empty());
+  EXPECT_EQ(a.stats().rejected_unknown, 1u);
 }
 
 TEST(CodecTest, NodeStateRoundTripsForTheStore) {

@@ -41,6 +41,7 @@ class JoinProcess {
   Action step(Millis now, const RingSnapshot& ring, size_t known_nodes, bool ring_agreed);
 
   bool done() const { return phase_ == Phase::kDone; }
+  bool claimed() const { return phase_ == Phase::kClaimed; }
   void finish() { phase_ = Phase::kDone; }  // the node already owns tokens (a restart)
   uint32_t repicks() const { return repicks_; }
 

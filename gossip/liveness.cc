@@ -48,10 +48,20 @@ void LivenessTable::set(Entry& e, const LivenessRecord& r, PeerLiveness view) {
   }
 }
 
-std::vector<LivenessRecord> LivenessTable::down_records(size_t limit) const {
+std::vector<LivenessRecord> LivenessTable::down_records(size_t limit, size_t start) const {
   std::vector<LivenessRecord> out;
+  if (down_count_ == 0 || limit == 0) return out;
+  const size_t first = start % down_count_;
+  size_t k = 0;  // index among down records
   entries_.for_each([&](const NodeId&, const Entry& e) {
-    if (out.size() < limit && e.view == PeerLiveness::kDown) out.push_back(e.record);
+    if (e.view != PeerLiveness::kDown) return;
+    if (k++ >= first && out.size() < limit) out.push_back(e.record);
+  });
+  // Wrap around to the first ones.
+  k = 0;
+  entries_.for_each([&](const NodeId&, const Entry& e) {
+    if (e.view != PeerLiveness::kDown) return;
+    if (k++ < first && out.size() < limit) out.push_back(e.record);
   });
   return out;
 }
@@ -117,8 +127,10 @@ void LivenessTable::refute(uint64_t incarnation) {
   enqueue(self_record_);
 }
 
-bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis now) {
-  if (r.node == self_) {
+bool LivenessTable::apply(const LivenessRecord& rumor, const NodeId& source, Millis now) {
+  const LivenessRecord& r0 = rumor;
+  if (r0.node == self_) {
+    const LivenessRecord& r = r0;
     if (r.generation == self_record_.generation && r.state != Liveness::kUp &&
         r.incarnation >= self_record_.incarnation) {
       refute(r.incarnation);
@@ -126,15 +138,28 @@ bool LivenessTable::apply(const LivenessRecord& r, const NodeId& source, Millis 
     }
     return false;
   }
+  // A "down" relayed by a third party is a belief, not evidence: it must not outrank this node's
+  // own view of a peer it may well reach (healing a partition hands each side the other's
+  // verdicts). It starts a suspicion here instead — at its shortest timeout, as if confirmed — and
+  // this node's own direct checks decide: a live peer refutes, a dead one is marked down here.
+  // The node's own announcement of its shutdown (source == subject) stays immediate.
+  LivenessRecord r = r0;
+  const bool relayed_down = r.state == Liveness::kDown && source != self_ && source != r.node;
+  if (relayed_down) r.state = Liveness::kSuspect;
   Entry& e = entries_[r.node];
   if (e.view == PeerLiveness::kUnknown && e.record.node.is_nil()) e.record.node = r.node;
   const bool newer = r.supersedes(e.record) || e.view == PeerLiveness::kUnknown;
-  if (!newer) return false;
+  if (!newer) {
+    if (relayed_down && e.view == PeerLiveness::kSuspect && e.record == r) {
+      e.confirmations = std::max(e.confirmations, timings_.confirmations);
+    }
+    return false;
+  }
   if (r.generation < e.record.generation) return false;  // a stale life
   const bool was_suspect = e.view == PeerLiveness::kSuspect;
   if (r.state == Liveness::kDown && e.view != PeerLiveness::kDown) marked_down_.push_back(r);
   set(e, r, view_of(r.state));
-  e.confirmations = source == self_ ? 1 : 0;
+  e.confirmations = source == self_ ? 1 : relayed_down ? timings_.confirmations : 0;
   if (r.state == Liveness::kSuspect) {
     e.suspect_since = now;
     if (!was_suspect) suspects_.push_back(r.node);

@@ -50,6 +50,7 @@ class LivenessTable {
 
   // Applies a rumor from `source`. Returns true if it changed this node's view (then it is also
   // queued for re-dissemination). A rumor about this node that says suspect or down is refuted.
+  // "Down" from a third party is taken as a confirmed suspicion (see liveness.cc).
   bool apply(const LivenessRecord& r, const NodeId& source, Millis now);
 
   // This node's own failed probe of `id`, whose entry has `generation`: suspect it at that
@@ -82,7 +83,9 @@ class LivenessTable {
   // agree on who is down. Carried by Syn, so a node that missed a rumor (it was paused, or the
   // epidemic missed it) catches up in one exchange; constant while nothing changes.
   uint64_t down_digest() const { return down_digest_; }
-  std::vector<LivenessRecord> down_records(size_t limit) const;
+  // Up to `limit` down records, starting at the `start`-th (modulo their count) and wrapping:
+  // successive calls with a growing start cover every one.
+  std::vector<LivenessRecord> down_records(size_t limit, size_t start = 0) const;
   size_t down_count() const { return down_count_; }
   // Grows whenever any peer's record or view changes: observers compare it instead of scanning.
   uint64_t changes() const { return changes_; }

@@ -53,8 +53,13 @@ struct Ack2 {
   bool operator==(const Ack2&) const = default;
 };
 // Failure detection: direct probe, its answer, and a request to probe on someone's behalf.
+// A Ping names the node it is meant for: a different node now listening at that address (a wiped
+// data dir, a new id) must not answer for the one the prober is checking. Nil target: a peer one
+// wire revision older, which sent no target; answered as before.
 struct Ping {
   uint64_t seq = 0;
+  NodeId target;
+  uint64_t target_generation = 0;  // the generation the prober knows for the target (0: unknown)
   bool operator==(const Ping&) const = default;
 };
 struct PingAck {

@@ -110,6 +110,7 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
       if (!parsed) return refused(3, "data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
       impl->cluster_id = *parsed;
     }
+    if (auto h = store.get_meta(storage::meta::kHlc)) impl->persisted_hlc = std::strtoull(h->c_str(), nullptr, 10);
     uint64_t persisted_generation = 0;
     if (auto g = store.get_meta(storage::meta::kGeneration)) {
       persisted_generation = std::strtoull(g->c_str(), nullptr, 10);
@@ -133,6 +134,10 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
     if (corrupt) return refused(3, "data dir " + config.data_dir + " is corrupt: an unreadable cluster-state record");
     for (const auto& [eid, st] : entries) {
       if (eid != impl->id) continue;
+      if (st.is_tombstone()) {
+        return refused(3, "data dir " + config.data_dir + ": node " + impl->id.to_string() +
+                              " was removed from the cluster (removenode); a new node needs a fresh data dir");
+      }
       const gossip::VersionedValue* tokens = st.get(kTokens);
       const gossip::VersionedValue* status = st.get(kStatus);
       if (tokens && status && status->value != to_string(NodeStatus::kJoining) && !config.tokens.empty() &&
@@ -201,8 +206,9 @@ std::string Node::start() {
   ec.join.dc = m.config.dc;
   ec.join.rack = m.config.rack;
   ec.join.settle = m.config.settle_ms;
+  ec.wall_offset = m.wall_offset();
   m.engine = std::make_unique<gossip::GossipEngine>(ec, m.rng, m.ring_cache);
-  m.engine->set_max_generation(wall_seconds() + 366ull * 24 * 3600);
+  m.engine->observe_hlc(m.persisted_hlc);  // never behind a stamp this data dir issued or saw
 
   // Routes from the persisted ring before hearing from anyone: peers as remembered, this node's
   // own values (tokens, status, claim stamp, dc, rack, embedder values) carried into its new
@@ -319,6 +325,7 @@ void Node::Impl::write_addresses_file() {
 
 void Node::Impl::drive() {
   if (halted) return;
+  engine->set_wall_offset(wall_offset());
   auto out = engine->tick(now());
   after_event();
   send_all(std::move(out));
@@ -414,6 +421,11 @@ void Node::Impl::on_refused(const std::string& address) {
 void Node::Impl::after_event() {
   persist();
   publish();
+  for (const std::string& notice : engine->take_notices()) spdlog::warn("{}", notice);
+  if (engine->removed() && !failed) {
+    // Persisted above: started again on this data dir, the node refuses to run (exit 3).
+    fail("node " + id.to_string() + " was removed from the cluster by an operator (removenode)");
+  }
 }
 
 void Node::Impl::persist() {
@@ -440,6 +452,8 @@ void Node::Impl::persist() {
   }
   for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, gossip::entry_key(nid));
   if (cid != cluster_id) b.put_meta(storage::meta::kClusterId, cid.to_string());
+  const uint64_t hlc = engine->hlc();
+  if (hlc != persisted_hlc && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));
   if (b.empty()) {
     persisted_summary = st.summary();
     return;
@@ -452,6 +466,7 @@ void Node::Impl::persist() {
   }
   ++stats.store_writes;
   for (auto& [nid, key] : written) persisted[nid] = key;
+  persisted_hlc = hlc;
   for (const NodeId& nid : gone) persisted.erase(nid);
   if (cid != cluster_id) {
     if (cluster_id.is_nil()) spdlog::info("cluster id {}", cid.to_string());

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "gossip/hash.h"
 #include "gossip/node_impl.h"
 
 namespace ringkeeper {
@@ -47,6 +48,20 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     pos = amp + 1;
   }
   return std::nullopt;
+}
+
+// Distinct tokens in a gossiped token list (comma-separated decimals).
+size_t token_count(std::string_view text) {
+  std::vector<std::string_view> parts;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    if (comma > pos) parts.push_back(text.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  std::sort(parts.begin(), parts.end());
+  return static_cast<size_t>(std::unique(parts.begin(), parts.end()) - parts.begin());
 }
 
 const std::string* value_of(const gossip::NodeState& st, std::string_view key) {
@@ -135,12 +150,28 @@ AdminResponse Node::Impl::handle_admin(const AdminRequest& req) {
       const std::string* address = value_of(ns, gossip::keys::kAddress);
       const std::string* dc = value_of(ns, gossip::keys::kDc);
       const std::string* rack = value_of(ns, gossip::keys::kRack);
+      const std::string* claimed = value_of(ns, gossip::keys::kTokens);
+      json change = nullptr;
+      if (!gone && status && *status == "JOINING" && claimed && !claimed->empty()) {
+        // A join in flight. Its id is the same on every node (from the joiner's id and claim
+        // stamp); only the joiner knows whom it waits for.
+        const std::string* stamp = value_of(ns, gossip::keys::kStamp);
+        const uint64_t s = stamp ? std::strtoull(stamp->c_str(), nullptr, 10) : 0;
+        const NodeId change_id = NodeId::from_random_bits(nid.hi() ^ gossip::mix64(s), nid.lo() ^ gossip::mix64(s + 1));
+        json waiting = json::array();
+        if (nid == id) {
+          for (const NodeId& w : engine->join_waiting_for()) waiting.push_back(w.to_string());
+        }
+        change = json{{"id", change_id.to_string()}, {"kind", "join"}, {"phase", "announce"}, {"waiting_for", waiting}};
+      }
       nodes.push_back(json{{"id", nid.to_string()},
                            {"self", nid == id},
                            {"address", address ? *address : ""},
                            {"status", ns.is_tombstone() ? std::string(status ? *status : "REMOVED") : (status ? *status : "JOINING")},
                            {"liveness", std::string(gossip::to_string(l))},
                            {"tokens", rn ? rn->tokens.size() : 0},
+                           {"claimed_tokens", gone || !claimed ? 0 : token_count(*claimed)},
+                           {"change", change},
                            {"ownership", ownership},
                            {"dc", dc ? *dc : ""},
                            {"rack", rack ? *rack : ""},
@@ -279,6 +310,22 @@ std::string Node::Impl::metrics_text() {
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_cluster, "reason=\"cluster_id\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_replication, "reason=\"replication\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_generation, "reason=\"generation_ahead\"");
+  counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_clock_ahead, "reason=\"clock_ahead\"");
+  counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_bounds, "reason=\"bounds\"");
+  counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_unknown, "reason=\"unknown_node\"");
+  counter("ringkeeper_gossip_messages_refused_total", "", es.misdirected_probes, "reason=\"probe_for_another_node\"");
+  counter("ringkeeper_token_claims_lost_total",
+          "Tokens this node, an established owner, lost to earlier claims (then re-claimed elsewhere).",
+          es.claims_lost);
+  {
+    const RingNode* me = ring->find(id);
+    const size_t claimed = engine->claimed_tokens(), owned = me ? me->tokens.size() : 0;
+    gauge("ringkeeper_tokens_claimed_not_owned",
+          "Tokens this node gossips but does not own (a lost claim being repaired).",
+          static_cast<double>(claimed > owned ? claimed - owned : 0));
+    gauge("ringkeeper_join_waiting_for", "Members a join in progress still waits for.",
+          static_cast<double>(engine->join_waiting_for().size()));
+  }
   const gossip::ProbeRtt& rtt = es.probe_rtt;
   out += "# HELP ringkeeper_probe_rtt_seconds Round-trip time of answered direct probes.\n"
          "# TYPE ringkeeper_probe_rtt_seconds histogram\n";

@@ -62,6 +62,7 @@ struct Node::Impl {
   // Persistence: (generation, max_version) of each entry as last written.
   std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted;
   uint64_t persisted_summary = 0;
+  uint64_t persisted_hlc = 0;
 
   // Published view and subscribers.
   mutable std::mutex view_mu;
@@ -88,6 +89,12 @@ struct Node::Impl {
   mutable std::mutex failure_mu;
   std::string failure;
 
+  // Wall-clock minus node-clock milliseconds: the engine's wall time (HLC, generation bound).
+  gossip::Millis wall_offset() const {
+    const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    return static_cast<gossip::Millis>(wall) - now();
+  }
   gossip::Millis now() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - epoch).count();
   }
@@ -96,7 +103,7 @@ struct Node::Impl {
   void rearm(bool force);                         // timer at the engine's next deadline
   void finish_stop(std::chrono::steady_clock::time_point deadline);  // flush, sync, stop the loop
   std::string move_tokens(std::vector<Token> tokens);
-  void after_event();                             // persist, publish, notify
+  void after_event();                             // persist, publish, notify, log the engine's notices
   void send_all(std::vector<gossip::Envelope> out);
   bool on_frame(std::string_view frame, const std::string& peer);
   void on_refused(const std::string& address);

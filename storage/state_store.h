@@ -29,6 +29,7 @@ inline constexpr std::string_view kClusterId = "cluster_id";
 inline constexpr std::string_view kClusterName = "cluster_name";
 inline constexpr std::string_view kGeneration = "generation";
 inline constexpr std::string_view kReplication = "replication";
+inline constexpr std::string_view kHlc = "hlc";  // the hybrid logical clock, decimal (restored at start)
 }  // namespace meta
 
 enum class RecordKind : uint8_t {

@@ -1,0 +1,209 @@
+// Ownership through partitions and heals, in the simulator: each scenario is one the engine got
+// wrong before (see issue "ownership safety"), driven through the real engine and codec.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "tests/sim/sim.h"
+
+namespace ringkeeper::sim {
+namespace {
+
+std::vector<Token> gossiped_tokens(gossip::GossipEngine& e, const NodeId& id) {
+  std::vector<Token> out;
+  const gossip::NodeState* st = e.state().find(id);
+  const gossip::VersionedValue* v = st ? st->get(gossip::keys::kTokens) : nullptr;
+  if (!v) return out;
+  std::string_view text = v->value;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    if (auto t = Token::parse(text.substr(pos, comma - pos))) out.push_back(*t);
+    pos = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Every live node NORMAL, converged, routing with one ring, and owning all it gossips.
+std::string settled(SimCluster& sim) {
+  std::optional<uint64_t> digest;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    if (!sim.alive(i)) continue;
+    auto& e = sim.engine(i);
+    if (e.own_status() != NodeStatus::kNormal) return "node " + std::to_string(i) + " not NORMAL";
+    if (!e.converged()) return "node " + std::to_string(i) + " not converged";
+    if (digest && *digest != e.ring()->digest()) return "ring digests differ";
+    digest = e.ring()->digest();
+    const RingNode* me = e.ring()->find(e.id());
+    if (!me || me->tokens.empty()) return "node " + std::to_string(i) + " owns no token";
+    if (me->tokens != gossiped_tokens(e, e.id())) {
+      return "node " + std::to_string(i) + " gossips tokens it does not own";
+    }
+  }
+  return "";
+}
+
+std::string run_until_settled(SimCluster& sim, Millis within) {
+  const Millis deadline = sim.now() + within;
+  std::string why = settled(sim);
+  while (!why.empty() && sim.now() < deadline) {
+    sim.run_until(sim.now() + 250);
+    why = settled(sim);
+  }
+  return why;
+}
+
+void split(SimCluster& sim, const std::vector<size_t>& a, const std::vector<size_t>& b) {
+  for (size_t x : a) {
+    for (size_t y : b) {
+      sim.cut(x, y);
+      sim.cut(y, x);
+    }
+  }
+}
+
+// Waits until every node of `side` sees every node of `other` as down.
+bool wait_sides_down(SimCluster& sim, const std::vector<size_t>& side, const std::vector<size_t>& other) {
+  const Millis deadline = sim.now() + 60'000;
+  for (;;) {
+    bool all = true;
+    for (size_t x : side) {
+      for (size_t y : other) {
+        all = all && sim.engine(x).liveness(sim.engine(y).id()) == gossip::PeerLiveness::kDown;
+      }
+    }
+    if (all) return true;
+    if (sim.now() >= deadline) return false;
+    sim.run_until(sim.now() + 250);
+  }
+}
+
+// Engines hold references into their SimCluster: it lives where it was made.
+std::unique_ptr<SimCluster> formed_cluster(uint64_t seed, size_t n) {
+  SimOptions o;
+  o.seed = seed;
+  auto sim = std::make_unique<SimCluster>(o);
+  sim->add_node({SimCluster::kSelf});
+  for (size_t i = 1; i < n; ++i) sim->add_node({0});
+  EXPECT_EQ(run_until_settled(*sim, 15'000), "") << "seed " << seed;
+  return sim;
+}
+
+class Seeds : public ::testing::TestWithParam<uint64_t> {};
+
+// A joiner on each side of a 3|2 split: neither finishes its join while the other side is cut off
+// (the barrier waits for down members too), and says whom it waits for; after the heal one ring,
+// both joiners own every token they gossip, none is shared.
+TEST_P(Seeds, JoinersOnBothSidesOfASplitFinishOnlyAfterTheHeal) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  split(sim, {0, 1, 2}, {3, 4});
+  ASSERT_TRUE(wait_sides_down(sim, {0, 1, 2}, {3, 4})) << "seed " << seed;
+  ASSERT_TRUE(wait_sides_down(sim, {3, 4}, {0, 1, 2})) << "seed " << seed;
+  const size_t left = sim.add_node({0});
+  const size_t right = sim.add_node({3});
+  split(sim, {0, 1, 2, left}, {3, 4, right});
+  sim.run_until(sim.now() + 20'000);
+  for (size_t j : {left, right}) {
+    EXPECT_EQ(sim.engine(j).own_status(), NodeStatus::kJoining) << "seed " << seed << " joiner " << j;
+    EXPECT_FALSE(sim.engine(j).join_waiting_for().empty()) << "seed " << seed << " joiner " << j;
+  }
+  // Routing keeps working on both sides meanwhile: the old owners, unchanged.
+  EXPECT_EQ(sim.engine(0).ring()->current().size(), 5u * 16);
+  EXPECT_EQ(sim.engine(3).ring()->current().size(), 5u * 16);
+  sim.heal_all();
+  EXPECT_EQ(run_until_settled(sim, 60'000), "") << "seed " << seed;
+  auto ring = sim.engine(0).ring();
+  EXPECT_EQ(ring->current().size(), 7u * 16) << "seed " << seed;
+  for (size_t j : {left, right}) {
+    EXPECT_EQ(ring->find(sim.engine(j).id())->tokens.size(), 16u) << "seed " << seed;
+    EXPECT_TRUE(sim.engine(j).join_waiting_for().empty());
+  }
+}
+
+// Healing a 3|2 split hands each side the other's "down" verdicts about its own members; none of
+// those may mark a healthy node down.
+TEST_P(Seeds, HealingASplitMarksNoHealthyNodeDown) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  split(sim, {0, 1, 2}, {3, 4});
+  ASSERT_TRUE(wait_sides_down(sim, {0, 1, 2}, {3, 4})) << "seed " << seed;
+  ASSERT_TRUE(wait_sides_down(sim, {3, 4}, {0, 1, 2})) << "seed " << seed;
+  for (size_t i = 0; i < sim.size(); ++i) (void)sim.engine(i).take_marked_down();
+  sim.heal_all();
+  const Millis deadline = sim.now() + 30'000;
+  size_t false_downs = 0;
+  bool all_up = false;
+  while (sim.now() < deadline && !all_up) {
+    sim.run_until(sim.now() + 100);
+    for (size_t i = 0; i < sim.size(); ++i) false_downs += sim.engine(i).take_marked_down().size();
+    all_up = true;
+    for (size_t i = 0; i < sim.size(); ++i) {
+      for (size_t j = 0; j < sim.size(); ++j) {
+        if (i != j) all_up = all_up && sim.engine(i).liveness(sim.engine(j).id()) == gossip::PeerLiveness::kUp;
+      }
+    }
+  }
+  EXPECT_EQ(false_downs, 0u) << "seed " << seed;
+  EXPECT_TRUE(all_up) << "seed " << seed;
+}
+
+// Two established owners move onto the same token on the two sides of a split. After the heal
+// one keeps it; the other knows it lost: it gossips only what it owns and claims a replacement.
+TEST_P(Seeds, AnOwnerThatLostAClaimKnowsItAndClaimsAnother) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  split(sim, {0, 1, 2}, {3, 4});
+  const Token contested(0x5555'5555'5555'5555ULL + seed);
+  for (size_t mover : {1u, 4u}) {
+    std::vector<Token> next = gossiped_tokens(sim.engine(mover), sim.engine(mover).id());
+    next.front() = contested;
+    ASSERT_EQ(sim.engine(mover).move_tokens(next, sim.now()), "");
+    sim.run_until(sim.now() + 500);
+  }
+  sim.run_until(sim.now() + 10'000);
+  sim.heal_all();
+  EXPECT_EQ(run_until_settled(sim, 60'000), "") << "seed " << seed;
+  auto ring = sim.engine(0).ring();
+  const RingNode* a = ring->find(sim.engine(1).id());
+  const RingNode* b = ring->find(sim.engine(4).id());
+  EXPECT_EQ(a->tokens.size(), 16u);
+  EXPECT_EQ(b->tokens.size(), 16u);
+  const bool a_has = std::binary_search(a->tokens.begin(), a->tokens.end(), contested);
+  const bool b_has = std::binary_search(b->tokens.begin(), b->tokens.end(), contested);
+  EXPECT_NE(a_has, b_has) << "exactly one keeps it";
+  EXPECT_EQ(sim.engine(1).stats().claims_lost + sim.engine(4).stats().claims_lost, 1u);
+}
+
+// A node removed by an operator while it was cut off learns it on the heal and goes silent
+// instead of claiming tokens as a zombie.
+TEST_P(Seeds, ARemovedNodeThatLearnsItStops) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  split(sim, {0, 1, 2, 3}, {4});
+  ASSERT_TRUE(wait_sides_down(sim, {0}, {4}));
+  ASSERT_EQ(sim.engine(0).remove_node(sim.engine(4).id()), "");
+  sim.run_until(sim.now() + 5'000);
+  sim.heal_all();
+  const Millis deadline = sim.now() + 30'000;
+  while (!sim.engine(4).removed() && sim.now() < deadline) sim.run_until(sim.now() + 250);
+  EXPECT_TRUE(sim.engine(4).removed()) << "seed " << seed;
+  EXPECT_TRUE(sim.engine(4).tick(sim.now() + 10'000).empty()) << "a removed node sends nothing";
+  sim.crash(4);  // what the runtime does next: the process exits
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  const RingNode* gone = sim.engine(0).ring()->find(sim.engine(4).id());
+  EXPECT_TRUE(gone == nullptr || gone->tokens.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));
+
+}  // namespace
+}  // namespace ringkeeper::sim
