@@ -1,5 +1,7 @@
 #include "gossip/codec.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -111,29 +113,40 @@ std::string mac_of(std::string_view secret, std::string_view payload) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-// No container can hold more elements than the payload has bytes: a header that claims more is
-// garbage, refused before msgpack allocates for it (a 4-byte array header can claim 2^32 entries).
+// msgpack builds a 24-byte object per element as it parses, before the Reader sees any, so its
+// containers are capped up front: no array longer than the longest list we accept (nor than the
+// payload has bytes: a 4-byte header can claim 2^32 entries), no string longer than a value, no
+// maps, bins or exts (the schema has none), no nesting deeper than kMaxDepth.
+static_assert(kMaxListEntries >= kMaxLivenessRecords && kMaxListEntries >= kMaxKeysPerEntry &&
+              kMaxListEntries >= ClusterState::kBuckets && kMaxValueBytes >= kMaxKeyBytes);
 msgpack::unpack_limit limits_for(size_t payload_bytes) {
-  return msgpack::unpack_limit(payload_bytes, payload_bytes, payload_bytes, payload_bytes, payload_bytes, 32);
+  const size_t array = std::min<size_t>(payload_bytes, kMaxListEntries);
+  const size_t str = std::min<size_t>(payload_bytes, kMaxValueBytes);
+  return msgpack::unpack_limit(array, /*map=*/0, str, /*bin=*/0, /*ext=*/0, kMaxDepth);
 }
 
-// Reads a msgpack object tree with the schema's types; any mismatch throws Malformed.
+// A list's length is only a claim until its elements decode: reserve this many at most, and let
+// longer lists grow with the elements that did.
+constexpr uint32_t kReserveUpFront = 1024;
+
+// Reads a msgpack object tree with the schema's types; any mismatch, or a list or string over its
+// cap, throws Malformed.
 struct Malformed {};
 struct Reader {
   static const msgpack::object* array(const msgpack::object& o, uint32_t min_size) {
     if (o.type != msgpack::type::ARRAY || o.via.array.size < min_size) throw Malformed{};
     return o.via.array.ptr;
   }
-  static uint32_t size(const msgpack::object& o) {
-    if (o.type != msgpack::type::ARRAY) throw Malformed{};
+  static uint32_t size(const msgpack::object& o, uint32_t max_size) {
+    if (o.type != msgpack::type::ARRAY || o.via.array.size > max_size) throw Malformed{};
     return o.via.array.size;
   }
   static uint64_t u64(const msgpack::object& o) {
     if (o.type != msgpack::type::POSITIVE_INTEGER) throw Malformed{};
     return o.via.u64;
   }
-  static std::string str(const msgpack::object& o) {
-    if (o.type != msgpack::type::STR) throw Malformed{};
+  static std::string str(const msgpack::object& o, uint32_t max_bytes = kMaxValueBytes) {
+    if (o.type != msgpack::type::STR || o.via.str.size > max_bytes) throw Malformed{};
     return std::string(o.via.str.ptr, o.via.str.size);
   }
   static NodeId id(const msgpack::object* p) { return NodeId(u64(p[0]), u64(p[1])); }
@@ -145,23 +158,24 @@ struct Reader {
     auto* p = array(o, 4);
     NodeDelta d{id(p), {}};
     d.state.generation = u64(p[2]);
-    const uint32_t n = size(p[3]);
+    const uint32_t n = size(p[3], kMaxKeysPerEntry);
     auto* vs = p[3].via.array.ptr;
+    d.state.values.reserve(std::min(n, kReserveUpFront));
     for (uint32_t i = 0; i < n; ++i) {
       auto* kv = array(vs[i], 3);
       VersionedValue v{str(kv[1]), u64(kv[2])};
       d.state.max_version = std::max(d.state.max_version, v.version);
-      d.state.values.emplace_back(str(kv[0]), std::move(v));
+      d.state.values.emplace_back(str(kv[0], kMaxKeyBytes), std::move(v));
     }
     std::sort(d.state.values.begin(), d.state.values.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return d;
   }
   template <class F>
-  static auto list(const msgpack::object& o, F&& f) {
-    const uint32_t n = size(o);
+  static auto list(const msgpack::object& o, uint32_t max_size, F&& f) {
+    const uint32_t n = size(o, max_size);
     std::vector<decltype(f(o))> out;
-    out.reserve(n);
+    out.reserve(std::min(n, kReserveUpFront));
     for (uint32_t i = 0; i < n; ++i) out.push_back(f(o.via.array.ptr[i]));
     return out;
   }
@@ -174,21 +188,22 @@ Body read_body(uint64_t type, const msgpack::object& o) {
       auto* p = R::array(o, 2);
       return Syn{R::u64(p[0]), R::u64(p[1])};
     }
-    case 1: return SynReply{R::list(R::array(o, 1)[0], R::u64)};
+    case 1: return SynReply{R::list(R::array(o, 1)[0], ClusterState::kBuckets, R::u64)};
     case 2: {
       auto* p = R::array(o, 2);
-      return Digests{R::list(p[0], [](const msgpack::object& b) {
+      return Digests{R::list(p[0], ClusterState::kBuckets, [](const msgpack::object& b) {
                        const uint64_t v = R::u64(b);
                        if (v >= ClusterState::kBuckets) throw Malformed{};
                        return static_cast<uint32_t>(v);
                      }),
-                     R::list(p[1], R::digest)};
+                     R::list(p[1], kMaxListEntries, R::digest)};
     }
     case 3: {
       auto* p = R::array(o, 2);
-      return Ack{R::list(p[0], R::delta), R::list(p[1], R::digest)};
+      return Ack{R::list(p[0], kMaxListEntries, R::delta),
+                 R::list(p[1], kMaxListEntries, R::digest)};
     }
-    case 4: return Ack2{R::list(R::array(o, 1)[0], R::delta)};
+    case 4: return Ack2{R::list(R::array(o, 1)[0], kMaxListEntries, R::delta)};
     case 5: {
       auto* p = R::array(o, 1);
       Ping ping{R::u64(p[0]), NodeId(), 0};
@@ -285,7 +300,7 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     m.replication = Reader::str(p[7]);
     m.from_address = Reader::str(p[8]);
     m.body = read_body(type, p[9]);
-    m.liveness = Reader::list(p[10], [](const msgpack::object& o) {
+    m.liveness = Reader::list(p[10], kMaxLivenessRecords, [](const msgpack::object& o) {
       auto* q = Reader::array(o, 5);
       const uint64_t st = Reader::u64(q[4]);
       if (st > 2) throw Malformed{};

@@ -17,6 +17,26 @@ namespace ringkeeper::gossip {
 inline constexpr uint32_t kWireVersion = 1;
 inline constexpr size_t kDefaultMaxFrame = 4 << 20;
 
+// The most the decoder accepts; a frame over any cap is refused as kMalformed before the decoder
+// allocates for what it claims. Every cap sits far above what a node sends, because a legitimate
+// entry over a cap could not travel at all: embedders must keep their "x." values under them.
+//
+// Entries in one list of a message (digests, deltas, requests). A 4 MiB frame holds at most ~200k
+// of the smallest realistic entries (a request for an unknown id is 21 bytes), so 2^18 never
+// refuses what max_frame lets through; a 10k-node cluster sends 10k.
+inline constexpr uint32_t kMaxListEntries = 1 << 18;
+// Liveness records on one message: the engine sends at most ~270 (a catch-up of 256, plus rumors).
+inline constexpr uint32_t kMaxLivenessRecords = 4096;
+// Keys of one entry: 9 well-known ones plus the embedder's "x.NAME" values.
+inline constexpr uint32_t kMaxKeysPerEntry = 1024;
+inline constexpr uint32_t kMaxKeyBytes = 256;
+// One value (and any other string). The largest a node writes is `tokens`, up to 21 bytes a token:
+// 86 KB at 4096 tokens, the --num-tokens maximum.
+inline constexpr uint32_t kMaxValueBytes = 256 << 10;
+// Array nesting: the schema needs 6 (payload, body, list, delta, values, one value); 2 more let
+// this build skip a nested trailing field that a later one adds.
+inline constexpr uint32_t kMaxDepth = 8;
+
 struct CodecOptions {
   std::string cluster_name = "ringkeeper";
   std::string secret;  // empty: no MAC
@@ -31,7 +51,7 @@ enum class DecodeError : uint8_t {
   kBadMac,        // MAC missing or wrong
   kWrongVersion,  // a wire version this build does not speak
   kWrongCluster,  // another cluster's name
-  kMalformed,     // not a message at all
+  kMalformed,     // not a message at all, or over one of the caps above
 };
 std::string_view to_string(DecodeError e);
 

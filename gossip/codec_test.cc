@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <random>
 
 #include "ring/test_util.h"
@@ -19,6 +22,52 @@ Message sample(Body body) {
   m.liveness = {{NodeId(1, 1), 5, 2, Liveness::kSuspect}};
   return m;
 }
+
+// Hand-written msgpack, for frames encode() cannot produce. Always the widest forms: the decoder
+// accepts any encoding of a value, as msgpack does.
+class Bytes {
+ public:
+  Bytes& array(uint32_t n) { return tag(0xdd).be(n, 4); }
+  Bytes& map(uint32_t n) { return tag(0xdf).be(n, 4); }
+  Bytes& uint(uint64_t v) { return tag(0xcf).be(v, 8); }
+  Bytes& nils(size_t n) {
+    s_.append(n, '\xc0');
+    return *this;
+  }
+  Bytes& str(std::string_view v) {
+    tag(0xdb).be(v.size(), 4);
+    s_ += v;
+    return *this;
+  }
+  Bytes& bin(std::string_view v) {
+    tag(0xc6).be(v.size(), 4);
+    s_ += v;
+    return *this;
+  }
+  // The payload's fields up to the body, for a message of `type`.
+  Bytes& header(uint64_t type) {
+    return array(11).uint(kWireVersion).str("ringkeeper").uint(type).uint(1).uint(2).uint(3).uint(4)
+        .str("simple:3").str("127.0.0.1:7000");
+  }
+  size_t size() const { return s_.size(); }
+  // With the length prefix.
+  std::string frame() const {
+    Bytes prefix;
+    prefix.be(s_.size(), 4);
+    return prefix.s_ + s_;
+  }
+
+ private:
+  Bytes& tag(uint8_t t) {
+    s_ += static_cast<char>(t);
+    return *this;
+  }
+  Bytes& be(uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) s_ += static_cast<char>(v >> (8 * i));
+    return *this;
+  }
+  std::string s_;
+};
 
 std::vector<Body> every_body() {
   NodeState st;
@@ -113,6 +162,144 @@ TEST(CodecTest, RandomGarbageIsRefused) {
     for (char& c : junk) c = static_cast<char>(rng());
     (void)decode(junk, opts);
   }
+}
+
+TEST(CodecTest, HandWrittenFramesDecode) {
+  Bytes syn;
+  syn.header(0).array(2).uint(5).uint(6).array(0);
+  DecodeResult r = decode(syn.frame(), CodecOptions{});
+  ASSERT_EQ(r.error, DecodeError::kNone);
+  EXPECT_EQ(std::get<Syn>(r.message->body), (Syn{5, 6}));
+  EXPECT_EQ(r.message->from, NodeId(1, 2));
+}
+
+// How much decoding `bytes` raises this process's peak resident set; nullopt where it cannot be
+// measured (no /proc/self/clear_refs, or a sanitizer whose shadow memory and quarantine skew it).
+std::optional<long> peak_rss_growth_kb(std::string_view bytes) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)bytes;
+  return std::nullopt;
+#else
+  auto status_kb = [](std::string_view field) -> long {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
+    }
+    return -1;
+  };
+  {
+    std::ofstream reset("/proc/self/clear_refs");
+    if (!(reset << "5" << std::flush)) return std::nullopt;  // 5: peak RSS := current RSS
+  }
+  const long before = status_kb("VmHWM:");
+  DecodeResult r = decode(bytes, CodecOptions{});
+  const long after = status_kb("VmHWM:");
+  EXPECT_EQ(r.error, DecodeError::kMalformed);
+  if (before < 0 || after < 0) return std::nullopt;
+  return after - before;
+#endif
+}
+
+// A 4 MiB frame of nils used to cost ~100 MB resident (a msgpack object per nil) plus a reserve of
+// ~240 MB for the deltas it claimed; now the first container over its cap ends the parse.
+TEST(CodecTest, HostileFramesAreRefusedBeforeTheyAreExpanded) {
+  const size_t n = kDefaultMaxFrame - 256;  // nils that fit in one frame beside the header
+  std::vector<std::pair<std::string, Bytes>> frames(4);
+  frames[0].first = "Ack deltas of nils";
+  frames[0].second.header(3).array(2).array(n).nils(n).array(0).array(0);
+  frames[1].first = "liveness of nils";
+  frames[1].second.header(8).array(0).array(n).nils(n);
+  frames[2].first = "a delta's values of nils";
+  frames[2].second.header(4).array(1).array(1).array(4).uint(1).uint(2).uint(3).array(n).nils(n).array(0);
+  frames[3].first = "deep nesting";
+  frames[3].second.header(8);
+  for (size_t i = 0; i < n / 5; ++i) frames[3].second.array(1);
+  for (auto& [what, payload] : frames) {
+    ASSERT_LE(payload.size(), kDefaultMaxFrame) << what;
+    const std::string frame = payload.frame();
+    EXPECT_EQ(decode(frame, CodecOptions{}).error, DecodeError::kMalformed) << what;
+    if (auto kb = peak_rss_growth_kb(frame)) {
+      EXPECT_LT(*kb, 4096) << what;
+    }
+  }
+}
+
+// One entry of `keys` values (keys x.0000, x.0001, ... in order); the first key is padded to
+// `key_bytes` and the first value is `value_bytes` long.
+Message with_values(size_t keys, size_t key_bytes, size_t value_bytes) {
+  NodeState st;
+  st.generation = 1;
+  for (size_t i = 0; i < keys; ++i) {
+    std::string key = std::to_string(10000 + i);
+    key = "x." + key.substr(1);
+    if (i == 0) key.resize(key_bytes, 'k');
+    st.values.push_back({key, {std::string(i == 0 ? value_bytes : 1, 'v'), i}});
+  }
+  st.max_version = keys - 1;
+  return sample(Ack2{{{NodeId(1, 2), st}}});
+}
+
+// Each cap admits what it names and refuses one more; the entry caps hold for the store too.
+TEST(CodecTest, CapsAdmitTheLargestLegitimateMessagesAndNothingLarger) {
+  CodecOptions opts;
+  auto error_of = [&](const Message& m) { return decode(encode(m, opts), opts).error; };
+
+  const Message over[] = {with_values(kMaxKeysPerEntry + 1, 4, 1), with_values(1, kMaxKeyBytes + 1, 1),
+                          with_values(1, 4, kMaxValueBytes + 1)};
+  for (const Message& m : over) {
+    EXPECT_EQ(error_of(m), DecodeError::kMalformed);
+    const NodeState& st = std::get<Ack2>(m.body).deltas[0].state;
+    EXPECT_FALSE(decode_node_state(encode_node_state(st)));
+  }
+  const Message at_cap = with_values(kMaxKeysPerEntry, kMaxKeyBytes, kMaxValueBytes);
+  const NodeState& entry = std::get<Ack2>(at_cap.body).deltas[0].state;
+  EXPECT_EQ(error_of(at_cap), DecodeError::kNone);
+  EXPECT_EQ(decode_node_state(encode_node_state(entry)), entry);
+
+  Message rumors = sample(Rumor{});
+  rumors.liveness.assign(kMaxLivenessRecords, {NodeId(1, 1), 5, 2, Liveness::kSuspect});
+  EXPECT_EQ(error_of(rumors), DecodeError::kNone);
+  rumors.liveness.push_back(rumors.liveness.back());
+  EXPECT_EQ(error_of(rumors), DecodeError::kMalformed);
+
+  SynReply buckets;
+  buckets.buckets.assign(ClusterState::kBuckets, 7);
+  EXPECT_EQ(error_of(sample(buckets)), DecodeError::kNone);
+  buckets.buckets.push_back(7);
+  EXPECT_EQ(error_of(sample(buckets)), DecodeError::kMalformed);
+  Digests digests;
+  digests.buckets.assign(ClusterState::kBuckets + 1, 3);
+  EXPECT_EQ(error_of(sample(digests)), DecodeError::kMalformed);
+
+  Ack requests;
+  for (uint32_t i = 0; i < kMaxListEntries; ++i) requests.requests.push_back({NodeId(i, i), 1, 1});
+  ASSERT_LE(encode(sample(requests), opts).size(), kDefaultMaxFrame);
+  EXPECT_EQ(error_of(sample(requests)), DecodeError::kNone);
+  requests.requests.push_back({NodeId(1, 1), 1, 1});
+  EXPECT_EQ(error_of(sample(requests)), DecodeError::kMalformed);
+}
+
+// Trailing fields a later build adds are skipped if they nest no deeper than kMaxDepth; maps, bins
+// and exts, which the schema never uses, are refused.
+TEST(CodecTest, TrailingFieldsAreSkippedWithinTheDepthCap) {
+  auto syn_with_extra = [](const std::function<void(Bytes&)>& extra) {
+    Bytes b;
+    b.header(0).array(3).uint(5).uint(6);
+    extra(b);
+    b.array(0);
+    return decode(b.frame(), CodecOptions{}).error;
+  };
+  // The Syn body is at depth 2, so its extra field may open kMaxDepth - 2 arrays.
+  auto nested = [](uint32_t levels) {
+    return [levels](Bytes& b) {
+      for (uint32_t i = 0; i < levels; ++i) b.array(i + 1 < levels ? 1 : 0);
+    };
+  };
+  EXPECT_EQ(syn_with_extra(nested(kMaxDepth - 2)), DecodeError::kNone);
+  EXPECT_EQ(syn_with_extra(nested(kMaxDepth - 1)), DecodeError::kMalformed);
+  EXPECT_EQ(syn_with_extra([](Bytes& b) { b.map(1).uint(1).uint(2); }), DecodeError::kMalformed);
+  EXPECT_EQ(syn_with_extra([](Bytes& b) { b.bin("xy"); }), DecodeError::kMalformed);
+  EXPECT_EQ(syn_with_extra([](Bytes& b) { b.str("later"); }), DecodeError::kNone);
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     }
   }
   for (const auto& [k, v] : st.values) {
-    if (v.value.size() > config_.max_value_bytes || k.size() > 256) {
+    if (v.value.size() > config_.max_value_bytes || k.size() > kMaxKeyBytes) {
       ++stats_.rejected_bounds;
       return false;
     }
@@ -150,8 +150,20 @@ void GossipEngine::hurry(Millis now) {
 
 void GossipEngine::set_load(std::string value) { pending_load_ = std::move(value); }
 
-void GossipEngine::set_application_value(std::string_view name, std::string value) {
-  set_local("x." + std::string(name), std::move(value));
+std::string GossipEngine::set_application_value(std::string_view name, std::string value) {
+  // The same bounds every receiver applies: an entry over them could not travel.
+  if (name.empty() || name.size() + 2 > kMaxKeyBytes) return "application value names are 1 to 254 bytes";
+  if (value.size() > config_.max_value_bytes) {
+    return "application value over " + std::to_string(config_.max_value_bytes) + " bytes";
+  }
+  const std::string key = "x." + std::string(name);
+  const NodeState* own = state_.find(config_.id);
+  if (own && !own->get(key) && own->values.size() + 1 > config_.max_keys_per_entry) {
+    return "this node already gossips " + std::to_string(own->values.size()) + " values (the bound is " +
+           std::to_string(config_.max_keys_per_entry) + ")";
+  }
+  set_local(key, std::move(value));
+  return "";
 }
 
 std::optional<NodeStatus> GossipEngine::own_status() const {

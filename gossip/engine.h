@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gossip/cluster_state.h"
+#include "gossip/codec.h"
 #include "gossip/interfaces.h"
 #include "gossip/join.h"
 #include "gossip/liveness.h"
@@ -52,10 +53,11 @@ struct EngineConfig {
   // and counted, so one bad clock cannot drag every node's HLC into the future. 0: no bound.
   Millis max_clock_ahead = 60'000;
 
-  // Bounds on what remote input may make this node hold (each refusal is counted).
+  // Bounds on what remote input may make this node hold (each refusal is counted). Within the
+  // codec's hard caps (gossip/codec.h), so an entry this node accepts can always travel on.
   size_t max_members = 16384;          // entries, tombstones included
-  size_t max_keys_per_entry = 256;     // values in one node's entry
-  size_t max_value_bytes = 64 << 10;   // one value
+  size_t max_keys_per_entry = 1000;    // values in one node's entry (codec: kMaxKeysPerEntry)
+  size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
 
 struct Envelope {
@@ -119,8 +121,9 @@ class GossipEngine {
   // Reports this node's load (any text the embedder chooses). Load changes all the time, so it
   // is gossiped at most once per load_interval: the latest value reported by then wins.
   void set_load(std::string value);
-  // Sets an embedder-defined value ("x." + name), gossiped like the node's own keys.
-  void set_application_value(std::string_view name, std::string value);
+  // Sets an embedder-defined value ("x." + name), gossiped like the node's own keys. Refused, with
+  // the reason, beyond the bounds every receiver applies (max_value_bytes, max_keys_per_entry).
+  [[nodiscard]] std::string set_application_value(std::string_view name, std::string value);
   // Installs another node's entry wholesale (tests and pre-converged simulations).
   void install(const NodeId& id, NodeStatePtr state);
 

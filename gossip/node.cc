@@ -591,14 +591,17 @@ void Node::unsubscribe(uint64_t s) {
   impl_->liveness_subs.erase(s);
 }
 
-void Node::set_application_value(const std::string& name, std::string value) {
+std::string Node::set_application_value(const std::string& name, std::string value) {
   Impl& m = *impl_;
-  if (!m.running) return;
-  boost::asio::post(m.io, [&m, name, value = std::move(value)]() mutable {
-    if (m.halted) return;
-    m.engine->set_application_value(name, std::move(value));
-    m.after_event();
-  });
+  if (!m.running) return "the node is not running";
+  return m.run_on_node(
+      [&m, name, value = std::move(value)]() mutable -> std::string {
+        if (m.halted) return "the node is stopping";
+        std::string err = m.engine->set_application_value(name, std::move(value));
+        if (err.empty()) m.after_event();
+        return err;
+      },
+      std::string("the node is stopping"));
 }
 
 void Node::set_load(std::string value) {

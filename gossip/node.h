@@ -111,7 +111,8 @@ class Node {
   void unsubscribe(uint64_t subscription);
 
   // An embedder-defined value gossiped with this node's entry (key "x.NAME").
-  void set_application_value(const std::string& name, std::string value);
+  // Returns the reason if refused (over the size bounds every peer applies), empty if set.
+  [[nodiscard]] std::string set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
   // A value another node (or this one) gossips under "x.NAME"; nullopt if unknown.
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;

@@ -116,7 +116,7 @@ TEST_F(NodeTest, SubscribersSeeTheRingGrowAndAPeerGoDown) {
   auto prefs = node(0).preference_list("user:42");
   EXPECT_EQ(prefs.size(), 2u);
   // Application values travel with the entry.
-  node(1).set_application_value("http", "127.0.0.1:8080");
+  ASSERT_EQ(node(1).set_application_value("http", "127.0.0.1:8080"), "");
   EXPECT_TRUE(wait_until([&] { return node(0).application_value(second, "http") == "127.0.0.1:8080"; }));
   // A clean stop is heard at once.
   node(1).stop();
@@ -131,7 +131,7 @@ TEST_F(NodeTest, AFailingStoreStopsTheNodeInsteadOfGossipingWhatItCannotKeep) {
   ASSERT_TRUE(wait_until([&] { return node(0).ring()->current().size() == 16; }));
   EXPECT_FALSE(node(0).failed());
   t.store->faulty.fail_writes(1000);
-  node(0).set_application_value("k", "v");
+  ASSERT_EQ(node(0).set_application_value("k", "v"), "");
   ASSERT_TRUE(wait_until([&] { return node(0).failed(); }));
   EXPECT_NE(node(0).failure().find("injected write failure"), std::string::npos) << node(0).failure();
 }
