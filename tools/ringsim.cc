@@ -3,6 +3,7 @@
 //   ringsim steady --nodes N [--rounds R] [--seed S]
 //   ringsim detect --nodes N [--loss P] [--stall-every S] [--stall-seconds D] [--minutes M] [--seed S]
 //   ringsim chaos --runs K [--nodes N] [--seed S]
+//   ringsim partition --nodes N --runs K [--seed S]
 //   ringsim demo
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "ring/router.h"
 #include "tests/sim/persisted_ring.h"
@@ -109,23 +111,69 @@ int cmd_detect(const DetectOptions& d) {
   return 0;
 }
 
+// Seeded chaos runs (seed, seed + 1, ...). A run counts once under each check it failed, so the
+// kinds may add up to more than invariant_failures. Replay one with --runs 1 --seed S.
 int cmd_chaos(int runs, size_t nodes, uint64_t seed) {
-  int converged = 0, removals = 0;
+  int converged = 0, failures = 0, removals = 0, removed_talking = 0;
   std::string failed;
+  std::map<std::string, int> by_kind;
   for (int k = 0; k < runs; ++k) {
     const uint64_t s = seed + k;
     ChaosResult r = run_chaos(s, nodes);
     removals += r.removed_a_node;
-    if (r.converged) {
-      ++converged;
-    } else {
+    converged += r.converged;
+    removed_talking += r.removed_node_messages > 0;
+    if (!r.ok()) {
+      ++failures;
+      for (const std::string& kind : r.kinds) ++by_kind[kind];
       failed += (failed.empty() ? "" : ", ") + std::to_string(s);
-      std::fprintf(stderr, "chaos: seed %llu did not converge: %s\n", static_cast<unsigned long long>(s), r.failure.c_str());
+      std::fprintf(stderr, "chaos: seed %llu failed: %s\n", static_cast<unsigned long long>(s), r.failure.c_str());
     }
     if (runs >= 10 && (k + 1) % std::max(1, runs / 10) == 0) std::fprintf(stderr, "chaos: %d/%d runs\n", k + 1, runs);
   }
-  std::printf("{\"runs\": %d, \"nodes\": %zu, \"converged\": %d, \"failed_seeds\": [%s], \"removals\": %d}\n",
-              runs, nodes, converged, failed.c_str(), removals);
+  std::string kinds;
+  for (const auto& [kind, count] : by_kind) {
+    kinds += (kinds.empty() ? "" : ", ") + ("\"" + kind + "\": ") + std::to_string(count);
+  }
+  std::printf(
+      "{\"runs\": %d, \"nodes\": %zu, \"converged\": %d, \"invariant_failures\": %d, \"failed_seeds\": [%s], "
+      "\"failures_by_kind\": {%s}, \"removals\": %d, \"removed_still_gossiping\": %d}\n",
+      runs, nodes, converged, failures, failed.c_str(), kinds.c_str(), removals, removed_talking);
+  return 0;
+}
+
+// A majority|minority split held until each side marks the other down, then healed: healthy
+// nodes marked down while healing, and gossip rounds until every node agrees again.
+int cmd_partition(size_t nodes, int runs, uint64_t seed) {
+  const Millis interval = SimOptions{}.gossip_interval;
+  std::vector<double> seconds;
+  uint64_t healthy_marked_down = 0;
+  int not_converged = 0, runs_with_marks = 0, split_not_seen = 0;
+  for (int k = 0; k < runs; ++k) {
+    const uint64_t s = seed + k;
+    PartitionHealResult r = run_partition_heal(s, nodes);
+    healthy_marked_down += r.healthy_marked_down;
+    runs_with_marks += r.healthy_marked_down > 0;
+    split_not_seen += !r.split_seen;
+    if (r.converged) {
+      seconds.push_back(r.heal_ms / 1000.0);
+    } else {
+      ++not_converged;
+      std::fprintf(stderr, "partition: seed %llu did not converge within 120 s of the heal\n",
+                   static_cast<unsigned long long>(s));
+    }
+  }
+  std::sort(seconds.begin(), seconds.end());
+  auto pct = [&](double p) {
+    return seconds.empty() ? -1.0 : seconds[std::min(seconds.size() - 1, static_cast<size_t>(p * seconds.size()))];
+  };
+  const double per_round = interval / 1000.0;
+  std::printf(
+      "{\"nodes\": %zu, \"runs\": %d, \"healthy_marked_down\": %llu, \"runs_with_healthy_marked_down\": %d, "
+      "\"heal_rounds_p50\": %.1f, \"heal_rounds_p99\": %.1f, \"heal_s_p50\": %.2f, \"heal_s_p99\": %.2f, "
+      "\"not_converged\": %d, \"split_not_seen\": %d}\n",
+      nodes, runs, static_cast<unsigned long long>(healthy_marked_down), runs_with_marks, pct(0.5) / per_round,
+      pct(0.99) / per_round, pct(0.5), pct(0.99), not_converged, split_not_seen);
   return 0;
 }
 
@@ -257,6 +305,11 @@ int main(int argc, char** argv) {
   chaos->add_option("--runs", runs, "number of seeded runs")->required()->check(CLI::Range(1, 1000000));
   chaos->add_option("--nodes", nodes, "cluster size")->check(CLI::Range(2, 1000));
   chaos->add_option("--seed", seed, "first seed");
+  auto* partition =
+      app.add_subcommand("partition", "a majority|minority split, then heal: false downs, rounds to agree");
+  partition->add_option("--nodes", nodes, "cluster size")->required()->check(CLI::Range(2, 10000));
+  partition->add_option("--runs", runs, "number of seeded runs")->required()->check(CLI::Range(1, 1000000));
+  partition->add_option("--seed", seed, "first seed");
   std::string persist_dir;
   uint32_t tokens_per_node = 16;
   auto* persist = app.add_subcommand("persist", "write a data dir holding an N-node ring (node 0 is the dir's own)");
@@ -275,6 +328,7 @@ int main(int argc, char** argv) {
     dopt.duration = static_cast<Millis>(minutes * 60'000);
     return cmd_detect(dopt);
   }
+  if (partition->parsed()) return cmd_partition(nodes, runs, seed);
   if (chaos->parsed()) {
     if (!chaos->count("--nodes")) nodes = 10;
     return cmd_chaos(runs, nodes, seed);

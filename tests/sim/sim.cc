@@ -15,9 +15,10 @@ SimCluster::SimCluster(SimOptions options) : options_(std::move(options)), net_r
   cluster_id_ = NodeId::from_random_bits(net_rng_(), net_rng_());
 }
 
-gossip::EngineConfig SimCluster::config_for(size_t i) const {
+gossip::EngineConfig SimCluster::config_for(size_t i, uint32_t wipes) const {
   gossip::EngineConfig c;
-  std::mt19937_64 id_rng(options_.seed * 1000003 + i);
+  // Each wiped data dir at an address gives a new id (the first life keeps the historic one).
+  std::mt19937_64 id_rng(options_.seed * 1000003 + i + wipes * 0x9E3779B97F4A7C15ULL);
   c.id = NodeId::from_random_bits(id_rng(), id_rng());
   c.address = address_of(i);
   c.replication = options_.replication;
@@ -118,22 +119,65 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   }
 }
 
-size_t SimCluster::add_node(const std::vector<size_t>& seeds, gossip::JoinSettings join) {
-  const size_t i = nodes_.size();
-  gossip::EngineConfig c = config_for(i);
+SimCluster::Node SimCluster::fresh_node(size_t i, uint32_t wipes, uint64_t generation,
+                                        const std::vector<size_t>& seeds, gossip::JoinSettings join) {
+  gossip::EngineConfig c = config_for(i, wipes);
   c.cluster_id = NodeId();  // learned from a peer, or made by the founder
+  c.generation = generation;
   c.join = std::move(join);
   for (size_t s : seeds) c.seeds.push_back(address_of(s == kSelf ? i : s));
   Node node;
-  node.rng = std::make_unique<gossip::SplitMixRng>(options_.seed ^ (0x51ED5EEDULL * (i + 1)));
+  node.rng = std::make_unique<gossip::SplitMixRng>(options_.seed ^ (0x51ED5EEDULL * (i + 1)) ^
+                                                   (wipes * 0xD1B54A32D192ED03ULL));
   node.engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
-  nodes_.push_back(std::move(node));
+  node.generation = generation;
+  node.wipes = wipes;
+  return node;
+}
+
+size_t SimCluster::add_node(const std::vector<size_t>& seeds, gossip::JoinSettings join) {
+  const size_t i = nodes_.size();
+  nodes_.push_back(fresh_node(i, 0, 1, seeds, std::move(join)));
   schedule_tick(i, now_ + static_cast<Millis>(net_rng_() % options_.gossip_interval));
   return i;
 }
 
+void SimCluster::wipe(size_t i, const std::vector<size_t>& seeds, gossip::JoinSettings join) {
+  // A wiped data dir has no persisted generation: the generation is the clock's, in seconds.
+  const uint64_t generation = std::max<uint64_t>(1, static_cast<uint64_t>(now_ / 1000));
+  // The tick token carries on, so a tick scheduled for the earlier life is superseded.
+  const uint64_t tick_token = nodes_[i].tick_token;
+  nodes_[i] = fresh_node(i, nodes_[i].wipes + 1, generation, seeds, std::move(join));
+  nodes_[i].tick_token = tick_token;
+  schedule_tick(i, now_ + static_cast<Millis>(net_rng_() % options_.gossip_interval));
+}
+
+size_t SimCluster::index_of(const NodeId& id) const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].engine->id() == id) return i;
+  }
+  return nodes_.size();
+}
+
+void SimCluster::cut_between(const std::vector<size_t>& a, const std::vector<size_t>& b) {
+  for (size_t x : a) {
+    for (size_t y : b) {
+      if (x == y) continue;
+      cut_.insert({x, y});
+      cut_.insert({y, x});
+    }
+  }
+}
+
+void SimCluster::partition(const std::vector<std::vector<size_t>>& groups) {
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (size_t h = g + 1; h < groups.size(); ++h) cut_between(groups[g], groups[h]);
+  }
+}
+
 void SimCluster::send(size_t from, std::vector<gossip::Envelope> out) {
   for (auto& env : out) {
+    if (tap_) tap_(from, env.message);
     std::string frame = gossip::encode(env.message, options_.codec);
     bytes_sent_ += frame.size();
     ++messages_sent_;

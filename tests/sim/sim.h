@@ -1,10 +1,12 @@
 // The deterministic cluster simulator: GossipEngines on a seeded discrete-event network with
-// per-link latency, loss, one-way cuts, crashes and stalls. Every message goes through the real
-// codec. Single-threaded; one SimCluster per thread.
+// per-link latency, loss, one-way cuts and partitions, crashes, restarts, wiped data dirs and
+// stalls. Every message goes through the real codec. Single-threaded; one SimCluster per thread.
 //   SimCluster sim(options);  sim.add_preconverged(1000);  sim.run_until(sim.now() + 10'000);
+//   sim.partition({{0, 1, 2}, {3, 4}});  ...  sim.heal_all();
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <queue>
@@ -50,9 +52,15 @@ class SimCluster {
   explicit SimCluster(SimOptions options);
 
   Millis now() const { return now_; }
+  const SimOptions& options() const { return options_; }
   size_t size() const { return nodes_.size(); }
+  // Node indices are addresses ("sim:<i>"): the engine at an index changes when it is wiped.
   gossip::GossipEngine& engine(size_t i) { return *nodes_[i].engine; }
   bool alive(size_t i) const { return !nodes_[i].crashed; }
+  bool stalled(size_t i) const { return now_ < nodes_[i].stalled_until; }
+  // The index whose current engine has this id, or size() (an id no process runs: an earlier
+  // life of a wiped node, or an unknown one).
+  size_t index_of(const NodeId& id) const;
 
   // Adds N nodes that already know each other (NORMAL, 16 allocator-free random tokens each):
   // the starting point for benchmarks that do not measure formation. Entries are shared.
@@ -61,17 +69,31 @@ class SimCluster {
   // whose only seed is itself founds a cluster).
   size_t add_node(const std::vector<size_t>& seeds, gossip::JoinSettings join = {});
 
-  // Faults.
+  // Faults. Cuts are per address (index) and one-way: messages from `from` to `to` are dropped.
   void cut(size_t from, size_t to) { cut_.insert({from, to}); }
+  // Cuts both ways between every node of `a` and every node of `b`.
+  void cut_between(const std::vector<size_t>& a, const std::vector<size_t>& b);
+  // Cuts both ways between every two groups (nodes in no group keep their links). A node added
+  // later joins a side with cut_between({new_node}, other_side).
+  void partition(const std::vector<std::vector<size_t>>& groups);
   void heal_all() { cut_.clear(); }
   void crash(size_t i) { nodes_[i].crashed = true; }
   // Starts a crashed node again on its "data dir": same id and address, the cluster state it had,
   // generation + 1.
   void restart(size_t i);
+  // The process at `i` comes back on a wiped data dir: a new node id at the same address (and
+  // the same cuts), no state, no cluster id, generation max(1, now in seconds), joining afresh
+  // through `seeds` (indices). Its earlier life's id stays in everyone's state until removed.
+  void wipe(size_t i, const std::vector<size_t>& seeds, gossip::JoinSettings join = {});
   void stall(size_t i, Millis until) { nodes_[i].stalled_until = until; }
 
   // Runs events up to and including time t.
   void run_until(Millis t);
+
+  // Sees every message a node hands to the network (before loss and cuts), as the engine made it;
+  // for checks on what a node says. One tap; an empty function removes it.
+  using Tap = std::function<void(size_t from, const gossip::Message& message)>;
+  void set_tap(Tap tap) { tap_ = std::move(tap); }
 
   // Traffic counters (bytes of encoded frames handed to the network).
   uint64_t bytes_sent() const { return bytes_sent_; }
@@ -82,6 +104,7 @@ class SimCluster {
     std::unique_ptr<gossip::SplitMixRng> rng;
     std::unique_ptr<gossip::GossipEngine> engine;
     uint64_t generation = 1;
+    uint32_t wipes = 0;        // data dirs wiped at this address so far (each gives a new id)
     uint64_t tick_token = 0;   // only the latest scheduled tick event counts
     Millis tick_at = 0;
     bool started = false;      // has had its first tick (its timers run from then on)
@@ -100,7 +123,10 @@ class SimCluster {
   };
 
   static std::string address_of(size_t i) { return "sim:" + std::to_string(i); }
-  gossip::EngineConfig config_for(size_t i) const;
+  gossip::EngineConfig config_for(size_t i, uint32_t wipes = 0) const;
+  // A fresh node at `i`: no state, no cluster id, joining through `seeds`.
+  Node fresh_node(size_t i, uint32_t wipes, uint64_t generation, const std::vector<size_t>& seeds,
+                  gossip::JoinSettings join);
   void send(size_t from, std::vector<gossip::Envelope> out);
   void deliver(size_t to, const std::string& frame);
   void schedule_tick(size_t i, Millis at);
@@ -118,6 +144,7 @@ class SimCluster {
   uint64_t bytes_sent_ = 0;
   uint64_t messages_sent_ = 0;
   NodeId cluster_id_;
+  Tap tap_;
 };
 
 }  // namespace ringkeeper::sim
