@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -46,8 +47,10 @@ uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-RunResult ringctl(const std::vector<std::string>& args) {
-  std::string cmd = RINGCTL_PATH;
+RunResult ringctl(const std::vector<std::string>& args, const CommandPrefix& prefix) {
+  std::string cmd;
+  for (const std::string& p : prefix) cmd += "'" + p + "' ";
+  cmd += RINGCTL_PATH;
   for (const std::string& a : args) cmd += " '" + a + "'";
   cmd += " 2>/dev/null";
   RunResult r;
@@ -61,10 +64,11 @@ RunResult ringctl(const std::vector<std::string>& args) {
   return r;
 }
 
-std::optional<json> ctl_json(const std::string& admin, const std::vector<std::string>& args, int* rc) {
+std::optional<json> ctl_json(const std::string& admin, const std::vector<std::string>& args, int* rc,
+                             const CommandPrefix& prefix) {
   std::vector<std::string> full = {"--json", "--host", admin};
   full.insert(full.end(), args.begin(), args.end());
-  RunResult r = ringctl(full);
+  RunResult r = ringctl(full, prefix);
   if (rc) *rc = r.exit_code;
   if (r.exit_code != 0 && r.exit_code != 1) return std::nullopt;
   json j = json::parse(r.out, nullptr, false);
@@ -72,21 +76,28 @@ std::optional<json> ctl_json(const std::string& admin, const std::vector<std::st
   return j;
 }
 
-Ringd::Ringd(fs::path dir, std::vector<std::string> args) : dir_(std::move(dir)) {
-  args.insert(args.begin(), {"--data-dir", dir_.string()});
+Ringd::Ringd(fs::path dir, std::vector<std::string> args, CommandPrefix prefix)
+    : dir_(std::move(dir)), prefix_(std::move(prefix)) {
+  std::vector<std::string> words = prefix_;
+  words.push_back(RINGD_PATH);
+  words.push_back("--data-dir");
+  words.push_back(dir_.string());
+  words.insert(words.end(), args.begin(), args.end());
   const std::string log = dir_.string() + ".log";
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    // A test that dies (a crash, a ctest timeout) takes its nodes with it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 2);
     const int devnull = ::open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     std::vector<char*> argv;
-    static std::string bin = RINGD_PATH;
-    argv.push_back(bin.data());
-    for (std::string& a : args) argv.push_back(a.data());
+    for (std::string& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
 }
@@ -120,8 +131,8 @@ bool Ringd::wait_serving(std::chrono::milliseconds deadline) {
         if (j.is_discarded()) return false;
         std::string admin = j.value("admin", "");
         int rc = -1;
-        if (admin.empty() || !ctl_json(admin, {"info"}, &rc)) return false;
-        auto info = ctl_json(admin, {"info"});
+        if (admin.empty() || !ctl_json(admin, {"info"}, &rc, prefix_)) return false;
+        auto info = ctl_json(admin, {"info"}, nullptr, prefix_);
         if (!info || info->value("data_dir", "") != dir_.string()) return false;
         admin_ = admin;
         listen_ = j.value("listen", "");

@@ -1,5 +1,7 @@
 // Multi-process test harness: real ringd processes on loopback with real data dirs, driven
 // through ringctl --json. Ports are picked at run time; waits are conditions with deadlines.
+// A command prefix runs ringd or ringctl elsewhere (the network-namespace tests use
+// {"ip", "netns", "exec", NS}). Main test thread only.
 #pragma once
 
 #include <sys/types.h>
@@ -40,15 +42,22 @@ struct RunResult {
   std::string out;
 };
 
+// Words put before a command line, e.g. {"ip", "netns", "exec", "rk12-h0"}; empty: run it here.
+using CommandPrefix = std::vector<std::string>;
+
 // Runs ringctl with `args` (the binary path is compiled in), capturing stdout.
-RunResult ringctl(const std::vector<std::string>& args);
+RunResult ringctl(const std::vector<std::string>& args, const CommandPrefix& prefix = {});
 // ringctl --json --host ADMIN ARGS..., parsed; nullopt if it did not exit 0 or 1 with JSON.
-std::optional<json> ctl_json(const std::string& admin, const std::vector<std::string>& args, int* rc = nullptr);
+std::optional<json> ctl_json(const std::string& admin, const std::vector<std::string>& args, int* rc = nullptr,
+                             const CommandPrefix& prefix = {});
 
 class Ringd {
  public:
-  // Starts ringd with `args` (--data-dir DIR added), its stderr in DIR.log.
-  Ringd(fs::path dir, std::vector<std::string> args);
+  // Starts ringd with `args` (--data-dir DIR added), its stderr in DIR.log. With a prefix, the
+  // command line is PREFIX... RINGD ARGS... and the prefix must exec ringd in place (as
+  // `ip netns exec` does) so that pid() is ringd's; wait_serving() runs ringctl with it too.
+  // The process is killed if the test process dies (PR_SET_PDEATHSIG).
+  Ringd(fs::path dir, std::vector<std::string> args, CommandPrefix prefix = {});
   ~Ringd();
   Ringd(const Ringd&) = delete;
   Ringd& operator=(const Ringd&) = delete;
@@ -69,6 +78,7 @@ class Ringd {
 
  private:
   fs::path dir_;
+  CommandPrefix prefix_;
   pid_t pid_ = -1;
   int status_ = -1;
   std::string admin_, listen_;
