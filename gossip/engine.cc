@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 #include "gossip/hash.h"
 #include "ring/token_allocator.h"
@@ -650,10 +651,12 @@ std::vector<Envelope> GossipEngine::tick(Millis now) {
   }
   send_greetings(out);
   push_fresh_rumors(out);
+  if (removed_) out.clear();
   return out;
 }
 
 Millis GossipEngine::next_deadline() const {
+  if (removed_) return std::numeric_limits<Millis>::max() / 2;  // silent for good
   Millis next = std::min(next_gossip_, next_probe_);
   if (probe_) {
     const LivenessTimings& t = config_.liveness;
@@ -839,6 +842,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   }
   send_greetings(out);
   push_fresh_rumors(out);
+  if (removed_) out.clear();  // learned just now: not another word
   return out;
 }
 

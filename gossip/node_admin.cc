@@ -318,7 +318,8 @@ std::string Node::Impl::metrics_text() {
           "Tokens this node, an established owner, lost to earlier claims (then re-claimed elsewhere).",
           es.claims_lost);
   {
-    const RingNode* me = ring->find(id);
+    const auto self_ring = engine->ring();
+    const RingNode* me = self_ring->find(id);
     const size_t claimed = engine->claimed_tokens(), owned = me ? me->tokens.size() : 0;
     gauge("ringkeeper_tokens_claimed_not_owned",
           "Tokens this node gossips but does not own (a lost claim being repaired).",

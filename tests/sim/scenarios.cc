@@ -327,13 +327,15 @@ class ChaosRun {
 
   uint64_t pick(uint64_t n) { return rng_() % n; }
 
-  // What a node that knows it was removed (its own entry is a tombstone) still says: any message
-  // is counted; an entry about itself that carries tokens under a live generation is a zombie's.
+  // A node that knows it was removed (its own entry is a tombstone) stops: any message it still
+  // sends is a zombie's (counted; the first one described).
   void observe(size_t from, const gossip::Message& m) {
     const NodeState* own = sim_.engine(from).state().find(m.from);
     if (!own || !own->is_tombstone()) return;
     ++removed_node_messages_;
     if (!zombie_message_.empty()) return;
+    zombie_message_ = "removed node " + std::to_string(from) + " (" + short_id(m.from) + ") still sent a message at t=" +
+                      std::to_string(sim_.now());
     auto scan = [&](const std::vector<gossip::NodeDelta>& deltas) {
       for (const gossip::NodeDelta& d : deltas) {
         if (d.id == m.from && !d.state.is_tombstone() && !value_of(&d.state, gossip::keys::kTokens).empty()) {

@@ -55,7 +55,15 @@ void SimCluster::restart(size_t i) {
   node.engine->state().for_each([&](const NodeId& id, const gossip::NodeState&) {
     if (id != c.id) engine->install(id, node.engine->state().find_shared(id));
   });
-  if (const gossip::NodeState* own = node.engine->state().find(c.id)) {
+  const gossip::NodeState* own = node.engine->state().find(c.id);
+  if (own && own->is_tombstone()) {
+    // Removed by an operator: the runtime refuses to start on this data dir (exit 3).
+    engine->install(c.id, node.engine->state().find_shared(c.id));
+    node.engine = std::move(engine);
+    node.crashed = true;
+    return;
+  }
+  if (own) {
     for (const auto& [key, v] : own->values) {
       if (key != gossip::keys::kAddress) engine->set_local(key, v.value);
     }
@@ -226,6 +234,11 @@ void SimCluster::run_until(Millis t) {
       send(ev.node, node.engine->tick(now_));
     } else {
       deliver(ev.node, ev.frame);
+    }
+    // A node that learned it was removed stops, as the runtime does (ringd exits 1).
+    if (node.engine->removed()) {
+      node.crashed = true;
+      continue;
     }
     reschedule(ev.node);
   }
