@@ -55,13 +55,25 @@ void print_status(const json& s) {
     for (const json& n : nodes) {
       std::string owns = fmt::format("{:.1f}%", 100.0 * n.value("ownership", 0.0));
       std::string id = n.value("id", "") + (n.value("self", false) ? " *" : "");
+      // "12/16": owns 12 of the 16 tokens it claims (a lost claim being repaired).
+      const size_t owned = n.value("tokens", size_t{0}), claimed = n.value("claimed_tokens", owned);
+      std::string tokens = std::to_string(owned) + (claimed > owned ? "/" + std::to_string(claimed) : "");
       std::printf("%c%c  %-22s %-7s %-8s %-11s %-37s %s\n", liveness_letter(n.value("liveness", "")),
-                  state_letter(n.value("status", "")), n.value("address", "").c_str(),
-                  std::to_string(n.value("tokens", 0)).c_str(), owns.c_str(), short_gen(n["generation"]).c_str(),
-                  id.c_str(), n.value("rack", "").c_str());
+                  state_letter(n.value("status", "")), n.value("address", "").c_str(), tokens.c_str(), owns.c_str(),
+                  short_gen(n["generation"]).c_str(), id.c_str(), n.value("rack", "").c_str());
     }
   }
-  std::printf("\n(* the node that answered; Owns sums to the replication factor)\n");
+  std::printf("\n(* the node that answered; Owns sums to the replication factor; Tokens N/M: owns N of the M it "
+              "claims)\n");
+  for (const json& n : s["nodes"]) {
+    const json& change = n.contains("change") ? n["change"] : json();
+    if (!change.is_object()) continue;
+    std::string waiting;
+    for (const json& w : change.value("waiting_for", json::array())) waiting += (waiting.empty() ? "" : ", ") + w.get<std::string>();
+    std::printf("%s %s: %s, phase %s%s\n", n.value("id", "").c_str(), change.value("kind", "").c_str(),
+                change.value("id", "").c_str(), change.value("phase", "").c_str(),
+                waiting.empty() ? "" : ("; waiting for " + waiting).c_str());
+  }
 }
 
 void print_human(const std::string& cmd, const json& j) {

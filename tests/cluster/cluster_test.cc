@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -156,6 +157,52 @@ TEST(ClusterTest, KilledNodeIsMarkedDownThenRestartsWithAHigherGeneration) {
   // SIGTERM: peers hear it is going and mark it down; it exits 0.
   EXPECT_EQ(c.nodes[2]->terminate(5s), 0);
   EXPECT_TRUE(wait_until([&] { return (*c.member(0, victim))["liveness"] == "down"; }, 5s));
+}
+
+TEST(ClusterTest, ARemovedNodeExits1WhenItLearnsItAndRefusesToStartAgain) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string victim = c.id_of(2);
+  // Hung, not dead: it will come back and hear of its removal from its peers.
+  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(wait_until([&] { return (*c.member(0, victim))["liveness"] == "down"; }, 30s));
+  int rc = -1;
+  auto removed = ctl_json(c.nodes[0]->admin(), {"removenode", victim}, &rc);
+  ASSERT_EQ(rc, 0) << (removed ? removed->dump() : "no answer");
+  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGCONT), 0);
+  EXPECT_EQ(c.nodes[2]->wait_exit(20s), 1) << c.nodes[2]->log();
+  EXPECT_NE(c.nodes[2]->log().find("removed from the cluster"), std::string::npos) << c.nodes[2]->log();
+  ASSERT_TRUE(wait_until([&] { return c.formed(2); }, 30s));
+  auto owners = ctl_json(c.nodes[0]->admin(), {"owners", "k"});
+  for (const json& id : (*owners)["replicas"]) EXPECT_NE(id, victim);
+  // Started again on its data dir: refused at once, exit 3, one line naming the reason.
+  c.start(2, {"--seeds", c.seed()});
+  EXPECT_EQ(c.nodes[2]->wait_exit(10s), 3);
+  EXPECT_NE(c.nodes[2]->log().find("was removed from the cluster"), std::string::npos) << c.nodes[2]->log();
+}
+
+TEST(ClusterTest, ANodeRestartedOnANewAddressKeepsItsIdAndPeersRouteToTheNewAddress) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string moved = c.id_of(2);
+  ASSERT_EQ(c.nodes[2]->terminate(5s), 0);
+  c.ports[2] = free_port();
+  const std::string address = "127.0.0.1:" + std::to_string(c.ports[2]);
+  c.start(2, {"--seeds", c.seed()});
+  ASSERT_TRUE(c.nodes[2]->wait_serving());
+  EXPECT_EQ(c.id_of(2), moved);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int v : {0, 1}) {
+          auto m = c.member(v, moved);
+          if (!m || (*m)["address"] != address || (*m)["liveness"] != "up") return false;
+        }
+        return c.formed(3);
+      },
+      30s))
+      << c.member(0, moved).value_or(json()).dump();
 }
 
 TEST(ClusterTest, WholeClusterRestartsWithoutSeedsAndRoutesFromDiskAlone) {
