@@ -13,6 +13,8 @@ namespace ringkeeper::gossip {
 namespace {
 // Liveness records sent at most in one catch-up message.
 constexpr size_t kMaxLivenessSync = 256;
+// left_seen_: an entry restored as LEFT, whose expiry clock starts at the next tick.
+constexpr Millis kLeftSeenAtNextTick = -2;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp};
 
@@ -429,9 +431,12 @@ void GossipEngine::collect_left(Millis now) {
   // entry is first seen LEFT, so this looks only at those.
   if (left_seen_.size() == 0) return;
   std::vector<NodeId> expired;
+  std::vector<NodeId> restored;
   left_seen_.for_each([&](const NodeId& id, const Millis& since) {
+    if (since == kLeftSeenAtNextTick) restored.push_back(id);
     if (since >= 0 && now - since >= config_.left_expiry) expired.push_back(id);
   });
+  for (const NodeId& id : restored) left_seen_[id] = std::max<Millis>(now, 1);
   for (const NodeId& id : expired) {
     left_seen_[id] = -1;  // handled
     const NodeState* st = state_.find(id);
@@ -460,6 +465,12 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
   if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(parse_stamp(stamp));
   if (id == config_.id && st->is_tombstone()) removed_ = true;
+  if (const VersionedValue* status = st->get(keys::kStatus);
+      id != config_.id && !st->is_tombstone() && status && status->value == to_string(NodeStatus::kLeft)) {
+    // Restored from disk (or installed whole): when it was first seen LEFT is not known here, so
+    // its expiry starts at this node's next tick rather than never.
+    left_seen_[id] = kLeftSeenAtNextTick;
+  }
   change_entry(id, [&] {
     state_.put_shared(id, std::move(st));
     return true;

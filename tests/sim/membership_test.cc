@@ -136,5 +136,27 @@ TEST(MembershipTest, LeftEntriesBecomeBareTombstones) {
   EXPECT_EQ(sim.engine(0).state().summary(), sim.engine(1).state().summary());
 }
 
+TEST(MembershipTest, LeftEntriesRestoredFromDiskStillExpire) {
+  SimOptions o = seeded(13);
+  o.left_expiry = 10'000;
+  SimCluster sim(o);
+  start_cluster(sim, 4);
+  const NodeId leaver = sim.engine(3).id();
+  sim.engine(3).set_local(gossip::keys::kStatus, "LEFT");
+  sim.run_until(sim.now() + 5'000);
+  sim.crash(3);
+  // Every survivor restarts before the LEFT entry expires: each loads it from its "data dir".
+  for (size_t i = 0; i < 3; ++i) {
+    sim.crash(i);
+    sim.restart(i);
+  }
+  sim.run_until(sim.now() + 30'000);
+  for (size_t i = 0; i < 3; ++i) {
+    const gossip::NodeState* st = sim.engine(i).state().find(leaver);
+    ASSERT_NE(st, nullptr);
+    EXPECT_TRUE(st->is_tombstone()) << "node " << i;
+  }
+}
+
 }  // namespace
 }  // namespace ringkeeper::sim
