@@ -6,6 +6,33 @@
 
 namespace ringkeeper::gossip {
 
+std::optional<std::vector<Token>> parse_token_list(std::string_view text) {
+  std::vector<Token> out;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    auto token = Token::parse(text.substr(pos, comma - pos));
+    if (!token) return std::nullopt;
+    out.push_back(*token);
+    pos = comma + 1;
+    if (pos == text.size()) return std::nullopt;  // a trailing comma
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string format_token_list(std::vector<Token> tokens) {
+  std::sort(tokens.begin(), tokens.end());
+  tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+  std::string s;
+  for (Token t : tokens) {
+    if (!s.empty()) s += ',';
+    s += t.to_string();
+  }
+  return s;
+}
+
 const VersionedValue* NodeState::get(std::string_view key) const {
   auto it = std::lower_bound(values.begin(), values.end(), key,
                              [](const auto& kv, std::string_view k) { return kv.first < k; });

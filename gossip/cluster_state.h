@@ -31,6 +31,12 @@ inline constexpr std::string_view kLoad = "load";
 inline constexpr std::string_view kStamp = "stamp";  // HLC stamp of the latest token claim
 }  // namespace keys
 
+// The `tokens` value: comma-separated decimal tokens. Parsed strictly — nullopt if any piece is
+// not a token — and returned sorted, without duplicates.
+std::optional<std::vector<Token>> parse_token_list(std::string_view text);
+// The same text from tokens (sorted, duplicates dropped).
+std::string format_token_list(std::vector<Token> tokens);
+
 // A tombstone's generation: above every real one, so a removed node can never come back.
 inline constexpr uint64_t kTombstoneGeneration = UINT64_MAX;
 

@@ -22,17 +22,8 @@ uint64_t parse_stamp(const VersionedValue* v) {
   return v ? std::strtoull(v->value.c_str(), nullptr, 10) : 0;
 }
 
-std::vector<Token> parse_tokens(std::string_view text) {
-  std::vector<Token> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string_view::npos) comma = text.size();
-    if (auto t = Token::parse(text.substr(pos, comma - pos))) out.push_back(*t);
-    pos = comma + 1;
-  }
-  return out;
-}
+// A malformed token list counts as no tokens (it cannot come from a well-behaved node).
+std::vector<Token> parse_tokens(std::string_view text) { return parse_token_list(text).value_or(std::vector<Token>{}); }
 }  // namespace
 
 GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
@@ -199,22 +190,15 @@ uint64_t GossipEngine::next_hlc(Millis now) {
 
 void GossipEngine::claim(const std::vector<Token>& tokens, Millis now) {
   const uint64_t stamp = next_hlc(now);
-  std::string text;
-  for (Token t : tokens) {
-    if (!text.empty()) text += ',';
-    text += t.to_string();
-  }
   set_local(keys::kStamp, std::to_string(stamp));
-  set_local(keys::kTokens, std::move(text));
+  set_local(keys::kTokens, format_token_list(tokens));
 }
 
 size_t GossipEngine::claimed_tokens() const {
   const NodeState* own = state_.find(config_.id);
   const VersionedValue* tokens = own ? own->get(keys::kTokens) : nullptr;
   if (!tokens) return 0;
-  std::vector<Token> list = parse_tokens(tokens->value);
-  std::sort(list.begin(), list.end());
-  return static_cast<size_t>(std::unique(list.begin(), list.end()) - list.begin());
+  return parse_tokens(tokens->value).size();
 }
 
 void GossipEngine::repair_lost_claims(Millis now) {
@@ -389,9 +373,14 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
     const NodeState* st = state_.find(id);
     liveness_.suspect(id, st ? st->generation : 0, now);
     probe_.reset();
-  } else if (check_ && check_->target == id) {
-    liveness_.confirm(id);
-    check_.reset();
+    start_check(now, out);  // the suspicion is checked at once: a refused check settles it
+  } else if (liveness_.view(id) == PeerLiveness::kSuspect) {
+    // Suspected, and now nothing even listens at its address (connection refused, not a lost
+    // packet): direct evidence that the process is gone. Down here at once; peers decide alike
+    // from their own checks.
+    liveness_.mark_down(id);
+    if (check_ && check_->target == id) check_.reset();
+    start_check(now, out);
   } else if (!probe_ && liveness_.view(id) != PeerLiveness::kDown && liveness_.view(id) != PeerLiveness::kSuspect) {
     // Something else (a gossip exchange, a greeting) found nothing listening: probe that peer now
     // rather than wait for the random probe order to reach it. Only a failed probe suspects.
@@ -582,15 +571,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
     liveness_.confirm(check_->target);
     check_.reset();
   }
-  if (!check_) {
-    if (auto suspect = liveness_.suspect_to_check()) {
-      const std::string address = address_of(*suspect);
-      if (!address.empty()) {
-        check_ = Probe{*suspect, address, next_seq_++, now, true};
-        out.push_back({address, make(ping_for(check_->seq, check_->target), &check_->target)});
-      }
-    }
-  }
+  start_check(now, out);
   if (now >= next_probe_) {
     next_probe_ = now + t.probe_interval;
     if (!probe_) {
@@ -600,6 +581,17 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
         probe_ = Probe{target[0].first, target[0].second, next_seq_++, now, false};
         out.push_back({probe_->address, make(ping_for(probe_->seq, probe_->target), &probe_->target)});
       }
+    }
+  }
+}
+
+void GossipEngine::start_check(Millis now, std::vector<Envelope>& out) {
+  if (check_) return;
+  if (auto suspect = liveness_.suspect_to_check()) {
+    const std::string address = address_of(*suspect);
+    if (!address.empty()) {
+      check_ = Probe{*suspect, address, next_seq_++, now, true};
+      out.push_back({address, make(ping_for(check_->seq, check_->target), &check_->target)});
     }
   }
 }
@@ -702,6 +694,9 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
     liveness_.apply(r, msg.from, now);
     if (liveness_.self_record().incarnation != before) ++stats_.refutations;
   }
+  // A suspicion learned from a peer is checked directly now, not at the next probe step: a live
+  // suspect refutes at once, a gone one is settled by a refused connect.
+  if (liveness_.non_up_count() > 0) start_check(now, out);
   if (answer || !newer.empty()) {
     Message m = make(Rumor{}, &msg.from);
     if (answer) m.liveness.push_back(liveness_.self_record());

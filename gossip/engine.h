@@ -199,6 +199,8 @@ class GossipEngine {
   void merge(const NodeDelta& delta, Millis now);
   void gossip_round(Millis now, std::vector<Envelope>& out);
   void probe_step(Millis now, std::vector<Envelope>& out);
+  // Checks a suspect directly, unless a check is already in flight.
+  void start_check(Millis now, std::vector<Envelope>& out);
   void push_fresh_rumors(std::vector<Envelope>& out);
   void send_greetings(std::vector<Envelope>& out);
   void hurry(Millis now);

@@ -198,6 +198,19 @@ void LivenessTable::expire(Millis now, size_t cluster_size) {
   }
 }
 
+bool LivenessTable::mark_down(const NodeId& id) {
+  Entry* e = entries_.find(id);
+  if (!e || e->view != PeerLiveness::kSuspect) return false;
+  LivenessRecord r = e->record;
+  r.state = Liveness::kDown;
+  set(*e, r, PeerLiveness::kDown);
+  e->confirmations = 0;
+  marked_down_.push_back(r);
+  enqueue(r);
+  suspects_.erase(std::remove(suspects_.begin(), suspects_.end(), id), suspects_.end());
+  return true;
+}
+
 void LivenessTable::confirm(const NodeId& id) {
   Entry* e = entries_.find(id);
   if (e && e->view == PeerLiveness::kSuspect) ++e->confirmations;

@@ -61,6 +61,8 @@ class LivenessTable {
   // confirmations, counted from this node's own failed checks, since forwarded rumors cannot
   // tell independent suspicions from copies).
   void confirm(const NodeId& id);
+  // A suspect whose connection was refused (nothing listens at its address): down now.
+  bool mark_down(const NodeId& id);
   // A suspect to check directly this interval (round robin), if any.
   std::optional<NodeId> suspect_to_check();
 

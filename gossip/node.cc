@@ -21,15 +21,6 @@ namespace {
 using gossip::keys::kStatus;
 using gossip::keys::kTokens;
 
-std::string tokens_text(std::vector<Token> tokens) {
-  std::sort(tokens.begin(), tokens.end());
-  std::string s;
-  for (Token t : tokens) {
-    if (!s.empty()) s += ',';
-    s += t.to_string();
-  }
-  return s;
-}
 
 uint64_t wall_seconds() {
   return static_cast<uint64_t>(
@@ -141,7 +132,7 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
       const gossip::VersionedValue* tokens = st.get(kTokens);
       const gossip::VersionedValue* status = st.get(kStatus);
       if (tokens && status && status->value != to_string(NodeStatus::kJoining) && !config.tokens.empty() &&
-          tokens->value != tokens_text(config.tokens)) {
+          tokens->value != gossip::format_token_list(config.tokens)) {
         return refused(2, "this node already owns tokens " + tokens->value +
                              "; a restart keeps them (use `ringctl move --tokens` to change them)");
       }

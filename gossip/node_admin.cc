@@ -50,20 +50,6 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-// Distinct tokens in a gossiped token list (comma-separated decimals).
-size_t token_count(std::string_view text) {
-  std::vector<std::string_view> parts;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string_view::npos) comma = text.size();
-    if (comma > pos) parts.push_back(text.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
-  std::sort(parts.begin(), parts.end());
-  return static_cast<size_t>(std::unique(parts.begin(), parts.end()) - parts.begin());
-}
-
 const std::string* value_of(const gossip::NodeState& st, std::string_view key) {
   const gossip::VersionedValue* v = st.get(key);
   return v ? &v->value : nullptr;
@@ -170,7 +156,7 @@ AdminResponse Node::Impl::handle_admin(const AdminRequest& req) {
                            {"status", ns.is_tombstone() ? std::string(status ? *status : "REMOVED") : (status ? *status : "JOINING")},
                            {"liveness", std::string(gossip::to_string(l))},
                            {"tokens", rn ? rn->tokens.size() : 0},
-                           {"claimed_tokens", gone || !claimed ? 0 : token_count(*claimed)},
+                           {"claimed_tokens", gone || !claimed ? 0 : gossip::parse_token_list(*claimed).value_or(std::vector<Token>{}).size()},
                            {"change", change},
                            {"ownership", ownership},
                            {"dc", dc ? *dc : ""},

@@ -34,6 +34,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<Impl> {
     bool running = false;
     uint64_t epoch = 0;  // bumped whenever the socket is closed
     int64_t backoff_ms = 0;
+    bool last_refused = false;  // the last connect was refused (nothing listens there)
     Clock::time_point retry_at{};
     size_t in_flight = 0;
     Peer(asio::io_context& io, std::string a) : address(std::move(a)), socket(io), timer(io) {}
@@ -118,12 +119,14 @@ struct TcpTransport::Impl : std::enable_shared_from_this<Impl> {
         if (cec || !p->socket.is_open() || closed) {
           if (!closed) {
             fail(*p, true);
-            if (cec == asio::error::connection_refused && refused) refused(p->address);
+            p->last_refused = cec == asio::error::connection_refused;
+            if (p->last_refused && refused) refused(p->address);
           }
           break;
         }
         ++stats.connects;
         p->backoff_ms = 0;
+        p->last_refused = false;
         boost::system::error_code ignored;
         p->socket.set_option(tcp::no_delay(true), ignored);
         asio::co_spawn(io, drain_reads(p, p->epoch), asio::detached);
@@ -254,6 +257,13 @@ void TcpTransport::send(const std::string& address, std::string frame) {
   auto& p = it->second;
   if (!p->socket.is_open() && Clock::now() < p->retry_at) {
     ++m.stats.dropped_backoff;
+    // The last connect was refused and we are not retrying yet: the caller hears the refusal
+    // again (later, not from inside its own send), as if this connect had been tried.
+    if (p->last_refused && m.refused) {
+      asio::post(m.io, [impl = m.shared_from_this(), address]() {
+        if (impl->refused) impl->refused(address);
+      });
+    }
     return;
   }
   if (p->queue.size() >= m.config.max_queue) {

@@ -12,20 +12,9 @@ namespace ringkeeper::sim {
 namespace {
 
 std::vector<Token> gossiped_tokens(gossip::GossipEngine& e, const NodeId& id) {
-  std::vector<Token> out;
   const gossip::NodeState* st = e.state().find(id);
   const gossip::VersionedValue* v = st ? st->get(gossip::keys::kTokens) : nullptr;
-  if (!v) return out;
-  std::string_view text = v->value;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string_view::npos) comma = text.size();
-    if (auto t = Token::parse(text.substr(pos, comma - pos))) out.push_back(*t);
-    pos = comma + 1;
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return v ? gossip::parse_token_list(v->value).value_or(std::vector<Token>{}) : std::vector<Token>{};
 }
 
 // Every live node NORMAL, converged, routing with one ring, and owning all it gossips.

@@ -24,19 +24,7 @@ constexpr Millis kHealDeadline = 90'000;  // after heal_all(), for every check t
 // tokens would be the very tokens the pre-converged nodes were given.
 constexpr uint64_t kPlanSalt = 0xC4A05C4A05C4A05ULL;
 
-// A gossiped tokens value ("12,345,6"), strictly: nullopt if any piece is not a decimal token.
-std::optional<std::vector<Token>> parse_token_list(std::string_view text) {
-  std::vector<Token> out;
-  if (text.empty()) return out;
-  for (size_t pos = 0;;) {
-    const size_t comma = text.find(',', pos);
-    auto token = Token::parse(text.substr(pos, comma == std::string_view::npos ? comma : comma - pos));
-    if (!token) return std::nullopt;
-    out.push_back(*token);
-    if (comma == std::string_view::npos) return out;
-    pos = comma + 1;
-  }
-}
+using gossip::parse_token_list;
 
 std::string_view value_of(const NodeState* st, std::string_view key) {
   const gossip::VersionedValue* v = st ? st->get(key) : nullptr;
