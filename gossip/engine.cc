@@ -1,8 +1,10 @@
 #include "gossip/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include "gossip/hash.h"
 #include "ring/token_allocator.h"
@@ -18,8 +20,16 @@ constexpr Millis kLeftSeenAtNextTick = -2;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp};
 
+// A claim stamp, strictly: nullopt unless the whole value is a decimal number.
+std::optional<uint64_t> parse_stamp_strict(std::string_view text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+// A malformed stamp loses every conflict (it cannot come from a well-behaved node).
 uint64_t parse_stamp(const VersionedValue* v) {
-  return v ? std::strtoull(v->value.c_str(), nullptr, 10) : 0;
+  return v ? parse_stamp_strict(v->value).value_or(UINT64_MAX) : 0;
 }
 
 // A malformed token list counts as no tokens (it cannot come from a well-behaved node).
@@ -73,9 +83,13 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     ++stats_.rejected_generation;
     return false;
   }
-  if (config_.max_clock_ahead != 0) {
-    if (const VersionedValue* stamp = st.get(keys::kStamp);
-        stamp && HlcStamp{parse_stamp(stamp)}.millis() > wall + static_cast<uint64_t>(config_.max_clock_ahead)) {
+  if (const VersionedValue* stamp = st.get(keys::kStamp)) {
+    const auto value = parse_stamp_strict(stamp->value);
+    if (!value) {
+      ++stats_.rejected_bounds;  // malformed
+      return false;
+    }
+    if (config_.max_clock_ahead != 0 && HlcStamp{*value}.millis() > wall + static_cast<uint64_t>(config_.max_clock_ahead)) {
       ++stats_.rejected_clock_ahead;
       return false;
     }
@@ -85,11 +99,11 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     ++stats_.rejected_bounds;
     return false;
   }
-  if (st.values.size() + (known ? known->values.size() : 0) > config_.max_keys_per_entry) {
-    // Counted generously (keys already held may be among the delta's): only a hostile entry
-    // comes near the bound.
-    size_t keys = known ? known->values.size() : 0;
-    for (const auto& [k, v] : st.values) keys += !(known && known->get(k));
+  // A newer generation replaces the entry: only its own keys count.
+  const NodeState* same_life = known && known->generation == st.generation ? known : nullptr;
+  if (st.values.size() + (same_life ? same_life->values.size() : 0) > config_.max_keys_per_entry) {
+    size_t keys = same_life ? same_life->values.size() : 0;
+    for (const auto& [k, v] : st.values) keys += !(same_life && same_life->get(k));
     if (keys > config_.max_keys_per_entry) {
       ++stats_.rejected_bounds;
       return false;
@@ -125,7 +139,7 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   if (new_member || ring_input_ != ring_before) hurry(now);
   const NodeState* after = state_.find(delta.id);
   liveness_.on_generation(delta.id, after->generation, now);
-  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(parse_stamp(stamp));
+  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(parse_stamp_strict(stamp->value).value_or(0));
   if (const VersionedValue* status = after->get(keys::kStatus);
       status && !after->is_tombstone() && status->value == to_string(NodeStatus::kLeft)) {
     Millis& since = left_seen_[delta.id];
@@ -230,7 +244,11 @@ void GossipEngine::repair_lost_claims(Millis now) {
   note("lost " + std::to_string(lost) + " of " + std::to_string(claimed) +
        " claimed tokens to earlier claims of other owners; claimed " + std::to_string(next.size() - me->tokens.size()) +
        " new ones");
-  claim(next, now);
+  // The repair keeps the claim's stamp: a fresh one would make the tokens it kept lose to any
+  // other established claim on them with an older stamp (a down owner's, say) — the silent flip
+  // this repair exists to end.
+  set_local(keys::kTokens, format_token_list(next));
+  (void)now;
 }
 
 std::vector<NodeId> GossipEngine::not_agreeing(const RingSnapshot& ring, bool barrier, size_t limit) {
@@ -452,7 +470,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
-  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(parse_stamp(stamp));
+  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(parse_stamp_strict(stamp->value).value_or(0));
   if (id == config_.id && st->is_tombstone()) removed_ = true;
   if (const VersionedValue* status = st->get(keys::kStatus);
       id != config_.id && !st->is_tombstone() && status && status->value == to_string(NodeStatus::kLeft)) {
@@ -868,7 +886,7 @@ std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
       if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
       if (auto* v = st.get(keys::kDc)) d.dc = v->value;
       if (auto* v = st.get(keys::kRack)) d.rack = v->value;
-      if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{std::strtoull(v->value.c_str(), nullptr, 10)};
+      if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
       nodes.push_back(std::move(d));
     });
     return RingSnapshot::build(std::move(nodes), config_.replication).snapshot;

@@ -592,7 +592,7 @@ std::string Node::set_application_value(const std::string& name, std::string val
         if (err.empty()) m.after_event();
         return err;
       },
-      std::string("the node is stopping"));
+      std::string("the node did not answer within 5 s (stopping or stalled); the value may still be applied"));
 }
 
 void Node::set_load(std::string value) {

@@ -255,15 +255,11 @@ void TcpTransport::send(const std::string& address, std::string frame) {
     it = m.peers.emplace(address, std::make_shared<Impl::Peer>(m.io, address)).first;
   }
   auto& p = it->second;
-  if (!p->socket.is_open() && Clock::now() < p->retry_at) {
+  // After a refused connect there is no backoff: a refusal costs the peer nothing (its kernel
+  // answers at once), and each new attempt is fresh evidence — a process that came back on that
+  // address is reached, one still gone is refused again. Other failures back off.
+  if (!p->socket.is_open() && Clock::now() < p->retry_at && !p->last_refused) {
     ++m.stats.dropped_backoff;
-    // The last connect was refused and we are not retrying yet: the caller hears the refusal
-    // again (later, not from inside its own send), as if this connect had been tried.
-    if (p->last_refused && m.refused) {
-      asio::post(m.io, [impl = m.shared_from_this(), address]() {
-        if (impl->refused) impl->refused(address);
-      });
-    }
     return;
   }
   if (p->queue.size() >= m.config.max_queue) {
