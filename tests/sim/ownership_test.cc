@@ -71,6 +71,12 @@ bool wait_sides_down(SimCluster& sim, const std::vector<size_t>& side, const std
   }
 }
 
+// Splits nodes 0..4 into {0,1,2} | {3,4} and waits until each side sees the other down.
+bool split_until_seen(SimCluster& sim) {
+  split(sim, {0, 1, 2}, {3, 4});
+  return wait_sides_down(sim, {0, 1, 2}, {3, 4}) && wait_sides_down(sim, {3, 4}, {0, 1, 2});
+}
+
 // Engines hold references into their SimCluster: it lives where it was made.
 std::unique_ptr<SimCluster> formed_cluster(uint64_t seed, size_t n) {
   SimOptions o;
@@ -91,9 +97,7 @@ TEST_P(Seeds, JoinersOnBothSidesOfASplitFinishOnlyAfterTheHeal) {
   const uint64_t seed = GetParam();
   auto owned = formed_cluster(seed, 5);
   SimCluster& sim = *owned;
-  split(sim, {0, 1, 2}, {3, 4});
-  ASSERT_TRUE(wait_sides_down(sim, {0, 1, 2}, {3, 4})) << "seed " << seed;
-  ASSERT_TRUE(wait_sides_down(sim, {3, 4}, {0, 1, 2})) << "seed " << seed;
+  ASSERT_TRUE(split_until_seen(sim)) << "seed " << seed;
   const size_t left = sim.add_node({0});
   const size_t right = sim.add_node({3});
   split(sim, {0, 1, 2, left}, {3, 4, right});
@@ -121,9 +125,7 @@ TEST_P(Seeds, HealingASplitMarksNoHealthyNodeDown) {
   const uint64_t seed = GetParam();
   auto owned = formed_cluster(seed, 5);
   SimCluster& sim = *owned;
-  split(sim, {0, 1, 2}, {3, 4});
-  ASSERT_TRUE(wait_sides_down(sim, {0, 1, 2}, {3, 4})) << "seed " << seed;
-  ASSERT_TRUE(wait_sides_down(sim, {3, 4}, {0, 1, 2})) << "seed " << seed;
+  ASSERT_TRUE(split_until_seen(sim)) << "seed " << seed;
   for (size_t i = 0; i < sim.size(); ++i) (void)sim.engine(i).take_marked_down();
   sim.heal_all();
   const Millis deadline = sim.now() + 30'000;
