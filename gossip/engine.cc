@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "gossip/hash.h"
-#include "ring/token_allocator.h"
 #include "ring/types.h"
 
 namespace ringkeeper::gossip {
@@ -215,7 +214,7 @@ size_t GossipEngine::claimed_tokens() const {
   return parse_tokens(tokens->value).size();
 }
 
-void GossipEngine::repair_lost_claims(Millis now) {
+void GossipEngine::repair_lost_claims() {
   if (own_status() != NodeStatus::kNormal) return;
   auto r = ring();
   const RingNode* me = r->find(config_.id);
@@ -223,32 +222,21 @@ void GossipEngine::repair_lost_claims(Millis now) {
   const size_t claimed = claimed_tokens();
   if (me->tokens.size() >= claimed) return;
   // Another established owner's earlier claim won some of our tokens (two moves onto one token,
-  // or claims made on both sides of a partition). Keep what we own, claim as many fresh tokens
-  // as we lost, from the allocator, against the ring without us; the new claim is stamped now.
+  // or claims made on both sides of a partition). Keep what we own and add as many fresh tokens
+  // from the allocator. The claim keeps its stamp: a fresh one would make the kept tokens lose to
+  // any other established claim on them with an older stamp (a down owner's, say) — the silent
+  // flip this repair exists to end.
   const size_t lost = claimed - me->tokens.size();
   stats_.claims_lost += lost;
-  std::vector<NodeDescription> others;
-  for (const RingNode& n : r->nodes()) {
-    if (n.id == config_.id || n.tokens.empty()) continue;
-    others.push_back({n.id, owns_current_tokens(n.status) ? n.status : NodeStatus::kNormal, n.tokens, {}, n.dc,
-                      n.rack, n.stamp});
-  }
-  // Our kept tokens take part as a node of their own, so the fresh ones avoid them too.
-  const NodeId kept_id = NodeId::from_random_bits(~config_.id.hi(), ~config_.id.lo());
-  others.push_back({kept_id, NodeStatus::kNormal, me->tokens, {}, me->dc, me->rack, me->stamp});
-  auto alloc = allocate_tokens(others, {{config_.id, me->dc, me->rack, static_cast<uint32_t>(lost)}}, r->config());
   std::vector<Token> next = me->tokens;
-  for (Token t : alloc.front().second) next.push_back(t);
-  std::sort(next.begin(), next.end());
-  next.erase(std::unique(next.begin(), next.end()), next.end());
+  for (Token t : pick_tokens(*r, config_.id, me->dc, me->rack, static_cast<uint32_t>(lost), me->tokens)) {
+    next.push_back(t);
+  }
+  const std::string text = format_token_list(next);
   note("lost " + std::to_string(lost) + " of " + std::to_string(claimed) +
        " claimed tokens to earlier claims of other owners; claimed " + std::to_string(next.size() - me->tokens.size()) +
        " new ones");
-  // The repair keeps the claim's stamp: a fresh one would make the tokens it kept lose to any
-  // other established claim on them with an older stamp (a down owner's, say) — the silent flip
-  // this repair exists to end.
-  set_local(keys::kTokens, format_token_list(next));
-  (void)now;
+  set_local(keys::kTokens, text);
 }
 
 std::vector<NodeId> GossipEngine::not_agreeing(const RingSnapshot& ring, bool barrier, size_t limit) {
@@ -281,11 +269,6 @@ std::vector<NodeId> GossipEngine::not_agreeing(const RingSnapshot& ring, bool ba
     }
   }
   return out;
-}
-
-std::vector<NodeId> GossipEngine::join_waiting_for() {
-  if (join_.done() || !join_.claimed()) return {};
-  return not_agreeing(*ring(), true, 64);
 }
 
 bool GossipEngine::converged() {
@@ -326,7 +309,7 @@ void GossipEngine::update_membership(Millis now) {
       join_waiting_ = std::move(waiting);
     }
   } else {
-    repair_lost_claims(now);
+    repair_lost_claims();
   }
   if (pending_load_ && (load_published_at_ < 0 || now - load_published_at_ >= config_.load_interval)) {
     publish(keys::kLoad, std::move(*pending_load_));
@@ -399,7 +382,7 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
     liveness_.mark_down(id);
     if (check_ && check_->target == id) check_.reset();
     start_check(now, out);
-  } else if (!probe_ && liveness_.view(id) != PeerLiveness::kDown && liveness_.view(id) != PeerLiveness::kSuspect) {
+  } else if (!probe_ && liveness_.view(id) != PeerLiveness::kDown) {
     // Something else (a gossip exchange, a greeting) found nothing listening: probe that peer now
     // rather than wait for the random probe order to reach it. Only a failed probe suspects.
     const std::string address = address_of(id);
@@ -462,7 +445,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);
   }
-  if (key == keys::kStamp) observe_hlc(std::strtoull(value.c_str(), nullptr, 10));
+  if (key == keys::kStamp) observe_hlc(parse_stamp_strict(value).value_or(0));
   NodeState delta;
   delta.generation = config_.generation;
   delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});

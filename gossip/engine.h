@@ -160,9 +160,10 @@ class GossipEngine {
   // True once this node learned that an operator removed it (a REMOVED tombstone naming it):
   // from then on it claims nothing, sends nothing and answers nothing; the runtime stops.
   bool removed() const { return removed_; }
-  // Members whose gossiped placement does not yet show this node's join (down ones included: no
-  // join completes on one side of a partition). Empty unless this node is joining.
-  std::vector<NodeId> join_waiting_for();
+  // Members whose gossiped placement did not yet show this node's join at its last round (down
+  // ones included: no join completes on one side of a partition; at most 64). Empty unless this
+  // node is joining with a claim.
+  const std::vector<NodeId>& join_waiting_for() const { return join_waiting_; }
   // How many tokens this node gossips (its claim) — more than it owns while a lost claim is
   // repaired.
   size_t claimed_tokens() const;
@@ -227,7 +228,7 @@ class GossipEngine {
   void claim(const std::vector<Token>& tokens, Millis now);
   // An established owner whose gossiped tokens lost a conflict drops them and claims as many new
   // ones (see docs/design.md, "Token conflicts").
-  void repair_lost_claims(Millis now);
+  void repair_lost_claims();
   // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
   bool admissible(const NodeDelta& delta, Millis now);
   void note(std::string text) {

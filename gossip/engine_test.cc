@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "gossip/codec.h"
 
@@ -33,6 +34,16 @@ struct Net {
     }
   }
 };
+
+// An empty message from "node2" (id 0:2) that `to` accepts (same cluster, same replication).
+Message from_node2(const GossipEngine& to) {
+  Message m;
+  m.from = NodeId(0, 2);
+  m.cluster_id = to.config().cluster_id;
+  m.replication = to.config().replication.canonical();
+  m.from_address = "node2";
+  return m;
+}
 
 EngineConfig config(uint64_t n, std::vector<std::string> seeds) {
   EngineConfig c;
@@ -250,11 +261,7 @@ TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
   EngineConfig c = config(1, {});
   c.max_generation_ahead_s = 1000;  // wall clock at now = 0 is 0 s: generations up to 1000 pass
   GossipEngine a(c, rng, cache);
-  Message m;
-  m.from = NodeId(0, 2);
-  m.cluster_id = a.config().cluster_id;
-  m.replication = a.config().replication.canonical();
-  m.from_address = "node2";
+  Message m = from_node2(a);
   NodeState ahead;
   ahead.generation = 5000;
   ahead.values = {{"address", {"node2", 1}}};
@@ -282,11 +289,7 @@ TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {
   EngineConfig c = config(1, {});
   c.wall_offset = 1'000'000;  // wall clock 1,000 s at now = 0
   GossipEngine a(c, rng, cache);
-  Message m;
-  m.from = NodeId(0, 2);
-  m.cluster_id = a.config().cluster_id;
-  m.replication = a.config().replication.canonical();
-  m.from_address = "node2";
+  Message m = from_node2(a);
   NodeState st;
   st.generation = 7;
   const uint64_t far = HlcStamp::make(1'000'000 + c.max_clock_ahead + 1, 0).value;
@@ -311,11 +314,7 @@ TEST(GossipEngineTest, APingMeantForAnotherNodeIsNotAnswered) {
   SplitMixRng rng(14);
   UnsharedRingCache cache;
   GossipEngine a(config(1, {}), rng, cache);
-  Message m;
-  m.from = NodeId(0, 2);
-  m.cluster_id = a.config().cluster_id;
-  m.replication = a.config().replication.canonical();
-  m.from_address = "node2";
+  Message m = from_node2(a);
   m.body = Ping{5, NodeId(0, 9), 3};  // for the node that listened here before (another id)
   EXPECT_TRUE(a.on_message(0, m).empty());
   EXPECT_EQ(a.stats().misdirected_probes, 1u);
@@ -340,6 +339,42 @@ TEST(CodecTest, NodeStateRoundTripsForTheStore) {
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, st);
   EXPECT_FALSE(decode_node_state("\xc1garbage"));
+}
+
+}  // namespace
+}  // namespace ringkeeper::gossip
+
+namespace ringkeeper::gossip {
+namespace {
+
+// Catch-up sends down records a page at a time; successive pages cover every one, so a node that
+// missed more than a page of verdicts still learns them all.
+TEST(LivenessTableTest, DownRecordPagesCoverEveryDownNode) {
+  LivenessTable t(NodeId(0, 1), LivenessTimings{});
+  std::set<NodeId> down;
+  for (uint64_t i = 0; i < 600; ++i) {
+    const NodeId id(7, i);
+    // Its own shutdown announcement: down at once.
+    ASSERT_TRUE(t.apply({id, 1, 1, Liveness::kDown}, id, 0));
+    down.insert(id);
+  }
+  ASSERT_EQ(t.down_count(), 600u);
+  std::set<NodeId> seen;
+  for (size_t start = 0; start < 600; start += 256) {
+    for (const LivenessRecord& r : t.down_records(256, start)) seen.insert(r.node);
+  }
+  EXPECT_EQ(seen, down);
+  EXPECT_EQ(t.down_records(256, 512).size(), 256u) << "the last page wraps around";
+}
+
+// A "down" heard from a third party only starts a suspicion; the subject's own word is final.
+TEST(LivenessTableTest, RelayedDownIsASuspicionOwnShutdownIsDown) {
+  LivenessTable t(NodeId(0, 1), LivenessTimings{});
+  const NodeId a(7, 1), b(7, 2), relay(7, 3);
+  ASSERT_TRUE(t.apply({a, 1, 0, Liveness::kDown}, relay, 0));
+  EXPECT_EQ(t.view(a), PeerLiveness::kSuspect);
+  ASSERT_TRUE(t.apply({b, 1, 1, Liveness::kDown}, b, 0));
+  EXPECT_EQ(t.view(b), PeerLiveness::kDown);
 }
 
 }  // namespace

@@ -6,6 +6,22 @@
 
 namespace ringkeeper::gossip {
 
+std::vector<Token> pick_tokens(const RingSnapshot& ring, const NodeId& self, const std::string& dc,
+                               const std::string& rack, uint32_t count, const std::vector<Token>& keep) {
+  std::vector<NodeDescription> others;
+  for (const RingNode& n : ring.nodes()) {
+    if (n.id == self || n.tokens.empty()) continue;
+    others.push_back({n.id, owns_current_tokens(n.status) ? n.status : NodeStatus::kNormal, n.tokens, {}, n.dc,
+                      n.rack, n.stamp});
+  }
+  if (!keep.empty()) {
+    // The kept tokens take part as a node of their own (an id derived from ours), so the fresh
+    // ones avoid them and balance around them.
+    others.push_back({NodeId::from_random_bits(~self.hi(), ~self.lo()), NodeStatus::kNormal, keep, {}, dc, rack, {}});
+  }
+  return allocate_tokens(others, {{self, dc, rack, count}}, ring.config()).front().second;
+}
+
 JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size_t known_nodes,
                                       bool ring_agreed) {
   Action action;
@@ -50,15 +66,7 @@ JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size
   if (me->tokens.size() < claimed_.size()) {
     // Lost some: re-pick all of them against the ring without us (a fresh claim, a new stamp).
     ++repicks_;
-    std::vector<NodeDescription> others;
-    for (const RingNode& n : ring.nodes()) {
-      if (n.id == self_ || n.tokens.empty()) continue;
-      others.push_back({n.id, owns_current_tokens(n.status) ? n.status : NodeStatus::kNormal,
-                        n.tokens, {}, n.dc, n.rack, n.stamp});
-    }
-    auto alloc = allocate_tokens(others, {{self_, settings_.dc, settings_.rack, settings_.num_tokens}},
-                                 ring.config());
-    claimed_ = alloc.front().second;
+    claimed_ = pick_tokens(ring, self_, settings_.dc, settings_.rack, settings_.num_tokens);
     action.claim = claimed_;
     return action;
   }

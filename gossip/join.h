@@ -24,6 +24,12 @@ struct JoinSettings {
   Millis settle = 2000;               // wait after learning the cluster before claiming
 };
 
+// `count` tokens for `self` from the allocator, against every other node's tokens in `ring` and
+// the tokens `self` keeps (`keep`, avoided too). Deterministic for the same ring. Used to re-pick a
+// joiner's lost claim and to replace an owner's lost tokens.
+std::vector<Token> pick_tokens(const RingSnapshot& ring, const NodeId& self, const std::string& dc,
+                               const std::string& rack, uint32_t count, const std::vector<Token>& keep = {});
+
 class JoinProcess {
  public:
   // A founder (no seed but itself) may claim without knowing anyone.

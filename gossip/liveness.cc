@@ -49,21 +49,15 @@ void LivenessTable::set(Entry& e, const LivenessRecord& r, PeerLiveness view) {
 }
 
 std::vector<LivenessRecord> LivenessTable::down_records(size_t limit, size_t start) const {
-  std::vector<LivenessRecord> out;
-  if (down_count_ == 0 || limit == 0) return out;
-  const size_t first = start % down_count_;
-  size_t k = 0;  // index among down records
+  std::vector<LivenessRecord> all;
+  if (down_count_ == 0 || limit == 0) return all;
+  all.reserve(down_count_);
   entries_.for_each([&](const NodeId&, const Entry& e) {
-    if (e.view != PeerLiveness::kDown) return;
-    if (k++ >= first && out.size() < limit) out.push_back(e.record);
+    if (e.view == PeerLiveness::kDown) all.push_back(e.record);
   });
-  // Wrap around to the first ones.
-  k = 0;
-  entries_.for_each([&](const NodeId&, const Entry& e) {
-    if (e.view != PeerLiveness::kDown) return;
-    if (k++ < first && out.size() < limit) out.push_back(e.record);
-  });
-  return out;
+  std::rotate(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(start % all.size()), all.end());
+  all.resize(std::min(limit, all.size()));
+  return all;
 }
 
 void LivenessTable::set_self_generation(uint64_t generation) {
@@ -128,12 +122,10 @@ void LivenessTable::refute(uint64_t incarnation) {
 }
 
 bool LivenessTable::apply(const LivenessRecord& rumor, const NodeId& source, Millis now) {
-  const LivenessRecord& r0 = rumor;
-  if (r0.node == self_) {
-    const LivenessRecord& r = r0;
-    if (r.generation == self_record_.generation && r.state != Liveness::kUp &&
-        r.incarnation >= self_record_.incarnation) {
-      refute(r.incarnation);
+  if (rumor.node == self_) {
+    if (rumor.generation == self_record_.generation && rumor.state != Liveness::kUp &&
+        rumor.incarnation >= self_record_.incarnation) {
+      refute(rumor.incarnation);
       return true;
     }
     return false;
@@ -143,7 +135,7 @@ bool LivenessTable::apply(const LivenessRecord& rumor, const NodeId& source, Mil
   // verdicts). It starts a suspicion here instead — at its shortest timeout, as if confirmed — and
   // this node's own direct checks decide: a live peer refutes, a dead one is marked down here.
   // The node's own announcement of its shutdown (source == subject) stays immediate.
-  LivenessRecord r = r0;
+  LivenessRecord r = rumor;
   const bool relayed_down = r.state == Liveness::kDown && source != self_ && source != r.node;
   if (relayed_down) r.state = Liveness::kSuspect;
   Entry& e = entries_[r.node];
@@ -181,21 +173,12 @@ bool LivenessTable::suspect(const NodeId& id, uint64_t generation, Millis now) {
 }
 
 void LivenessTable::expire(Millis now, size_t cluster_size) {
-  for (size_t i = 0; i < suspects_.size();) {
-    Entry& e = entries_[suspects_[i]];
-    if (now >= e.suspect_since + suspicion_timeout(e.confirmations, cluster_size)) {
-      LivenessRecord r = e.record;
-      r.state = Liveness::kDown;
-      set(e, r, PeerLiveness::kDown);
-      e.confirmations = 0;
-      marked_down_.push_back(r);
-      enqueue(r);
-      suspects_[i] = suspects_.back();
-      suspects_.pop_back();
-    } else {
-      ++i;
-    }
+  std::vector<NodeId> due;
+  for (const NodeId& id : suspects_) {
+    const Entry& e = *entries_.find(id);
+    if (now >= e.suspect_since + suspicion_timeout(e.confirmations, cluster_size)) due.push_back(id);
   }
+  for (const NodeId& id : due) mark_down(id);
 }
 
 bool LivenessTable::mark_down(const NodeId& id) {
