@@ -45,6 +45,9 @@ GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
   self.generation = config_.generation;
   change_entry(config_.id, [&] { return state_.merge(config_.id, self); });
   liveness_.set_self_generation(config_.generation);
+  newest_own_copy_ = {config_.data_dir_generation, config_.data_dir_version};
+  // Restarted in the generation its data dir last ran with: those versions are taken.
+  if (config_.data_dir_generation == config_.generation) local_version_ = config_.data_dir_version;
   set_local(keys::kAddress, config_.address);
 }
 
@@ -119,7 +122,14 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
 
 void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   const bool about_self = delta.id == config_.id;
-  if (about_self && delta.state.generation != kTombstoneGeneration) return;  // we author ourselves
+  if (about_self && delta.state.generation != kTombstoneGeneration) {
+    // We author ourselves; a copy of an earlier run newer than our data dir is adopted.
+    if (delta.state.generation < config_.generation &&
+        std::pair{delta.state.generation, delta.state.max_version} > newest_own_copy_) {
+      adopt_own_copy(delta.state, now);
+    }
+    return;
+  }
   if (!about_self && !admissible(delta, now)) return;
   const bool known = state_.find(delta.id) != nullptr;
   const uint64_t ring_before = ring_input_;
@@ -144,6 +154,78 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
     Millis& since = left_seen_[delta.id];
     if (since == 0) since = std::max<Millis>(now, 1);
   }
+}
+
+bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
+  if (generation == kTombstoneGeneration) return false;  // a removal: merge handles it
+  if (generation == config_.generation) {
+    const NodeState* own = state_.find(config_.id);
+    if (own && version > own->max_version) {
+      // Versions of this generation were issued before, by a run this node does not remember (a
+      // data dir copied from an earlier moment, or a generation reused): re-author every value
+      // above them, so no (generation, version) pair names two values.
+      ++stats_.versions_reasserted;
+      local_version_ = std::max(local_version_, version);
+      const auto values = own->values;
+      for (const auto& [key, v] : values) set_local(key, v.value);
+      note("peers hold versions of this node's entry up to " + std::to_string(version) +
+           " in its own generation " + std::to_string(generation) + " (its data dir is older than its last run); "
+           "re-published its values above them");
+    }
+    return false;
+  }
+  if (generation > config_.generation) {
+    ++stats_.newer_generation_seen;
+    if (generation > newer_generation_noted_) {
+      newer_generation_noted_ = generation;
+      note("peers know this node at generation " + std::to_string(generation) + ", above this run's " +
+           std::to_string(config_.generation) + ": they ignore this run (another process runs with this node's id, "
+           "or --reset-generation went below a generation they accepted)");
+    }
+    return false;
+  }
+  return std::pair{generation, version} > newest_own_copy_;
+}
+
+void GossipEngine::fetch_own_copy(const std::string& address, const NodeId* peer, std::vector<Envelope>& out) {
+  // A digest claiming we know nothing of ourselves: the peer answers with its whole copy.
+  Digests d;
+  d.buckets.push_back(ClusterState::bucket_of(config_.id));
+  d.digests = state_.digests_in(d.buckets);
+  for (Digest& g : d.digests) {
+    if (g.id == config_.id) g = Digest{config_.id, 0, 0};
+  }
+  out.push_back({address, make(std::move(d), peer)});
+}
+
+void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
+  // This node's data dir is older than its last run (restored from a backup, copied from an
+  // earlier moment, or writes lost with the host): its restored claim may be one it gave up since.
+  // The newest record the cluster holds wins; if it is not an established claim, ours is
+  // re-stamped now, so it loses every conflict with a claim made since the data dir was written.
+  const std::pair<uint64_t, uint64_t> was = newest_own_copy_;
+  newest_own_copy_ = {copy.generation, copy.max_version};
+  ++stats_.data_dir_behind;
+  const VersionedValue* status = copy.get(keys::kStatus);
+  const VersionedValue* tokens = copy.get(keys::kTokens);
+  const VersionedValue* stamp = copy.get(keys::kStamp);
+  const bool normal_copy = status && status->value == to_string(NodeStatus::kNormal) && tokens &&
+                           parse_token_list(tokens->value) && stamp && parse_stamp_strict(stamp->value);
+  std::string what;
+  if (own_status() != NodeStatus::kNormal) {
+    what = "it is joining afresh";
+  } else if (normal_copy) {
+    publish(keys::kStamp, stamp->value);
+    publish(keys::kTokens, tokens->value);
+    what = "adopted the tokens and claim of that record";
+  } else {
+    set_local(keys::kStamp, std::to_string(next_hlc(now)));
+    what = "that record is not an established claim (" + (status ? status->value : std::string("no status")) +
+           "); re-stamped this node's claim so it loses to any made since";
+  }
+  note("this node's data dir is behind what peers know of it (generation " + std::to_string(was.first) +
+       " version " + std::to_string(was.second) + " on disk, generation " + std::to_string(copy.generation) +
+       " version " + std::to_string(copy.max_version) + " in the cluster): restored from a backup or copied; " + what);
 }
 
 void GossipEngine::hurry(Millis now) {
@@ -763,6 +845,8 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       ++stats_.misdirected_probes;
     } else {
       out.push_back({reply_to, make(PingAck{ping->seq}, peer)});
+      // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
+      if (!ping->target.is_nil() && peer_holds_own(ping->target_generation, 0)) fetch_own_copy(reply_to, peer, out);
     }
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
     if (probe_ && probe_->seq == pack->seq) {
@@ -829,6 +913,17 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       } else {
         const Digest& t = dg->digests[i++];
         const Digest& m = mine[j++];
+        if (t.id == config_.id) {
+          if (peer_holds_own(t.generation, t.max_version)) {
+            ack.requests.push_back({t.id, 0, 0});  // their whole copy; ours waits until we took it
+            continue;
+          }
+          const NodeState* own = state_.find(config_.id);  // re-authored above theirs, maybe
+          if (own && std::pair{own->generation, own->max_version} > std::pair{t.generation, t.max_version}) {
+            send.push_back(t);
+          }
+          continue;
+        }
         if (t.generation > m.generation || (t.generation == m.generation && t.max_version > m.max_version)) {
           ack.requests.push_back(m);
         } else if (m.generation > t.generation || m.max_version > t.max_version) {
@@ -841,8 +936,18 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   } else if (auto* ack = std::get_if<Ack>(&msg.body)) {
     for (const NodeDelta& d : ack->deltas) merge(d, now);
     if (!ack->requests.empty()) {
-      Ack2 a2{deltas_for(ack->requests)};
+      std::vector<Digest> wanted;
+      bool fetch = false;
+      for (const Digest& r : ack->requests) {
+        if (r.id == config_.id && peer_holds_own(r.generation, r.max_version)) {
+          fetch = true;  // their copy of us first; ours goes out once we took it
+        } else {
+          wanted.push_back(r);
+        }
+      }
+      Ack2 a2{deltas_for(wanted)};
       if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
+      if (fetch) fetch_own_copy(reply_to, peer, out);
     }
   } else if (auto* a2 = std::get_if<Ack2>(&msg.body)) {
     for (const NodeDelta& d : a2->deltas) merge(d, now);

@@ -53,6 +53,14 @@ struct EngineConfig {
   // and counted, so one bad clock cannot drag every node's HLC into the future. 0: no bound.
   Millis max_clock_ahead = 60'000;
 
+  // What this node's data dir held of its own entry before this run: that entry's generation and
+  // highest version (0, 0: a new data dir). A peer holding a newer copy of an earlier run shows
+  // the data dir was restored from a backup or copied from an earlier moment; the node adopts
+  // that copy's claim (docs/design.md, "Restored data dirs"). A run in the same generation as the
+  // data dir's entry continues its versions above data_dir_version.
+  uint64_t data_dir_generation = 0;
+  uint64_t data_dir_version = 0;
+
   // Bounds on what remote input may make this node hold (each refusal is counted). Within the
   // codec's hard caps (gossip/codec.h), so an entry this node accepts can always travel on.
   size_t max_members = 16384;          // entries, tombstones included
@@ -104,6 +112,9 @@ struct EngineStats {
   uint64_t misdirected_probes = 0;   // Pings meant for another node id (a new node on an old address)
   uint64_t claims_lost = 0;          // tokens this established owner lost to an earlier claim
   uint64_t refusals_sent = 0;        // answers to refused Syn/Ping, so the sender learns why
+  uint64_t data_dir_behind = 0;      // peers knew a newer record of this node than its data dir
+  uint64_t versions_reasserted = 0;  // peers held higher versions of this run's generation
+  uint64_t newer_generation_seen = 0;  // peers know this node at a generation above this run's
   ProbeRtt probe_rtt;
 };
 
@@ -237,6 +248,15 @@ class GossipEngine {
   // set_local, unless the value is already what we gossip.
   void publish(std::string_view key, std::string value);
   void collect_left(Millis now);
+  // What a peer holds of this node's own entry, from its digest, its request or its probe.
+  // Returns true when that copy is from an earlier run and newer than anything this node knows of
+  // itself (its data dir is behind): fetch it with fetch_own_copy instead of sending ours. A copy
+  // of this run with a higher version makes this node re-author its values above it.
+  bool peer_holds_own(uint64_t generation, uint64_t version);
+  // Asks the peer at `address` for its whole copy of this node's entry.
+  void fetch_own_copy(const std::string& address, const NodeId* peer, std::vector<Envelope>& out);
+  // A copy of this node's entry from an earlier run, newer than its data dir: take its claim.
+  void adopt_own_copy(const NodeState& copy, Millis now);
 
   // Constant after construction (cluster_id aside: learned from the first peer).
   EngineConfig config_;
@@ -289,6 +309,10 @@ class GossipEngine {
   bool removed_ = false;
   std::vector<NodeId> join_waiting_;  // last reported (a notice when it changes)
   size_t catchup_offset_ = 0;         // where the next down-record catch-up starts
+  // The newest (generation, version) of this node's own entry from an earlier run that it knows
+  // of: its data dir's, then any newer copy adopted from a peer.
+  std::pair<uint64_t, uint64_t> newest_own_copy_;
+  uint64_t newer_generation_noted_ = 0;
   std::vector<std::string> notices_;
 };
 

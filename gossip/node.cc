@@ -198,6 +198,12 @@ std::string Node::start() {
   ec.join.rack = m.config.rack;
   ec.join.settle = m.config.settle_ms;
   ec.wall_offset = m.wall_offset();
+  for (const auto& [eid, st] : m.persisted_entries) {
+    if (eid == m.id) {
+      ec.data_dir_generation = st.generation;
+      ec.data_dir_version = st.max_version;
+    }
+  }
   m.engine = std::make_unique<gossip::GossipEngine>(ec, m.rng, m.ring_cache);
   m.engine->observe_hlc(m.persisted_hlc);  // never behind a stamp this data dir issued or saw
 

@@ -303,6 +303,11 @@ std::string Node::Impl::metrics_text() {
   counter("ringkeeper_token_claims_lost_total",
           "Tokens this node, an established owner, lost to earlier claims (then re-claimed elsewhere).",
           es.claims_lost);
+  out += "# HELP ringkeeper_own_entry_repairs_total Peers held a newer record of this node than it had, by reason.\n"
+         "# TYPE ringkeeper_own_entry_repairs_total counter\n";
+  counter("ringkeeper_own_entry_repairs_total", "", es.data_dir_behind, "reason=\"data_dir_behind\"");
+  counter("ringkeeper_own_entry_repairs_total", "", es.versions_reasserted, "reason=\"versions_reasserted\"");
+  counter("ringkeeper_own_entry_repairs_total", "", es.newer_generation_seen, "reason=\"newer_generation\"");
   {
     const auto self_ring = engine->ring();
     const RingNode* me = self_ring->find(id);

@@ -375,6 +375,63 @@ TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
 
+// The tokens `viewer` routes to node `id`.
+std::set<std::string> tokens_of(const Cluster& c, int viewer, const std::string& id) {
+  std::set<std::string> out;
+  auto ring = ctl_json(c.nodes[viewer]->admin(), {"ring"});
+  if (!ring) return out;
+  for (const json& t : (*ring)["tokens"]) {
+    if (t["node"] == id) out.insert(t["token"].get<std::string>());
+  }
+  return out;
+}
+
+// A data dir restored from a backup taken before its node moved away from its tokens, one of
+// which another node claimed since: the restarted node adopts the cluster's newer record of
+// itself, and the token stays with its new owner.
+TEST(ClusterTest, ADataDirRestoredFromABackupDoesNotBringBackOldTokens) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string restored = c.id_of(2), taker = c.id_of(1);
+  ASSERT_EQ(c.nodes[2]->terminate(), 0);
+  const fs::path backup = c.tmp.path() / "backup";
+  fs::copy(c.dir(2), backup, fs::copy_options::recursive);
+  c.start(2, {"--seeds", c.seed()});
+  ASSERT_TRUE(c.nodes[2]->wait_serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+
+  const std::set<std::string> old_tokens = tokens_of(c, 0, restored);
+  ASSERT_FALSE(old_tokens.empty());
+  const std::string freed = *old_tokens.begin();
+  int rc = -1;
+  ctl_json(c.nodes[2]->admin(), {"move", "--tokens", "100,200,300"}, &rc);
+  ASSERT_EQ(rc, 0);
+  const std::set<std::string> moved = {"100", "200", "300"};
+  ASSERT_TRUE(wait_until([&] { return tokens_of(c, 0, restored) == moved && c.formed(3); }, 30s));
+  std::set<std::string> taken = tokens_of(c, 1, taker);
+  taken.erase(taken.begin());
+  taken.insert(freed);
+  std::string list;
+  for (const std::string& t : taken) list += (list.empty() ? "" : ",") + t;
+  ctl_json(c.nodes[1]->admin(), {"move", "--tokens", list}, &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(wait_until([&] { return tokens_of(c, 0, taker) == taken && c.formed(3); }, 30s));
+
+  ASSERT_EQ(c.nodes[2]->terminate(), 0);
+  fs::remove_all(c.dir(2));
+  fs::copy(backup, c.dir(2), fs::copy_options::recursive);
+  c.start(2, {"--seeds", c.seed()});
+  ASSERT_TRUE(c.nodes[2]->wait_serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3) && tokens_of(c, 2, restored) == moved; }, 30s))
+      << c.nodes[2]->log();
+  for (int v : {0, 1, 2}) {
+    EXPECT_EQ(tokens_of(c, v, restored), moved) << "viewer " << v;
+    EXPECT_EQ(tokens_of(c, v, taker), taken) << "viewer " << v;
+  }
+  EXPECT_NE(c.nodes[2]->log().find("data dir is behind"), std::string::npos) << c.nodes[2]->log();
+}
+
 TEST(ClusterTest, PersistedTokensWinAndDifferentTokensOnRestartAreRefused) {
   TempDir tmp;
   const std::vector<std::string> base = {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"};

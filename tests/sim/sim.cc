@@ -46,25 +46,38 @@ void SimCluster::reschedule(size_t i) {
   if (due < node.tick_at || node.tick_at < now_) schedule_tick(i, due);
 }
 
-void SimCluster::restart(size_t i) {
+SimCluster::DataDir SimCluster::backup(size_t i) const {
+  DataDir dir;
+  const gossip::ClusterState& st = nodes_[i].engine->state();
+  st.for_each([&](const NodeId& id, const gossip::NodeState&) { dir.entries.push_back({id, st.find_shared(id)}); });
+  return dir;
+}
+
+void SimCluster::restore(size_t i, const DataDir& dir, std::optional<uint64_t> generation) {
   Node& node = nodes_[i];
   gossip::EngineConfig c = node.engine->config();
-  c.generation = ++node.generation;
+  node.generation = generation ? *generation : node.generation + 1;
+  c.generation = node.generation;
+  const gossip::NodeStatePtr* own = nullptr;
+  for (const auto& [id, st] : dir.entries) {
+    if (id == c.id) own = &st;
+  }
+  c.data_dir_generation = own ? (*own)->generation : 0;
+  c.data_dir_version = own ? (*own)->max_version : 0;
   auto engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
   // The persisted cluster state comes back; our own entry is re-authored under the new generation.
-  node.engine->state().for_each([&](const NodeId& id, const gossip::NodeState&) {
-    if (id != c.id) engine->install(id, node.engine->state().find_shared(id));
-  });
-  const gossip::NodeState* own = node.engine->state().find(c.id);
-  if (own && own->is_tombstone()) {
+  for (const auto& [id, st] : dir.entries) {
+    if (id != c.id) engine->install(id, st);
+  }
+  if (own && (*own)->is_tombstone()) {
     // Removed by an operator: the runtime refuses to start on this data dir (exit 3).
-    engine->install(c.id, node.engine->state().find_shared(c.id));
+    engine->install(c.id, *own);
     node.engine = std::move(engine);
     node.crashed = true;
     return;
   }
   if (own) {
-    for (const auto& [key, v] : own->values) {
+    for (const auto& [key, v] : (*own)->values) {
       if (key != gossip::keys::kAddress) engine->set_local(key, v.value);
     }
   }

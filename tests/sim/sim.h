@@ -80,7 +80,15 @@ class SimCluster {
   void crash(size_t i) { nodes_[i].crashed = true; }
   // Starts a crashed node again on its "data dir": same id and address, the cluster state it had,
   // generation + 1.
-  void restart(size_t i);
+  void restart(size_t i) { restore(i, backup(i)); }
+  // A copy of a node's "data dir" (the cluster state it holds, its own entry included).
+  struct DataDir {
+    std::vector<std::pair<NodeId, gossip::NodeStatePtr>> entries;
+  };
+  DataDir backup(size_t i) const;
+  // The process at `i` stops (if it runs) and starts on `dir` — a backup taken earlier, say — with
+  // `generation` (default: one above any it ran with, as a restart picks). Same id and address.
+  void restore(size_t i, const DataDir& dir, std::optional<uint64_t> generation = std::nullopt);
   // The process at `i` comes back on a wiped data dir: a new node id at the same address (and
   // the same cuts), no state, no cluster id, generation max(1, now in seconds), joining afresh
   // through `seeds` (indices). Its earlier life's id stays in everyone's state until removed.
