@@ -68,6 +68,7 @@ void pack_list(Packer& pk, const std::vector<T>& xs, F&& f) {
 
 struct BodyPacker {
   Packer& pk;
+  uint32_t version;
   void operator()(const Syn& m) {
     pk.pack_array(2);
     pk.pack_uint64(m.summary);
@@ -89,7 +90,11 @@ struct BodyPacker {
   }
   void operator()(const Ack2& m) { pk.pack_array(1); pack_list(pk, m.deltas, pack_delta); }
   void operator()(const Ping& m) {
-    // Trailing fields are optional: a peer of the previous revision reads `seq` and ignores them.
+    if (version < 2) {
+      pk.pack_array(1);
+      pk.pack_uint64(m.seq);
+      return;
+    }
     pk.pack_array(4);
     pk.pack_uint64(m.seq);
     pack_id(pk, m.target);
@@ -183,13 +188,14 @@ struct Reader {
 
 Body read_body(uint64_t type, const msgpack::object& o) {
   using R = Reader;
+  namespace t = wire_tag;
   switch (type) {
-    case 0: {
+    case t::kSyn: {
       auto* p = R::array(o, 2);
       return Syn{R::u64(p[0]), R::u64(p[1])};
     }
-    case 1: return SynReply{R::list(R::array(o, 1)[0], ClusterState::kBuckets, R::u64)};
-    case 2: {
+    case t::kSynReply: return SynReply{R::list(R::array(o, 1)[0], ClusterState::kBuckets, R::u64)};
+    case t::kDigests: {
       auto* p = R::array(o, 2);
       return Digests{R::list(p[0], ClusterState::kBuckets, [](const msgpack::object& b) {
                        const uint64_t v = R::u64(b);
@@ -198,44 +204,45 @@ Body read_body(uint64_t type, const msgpack::object& o) {
                      }),
                      R::list(p[1], kMaxListEntries, R::digest)};
     }
-    case 3: {
+    case t::kAck: {
       auto* p = R::array(o, 2);
       return Ack{R::list(p[0], kMaxListEntries, R::delta),
                  R::list(p[1], kMaxListEntries, R::digest)};
     }
-    case 4: return Ack2{R::list(R::array(o, 1)[0], kMaxListEntries, R::delta)};
-    case 5: {
+    case t::kAck2: return Ack2{R::list(R::array(o, 1)[0], kMaxListEntries, R::delta)};
+    case t::kPing: {
       auto* p = R::array(o, 1);
       Ping ping{R::u64(p[0]), NodeId(), 0};
       if (o.via.array.size >= 4) ping = Ping{ping.seq, R::id(p + 1), R::u64(p[3])};
       return ping;
     }
-    case 6: return PingAck{R::u64(R::array(o, 1)[0])};
-    case 7: {
+    case t::kPingAck: return PingAck{R::u64(R::array(o, 1)[0])};
+    case t::kPingReq: {
       auto* p = R::array(o, 4);
       return PingReq{R::u64(p[0]), R::id(p + 1), R::str(p[3])};
     }
-    case 8: R::array(o, 0); return Rumor{};
+    case t::kRumor: R::array(o, 0); return Rumor{};
   }
   throw Malformed{};
 }
 
 }  // namespace
 
-std::string encode(const Message& msg, const CodecOptions& opts) {
+std::string encode(const Message& msg, const CodecOptions& opts, uint32_t version) {
+  if (version == 0) version = opts.newest_version;
   msgpack::sbuffer buf;
   buf.write("\0\0\0\0", 4);  // length prefix, filled in below
   const size_t start = buf.size();
   Packer pk(&buf);
-  pk.pack_array(11);
-  pk.pack_uint32(kWireVersion);
+  pk.pack_array(12);
+  pk.pack_uint32(version);
   pack_str(pk, opts.cluster_name);
-  pk.pack_uint32(static_cast<uint32_t>(msg.body.index()));
+  pk.pack_uint32(wire_tag_of(msg.body));
   pack_id(pk, msg.from);
   pack_id(pk, msg.cluster_id);
   pack_str(pk, msg.replication);
   pack_str(pk, msg.from_address);
-  std::visit(BodyPacker{pk}, msg.body);
+  std::visit(BodyPacker{pk, version}, msg.body);
   pack_list(pk, msg.liveness, [](Packer& p, const LivenessRecord& r) {
     p.pack_array(5);
     pack_id(p, r.node);
@@ -243,6 +250,8 @@ std::string encode(const Message& msg, const CodecOptions& opts) {
     p.pack_uint64(r.incarnation);
     p.pack_uint8(static_cast<uint8_t>(r.state));
   });
+  // A trailing field every version reads or skips: what the sender speaks.
+  pk.pack_uint32(opts.newest_version);
   std::string out(buf.data(), buf.size());
   if (!opts.secret.empty()) out += mac_of(opts.secret, std::string_view(out).substr(start));
   const uint32_t len = static_cast<uint32_t>(out.size() - 4);
@@ -285,9 +294,16 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size(), nullptr, nullptr, limits_for(payload.size()));
     const msgpack::object& root = oh.get();
     auto* p = Reader::array(root, 11);
-    if (Reader::u64(p[0]) != kWireVersion) {
+    const uint64_t version = Reader::u64(p[0]);
+    if (version < kMinWireVersion || version > opts.newest_version) {
       r.error = DecodeError::kWrongVersion;
       return r;
+    }
+    r.version = static_cast<uint32_t>(version);
+    r.sender_newest = r.version;
+    if (root.via.array.size >= 12) {
+      // Clamped to what we speak: a peer claiming more is written to at our newest.
+      r.sender_newest = static_cast<uint32_t>(std::clamp<uint64_t>(Reader::u64(p[11]), r.version, opts.newest_version));
     }
     if (Reader::str(p[1]) != opts.cluster_name) {
       r.error = DecodeError::kWrongCluster;
@@ -314,6 +330,37 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     r.error = DecodeError::kMalformed;
   }
   return r;
+}
+
+uint32_t wire_tag_of(const Body& body) {
+  struct Tag {
+    uint32_t operator()(const Syn&) const { return wire_tag::kSyn; }
+    uint32_t operator()(const SynReply&) const { return wire_tag::kSynReply; }
+    uint32_t operator()(const Digests&) const { return wire_tag::kDigests; }
+    uint32_t operator()(const Ack&) const { return wire_tag::kAck; }
+    uint32_t operator()(const Ack2&) const { return wire_tag::kAck2; }
+    uint32_t operator()(const Ping&) const { return wire_tag::kPing; }
+    uint32_t operator()(const PingAck&) const { return wire_tag::kPingAck; }
+    uint32_t operator()(const PingReq&) const { return wire_tag::kPingReq; }
+    uint32_t operator()(const Rumor&) const { return wire_tag::kRumor; }
+  };
+  return std::visit(Tag{}, body);
+}
+
+void PeerVersions::heard(const std::string& address, uint32_t sender_newest) {
+  auto it = newest_.find(address);
+  if (it != newest_.end()) {
+    it->second = sender_newest;  // a restarted peer may run another build
+    return;
+  }
+  if (newest_.size() >= max_peers_) newest_.clear();
+  newest_.emplace(address, sender_newest);
+}
+
+uint32_t PeerVersions::version_for(const std::string& address) const {
+  auto it = newest_.find(address);
+  const uint32_t v = it == newest_.end() ? kMinWireVersion : std::min(it->second, own_newest_);
+  return std::max(v, kMinWireVersion);
 }
 
 std::string encode_node_state(const NodeState& state) {

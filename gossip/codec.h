@@ -9,12 +9,22 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "gossip/messages.h"
 
 namespace ringkeeper::gossip {
 
-inline constexpr uint32_t kWireVersion = 1;
+// Wire versions. A node reads frames of kMinWireVersion..kWireVersion and writes to each peer the
+// newest version both speak (PeerVersions below), so a cluster upgrades one node at a time: every
+// build speaks the one before it. A change a peer one version older could misread bumps
+// kWireVersion (and, once no supported build needs it, kMinWireVersion); a trailing field that
+// older readers skip needs no bump (docs/wire.md, "Versions and rolling upgrades").
+//   1  the first protocol
+//   2  Ping names its target (id, generation): a node answers only probes meant for it; every
+//      frame says the newest version its sender speaks
+inline constexpr uint32_t kWireVersion = 2;
+inline constexpr uint32_t kMinWireVersion = 1;
 inline constexpr size_t kDefaultMaxFrame = 4 << 20;
 
 // The most the decoder accepts; a frame over any cap is refused as kMalformed before the decoder
@@ -37,10 +47,21 @@ inline constexpr uint32_t kMaxValueBytes = 256 << 10;
 // this build skip a nested trailing field that a later one adds.
 inline constexpr uint32_t kMaxDepth = 8;
 
+// Each message type's tag on the wire, fixed for good whatever the order of Body's alternatives
+// (a new type takes the next free number; codec_test pins them).
+namespace wire_tag {
+inline constexpr uint32_t kSyn = 0, kSynReply = 1, kDigests = 2, kAck = 3, kAck2 = 4, kPing = 5, kPingAck = 6,
+                          kPingReq = 7, kRumor = 8;
+}
+uint32_t wire_tag_of(const Body& body);
+
 struct CodecOptions {
   std::string cluster_name = "ringkeeper";
   std::string secret;  // empty: no MAC
   size_t max_frame = kDefaultMaxFrame;
+  // The newest version this node reads and writes (lower only to stand in for an older build in
+  // tests); frames above it are refused as kWrongVersion.
+  uint32_t newest_version = kWireVersion;
 };
 
 // Why a frame was refused; each reason has its own counter in the runtime.
@@ -58,12 +79,32 @@ std::string_view to_string(DecodeError e);
 struct DecodeResult {
   DecodeError error = DecodeError::kNone;
   std::optional<Message> message;
-  size_t consumed = 0;  // bytes of the frame (valid when error is not kTruncated/kOversized)
+  size_t consumed = 0;        // bytes of the frame (valid when error is not kTruncated/kOversized)
+  uint32_t version = 0;       // the frame's wire version
+  uint32_t sender_newest = 0; // the newest version its sender speaks
 };
 
-std::string encode(const Message& msg, const CodecOptions& opts);
+// Encodes at `version` (kMinWireVersion..opts.newest_version; default: opts.newest_version).
+std::string encode(const Message& msg, const CodecOptions& opts, uint32_t version = 0);
 // Decodes the first frame in `bytes` (a stream may hold several).
 DecodeResult decode(std::string_view bytes, const CodecOptions& opts);
+
+// The newest wire version each peer speaks, by address, as its frames say: the version to write
+// to it. A peer not heard from yet gets kMinWireVersion (every supported build reads it; the
+// frame tells the peer what we speak, so its answer and what follows use the newest both speak).
+// Bounded: past max_peers addresses it forgets them all and learns again.
+class PeerVersions {
+ public:
+  explicit PeerVersions(uint32_t own_newest = kWireVersion, size_t max_peers = 1 << 16)
+      : own_newest_(own_newest), max_peers_(max_peers) {}
+  void heard(const std::string& address, uint32_t sender_newest);
+  uint32_t version_for(const std::string& address) const;
+
+ private:
+  uint32_t own_newest_;
+  size_t max_peers_;
+  std::unordered_map<std::string, uint32_t> newest_;
+};
 
 // One node's entry as bytes, for the state store (same msgpack layout as a delta on the wire).
 std::string encode_node_state(const NodeState& state);

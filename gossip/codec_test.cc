@@ -97,6 +97,81 @@ TEST(CodecTest, EveryMessageRoundTrips) {
   }
 }
 
+// The tags are the protocol: reordering Body's alternatives must not change them.
+TEST(CodecTest, EveryMessageTypeKeepsItsPinnedWireTag) {
+  const std::vector<uint32_t> pinned = {0, 1, 2, 3, 4, 5, 6, 7, 8};  // in every_body() order
+  const std::vector<Body> bodies = every_body();
+  ASSERT_EQ(bodies.size(), pinned.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(wire_tag_of(bodies[i]), pinned[i]) << i;
+    // And a hand-written frame with that tag decodes to that type.
+    const std::string frame = encode(sample(bodies[i]), CodecOptions{});
+    DecodeResult r = decode(frame, CodecOptions{});
+    ASSERT_EQ(r.error, DecodeError::kNone);
+    EXPECT_EQ(r.message->body.index(), bodies[i].index());
+  }
+  EXPECT_EQ(wire_tag_of(Ping{}), wire_tag::kPing);
+  EXPECT_EQ(wire_tag::kPing, 5u);
+}
+
+// Rolling upgrades: this build reads the previous wire version and writes it to a peer that speaks
+// nothing newer; a build of the previous version refuses our newest frames, which is why we never
+// send it one.
+TEST(CodecTest, ThePreviousWireVersionIsReadAndWritten) {
+  static_assert(kMinWireVersion + 1 == kWireVersion, "every build speaks the version before it");
+  CodecOptions ours;
+  CodecOptions older;
+  older.newest_version = kMinWireVersion;  // stands in for the previous build
+  const Message targeted = sample(Ping{3, NodeId(4, 5), 6});
+
+  // Ours at the old version: an old reader takes it; the target (new in version 2) is not sent.
+  const std::string down = encode(targeted, ours, kMinWireVersion);
+  DecodeResult r = decode(down, older);
+  ASSERT_EQ(r.error, DecodeError::kNone);
+  EXPECT_EQ(r.version, kMinWireVersion);
+  EXPECT_EQ(r.sender_newest, kMinWireVersion) << "clamped to what the reader speaks";
+  EXPECT_EQ(std::get<Ping>(r.message->body), (Ping{3, NodeId(), 0}));
+  EXPECT_EQ(decode(down, ours).sender_newest, kWireVersion) << "the frame says what its sender speaks";
+  // Ours at our version: the old reader refuses it (as it would refuse any newer frame).
+  EXPECT_EQ(decode(encode(targeted, ours), older).error, DecodeError::kWrongVersion);
+  // Theirs: read by us, target unknown (0), and we learn they speak only the old version.
+  r = decode(encode(targeted, older), ours);
+  ASSERT_EQ(r.error, DecodeError::kNone);
+  EXPECT_EQ(r.sender_newest, kMinWireVersion);
+  EXPECT_TRUE(std::get<Ping>(r.message->body).target.is_nil());
+  // A frame as the first build wrote it (11 fields, no trailing version): read, sender at version 1.
+  Bytes first;
+  first.array(11).uint(1).str("ringkeeper").uint(wire_tag::kPing).uint(1).uint(2).uint(3).uint(4)
+      .str("simple:3").str("127.0.0.1:7000").array(1).uint(9).array(0);
+  r = decode(first.frame(), ours);
+  ASSERT_EQ(r.error, DecodeError::kNone);
+  EXPECT_EQ(r.sender_newest, 1u);
+  EXPECT_EQ(std::get<Ping>(r.message->body).seq, 9u);
+  // Versions nobody speaks.
+  for (uint64_t v : {uint64_t{0}, uint64_t{kWireVersion} + 1}) {
+    Bytes b;
+    b.array(11).uint(v).str("ringkeeper").uint(wire_tag::kRumor).uint(1).uint(2).uint(3).uint(4)
+        .str("simple:3").str("127.0.0.1:7000").array(0).array(0);
+    EXPECT_EQ(decode(b.frame(), ours).error, DecodeError::kWrongVersion) << v;
+  }
+}
+
+TEST(CodecTest, PeerVersionsWriteTheNewestBothSpeak) {
+  PeerVersions ours(kWireVersion, 2);
+  EXPECT_EQ(ours.version_for("a:1"), kMinWireVersion) << "not heard from yet: the oldest supported";
+  ours.heard("a:1", kWireVersion);
+  EXPECT_EQ(ours.version_for("a:1"), kWireVersion);
+  ours.heard("a:1", kMinWireVersion);  // restarted on an older build
+  EXPECT_EQ(ours.version_for("a:1"), kMinWireVersion);
+  PeerVersions older(kMinWireVersion);
+  older.heard("b:1", kWireVersion);
+  EXPECT_EQ(older.version_for("b:1"), kMinWireVersion) << "never above what we speak";
+  ours.heard("b:1", kWireVersion);
+  ours.heard("c:1", kWireVersion);  // over the bound: forgets and learns again
+  EXPECT_EQ(ours.version_for("c:1"), kWireVersion);
+  EXPECT_EQ(ours.version_for("a:1"), kMinWireVersion);
+}
+
 TEST(CodecTest, StreamsHoldSeveralFramesAndPartialOnesWait) {
   CodecOptions opts;
   std::string two = encode(sample(Syn{1}), opts) + encode(sample(Ping{2}), opts);

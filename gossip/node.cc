@@ -47,6 +47,7 @@ Node::OpenResult Node::open(NodeConfig config) {
   if (config.data_dir.empty()) return refused(2, "a data dir is required (--data-dir)");
   auto opened = storage::open_rocks_store(config.data_dir + "/state");
   if (!opened.store) return refused(3, opened.error.message);
+  for (const std::string& step : opened.error.migrated) spdlog::info("data dir {}: migrated {}", config.data_dir, step);
   return open(std::move(config), std::move(opened.store));
 }
 
@@ -66,9 +67,11 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
   std::error_code dir_error;
   std::filesystem::create_directories(config.data_dir, dir_error);
   if (dir_error) return refused(3, "cannot create data dir " + config.data_dir + ": " + dir_error.message());
-  if (storage::OpenError e = storage::check_format(*store_in); e.reason != storage::OpenError::Reason::kNone) {
-    return refused(3, "data dir " + config.data_dir + ": " + e.message);
+  storage::OpenError format = storage::check_format(*store_in);
+  if (format.reason != storage::OpenError::Reason::kNone) {
+    return refused(3, "data dir " + config.data_dir + ": " + format.message);
   }
+  for (const std::string& step : format.migrated) spdlog::info("data dir {}: migrated {}", config.data_dir, step);
   auto impl = std::make_unique<Impl>();
   impl->store = std::move(store_in);
   auto& store = *impl->store;
@@ -353,7 +356,7 @@ void Node::Impl::rearm(bool force) {
 void Node::Impl::send_all(std::vector<gossip::Envelope> out) {
   for (gossip::Envelope& e : out) {
     if (e.to == advertised || e.to.empty()) continue;
-    transport->send(e.to, gossip::encode(e.message, codec));
+    transport->send(e.to, gossip::encode(e.message, codec, peer_versions.version_for(e.to)));
   }
 }
 
@@ -377,6 +380,7 @@ bool Node::Impl::on_frame(std::string_view frame, const std::string& peer) {
     return false;
   }
   const gossip::Message& msg = *r.message;
+  peer_versions.heard(msg.from_address, r.sender_newest);
   const std::string ours = engine->config().replication.canonical();
   const NodeId& cid = engine->config().cluster_id;
   const bool foreign_cluster = !msg.cluster_id.is_nil() && !cid.is_nil() && msg.cluster_id != cid;

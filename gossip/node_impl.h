@@ -46,6 +46,7 @@ struct Node::Impl {
   uint64_t generation = 0;
   std::string data_dir;
   gossip::CodecOptions codec;
+  gossip::PeerVersions peer_versions;  // the wire version to write to each peer
 
   boost::asio::io_context io;
   std::unique_ptr<gossip::TcpTransport> transport;

@@ -100,7 +100,8 @@ OpenResult open_rocks_store(const std::string& dir) {
         r.error = {OpenError::Reason::kUnknownFormat, "data dir " + dir + " holds a database without a ringkeeper format record"};
         return r;
       }
-      if (OpenError e = check_format(probe); e.reason != OpenError::Reason::kNone) {
+      if (OpenError e = check_format(probe, this_builds_formats(), /*migrate=*/false);
+          e.reason != OpenError::Reason::kNone) {
         r.error = {e.reason, "data dir " + dir + ": " + e.message};
         return r;
       }
@@ -121,10 +122,12 @@ OpenResult open_rocks_store(const std::string& dir) {
   }
   auto store = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw));
   try {
-    if (OpenError e = check_format(*store); e.reason != OpenError::Reason::kNone) {
+    OpenError e = check_format(*store);
+    if (e.reason != OpenError::Reason::kNone) {
       r.error = {e.reason, "data dir " + dir + ": " + e.message};
       return r;
     }
+    r.error.migrated = std::move(e.migrated);  // for the log
   } catch (const StoreError& e) {
     r.error = {OpenError::Reason::kIo, "data dir " + dir + ": " + e.what()};
     return r;

@@ -12,7 +12,7 @@ namespace ringkeeper::storage {
 
 struct OpenResult {
   std::unique_ptr<StateStore> store;  // null when refused
-  OpenError error;
+  OpenError error;  // reason kNone when opened; `migrated` then lists the format steps applied
 };
 
 // Opens (creating if absent) the store in `dir`.

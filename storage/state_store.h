@@ -18,8 +18,13 @@
 
 namespace ringkeeper::storage {
 
-// The on-disk format this build writes. A data dir with a higher one is refused, never touched.
+// The on-disk format this build writes, and the oldest it migrates forward on open: a build
+// opens data dirs of its own format and of the one before it (rolling upgrades; a data dir two
+// formats back goes through an intermediate release). A data dir of a higher format is refused
+// and left untouched; nothing is ever migrated backward. Format 1 is the only one so far; the
+// first change adds a FormatStep from 1 and raises kFormatVersion.
 inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kMinFormatVersion = 1;
 
 // Well-known meta records.
 namespace meta {
@@ -79,13 +84,33 @@ class StateStore {
 
 // Why a data dir was refused (ringd exits 3 with `message` on one line).
 struct OpenError {
-  enum class Reason { kNone, kFutureFormat, kUnknownFormat, kLocked, kCorrupt, kIo };
+  enum class Reason { kNone, kFutureFormat, kOldFormat, kUnknownFormat, kLocked, kCorrupt, kIo };
   Reason reason = Reason::kNone;
   std::string message;
+  std::vector<std::string> migrated;  // with kNone: the migration steps applied, one line each
 };
 std::string_view to_string(OpenError::Reason r);
 
-// Checks (or, in a new store, writes) the format record. Shared by every implementation.
-OpenError check_format(StateStore& store);
+// One migration step: adds to `batch` what turns a data dir of format `from` into `from + 1`. The
+// batch also carries the new format record and is written with sync, atomically: a crash leaves
+// the data dir in one format or the next, and the next open carries on from there.
+struct FormatStep {
+  uint32_t from = 0;
+  std::string what;  // one line for the log
+  std::function<void(StateStore&, WriteBatch&)> apply;
+};
+struct Formats {
+  uint32_t current = kFormatVersion;
+  uint32_t oldest = kMinFormatVersion;
+  std::vector<FormatStep> steps;  // one from each format in [oldest, current)
+};
+// This build's formats and migration steps.
+const Formats& this_builds_formats();
+
+// Checks the format record, migrating an older supported format forward step by step (or, in a
+// new store, writes the current one). Shared by every implementation; never throws (a failed
+// write is kIo, and leaves the data dir in the format it had).
+// With `migrate` false it only says whether the data dir could be opened, writing nothing.
+OpenError check_format(StateStore& store, const Formats& formats = this_builds_formats(), bool migrate = true);
 
 }  // namespace ringkeeper::storage

@@ -137,6 +137,63 @@ TEST(MemoryStore, FormatCheckWritesFormatOnceAndRefusesFuture) {
   EXPECT_EQ(check_format(m).reason, OpenError::Reason::kUnknownFormat);
 }
 
+// Upgrades: a data dir of an older supported format is migrated forward step by step, each step
+// atomic with its format record; a failed step leaves the format it had; formats too old or too
+// new are refused untouched. (This build has format 1 only, so the steps here are the test's.)
+TEST(MemoryStore, OlderFormatsMigrateForwardOneAtomicStepAtATime) {
+  Formats f;
+  f.oldest = 1;
+  f.current = 3;
+  f.steps.push_back({1, "rename a to b", [](StateStore& s, WriteBatch& b) {
+                       b.put_meta("b", *s.get_meta("a"));
+                       b.erase(RecordKind::kMeta, "a");
+                     }});
+  f.steps.push_back({2, "count entries", [](StateStore& s, WriteBatch& b) {
+                       int n = 0;
+                       s.scan(RecordKind::kEntry, [&](std::string_view, std::string_view) { ++n; });
+                       b.put_meta("entries", std::to_string(n));
+                     }});
+  MemoryStore m;
+  WriteBatch old;
+  old.put_meta(meta::kFormat, "1");
+  old.put_meta("a", "x");
+  old.put(RecordKind::kEntry, "n1", "e");
+  m.write(old, true);
+
+  FaultyStore faulty(m);
+  faulty.fail_writes(1);
+  OpenError failed = check_format(faulty, f);
+  EXPECT_EQ(failed.reason, OpenError::Reason::kIo);
+  EXPECT_EQ(m.get_meta(meta::kFormat), "1") << "a failed step changes nothing";
+  EXPECT_EQ(m.get_meta("a"), "x");
+
+  EXPECT_EQ(check_format(m, f, /*migrate=*/false).reason, OpenError::Reason::kNone);
+  EXPECT_EQ(m.get_meta(meta::kFormat), "1") << "a look writes nothing";
+
+  OpenError done = check_format(m, f);
+  EXPECT_EQ(done.reason, OpenError::Reason::kNone) << done.message;
+  ASSERT_EQ(done.migrated.size(), 2u);
+  EXPECT_EQ(done.migrated[0], "format 1 -> 2: rename a to b");
+  EXPECT_EQ(m.get_meta(meta::kFormat), "3");
+  EXPECT_EQ(m.get_meta("b"), "x");
+  EXPECT_FALSE(m.get_meta("a"));
+  EXPECT_EQ(m.get_meta("entries"), "1");
+  EXPECT_TRUE(check_format(m, f).migrated.empty()) << "once only";
+
+  // Never backward: a build whose newest format is 2 refuses this data dir now.
+  Formats older = f;
+  older.current = 2;
+  EXPECT_EQ(check_format(m, older).reason, OpenError::Reason::kFutureFormat);
+  EXPECT_EQ(m.get_meta(meta::kFormat), "3");
+  // Too old to migrate in one build.
+  Formats newer;
+  newer.oldest = 4;
+  newer.current = 5;
+  OpenError too_old = check_format(m, newer);
+  EXPECT_EQ(too_old.reason, OpenError::Reason::kOldFormat);
+  EXPECT_NE(too_old.message.find("intermediate release"), std::string::npos);
+}
+
 TEST(FaultyStore, FailedWriteLandsNothing) {
   MemoryStore m;
   FaultyStore f(m);

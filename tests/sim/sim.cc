@@ -46,6 +46,11 @@ void SimCluster::reschedule(size_t i) {
   if (due < node.tick_at || node.tick_at < now_) schedule_tick(i, due);
 }
 
+void SimCluster::set_wire_version(size_t i, uint32_t version) {
+  nodes_[i].wire_version = version;
+  nodes_[i].peer_versions = gossip::PeerVersions(version);
+}
+
 SimCluster::DataDir SimCluster::backup(size_t i) const {
   DataDir dir;
   const gossip::ClusterState& st = nodes_[i].engine->state();
@@ -86,6 +91,7 @@ void SimCluster::restore(size_t i, const DataDir& dir, std::optional<uint64_t> g
   node.crashed = false;
   node.stalled_until = 0;
   node.backlog.clear();
+  node.peer_versions = gossip::PeerVersions(node.wire_version);  // a new process learns them again
   schedule_tick(i, now_);
 }
 
@@ -199,7 +205,12 @@ void SimCluster::partition(const std::vector<std::vector<size_t>>& groups) {
 void SimCluster::send(size_t from, std::vector<gossip::Envelope> out) {
   for (auto& env : out) {
     if (tap_) tap_(from, env.message);
-    std::string frame = gossip::encode(env.message, options_.codec);
+    const Node& sender = nodes_[from];
+    gossip::CodecOptions codec = options_.codec;
+    codec.newest_version = sender.wire_version;
+    const uint32_t version = sender.peer_versions.version_for(env.to);
+    std::string frame = gossip::encode(env.message, codec, version);
+    ++frames_by_version_[version];
     bytes_sent_ += frame.size();
     ++messages_sent_;
     // Addresses are "sim:<index>".
@@ -214,9 +225,16 @@ void SimCluster::send(size_t from, std::vector<gossip::Envelope> out) {
 }
 
 void SimCluster::deliver(size_t to, const std::string& frame) {
-  gossip::DecodeResult r = gossip::decode(frame, options_.codec);
-  if (r.error != gossip::DecodeError::kNone) return;
-  send(to, nodes_[to].engine->on_message(now_, *r.message));
+  Node& node = nodes_[to];
+  gossip::CodecOptions codec = options_.codec;
+  codec.newest_version = node.wire_version;
+  gossip::DecodeResult r = gossip::decode(frame, codec);
+  if (r.error != gossip::DecodeError::kNone) {
+    ++frames_refused_;
+    return;
+  }
+  node.peer_versions.heard(r.message->from_address, r.sender_newest);
+  send(to, node.engine->on_message(now_, *r.message));
 }
 
 void SimCluster::run_until(Millis t) {

@@ -94,6 +94,12 @@ class SimCluster {
   // through `seeds` (indices). Its earlier life's id stays in everyone's state until removed.
   void wipe(size_t i, const std::vector<size_t>& seeds, gossip::JoinSettings join = {});
   void stall(size_t i, Millis until) { nodes_[i].stalled_until = until; }
+  // The process at `i` runs a build whose newest wire version is `version` (a node not yet
+  // upgraded, in a rolling upgrade): it writes and reads nothing newer.
+  void set_wire_version(size_t i, uint32_t version);
+  // Frames handed to the network so far, by wire version (index), and frames a node refused.
+  const std::vector<uint64_t>& frames_by_version() const { return frames_by_version_; }
+  uint64_t frames_refused() const { return frames_refused_; }
 
   // Runs events up to and including time t.
   void run_until(Millis t);
@@ -119,6 +125,8 @@ class SimCluster {
     bool crashed = false;
     Millis stalled_until = 0;
     std::vector<std::string> backlog;  // frames that arrived while stalled
+    uint32_t wire_version = gossip::kWireVersion;  // newest it speaks
+    gossip::PeerVersions peer_versions;
   };
   struct Event {
     Millis at;
@@ -149,6 +157,8 @@ class SimCluster {
   std::set<std::pair<size_t, size_t>> cut_;
   Millis now_ = 0;
   uint64_t seq_ = 0;
+  std::vector<uint64_t> frames_by_version_ = std::vector<uint64_t>(gossip::kWireVersion + 1);
+  uint64_t frames_refused_ = 0;
   uint64_t bytes_sent_ = 0;
   uint64_t messages_sent_ = 0;
   NodeId cluster_id_;
