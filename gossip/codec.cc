@@ -118,112 +118,275 @@ std::string mac_of(std::string_view secret, std::string_view payload) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-// msgpack builds a 24-byte object per element as it parses, before the Reader sees any, so its
-// containers are capped up front: no array longer than the longest list we accept (nor than the
-// payload has bytes: a 4-byte header can claim 2^32 entries), no string longer than a value, no
-// maps, bins or exts (the schema has none), no nesting deeper than kMaxDepth.
 static_assert(kMaxListEntries >= kMaxLivenessRecords && kMaxListEntries >= kMaxKeysPerEntry &&
               kMaxListEntries >= ClusterState::kBuckets && kMaxValueBytes >= kMaxKeyBytes);
-msgpack::unpack_limit limits_for(size_t payload_bytes) {
-  const size_t array = std::min<size_t>(payload_bytes, kMaxListEntries);
-  const size_t str = std::min<size_t>(payload_bytes, kMaxValueBytes);
-  return msgpack::unpack_limit(array, /*map=*/0, str, /*bin=*/0, /*ext=*/0, kMaxDepth);
-}
 
 // A list's length is only a claim until its elements decode: reserve this many at most, and let
 // longer lists grow with the elements that did.
 constexpr uint32_t kReserveUpFront = 1024;
 
-// Reads a msgpack object tree with the schema's types; any mismatch, or a list or string over its
-// cap, throws Malformed.
+// Reads msgpack straight from the payload into the message, element by element, with the schema's
+// types: no intermediate object tree (a tree costs 24 bytes per element before anything is
+// checked), and no list reserved beyond what its elements proved. Any mismatch, a list or string
+// over its cap, nesting deeper than kMaxDepth, or more than kMaxElementsPerMessage list elements in
+// one message altogether throws Malformed. Trailing elements a later version appends are skipped.
 struct Malformed {};
-struct Reader {
-  static const msgpack::object* array(const msgpack::object& o, uint32_t min_size) {
-    if (o.type != msgpack::type::ARRAY || o.via.array.size < min_size) throw Malformed{};
-    return o.via.array.ptr;
-  }
-  static uint32_t size(const msgpack::object& o, uint32_t max_size) {
-    if (o.type != msgpack::type::ARRAY || o.via.array.size > max_size) throw Malformed{};
-    return o.via.array.size;
-  }
-  static uint64_t u64(const msgpack::object& o) {
-    if (o.type != msgpack::type::POSITIVE_INTEGER) throw Malformed{};
-    return o.via.u64;
-  }
-  static std::string str(const msgpack::object& o, uint32_t max_bytes = kMaxValueBytes) {
-    if (o.type != msgpack::type::STR || o.via.str.size > max_bytes) throw Malformed{};
-    return std::string(o.via.str.ptr, o.via.str.size);
-  }
-  static NodeId id(const msgpack::object* p) { return NodeId(u64(p[0]), u64(p[1])); }
-  static Digest digest(const msgpack::object& o) {
-    auto* p = array(o, 4);
-    return {id(p), u64(p[2]), u64(p[3])};
-  }
-  static NodeDelta delta(const msgpack::object& o) {
-    auto* p = array(o, 4);
-    NodeDelta d{id(p), {}};
-    d.state.generation = u64(p[2]);
-    const uint32_t n = size(p[3], kMaxKeysPerEntry);
-    auto* vs = p[3].via.array.ptr;
-    d.state.values.reserve(std::min(n, kReserveUpFront));
-    for (uint32_t i = 0; i < n; ++i) {
-      auto* kv = array(vs[i], 3);
-      VersionedValue v{str(kv[1]), u64(kv[2])};
-      d.state.max_version = std::max(d.state.max_version, v.version);
-      d.state.values.emplace_back(str(kv[0], kMaxKeyBytes), std::move(v));
+class Reader {
+ public:
+  Reader(std::string_view bytes) : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
+  bool at_end() const { return p_ == end_; }
+
+  // An array header: its length, at least min_size.
+  uint32_t array(uint32_t min_size, uint32_t max_size = UINT32_MAX) {
+    const uint8_t t = byte();
+    uint32_t n;
+    if ((t & 0xf0) == 0x90) {
+      n = t & 0x0f;
+    } else if (t == 0xdc) {
+      n = static_cast<uint32_t>(be(2));
+    } else if (t == 0xdd) {
+      n = static_cast<uint32_t>(be(4));
+    } else {
+      throw Malformed{};
     }
-    std::sort(d.state.values.begin(), d.state.values.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    return d;
+    // Every element takes a byte at least: a header cannot claim more than the payload holds.
+    if (n < min_size || n > max_size || n > static_cast<size_t>(end_ - p_)) throw Malformed{};
+    return n;
   }
-  template <class F>
-  static auto list(const msgpack::object& o, uint32_t max_size, F&& f) {
-    const uint32_t n = size(o, max_size);
-    std::vector<decltype(f(o))> out;
-    out.reserve(std::min(n, kReserveUpFront));
-    for (uint32_t i = 0; i < n; ++i) out.push_back(f(o.via.array.ptr[i]));
+  // A list's header: counts against the message's element budget.
+  uint32_t list(uint32_t max_size) {
+    const uint32_t n = array(0, max_size);
+    if (n > budget_) throw Malformed{};
+    budget_ -= n;
+    return n;
+  }
+  uint64_t u64() {
+    const uint8_t t = byte();
+    if (t <= 0x7f) return t;
+    uint64_t v;
+    int64_t sv;
+    switch (t) {
+      case 0xcc: return be(1);
+      case 0xcd: return be(2);
+      case 0xce: return be(4);
+      case 0xcf: return be(8);
+      // Signed forms with a non-negative value (another encoder's choice) are the same number.
+      case 0xd0: sv = static_cast<int8_t>(be(1)); break;
+      case 0xd1: sv = static_cast<int16_t>(be(2)); break;
+      case 0xd2: sv = static_cast<int32_t>(be(4)); break;
+      case 0xd3: v = be(8); sv = static_cast<int64_t>(v); break;
+      default: throw Malformed{};
+    }
+    if (sv < 0) throw Malformed{};
+    return static_cast<uint64_t>(sv);
+  }
+  std::string str(uint32_t max_bytes = kMaxValueBytes) {
+    const std::string_view v = str_view(max_bytes);
+    return std::string(v);
+  }
+  std::string_view str_view(uint32_t max_bytes) {
+    const uint8_t t = byte();
+    size_t n;
+    if ((t & 0xe0) == 0xa0) {
+      n = t & 0x1f;
+    } else if (t == 0xd9) {
+      n = be(1);
+    } else if (t == 0xda) {
+      n = be(2);
+    } else if (t == 0xdb) {
+      n = be(4);
+    } else {
+      throw Malformed{};
+    }
+    if (n > max_bytes || n > static_cast<size_t>(end_ - p_)) throw Malformed{};
+    const std::string_view out(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
     return out;
   }
+  NodeId id() {
+    const uint64_t hi = u64();
+    return NodeId(hi, u64());
+  }
+  // Skips `n` elements of any type the schema uses (arrays, integers, strings, nil, booleans):
+  // what a later version appended.
+  void skip(uint32_t n, uint32_t depth = 0) {
+    if (depth > kMaxDepth) throw Malformed{};
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t t = peek();
+      if ((t & 0xf0) == 0x90 || t == 0xdc || t == 0xdd) {
+        skip(array(0), depth + 1);
+      } else if ((t & 0xe0) == 0xa0 || (t >= 0xd9 && t <= 0xdb)) {
+        (void)str_view(UINT32_MAX);  // bounded by the payload
+      } else if (t == 0xc0 || t == 0xc2 || t == 0xc3) {
+        ++p_;
+      } else {
+        (void)u64();
+      }
+    }
+  }
+  // Enters an array of at least `fields` elements; returns how many trailing ones to skip after
+  // reading `fields`. Nesting is bounded.
+  uint32_t record(uint32_t fields) {
+    if (++depth_ > kMaxDepth) throw Malformed{};
+    return array(fields) - fields;
+  }
+  void end_record(uint32_t trailing) {
+    skip(trailing, depth_);
+    --depth_;
+  }
+
+  Digest digest() {
+    const uint32_t extra = record(4);
+    Digest d{id(), 0, 0};
+    d.generation = u64();
+    d.max_version = u64();
+    end_record(extra);
+    return d;
+  }
+  NodeDelta delta() {
+    const uint32_t extra = record(4);
+    NodeDelta d{id(), {}};
+    d.state.generation = u64();
+    const uint32_t n = list(kMaxKeysPerEntry);
+    ++depth_;
+    d.state.values.reserve(std::min(n, kReserveUpFront));
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t kv_extra = record(3);
+      std::string key = str(kMaxKeyBytes);
+      VersionedValue v{str(), 0};
+      v.version = u64();
+      end_record(kv_extra);
+      d.state.max_version = std::max(d.state.max_version, v.version);
+      d.state.values.emplace_back(std::move(key), std::move(v));
+    }
+    --depth_;
+    std::sort(d.state.values.begin(), d.state.values.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    end_record(extra);
+    return d;
+  }
+  LivenessRecord liveness() {
+    const uint32_t extra = record(5);
+    LivenessRecord r{id(), 0, 0, Liveness::kUp};
+    r.generation = u64();
+    r.incarnation = u64();
+    const uint64_t st = u64();
+    if (st > 2) throw Malformed{};
+    r.state = static_cast<Liveness>(st);
+    end_record(extra);
+    return r;
+  }
+  template <class F>
+  auto list_of(uint32_t max_size, F&& read_one) {
+    const uint32_t n = list(max_size);
+    ++depth_;
+    std::vector<decltype(read_one())> out;
+    out.reserve(std::min(n, kReserveUpFront));
+    for (uint32_t i = 0; i < n; ++i) out.push_back(read_one());
+    --depth_;
+    return out;
+  }
+
+ private:
+  uint8_t peek() const {
+    if (p_ == end_) throw Malformed{};
+    return *p_;
+  }
+  uint8_t byte() {
+    const uint8_t b = peek();
+    ++p_;
+    return b;
+  }
+  uint64_t be(int bytes) {
+    if (end_ - p_ < bytes) throw Malformed{};
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | p_[i];
+    p_ += bytes;
+    return v;
+  }
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+  uint32_t depth_ = 0;
+  uint32_t budget_ = kMaxElementsPerMessage;  // list elements left for this message
 };
 
-Body read_body(uint64_t type, const msgpack::object& o) {
-  using R = Reader;
+Body read_body(uint64_t type, Reader& r) {
   namespace t = wire_tag;
+  auto bucket = [&] {
+    const uint64_t v = r.u64();
+    if (v >= ClusterState::kBuckets) throw Malformed{};
+    return static_cast<uint32_t>(v);
+  };
+  auto u64 = [&] { return r.u64(); };
+  auto digest = [&] { return r.digest(); };
+  auto delta = [&] { return r.delta(); };
+  Body body;
+  uint32_t extra = 0;
   switch (type) {
     case t::kSyn: {
-      auto* p = R::array(o, 2);
-      return Syn{R::u64(p[0]), R::u64(p[1])};
+      extra = r.record(2);
+      Syn m{r.u64(), 0};
+      m.down_digest = r.u64();
+      body = m;
+      break;
     }
-    case t::kSynReply: return SynReply{R::list(R::array(o, 1)[0], ClusterState::kBuckets, R::u64)};
+    case t::kSynReply:
+      extra = r.record(1);
+      body = SynReply{r.list_of(ClusterState::kBuckets, u64)};
+      break;
     case t::kDigests: {
-      auto* p = R::array(o, 2);
-      return Digests{R::list(p[0], ClusterState::kBuckets, [](const msgpack::object& b) {
-                       const uint64_t v = R::u64(b);
-                       if (v >= ClusterState::kBuckets) throw Malformed{};
-                       return static_cast<uint32_t>(v);
-                     }),
-                     R::list(p[1], kMaxListEntries, R::digest)};
+      extra = r.record(2);
+      Digests m;
+      m.buckets = r.list_of(ClusterState::kBuckets, bucket);
+      m.digests = r.list_of(kMaxListEntries, digest);
+      body = std::move(m);
+      break;
     }
     case t::kAck: {
-      auto* p = R::array(o, 2);
-      return Ack{R::list(p[0], kMaxListEntries, R::delta),
-                 R::list(p[1], kMaxListEntries, R::digest)};
+      extra = r.record(2);
+      Ack m;
+      m.deltas = r.list_of(kMaxListEntries, delta);
+      m.requests = r.list_of(kMaxListEntries, digest);
+      body = std::move(m);
+      break;
     }
-    case t::kAck2: return Ack2{R::list(R::array(o, 1)[0], kMaxListEntries, R::delta)};
+    case t::kAck2:
+      extra = r.record(1);
+      body = Ack2{r.list_of(kMaxListEntries, delta)};
+      break;
     case t::kPing: {
-      auto* p = R::array(o, 1);
-      Ping ping{R::u64(p[0]), NodeId(), 0};
-      if (o.via.array.size >= 4) ping = Ping{ping.seq, R::id(p + 1), R::u64(p[3])};
-      return ping;
+      extra = r.record(1);
+      Ping m{r.u64(), NodeId(), 0};
+      if (extra >= 3) {  // version 2: the target
+        m.target = r.id();
+        m.target_generation = r.u64();
+        extra -= 3;
+      }
+      body = m;
+      break;
     }
-    case t::kPingAck: return PingAck{R::u64(R::array(o, 1)[0])};
+    case t::kPingAck:
+      extra = r.record(1);
+      body = PingAck{r.u64()};
+      break;
     case t::kPingReq: {
-      auto* p = R::array(o, 4);
-      return PingReq{R::u64(p[0]), R::id(p + 1), R::str(p[3])};
+      extra = r.record(4);
+      PingReq m;
+      m.seq = r.u64();
+      m.target = r.id();
+      m.target_address = r.str();
+      body = std::move(m);
+      break;
     }
-    case t::kRumor: R::array(o, 0); return Rumor{};
+    case t::kRumor:
+      extra = r.record(0);
+      body = Rumor{};
+      break;
+    default: throw Malformed{};
   }
-  throw Malformed{};
+  r.end_record(extra);
+  return body;
 }
 
 }  // namespace
@@ -291,42 +454,37 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     }
   }
   try {
-    msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size(), nullptr, nullptr, limits_for(payload.size()));
-    const msgpack::object& root = oh.get();
-    auto* p = Reader::array(root, 11);
-    const uint64_t version = Reader::u64(p[0]);
+    Reader in(payload);
+    const uint32_t extra = in.record(11);
+    const uint64_t version = in.u64();
     if (version < kMinWireVersion || version > opts.newest_version) {
       r.error = DecodeError::kWrongVersion;
       return r;
     }
     r.version = static_cast<uint32_t>(version);
-    r.sender_newest = r.version;
-    if (root.via.array.size >= 12) {
-      // Clamped to what we speak: a peer claiming more is written to at our newest.
-      r.sender_newest = static_cast<uint32_t>(std::clamp<uint64_t>(Reader::u64(p[11]), r.version, opts.newest_version));
-    }
-    if (Reader::str(p[1]) != opts.cluster_name) {
+    if (in.str_view(kMaxValueBytes) != opts.cluster_name) {
       r.error = DecodeError::kWrongCluster;
       return r;
     }
     Message m;
-    const uint64_t type = Reader::u64(p[2]);
-    m.from = Reader::id(p + 3);
-    m.cluster_id = Reader::id(p + 5);
-    m.replication = Reader::str(p[7]);
-    m.from_address = Reader::str(p[8]);
-    m.body = read_body(type, p[9]);
-    m.liveness = Reader::list(p[10], kMaxLivenessRecords, [](const msgpack::object& o) {
-      auto* q = Reader::array(o, 5);
-      const uint64_t st = Reader::u64(q[4]);
-      if (st > 2) throw Malformed{};
-      return LivenessRecord{Reader::id(q), Reader::u64(q[2]), Reader::u64(q[3]),
-                            static_cast<Liveness>(st)};
-    });
+    const uint64_t type = in.u64();
+    m.from = in.id();
+    m.cluster_id = in.id();
+    m.replication = in.str();
+    m.from_address = in.str();
+    m.body = read_body(type, in);
+    m.liveness = in.list_of(kMaxLivenessRecords, [&] { return in.liveness(); });
+    r.sender_newest = r.version;
+    uint32_t trailing = extra;
+    if (trailing > 0) {
+      // Clamped to what we speak: a peer claiming more is written to at our newest.
+      r.sender_newest = static_cast<uint32_t>(std::clamp<uint64_t>(in.u64(), r.version, opts.newest_version));
+      --trailing;
+    }
+    in.end_record(trailing);
+    if (!in.at_end()) throw Malformed{};
     r.message = std::move(m);
   } catch (const Malformed&) {
-    r.error = DecodeError::kMalformed;
-  } catch (const std::exception&) {  // msgpack's own parse errors
     r.error = DecodeError::kMalformed;
   }
   return r;
@@ -372,9 +530,11 @@ std::string encode_node_state(const NodeState& state) {
 
 std::optional<NodeState> decode_node_state(std::string_view bytes) {
   try {
-    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, limits_for(bytes.size()));
-    return Reader::delta(oh.get()).state;
-  } catch (...) {
+    Reader in(bytes);
+    NodeState st = in.delta().state;
+    if (!in.at_end()) return std::nullopt;
+    return st;
+  } catch (const Malformed&) {
     return std::nullopt;
   }
 }

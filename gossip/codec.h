@@ -37,6 +37,10 @@ inline constexpr size_t kDefaultMaxFrame = 4 << 20;
 inline constexpr uint32_t kMaxListEntries = 1 << 18;
 // Liveness records on one message: the engine sends at most ~270 (a catch-up of 256, plus rumors).
 inline constexpr uint32_t kMaxLivenessRecords = 4096;
+// Elements of all lists of one message together (digests, deltas, every delta's values, liveness
+// records, buckets): one full list beside the small ones. What bounds the memory a frame can make
+// the decoder allocate (about 20 MB at worst for a 4 MiB frame).
+inline constexpr uint32_t kMaxElementsPerMessage = (1 << 18) + 4096 + 2 * 64;
 // Keys of one entry: 9 well-known ones plus the embedder's "x.NAME" values.
 inline constexpr uint32_t kMaxKeysPerEntry = 1024;
 inline constexpr uint32_t kMaxKeyBytes = 256;
