@@ -63,18 +63,26 @@ uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
 
 template <class Change>
 bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
-  const uint64_t before = ring_hash(id, state_.find(id));
+  const NodeState* was = state_.find(id);
+  const uint64_t before = ring_hash(id, was);
+  const bool was_tombstone = was && was->is_tombstone();
   const bool changed = change();
-  if (changed) ring_input_ ^= before ^ ring_hash(id, state_.find(id));
+  if (changed) {
+    const NodeState* now = state_.find(id);
+    ring_input_ ^= before ^ ring_hash(id, now);
+    tombstones_ = tombstones_ - was_tombstone + (now && now->is_tombstone());
+  }
   return changed;
 }
 
 bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
   const NodeState& st = delta.state;
+  const NodeState* known = state_.find(delta.id);
   if (st.generation == kTombstoneGeneration) {
-    // A tombstone is a few bytes; still, only for ids this node already holds, or within the
-    // member bound (a joining node learns the cluster's tombstones with its first exchange).
-    if (!state_.find(delta.id) && state_.size() >= config_.max_members) {
+    // A tombstone is a few bytes; one for an id this node does not hold counts against their own
+    // bound (a joining node learns the cluster's tombstones with its first exchange), so removed
+    // ids, however many, never crowd out live members.
+    if (!known && tombstones_ >= config_.max_tombstones) {
       ++stats_.rejected_bounds;
       return false;
     }
@@ -88,7 +96,7 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
   if (const VersionedValue* stamp = st.get(keys::kStamp)) {
     const auto value = parse_stamp_strict(stamp->value);
     if (!value) {
-      ++stats_.rejected_bounds;  // malformed
+      ++stats_.rejected_malformed;
       return false;
     }
     if (config_.max_clock_ahead != 0 && HlcStamp{*value}.millis() > wall + static_cast<uint64_t>(config_.max_clock_ahead)) {
@@ -96,8 +104,13 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
       return false;
     }
   }
-  const NodeState* known = state_.find(delta.id);
-  if (!known && state_.size() >= config_.max_members) {
+  // A token list that does not parse would count as no tokens in every ring: refuse the entry
+  // (its sender's previous one stays) rather than let one bad piece drop a whole claim.
+  if (const VersionedValue* tokens = st.get(keys::kTokens); tokens && !parse_token_list(tokens->value)) {
+    ++stats_.rejected_malformed;
+    return false;
+  }
+  if (!known && state_.size() - tombstones_ >= config_.max_members) {
     ++stats_.rejected_bounds;
     return false;
   }

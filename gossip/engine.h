@@ -63,7 +63,8 @@ struct EngineConfig {
 
   // Bounds on what remote input may make this node hold (each refusal is counted). Within the
   // codec's hard caps (gossip/codec.h), so an entry this node accepts can always travel on.
-  size_t max_members = 16384;          // entries, tombstones included
+  size_t max_members = 16384;          // entries of nodes that are not removed
+  size_t max_tombstones = 65536;       // removed ids remembered (a few dozen bytes each)
   size_t max_keys_per_entry = 1000;    // values in one node's entry (codec: kMaxKeysPerEntry)
   size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
@@ -107,7 +108,8 @@ struct EngineStats {
   uint64_t tombstones_written = 0;
   uint64_t rejected_generation = 0;  // entries with a generation too far ahead of the wall clock
   uint64_t rejected_clock_ahead = 0; // entries whose claim stamp is too far ahead of the wall clock
-  uint64_t rejected_bounds = 0;      // entries refused by max_members / max_keys / max_value_bytes
+  uint64_t rejected_bounds = 0;      // entries refused by max_members / max_tombstones / max_keys / max_value_bytes
+  uint64_t rejected_malformed = 0;   // entries with a value this build cannot read (tokens, stamp)
   uint64_t rejected_unknown = 0;     // rumors and probe requests about ids not in the state
   uint64_t misdirected_probes = 0;   // Pings meant for another node id (a new node on an old address)
   uint64_t claims_lost = 0;          // tokens this established owner lost to an earlier claim
@@ -267,6 +269,7 @@ class GossipEngine {
   ClusterState state_;
   uint64_t local_version_ = 0;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
+  size_t tombstones_ = 0;    // entries that are tombstones (kept by change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;
   EngineStats stats_;

@@ -283,6 +283,64 @@ TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
   EXPECT_EQ(a.stats().rejected_generation, 1u);
 }
 
+// Everything remote input can make a node hold has a bound; each refusal is counted, and the
+// node keeps what it had.
+TEST(GossipEngineTest, RemoteInputBeyondItsBoundsIsRefusedAndCounted) {
+  SplitMixRng rng(14);
+  UnsharedRingCache cache;
+  EngineConfig c = config(1, {});
+  c.max_members = 3;  // itself and two more
+  c.max_tombstones = 2;
+  c.max_keys_per_entry = 4;
+  c.max_value_bytes = 16;
+  GossipEngine a(c, rng, cache);
+  auto entry = [](std::vector<std::pair<std::string, std::string>> values, uint64_t generation = 7) {
+    NodeState st;
+    st.generation = generation;
+    uint64_t v = 0;
+    for (auto& [k, val] : values) st.values.push_back({k, {val, ++v}});
+    std::sort(st.values.begin(), st.values.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    st.max_version = v;
+    return st;
+  };
+  const NodeState tombstone = entry({{"status", "REMOVED"}}, kTombstoneGeneration);
+  auto offer = [&](uint64_t id, const NodeState& st) {
+    Message m = from_node2(a);
+    m.body = Ack2{{NodeDelta{NodeId(0, id), st}}};
+    a.on_message(0, m);
+    const NodeState* held = a.state().find(NodeId(0, id));
+    return held && *held == st;
+  };
+  EXPECT_TRUE(offer(2, entry({{"address", "node2"}})));
+  EXPECT_TRUE(offer(3, entry({{"address", "node3"}})));
+  EXPECT_FALSE(offer(4, entry({{"address", "node4"}}))) << "a fourth member";
+  EXPECT_EQ(a.stats().rejected_bounds, 1u);
+  // Tombstones of unknown ids have a bound of their own and never count as members.
+  EXPECT_TRUE(offer(10, tombstone));
+  EXPECT_TRUE(offer(11, tombstone));
+  EXPECT_FALSE(offer(12, tombstone));
+  EXPECT_EQ(a.stats().rejected_bounds, 2u);
+  EXPECT_TRUE(offer(3, tombstone)) << "a known id may always be removed";
+  EXPECT_TRUE(offer(4, entry({{"address", "node4"}}))) << "a removed member frees its place";
+  // One entry's keys and values.
+  EXPECT_FALSE(offer(2, entry({{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}}, 8)));
+  EXPECT_FALSE(offer(2, entry({{"address", std::string(17, 'x')}}, 8)));
+  EXPECT_EQ(a.stats().rejected_bounds, 4u);
+  // Values this build cannot read: the whole entry is refused, the previous one stays.
+  EXPECT_FALSE(offer(2, entry({{"tokens", "1,x,3"}}, 8)));
+  EXPECT_FALSE(offer(2, entry({{"stamp", "soon"}}, 8)));
+  EXPECT_EQ(a.stats().rejected_malformed, 2u);
+  EXPECT_EQ(a.state().find(NodeId(0, 2))->generation, 7u);
+  // The node's own values are refused with the reason beyond the same bounds.
+  EXPECT_NE(a.set_application_value("v", std::string(17, 'x')), "");
+  EXPECT_NE(a.set_application_value(std::string(300, 'n'), "v"), "");
+  EXPECT_EQ(a.set_application_value("v", "ok"), "");
+  EXPECT_EQ(a.set_application_value("w", "ok"), "");
+  EXPECT_EQ(a.set_application_value("y", "ok"), "");
+  EXPECT_NE(a.set_application_value("z", "ok"), "") << "own entry: address, x.v, x.w, x.y at most";
+  EXPECT_EQ(a.set_application_value("y", "changed"), "") << "an existing key may change";
+}
+
 TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {
   SplitMixRng rng(13);
   UnsharedRingCache cache;

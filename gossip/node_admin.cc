@@ -298,6 +298,7 @@ std::string Node::Impl::metrics_text() {
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_generation, "reason=\"generation_ahead\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_clock_ahead, "reason=\"clock_ahead\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_bounds, "reason=\"bounds\"");
+  counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_malformed, "reason=\"malformed_value\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.rejected_unknown, "reason=\"unknown_node\"");
   counter("ringkeeper_gossip_messages_refused_total", "", es.misdirected_probes, "reason=\"probe_for_another_node\"");
   counter("ringkeeper_token_claims_lost_total",
