@@ -284,7 +284,9 @@ class ChaosRun {
   }
 
  private:
-  enum class Fate { kRestart, kRemove, kRemoveThenRestart, kWipe };
+  // kRestoreBackup: started again on a copy of its data dir taken at backup_step (not after the
+  // crash), as an operator restoring a backup would.
+  enum class Fate { kRestart, kRemove, kRemoveThenRestart, kWipe, kRestoreBackup };
   struct Victim {
     size_t index = 0;
     int crash_step = 0;
@@ -294,6 +296,8 @@ class ChaosRun {
     NodeId old_id;
     bool crashed = false, removed = false, wiped = false, restarted = false;
     int restart_step = -1;  // kRemoveThenRestart: once removed
+    int backup_step = -1;   // kRestoreBackup
+    SimCluster::DataDir backup;
   };
   struct Join {
     int step;
@@ -367,7 +371,8 @@ class ChaosRun {
         v.index = pick(nodes_);
       } while (is_victim(v.index));
       v.crash_step = static_cast<int>(pick(kFaultSteps - 15));
-      v.fate = nodes_ > 3 ? static_cast<Fate>(pick(4)) : Fate::kRestart;
+      v.fate = nodes_ > 3 ? static_cast<Fate>(pick(5)) : pick(2) ? Fate::kRestart : Fate::kRestoreBackup;
+      v.backup_step = static_cast<int>(pick(static_cast<uint64_t>(v.crash_step) + 1));
       v.act_step =
           v.crash_step + (v.fate == Fate::kWipe ? 8 + static_cast<int>(pick(6)) : 3 + static_cast<int>(pick(8)));
       v.wipe_first = pick(2);
@@ -565,9 +570,14 @@ class ChaosRun {
   }
 
   void restart(Victim& v) {
-    sim_.restart(v.index);
+    if (v.fate == Fate::kRestoreBackup) {
+      sim_.restore(v.index, v.backup);
+    } else {
+      sim_.restart(v.index);
+    }
     v.restarted = true;
-    log("restart node %zu (%s)%s", v.index, short_id(v.old_id).c_str(), v.removed ? " although removed" : "");
+    log("%s node %zu (%s)%s", v.fate == Fate::kRestoreBackup ? "restore a backup of" : "restart", v.index,
+        short_id(v.old_id).c_str(), v.removed ? " although removed" : "");
   }
 
   void wipe(Victim& v) {
@@ -583,12 +593,14 @@ class ChaosRun {
   }
 
   void advance(Victim& v, int s) {
+    if (s == v.backup_step && v.fate == Fate::kRestoreBackup) v.backup = sim_.backup(v.index);
     if (s == v.crash_step) {
       v.old_id = sim_.engine(v.index).id();
       sim_.crash(v.index);
       v.crashed = true;
       log("crash node %zu (%s), then %s", v.index, short_id(v.old_id).c_str(),
           v.fate == Fate::kRestart             ? "restart"
+          : v.fate == Fate::kRestoreBackup     ? "restore its backup"
           : v.fate == Fate::kRemove            ? "removenode"
           : v.fate == Fate::kRemoveThenRestart ? "removenode, then restart"
           : v.wipe_first                       ? "wipe, then removenode"
@@ -597,6 +609,7 @@ class ChaosRun {
     if (!v.crashed || s < v.act_step) return;
     switch (v.fate) {
       case Fate::kRestart:
+      case Fate::kRestoreBackup:
         if (!v.restarted) restart(v);
         break;
       case Fate::kRemove:
@@ -617,7 +630,24 @@ class ChaosRun {
     }
   }
 
-  bool removal_pending(const Victim& v) const { return v.crashed && !v.removed && v.fate != Fate::kRestart; }
+  // A removenode is persisted on the node that ran it and travels by gossip: when that node died
+  // before telling anyone (and was not brought back with it), no live node holds the tombstone
+  // and the removal is lost — the operator would have to run it again. Not a fault of the
+  // protocol; such ids are no longer expected to be removed.
+  void forget_lost_removals() {
+    std::erase_if(expect_.removed, [&](const NodeId& id) {
+      for (size_t i = 0; i < sim_.size(); ++i) {
+        const NodeState* st = sim_.alive(i) ? sim_.engine(i).state().find(id) : nullptr;
+        if (st && st->is_tombstone()) return false;
+      }
+      log("the removal of %s was lost: no live node holds its tombstone", short_id(id).c_str());
+      return true;
+    });
+  }
+
+  bool removal_pending(const Victim& v) const {
+    return v.crashed && !v.removed && v.fate != Fate::kRestart && v.fate != Fate::kRestoreBackup;
+  }
 
   // Every crashed node is restarted or removed before the heal: a permanently down member
   // would rightly hold up joins.
@@ -654,6 +684,7 @@ class ChaosRun {
     sim_.heal_all();
     partitioned_ = false;
     log("heal");
+    forget_lost_removals();
     count_healthy_marks(sim_, nullptr);  // marks before the heal are not its doing
     std::string first_mark;
     uint64_t healthy_marks = 0;
