@@ -29,6 +29,7 @@ inline constexpr std::string_view kRingDigest = "ring_digest";
 inline constexpr std::string_view kPlacement = "placement";  // RingSnapshot::placement_digest()
 inline constexpr std::string_view kLoad = "load";
 inline constexpr std::string_view kStamp = "stamp";  // HLC stamp of the latest token claim
+inline constexpr std::string_view kWire = "wire";    // the newest wire version the node speaks
 }  // namespace keys
 
 // The `tokens` value: comma-separated decimal tokens. Parsed strictly — nullopt if any piece is

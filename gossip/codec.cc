@@ -515,10 +515,10 @@ void PeerVersions::heard(const std::string& address, uint32_t sender_newest) {
   newest_.emplace(address, sender_newest);
 }
 
-uint32_t PeerVersions::version_for(const std::string& address) const {
+uint32_t PeerVersions::version_for(const std::string& address, uint32_t gossiped) const {
   auto it = newest_.find(address);
-  const uint32_t v = it == newest_.end() ? kMinWireVersion : std::min(it->second, own_newest_);
-  return std::max(v, kMinWireVersion);
+  const uint32_t peer = it != newest_.end() ? it->second : gossiped != 0 ? gossiped : kMinWireVersion;
+  return std::clamp(peer, kMinWireVersion, own_newest_);
 }
 
 std::string encode_node_state(const NodeState& state) {

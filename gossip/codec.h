@@ -94,15 +94,18 @@ std::string encode(const Message& msg, const CodecOptions& opts, uint32_t versio
 DecodeResult decode(std::string_view bytes, const CodecOptions& opts);
 
 // The newest wire version each peer speaks, by address, as its frames say: the version to write
-// to it. A peer not heard from yet gets kMinWireVersion (every supported build reads it; the
-// frame tells the peer what we speak, so its answer and what follows use the newest both speak).
+// to it. A peer not heard from yet gets what its gossiped entry says it speaks, or else
+// kMinWireVersion (every supported build reads it; the frame tells the peer what we speak, so its
+// answer and what follows use the newest both speak).
 // Bounded: past max_peers addresses it forgets them all and learns again.
 class PeerVersions {
  public:
   explicit PeerVersions(uint32_t own_newest = kWireVersion, size_t max_peers = 1 << 16)
       : own_newest_(own_newest), max_peers_(max_peers) {}
   void heard(const std::string& address, uint32_t sender_newest);
-  uint32_t version_for(const std::string& address) const;
+  // `gossiped`: what the peer's entry says it speaks (GossipEngine::wire_version_at; 0 unknown),
+  // used until a frame from that address says otherwise.
+  uint32_t version_for(const std::string& address, uint32_t gossiped = 0) const;
 
  private:
   uint32_t own_newest_;

@@ -164,10 +164,13 @@ TEST(CodecTest, ThePreviousWireVersionIsReadAndWritten) {
 TEST(CodecTest, PeerVersionsWriteTheNewestBothSpeak) {
   PeerVersions ours(kWireVersion, 2);
   EXPECT_EQ(ours.version_for("a:1"), kMinWireVersion) << "not heard from yet: the oldest supported";
+  EXPECT_EQ(ours.version_for("a:1", kWireVersion), kWireVersion) << "...unless its entry says more";
+  EXPECT_EQ(ours.version_for("a:1", kWireVersion + 5), kWireVersion) << "never above what we speak";
   ours.heard("a:1", kWireVersion);
   EXPECT_EQ(ours.version_for("a:1"), kWireVersion);
   ours.heard("a:1", kMinWireVersion);  // restarted on an older build
   EXPECT_EQ(ours.version_for("a:1"), kMinWireVersion);
+  EXPECT_EQ(ours.version_for("a:1", kWireVersion), kMinWireVersion) << "what its frames say wins";
   PeerVersions older(kMinWireVersion);
   older.heard("b:1", kWireVersion);
   EXPECT_EQ(older.version_for("b:1"), kMinWireVersion) << "never above what we speak";

@@ -49,6 +49,7 @@ GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
   // Restarted in the generation its data dir last ran with: those versions are taken.
   if (config_.data_dir_generation == config_.generation) local_version_ = config_.data_dir_version;
   set_local(keys::kAddress, config_.address);
+  set_local(keys::kWire, std::to_string(config_.wire_version));
 }
 
 uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
@@ -71,6 +72,13 @@ bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
     const NodeState* now = state_.find(id);
     ring_input_ ^= before ^ ring_hash(id, now);
     tombstones_ = tombstones_ - was_tombstone + (now && now->is_tombstone());
+    const VersionedValue* address = now ? now->get(keys::kAddress) : nullptr;
+    const VersionedValue* wire = now ? now->get(keys::kWire) : nullptr;
+    uint32_t version = 0;
+    if (address && wire && std::from_chars(wire->value.data(), wire->value.data() + wire->value.size(), version).ec == std::errc()) {
+      if (wire_by_address_.size() >= 2 * config_.max_members) wire_by_address_.clear();  // rebuilt as entries change
+      wire_by_address_[address->value] = version;
+    }
   }
   return changed;
 }

@@ -60,6 +60,9 @@ struct EngineConfig {
   // data dir's entry continues its versions above data_dir_version.
   uint64_t data_dir_generation = 0;
   uint64_t data_dir_version = 0;
+  // The newest wire version this node's codec speaks, gossiped as "wire" so peers that have not
+  // heard from it yet can write to it in that version (see wire_version_at).
+  uint32_t wire_version = kWireVersion;
 
   // Bounds on what remote input may make this node hold (each refusal is counted). Within the
   // codec's hard caps (gossip/codec.h), so an entry this node accepts can always travel on.
@@ -199,6 +202,13 @@ class GossipEngine {
   std::vector<Envelope> on_message(Millis now, const Message& msg);
   Millis next_deadline() const;
 
+  // The newest wire version the node at `address` gossips that it speaks (0: unknown), for
+  // writing to a peer this node has not heard from yet (gossip::PeerVersions).
+  uint32_t wire_version_at(const std::string& address) const {
+    auto it = wire_by_address_.find(address);
+    return it == wire_by_address_.end() ? 0 : it->second;
+  }
+
   // Liveness of a peer as this node sees it (itself: always up).
   PeerLiveness liveness(const NodeId& id) const { return liveness_.view(id); }
   const LivenessTable& liveness_table() const { return liveness_; }
@@ -270,6 +280,7 @@ class GossipEngine {
   uint64_t local_version_ = 0;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   size_t tombstones_ = 0;    // entries that are tombstones (kept by change_entry)
+  std::unordered_map<std::string, uint32_t> wire_by_address_;  // "wire" by "address" (change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;
   EngineStats stats_;

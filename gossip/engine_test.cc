@@ -335,10 +335,11 @@ TEST(GossipEngineTest, RemoteInputBeyondItsBoundsIsRefusedAndCounted) {
   EXPECT_NE(a.set_application_value("v", std::string(17, 'x')), "");
   EXPECT_NE(a.set_application_value(std::string(300, 'n'), "v"), "");
   EXPECT_EQ(a.set_application_value("v", "ok"), "");
-  EXPECT_EQ(a.set_application_value("w", "ok"), "");
-  EXPECT_EQ(a.set_application_value("y", "ok"), "");
-  EXPECT_NE(a.set_application_value("z", "ok"), "") << "own entry: address, x.v, x.w, x.y at most";
-  EXPECT_EQ(a.set_application_value("y", "changed"), "") << "an existing key may change";
+  for (int k = 0; a.state().find(a.id())->values.size() < c.max_keys_per_entry; ++k) {
+    ASSERT_EQ(a.set_application_value("k" + std::to_string(k), "ok"), "");
+  }
+  EXPECT_NE(a.set_application_value("one_more", "ok"), "") << "the own entry is full";
+  EXPECT_EQ(a.set_application_value("v", "changed"), "") << "an existing key may change";
 }
 
 TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {

@@ -29,7 +29,8 @@ uint64_t wall_seconds() {
 
 // Values of this node's own entry that a restart carries over into its new generation.
 bool restorable(std::string_view key) {
-  return key != gossip::keys::kAddress && key != gossip::keys::kRingDigest && key != gossip::keys::kPlacement;
+  return key != gossip::keys::kAddress && key != gossip::keys::kRingDigest && key != gossip::keys::kPlacement &&
+         key != gossip::keys::kWire;
 }
 
 Node::OpenResult refused(int exit_code, std::string message) {
@@ -356,7 +357,7 @@ void Node::Impl::rearm(bool force) {
 void Node::Impl::send_all(std::vector<gossip::Envelope> out) {
   for (gossip::Envelope& e : out) {
     if (e.to == advertised || e.to.empty()) continue;
-    transport->send(e.to, gossip::encode(e.message, codec, peer_versions.version_for(e.to)));
+    transport->send(e.to, gossip::encode(e.message, codec, peer_versions.version_for(e.to, engine->wire_version_at(e.to))));
   }
 }
 

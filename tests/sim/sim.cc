@@ -47,8 +47,10 @@ void SimCluster::reschedule(size_t i) {
 }
 
 void SimCluster::set_wire_version(size_t i, uint32_t version) {
+  // Takes effect at the next start of the process (restart), or now for one not yet started.
   nodes_[i].wire_version = version;
   nodes_[i].peer_versions = gossip::PeerVersions(version);
+  if (!nodes_[i].started) nodes_[i].engine->set_local(gossip::keys::kWire, std::to_string(version));
 }
 
 SimCluster::DataDir SimCluster::backup(size_t i) const {
@@ -61,6 +63,7 @@ SimCluster::DataDir SimCluster::backup(size_t i) const {
 void SimCluster::restore(size_t i, const DataDir& dir, std::optional<uint64_t> generation) {
   Node& node = nodes_[i];
   gossip::EngineConfig c = node.engine->config();
+  c.wire_version = node.wire_version;
   node.generation = generation ? *generation : node.generation + 1;
   c.generation = node.generation;
   const gossip::NodeStatePtr* own = nullptr;
@@ -83,7 +86,7 @@ void SimCluster::restore(size_t i, const DataDir& dir, std::optional<uint64_t> g
   }
   if (own) {
     for (const auto& [key, v] : (*own)->values) {
-      if (key != gossip::keys::kAddress) engine->set_local(key, v.value);
+      if (key != gossip::keys::kAddress && key != gossip::keys::kWire) engine->set_local(key, v.value);
     }
   }
   node.engine = std::move(engine);
@@ -115,7 +118,8 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
                   {std::string(gossip::keys::kDc), {d.dc, ++v}},
                   {std::string(gossip::keys::kRack), {d.rack, ++v}},
                   {std::string(gossip::keys::kStatus), {"NORMAL", ++v}},
-                  {std::string(gossip::keys::kTokens), {tokens, ++v}}};
+                  {std::string(gossip::keys::kTokens), {tokens, ++v}},
+                  {std::string(gossip::keys::kWire), {std::to_string(gossip::kWireVersion), ++v}}};
     st->max_version = v;
     entries.push_back({c.id, std::move(st)});
     ring_nodes.push_back(std::move(d));
@@ -208,7 +212,7 @@ void SimCluster::send(size_t from, std::vector<gossip::Envelope> out) {
     const Node& sender = nodes_[from];
     gossip::CodecOptions codec = options_.codec;
     codec.newest_version = sender.wire_version;
-    const uint32_t version = sender.peer_versions.version_for(env.to);
+    const uint32_t version = sender.peer_versions.version_for(env.to, sender.engine->wire_version_at(env.to));
     std::string frame = gossip::encode(env.message, codec, version);
     ++frames_by_version_[version];
     bytes_sent_ += frame.size();
