@@ -716,11 +716,15 @@ void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
   if (!liveness_.has_fresh()) return;
   const auto fresh = liveness_.take_fresh();
   // A liveness change spreads at once (each node that learns it pushes it on), not only
-  // piggybacked on the next probes: detection time is what users wait for. Our own refutation
-  // goes twice as wide: a node that misses it may mark us down.
-  const bool refuting = std::any_of(fresh.begin(), fresh.end(),
-                                    [&](const LivenessRecord& r) { return r.node == config_.id; });
-  for (auto& [id, address] : random_live_peers(config_.fanout * (refuting ? 2 : 1), nullptr)) {
+  // piggybacked on the next probes: detection time is what users wait for. Our own refutation and
+  // a suspicion go twice as wide: a node that misses a refutation may mark us down, and one that
+  // misses a suspicion starts its own only when the "down" reaches it — a whole suspicion later
+  // than everyone else (pushed to `fanout` peers by each learner, a node misses an epidemic with
+  // probability ~e^-fanout; twice as wide, ~e^-2·fanout).
+  const bool wide = std::any_of(fresh.begin(), fresh.end(), [&](const LivenessRecord& r) {
+    return r.node == config_.id || r.state == Liveness::kSuspect;
+  });
+  for (auto& [id, address] : random_live_peers(config_.fanout * (wide ? 2 : 1), nullptr)) {
     out.push_back({address, make(Rumor{}, &id)});
   }
 }
