@@ -16,9 +16,9 @@
 #include <map>
 
 #include "ring/router.h"
-#include "tests/sim/persisted_ring.h"
-#include "tests/sim/scenarios.h"
-#include "tests/sim/sim.h"
+#include "sim/persisted_ring.h"
+#include "sim/scenarios.h"
+#include "sim/sim.h"
 
 using namespace ringkeeper;
 using namespace ringkeeper::sim;

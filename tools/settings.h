@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "gossip/node.h"
+#include "node/node.h"
 
 namespace ringkeeper::tools {
 

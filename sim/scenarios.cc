@@ -1,4 +1,4 @@
-#include "tests/sim/scenarios.h"
+#include "sim/scenarios.h"
 
 #include <algorithm>
 #include <array>

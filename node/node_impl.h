@@ -13,11 +13,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "gossip/admin_http.h"
+#include "node/admin_http.h"
 #include "gossip/codec.h"
 #include "gossip/engine.h"
-#include "gossip/node.h"
-#include "gossip/transport.h"
+#include "node/node.h"
+#include "node/transport.h"
 #include "storage/state_store.h"
 
 namespace ringkeeper {
