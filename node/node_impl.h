@@ -13,11 +13,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "node/admin_http.h"
 #include "gossip/codec.h"
 #include "gossip/engine.h"
-#include "node/node.h"
+#include "node/admin_http.h"
 #include "node/transport.h"
+#include "ringkeeper/node.h"
 #include "storage/state_store.h"
 
 namespace ringkeeper {

@@ -1,6 +1,6 @@
 // In-process Nodes on loopback (real TCP, in-memory stores): subscriptions, application values,
 // a failing store, and the admin call policy.
-#include "node/node.h"
+#include "ringkeeper/node.h"
 
 #include <gtest/gtest.h>
 

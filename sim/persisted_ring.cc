@@ -4,7 +4,7 @@
 
 #include "gossip/interfaces.h"
 #include "node/state_records.h"
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 #include "storage/rocks_store.h"
 
 namespace ringkeeper::sim {

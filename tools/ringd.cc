@@ -11,7 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "node/node.h"
+#include "ringkeeper/node.h"
 #include "tools/settings.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include <iostream>
 #include <map>
 
-#include "ring/router.h"
+#include "ringkeeper/ring/router.h"
 #include "sim/persisted_ring.h"
 #include "sim/scenarios.h"
 #include "sim/sim.h"

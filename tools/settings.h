@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "node/node.h"
+#include "ringkeeper/node.h"
 
 namespace ringkeeper::tools {
 

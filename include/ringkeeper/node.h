@@ -24,19 +24,17 @@
 #include <string>
 #include <vector>
 
-#include "gossip/liveness.h"
-#include "ring/range_diff.h"
-#include "ring/replication.h"
-#include "ring/ring_snapshot.h"
-#include "ring/router.h"
+#include "ringkeeper/peer_liveness.h"
+#include "ringkeeper/ring/range_diff.h"
+#include "ringkeeper/ring/replication.h"
+#include "ringkeeper/ring/ring_snapshot.h"
+#include "ringkeeper/ring/router.h"
 
 namespace ringkeeper {
 
 namespace storage {
 class StateStore;
 }
-
-using gossip::PeerLiveness;
 
 struct NodeConfig {
   std::string cluster = "ringkeeper";
