@@ -4,6 +4,7 @@
 
 #include "gossip/hash.h"
 #include "node/node_impl.h"
+#include "ringkeeper/version.h"
 
 namespace ringkeeper {
 

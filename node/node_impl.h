@@ -22,8 +22,6 @@
 
 namespace ringkeeper {
 
-inline constexpr std::string_view kVersion = "0.1.0";
-
 // What readers on other threads see; replaced whole, never mutated once published.
 struct PublishedView {
   std::shared_ptr<const RingSnapshot> ring;

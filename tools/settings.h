@@ -10,8 +10,6 @@
 
 namespace ringkeeper::tools {
 
-inline constexpr const char* kVersionText = "0.1.0";
-
 struct NodeFlags {
   std::string cluster = "ringkeeper";
   std::string listen = "127.0.0.1:7000";
