@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "ring/types.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper::gossip {
 

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "gossip/hash.h"
-#include "ring/types.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper::gossip {
 

@@ -22,8 +22,8 @@
 #include "gossip/join.h"
 #include "gossip/liveness.h"
 #include "gossip/messages.h"
-#include "ring/replication.h"
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/replication.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper::gossip {
 

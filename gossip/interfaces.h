@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper::gossip {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gossip/interfaces.h"
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper::gossip {
 

@@ -12,11 +12,12 @@
 #include "gossip/interfaces.h"
 #include "gossip/messages.h"
 #include "gossip/node_map.h"
+#include "ringkeeper/peer_liveness.h"
 
 namespace ringkeeper::gossip {
 
-// What the router and `ringctl status` see.
-enum class PeerLiveness : uint8_t { kUnknown, kUp, kSuspect, kDown };
+// What the router and `ringctl status` see: the public enum, so the node hands it out as is.
+using ringkeeper::PeerLiveness;
 std::string_view to_string(PeerLiveness l);
 
 struct LivenessTimings {

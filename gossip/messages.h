@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gossip/cluster_state.h"
-#include "ring/types.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper::gossip {
 

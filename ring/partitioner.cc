@@ -1,4 +1,4 @@
-#include "ring/partitioner.h"
+#include "ringkeeper/ring/partitioner.h"
 
 #include <xxhash.h>
 

@@ -1,4 +1,4 @@
-#include "ring/range_diff.h"
+#include "ringkeeper/ring/range_diff.h"
 
 #include <gtest/gtest.h>
 

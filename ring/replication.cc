@@ -1,4 +1,4 @@
-#include "ring/replication.h"
+#include "ringkeeper/ring/replication.h"
 
 #include <algorithm>
 #include <charconv>

@@ -6,9 +6,9 @@
 #include <map>
 #include <set>
 
-#include "ring/range_diff.h"
-#include "ring/ring_snapshot.h"
 #include "ring/test_util.h"
+#include "ringkeeper/ring/range_diff.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper {
 namespace {

@@ -1,4 +1,4 @@
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 #include <gtest/gtest.h>
 

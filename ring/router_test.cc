@@ -1,4 +1,4 @@
-#include "ring/router.h"
+#include "ringkeeper/ring/router.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper::testing {
 

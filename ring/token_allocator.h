@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "ring/replication.h"
-#include "ring/ring_snapshot.h"
-#include "ring/types.h"
+#include "ringkeeper/ring/replication.h"
+#include "ringkeeper/ring/ring_snapshot.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper {
 

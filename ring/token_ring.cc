@@ -1,4 +1,4 @@
-#include "ring/token_ring.h"
+#include "ringkeeper/ring/token_ring.h"
 
 #include <algorithm>
 #include <bit>

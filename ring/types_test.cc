@@ -1,4 +1,4 @@
-#include "ring/types.h"
+#include "ringkeeper/ring/types.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "gossip/address.h"
+#include "node/address.h"
 
 namespace ringkeeper::tools {
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ringkeeper/version.h"
 #include "tools/http_client.h"
 
 namespace {
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", host, "the node's admin address HOST:PORT")->capture_default_str();
   app.add_flag("--json", as_json, "print the node's JSON answer as is");
   app.add_option("--admin-token-file", token_file, "file with the admin token (state-changing calls from other hosts)");
+  app.set_version_flag("--version", std::string("ringctl ") + ringkeeper::kVersion);
   app.require_subcommand(1);
   app.add_subcommand("info", "the answering node: id, cluster, addresses, generation, data dir, version");
   app.add_subcommand("status", "every member: liveness, status, ownership, tokens, dc, rack, id");
@@ -168,6 +170,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "ringctl: %s (see ringctl --help)\n", e.what());

@@ -11,7 +11,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "gossip/node.h"
+#include "ringkeeper/node.h"
+#include "ringkeeper/version.h"
 #include "tools/settings.h"
 
 namespace {
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
   using namespace ringkeeper;
   CLI::App app{"ringd: one ringkeeper node — gossips ring membership and token ownership with its peers,\n"
                "persists it in DIR, and serves the admin API that ringctl talks to."};
-  app.set_version_flag("--version", std::string("ringd ") + tools::kVersionText);
+  app.set_version_flag("--version", std::string("ringd ") + kVersion);
   app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 bad flags or settings,\n"
              "3 data dir refused (newer or unknown format, corrupt, locked). See docs/operations.md.");
   tools::NodeFlags flags;

@@ -15,10 +15,10 @@
 #include <iostream>
 #include <map>
 
-#include "ring/router.h"
-#include "tests/sim/persisted_ring.h"
-#include "tests/sim/scenarios.h"
-#include "tests/sim/sim.h"
+#include "ringkeeper/ring/router.h"
+#include "sim/persisted_ring.h"
+#include "sim/scenarios.h"
+#include "sim/sim.h"
 
 using namespace ringkeeper;
 using namespace ringkeeper::sim;

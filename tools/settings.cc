@@ -5,7 +5,7 @@
 #include <map>
 #include <sstream>
 
-#include "gossip/address.h"
+#include "node/address.h"
 
 namespace ringkeeper::tools {
 

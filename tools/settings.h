@@ -6,11 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "gossip/node.h"
+#include "ringkeeper/node.h"
 
 namespace ringkeeper::tools {
-
-inline constexpr const char* kVersionText = "0.1.0";
 
 struct NodeFlags {
   std::string cluster = "ringkeeper";

@@ -26,7 +26,7 @@
 #include <arpa/inet.h>
 #include <nlohmann/json.hpp>
 
-#include "gossip/address.h"
+#include "node/address.h"
 #include "tools/http_client.h"
 
 namespace {

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <random>
 
-#include "ring/ring_snapshot.h"
 #include "ring/test_util.h"
 #include "ring/token_allocator.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper {
 namespace {

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/sim/persisted_ring.h"
+#include "sim/persisted_ring.h"
 #include "tools/http_client.h"
 
 namespace {

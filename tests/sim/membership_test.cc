@@ -6,7 +6,7 @@
 #include <set>
 
 #include "ring/test_util.h"
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 namespace ringkeeper::sim {
 namespace {

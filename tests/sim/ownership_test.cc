@@ -6,7 +6,7 @@
 #include <memory>
 #include <set>
 
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 namespace ringkeeper::sim {
 namespace {

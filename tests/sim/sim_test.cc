@@ -2,7 +2,7 @@
 // changes, then heal; every live node must end with the identical cluster state and ring digest
 // and the ownership invariants must hold. Failures print their seed and what failed;
 // RINGKEEPER_SOAK=1 runs thousands of seeds. Also the simulator's own fault API.
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ring/test_util.h"
-#include "tests/sim/scenarios.h"
+#include "sim/scenarios.h"
 
 namespace ringkeeper::sim {
 namespace {

@@ -1,6 +1,7 @@
 // Node: one ringkeeper member, embeddable in a server. It persists its state to RocksDB in the
 // data dir, gossips over TCP, serves the admin HTTP API, and keeps an immutable ring snapshot and
-// router that any thread may read.
+// router that any thread may read. The embedder's one include: <ringkeeper/node.h>, with CMake
+// target ringkeeper::node (find_package(ringkeeper CONFIG REQUIRED)) or pkg-config ringkeeper.
 //
 //   ringkeeper::NodeConfig cfg;  cfg.data_dir = "/var/lib/kv/ring";  cfg.seeds = {"10.0.0.1:7000"};
 //   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenResult
@@ -24,19 +25,17 @@
 #include <string>
 #include <vector>
 
-#include "gossip/liveness.h"
-#include "ring/range_diff.h"
-#include "ring/replication.h"
-#include "ring/ring_snapshot.h"
-#include "ring/router.h"
+#include "ringkeeper/peer_liveness.h"
+#include "ringkeeper/ring/range_diff.h"
+#include "ringkeeper/ring/replication.h"
+#include "ringkeeper/ring/ring_snapshot.h"
+#include "ringkeeper/ring/router.h"
 
 namespace ringkeeper {
 
 namespace storage {
 class StateStore;
 }
-
-using gossip::PeerLiveness;
 
 struct NodeConfig {
   std::string cluster = "ringkeeper";

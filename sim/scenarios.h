@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 namespace ringkeeper::sim {
 

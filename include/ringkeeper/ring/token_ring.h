@@ -10,9 +10,9 @@
 #include <span>
 #include <vector>
 
-#include "ring/big_alloc.h"
-#include "ring/replication.h"
-#include "ring/types.h"
+#include "ringkeeper/ring/big_alloc.h"
+#include "ringkeeper/ring/replication.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper {
 

@@ -1,8 +1,8 @@
-#include "gossip/acceptor.h"
+#include "node/acceptor.h"
 
 #include <stdexcept>
 
-#include "gossip/address.h"
+#include "node/address.h"
 
 namespace ringkeeper::gossip {
 

@@ -3,7 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gossip/hash.h"
-#include "gossip/node_impl.h"
+#include "node/node_impl.h"
+#include "ringkeeper/version.h"
 
 namespace ringkeeper {
 

@@ -1,4 +1,4 @@
-#include "gossip/address.h"
+#include "node/address.h"
 
 #include <charconv>
 

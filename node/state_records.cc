@@ -1,4 +1,4 @@
-#include "gossip/state_records.h"
+#include "node/state_records.h"
 
 #include "gossip/codec.h"
 

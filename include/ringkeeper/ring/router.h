@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ring/ring_snapshot.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 
 namespace ringkeeper {
 

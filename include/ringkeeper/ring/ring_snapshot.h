@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "ring/partitioner.h"
-#include "ring/replication.h"
-#include "ring/token_ring.h"
-#include "ring/types.h"
+#include "ringkeeper/ring/partitioner.h"
+#include "ringkeeper/ring/replication.h"
+#include "ringkeeper/ring/token_ring.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper {
 

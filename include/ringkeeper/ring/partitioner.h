@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "ring/types.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper {
 

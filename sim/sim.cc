@@ -1,4 +1,4 @@
-#include "tests/sim/sim.h"
+#include "sim/sim.h"
 
 namespace ringkeeper::sim {
 

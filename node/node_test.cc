@@ -1,6 +1,6 @@
 // In-process Nodes on loopback (real TCP, in-memory stores): subscriptions, application values,
 // a failing store, and the admin call policy.
-#include "gossip/node.h"
+#include "ringkeeper/node.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "gossip/admin_http.h"
-#include "gossip/transport.h"
+#include "node/admin_http.h"
+#include "node/transport.h"
 #include "storage/memory_store.h"
 #include "tests/wait_until.h"
 

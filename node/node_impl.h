@@ -13,16 +13,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "gossip/admin_http.h"
 #include "gossip/codec.h"
 #include "gossip/engine.h"
-#include "gossip/node.h"
-#include "gossip/transport.h"
+#include "node/admin_http.h"
+#include "node/transport.h"
+#include "ringkeeper/node.h"
 #include "storage/state_store.h"
 
 namespace ringkeeper {
-
-inline constexpr std::string_view kVersion = "0.1.0";
 
 // What readers on other threads see; replaced whole, never mutated once published.
 struct PublishedView {

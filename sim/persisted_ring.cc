@@ -1,10 +1,10 @@
-#include "tests/sim/persisted_ring.h"
+#include "sim/persisted_ring.h"
 
 #include <chrono>
 
 #include "gossip/interfaces.h"
-#include "gossip/state_records.h"
-#include "ring/ring_snapshot.h"
+#include "node/state_records.h"
+#include "ringkeeper/ring/ring_snapshot.h"
 #include "storage/rocks_store.h"
 
 namespace ringkeeper::sim {

@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "ring/ring_snapshot.h"
-#include "ring/types.h"
+#include "ringkeeper/ring/ring_snapshot.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper {
 

@@ -1,4 +1,4 @@
-#include "gossip/transport.h"
+#include "node/transport.h"
 
 #include <chrono>
 #include <utility>
@@ -8,8 +8,8 @@
 
 #include <boost/asio.hpp>
 
-#include "gossip/acceptor.h"
-#include "gossip/address.h"
+#include "node/acceptor.h"
+#include "node/address.h"
 
 namespace ringkeeper::gossip {
 

@@ -1,6 +1,6 @@
 // The node runtime: opens the store, drives the gossip engine on the node thread, persists every
 // change before it is sent, and publishes an immutable view for readers on any thread.
-#include "gossip/node_impl.h"
+#include "node/node_impl.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,8 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
-#include "gossip/address.h"
-#include "gossip/state_records.h"
+#include "node/address.h"
+#include "node/state_records.h"
 #include "storage/rocks_store.h"
 
 namespace ringkeeper {

@@ -1,4 +1,4 @@
-#include "tests/sim/scenarios.h"
+#include "sim/scenarios.h"
 
 #include <algorithm>
 #include <array>
@@ -135,7 +135,7 @@ void check_liveness(SimCluster& sim, Findings& f) {
       const auto view = sim.engine(i).liveness(id);
       if (view == gossip::PeerLiveness::kDown || view == gossip::PeerLiveness::kSuspect) {
         f.add(kind::kStuckDown, "node " + std::to_string(i) + " sees live node " + std::to_string(j) + " as " +
-                                    std::string(to_string(view)));
+                                    std::string(gossip::to_string(view)));
       }
     }
   }

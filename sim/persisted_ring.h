@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ring/types.h"
+#include "ringkeeper/ring/types.h"
 
 namespace ringkeeper::sim {
 

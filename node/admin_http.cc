@@ -1,4 +1,4 @@
-#include "gossip/admin_http.h"
+#include "node/admin_http.h"
 
 #include <chrono>
 #include <utility>
@@ -8,7 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "gossip/acceptor.h"
+#include "node/acceptor.h"
 
 namespace ringkeeper {
 
