@@ -100,7 +100,17 @@ struct BodyPacker {
     pack_id(pk, m.target);
     pk.pack_uint64(m.target_generation);
   }
-  void operator()(const PingAck& m) { pk.pack_array(1); pk.pack_uint64(m.seq); }
+  void operator()(const PingAck& m) {
+    if (version < 2) {
+      pk.pack_array(1);
+      pk.pack_uint64(m.seq);
+      return;
+    }
+    pk.pack_array(4);
+    pk.pack_uint64(m.seq);
+    pack_id(pk, m.about);
+    pk.pack_uint64(m.about_generation);
+  }
   void operator()(const PingReq& m) {
     pk.pack_array(4);
     pk.pack_uint64(m.seq);
@@ -366,10 +376,17 @@ Body read_body(uint64_t type, Reader& r) {
       body = m;
       break;
     }
-    case t::kPingAck:
+    case t::kPingAck: {
       extra = r.record(1);
-      body = PingAck{r.u64()};
+      PingAck m{r.u64(), NodeId(), 0};
+      if (extra >= 3) {  // version 2: who answered
+        m.about = r.id();
+        m.about_generation = r.u64();
+        extra -= 3;
+      }
+      body = m;
       break;
+    }
     case t::kPingReq: {
       extra = r.record(4);
       PingReq m;

@@ -21,8 +21,8 @@ namespace ringkeeper::gossip {
 // kWireVersion (and, once no supported build needs it, kMinWireVersion); a trailing field that
 // older readers skip needs no bump (docs/wire.md, "Versions and rolling upgrades").
 //   1  the first protocol
-//   2  Ping names its target (id, generation): a node answers only probes meant for it; every
-//      frame says the newest version its sender speaks
+//   2  Ping names its target (id, generation): a node answers only probes meant for it; PingAck
+//      names who answered (id, generation); every frame says the newest version its sender speaks
 inline constexpr uint32_t kWireVersion = 2;
 inline constexpr uint32_t kMinWireVersion = 1;
 inline constexpr size_t kDefaultMaxFrame = 4 << 20;

@@ -85,7 +85,7 @@ std::vector<Body> every_body() {
           Ack{{{NodeId(3, 4), st}}, {{NodeId(5, 6), 7, 8}}},
           Ack2{{{NodeId(3, 4), st}}},
           Ping{11},
-          PingAck{12},
+          PingAck{12, NodeId(4, 4), 9},
           PingReq{13, NodeId(9, 9), "[::1]:7001"},
           Rumor{}};
 }
@@ -139,6 +139,9 @@ TEST(CodecTest, ThePreviousWireVersionIsReadAndWritten) {
   EXPECT_EQ(decode(down, ours).sender_newest, kWireVersion) << "the frame says what its sender speaks";
   // Ours at our version: the old reader refuses it (as it would refuse any newer frame).
   EXPECT_EQ(decode(encode(targeted, ours), older).error, DecodeError::kWrongVersion);
+  const DecodeResult ack = decode(encode(sample(PingAck{4, NodeId(5, 6), 7}), ours, kMinWireVersion), ours);
+  ASSERT_EQ(ack.error, DecodeError::kNone);
+  EXPECT_EQ(std::get<PingAck>(ack.message->body), (PingAck{4, NodeId(), 0})) << "version 1 names nobody";
   // Theirs: read by us, target unknown (0), and we learn they speak only the old version.
   r = decode(encode(targeted, older), ours);
   ASSERT_EQ(r.error, DecodeError::kNone);

@@ -869,19 +869,33 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       // node fails as it should.
       ++stats_.misdirected_probes;
     } else {
-      out.push_back({reply_to, make(PingAck{ping->seq}, peer)});
+      out.push_back({reply_to, make(PingAck{ping->seq, config_.id, config_.generation}, peer)});
       // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
       if (!ping->target.is_nil() && peer_holds_own(ping->target_generation, 0)) fetch_own_copy(reply_to, peer, out);
     }
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
+    // An answer about another node than the one probed (nil: a version-1 peer) proves nothing.
+    auto answers = [&](const NodeId& target) { return pack->about.is_nil() || pack->about == target; };
     if (probe_ && probe_->seq == pack->seq) {
-      if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
-      probe_.reset();  // answered, directly or through a helper
+      if (!answers(probe_->target)) {
+        ++stats_.misdirected_probes;
+      } else {
+        if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
+        probe_.reset();  // answered, directly or through a helper
+      }
     } else if (check_ && check_->seq == pack->seq) {
-      check_.reset();
+      if (answers(check_->target)) {
+        check_.reset();
+      } else {
+        ++stats_.misdirected_probes;
+      }
     } else if (auto it = relays_.find(pack->seq); it != relays_.end()) {
-      out.push_back({it->second.requester, make(PingAck{it->second.requester_seq})});
-      relays_.erase(it);
+      if (answers(it->second.target)) {
+        out.push_back({it->second.requester, make(PingAck{it->second.requester_seq, pack->about, pack->about_generation})});
+        relays_.erase(it);
+      } else {
+        ++stats_.misdirected_probes;
+      }
     }
   } else if (auto* req = std::get_if<PingReq>(&msg.body)) {
     // Probes on someone's behalf go only to members this node knows, at the address it knows:
@@ -892,7 +906,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       ++stats_.rejected_unknown;
     } else {
       const uint64_t seq = next_seq_++;
-      relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval};
+      relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval, req->target};
       out.push_back({address, make(ping_for(seq, req->target), &req->target)});
     }
   } else if (std::holds_alternative<Rumor>(msg.body)) {

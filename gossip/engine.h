@@ -114,7 +114,8 @@ struct EngineStats {
   uint64_t rejected_bounds = 0;      // entries refused by max_members / max_tombstones / max_keys / max_value_bytes
   uint64_t rejected_malformed = 0;   // entries with a value this build cannot read (tokens, stamp)
   uint64_t rejected_unknown = 0;     // rumors and probe requests about ids not in the state
-  uint64_t misdirected_probes = 0;   // Pings meant for another node id (a new node on an old address)
+  uint64_t misdirected_probes = 0;   // Pings meant for another node id (a new node on an old address),
+                                     // and answers from a node other than the one probed
   uint64_t claims_lost = 0;          // tokens this established owner lost to an earlier claim
   uint64_t refusals_sent = 0;        // answers to refused Syn/Ping, so the sender learns why
   uint64_t data_dir_behind = 0;      // peers knew a newer record of this node than its data dir
@@ -302,6 +303,7 @@ class GossipEngine {
     std::string requester;
     uint64_t requester_seq;
     Millis expires;
+    NodeId target;
   };
   std::unordered_map<uint64_t, Relay> relays_;  // our seq → whom to tell
   uint64_t next_seq_ = 1;

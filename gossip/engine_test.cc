@@ -389,6 +389,36 @@ TEST(GossipEngineTest, APingMeantForAnotherNodeIsNotAnswered) {
   EXPECT_EQ(a.stats().rejected_unknown, 1u);
 }
 
+// A probe ends only with an answer about the node probed: another node at its address (or a
+// helper reaching another node) answers about itself, which proves nothing for the target.
+TEST(GossipEngineTest, AnAnswerAboutAnotherNodeDoesNotEndAProbe) {
+  for (const bool about_target : {false, true}) {
+    SplitMixRng rng(15);
+    UnsharedRingCache cache;
+    GossipEngine a(config(1, {}), rng, cache);
+    NodeState st;
+    st.generation = 4;
+    st.values = {{"address", {"node2", 1}}};
+    st.max_version = 1;
+    a.install(NodeId(0, 2), std::make_shared<NodeState>(st));
+    std::optional<uint64_t> seq;
+    Millis t = 0;
+    for (; t < 5000 && !seq; t += 10) {
+      for (const Envelope& e : a.tick(t)) {
+        const Ping* p = std::get_if<Ping>(&e.message.body);
+        if (p && p->seq != 0 && p->target == NodeId(0, 2)) seq = p->seq;
+      }
+    }
+    ASSERT_TRUE(seq);
+    Message m = from_node2(a);
+    m.body = PingAck{*seq, about_target ? NodeId(0, 2) : NodeId(0, 9), 4};
+    a.on_message(t, m);
+    for (Millis end = t + 600; t < end; t += 10) (void)a.tick(t);
+    EXPECT_EQ(a.stats().probes_failed, about_target ? 0u : 1u) << about_target;
+    EXPECT_EQ(a.stats().misdirected_probes, about_target ? 0u : 1u) << about_target;
+  }
+}
+
 TEST(CodecTest, NodeStateRoundTripsForTheStore) {
   NodeState st;
   st.generation = 77;

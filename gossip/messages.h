@@ -62,8 +62,13 @@ struct Ping {
   uint64_t target_generation = 0;  // the generation the prober knows for the target (0: unknown)
   bool operator==(const Ping&) const = default;
 };
+// An answer names who answered — the probed node itself, or, relayed by a helper, the node the
+// helper reached — and that node's generation, so a prober takes no answer from another node for
+// its target. Nil `about`: a version-1 peer, which sent neither; taken as before.
 struct PingAck {
   uint64_t seq = 0;
+  NodeId about;
+  uint64_t about_generation = 0;
   bool operator==(const PingAck&) const = default;
 };
 struct PingReq {
