@@ -145,6 +145,80 @@ TEST(RingPropertiesTest, WriteTargetsContainNaturalReplicas) {
   }
 }
 
+// One change, phase by phase (before, announce, write_both, read_new, release, after): between
+// any two adjacent steps — the most that members of a cluster can be apart — each step's write
+// targets hold every node either step reads from, so a write made under one is seen by a read
+// made under the other. And the phases route as documented: announce reads and writes the old
+// owners only; write_both adds the new ones as write targets; read_new reads the new owners.
+TEST(RingPropertiesTest, AdjacentPhasesOfAChangeWriteToEveryOwnerEitherReadsFrom) {
+  const ChangePhase phases[] = {ChangePhase::kAnnounce, ChangePhase::kWriteBoth, ChangePhase::kReadNew,
+                                ChangePhase::kRelease};
+  for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    const auto base = random_cluster(rng);
+    const ReplicationConfig config = random_config(rng);
+    const int kind = static_cast<int>(rng() % 3);  // 0 join, 1 move, 2 leave
+    SCOPED_TRACE("kind " + std::to_string(kind));
+    std::vector<Token> fresh;
+    for (int k = 0; k < 1 + static_cast<int>(rng() % 8); ++k) fresh.push_back(Token(rng()));
+    const size_t subject = rng() % base.size();
+    // The cluster with the subject at a step: -1 before, 0..3 a phase, 4 after.
+    auto at = [&](int step) {
+      std::vector<NodeDescription> nodes = base;
+      if (kind == 0) {
+        NodeDescription d;
+        d.id = NodeId(0xFFFF, 1);  // the same joiner at every step
+        d.tokens = fresh;
+        d.status = step >= 4 ? NodeStatus::kNormal : NodeStatus::kJoining;
+        if (step >= 0) nodes.push_back(d);
+      } else if (kind == 1) {
+        NodeDescription& d = nodes[subject];
+        if (step >= 4) d.tokens = fresh;
+        if (step >= 0 && step < 4) {
+          d.status = NodeStatus::kMoving;
+          d.pending_tokens = fresh;
+        }
+      } else {
+        NodeDescription& d = nodes[subject];
+        if (step >= 0) d.status = step >= 4 ? NodeStatus::kLeft : NodeStatus::kLeaving;
+      }
+      if (step >= 0 && step < 4) {
+        for (auto& d : nodes) {
+          if (d.status != NodeStatus::kNormal) d.phase = phases[step];
+        }
+      }
+      return RingSnapshot::build(nodes, config).snapshot;
+    };
+    std::vector<std::shared_ptr<const RingSnapshot>> steps;
+    for (int step = -1; step <= 4; ++step) steps.push_back(at(step));
+    std::vector<Token> probes;
+    for (int k = 0; k < 64; ++k) probes.push_back(Token(rng()));
+    for (size_t i = 0; i + 1 < steps.size(); ++i) {
+      for (Token t : probes) {
+        std::set<NodeId> reads;
+        for (size_t j : {i, i + 1}) {
+          for (const NodeId& n : steps[j]->natural_replicas(t)) reads.insert(n);
+        }
+        for (size_t j : {i, i + 1}) {
+          const auto targets = steps[j]->write_targets(t);
+          const std::set<NodeId> w(targets.begin(), targets.end());
+          for (const NodeId& r : reads) {
+            ASSERT_TRUE(w.count(r)) << "steps " << i << "," << i + 1 << ": a reader's owner is not written at step " << j;
+          }
+        }
+      }
+    }
+    // announce routes exactly as before; read_new reads as after.
+    for (Token t : probes) {
+      ASSERT_EQ(steps[1]->write_targets(t), steps[0]->write_targets(t));
+      ASSERT_EQ(steps[1]->natural_replicas(t).to_vector(), steps[0]->natural_replicas(t).to_vector());
+      ASSERT_EQ(steps[3]->natural_replicas(t).to_vector(), steps[5]->natural_replicas(t).to_vector());
+      ASSERT_EQ(steps[4]->write_targets(t), steps[5]->write_targets(t));
+    }
+  }
+}
+
 TEST(RingPropertiesTest, RangeDiffMatchesPointwiseReplicaChanges) {
   for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));

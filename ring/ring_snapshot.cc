@@ -119,31 +119,57 @@ struct ClaimTable {
     }
   }
 
-  // Whether a surviving claim belongs to a ring. Current ring: owners' current tokens. Future
-  // ring: NORMAL and JOINING tokens, MOVING nodes' new tokens; LEAVING nodes are gone.
-  static bool in(const TokenEntry& e, const std::vector<RingNode>& nodes, bool future) {
+  // Whether a surviving claim is on one side of its node's change. Old side: owners' current
+  // tokens. New side: NORMAL and JOINING tokens, MOVING nodes' new tokens; LEAVING nodes are gone.
+  static bool on_side(const TokenEntry& e, const std::vector<RingNode>& nodes, bool new_side) {
     if (e.tag & kLostClaim) return false;
     const bool pending = e.tag & kPendingClaim;
     const NodeStatus st = nodes[e.node].status;
-    if (!future) return !pending && owns_current_tokens(st);
+    if (!new_side) return !pending && owns_current_tokens(st);
     if (st == NodeStatus::kMoving) return pending;
     return !pending && (st == NodeStatus::kNormal || st == NodeStatus::kJoining);
   }
 };
 
+bool changing(NodeStatus s) {
+  return s == NodeStatus::kJoining || s == NodeStatus::kMoving || s == NodeStatus::kLeaving;
+}
+
+// The three rings a snapshot reads off the claim table; each node contributes one side of its
+// change (a node that is not changing has one side).
+enum class RingKind { kRead, kFuture, kAlsoWritten };
+bool new_side_in(RingKind kind, const RingNode& n) {
+  if (!changing(n.status)) return true;
+  switch (kind) {
+    case RingKind::kRead: return n.phase >= ChangePhase::kReadNew;
+    case RingKind::kFuture: return true;
+    case RingKind::kAlsoWritten:  // the side reads do not use while both are written
+      switch (n.phase) {
+        case ChangePhase::kAnnounce: return false;
+        case ChangePhase::kWriteBoth: return true;
+        case ChangePhase::kReadNew: return false;
+        case ChangePhase::kRelease: return true;
+      }
+  }
+  return true;
+}
+
 TokenRing build_ring(const ClaimTable& table, const std::vector<RingNode>& nodes,
                      const ReplicationConfig& config, const LocationIndex& index,
-                     const std::vector<NodeLocation>& locations, bool future) {
+                     const std::vector<NodeLocation>& locations, RingKind kind) {
   std::vector<bool> in_ring(nodes.size(), false);
+  std::vector<bool> new_side(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) new_side[i] = new_side_in(kind, nodes[i]);
+  auto in = [&](const TokenEntry& e) { return ClaimTable::on_side(e, nodes, new_side[e.node]); };
   size_t count = 0;
-  for (const TokenEntry& e : table.sorted) count += ClaimTable::in(e, nodes, future);
+  for (const TokenEntry& e : table.sorted) count += in(e);
   BigVector<uint64_t> tokens;
   BigVector<uint32_t> owners;
   tokens.reserve(count);
   owners.reserve(count);
   for (const TokenEntry& e : table.sorted) {
     // A node claiming one token twice (current and pending) appears once.
-    if (!ClaimTable::in(e, nodes, future) || (!tokens.empty() && tokens.back() == e.token)) continue;
+    if (!in(e) || (!tokens.empty() && tokens.back() == e.token)) continue;
     tokens.push_back(e.token);
     owners.push_back(e.node);
     in_ring[e.node] = true;
@@ -173,7 +199,8 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
   snap->nodes_.reserve(descriptions.size());
   for (auto& d : descriptions) {
     RingNode n{d.id, d.status, std::move(d.dc), std::move(d.rack), std::move(d.tokens),
-               std::move(d.pending_tokens), d.stamp};
+               std::move(d.pending_tokens), d.stamp, d.phase};
+    if (!changing(n.status)) n.phase = ChangePhase::kWriteBoth;  // only a change has a phase
     sort_unique(n.tokens);
     sort_unique(n.pending_tokens);
     if (n.status != NodeStatus::kMoving) n.pending_tokens.clear();
@@ -191,18 +218,22 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
   LocationIndex index;
   std::vector<NodeLocation> locations;
   locations.reserve(snap->nodes_.size());
-  bool in_flight = false;
+  bool in_flight = false, writes_differ = false;
   for (const RingNode& n : snap->nodes_) {
     locations.push_back(index.locate(n.dc, n.rack));
     if (n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving ||
         (n.status == NodeStatus::kJoining && !n.tokens.empty())) {
       in_flight = true;
+      writes_differ |= n.phase == ChangePhase::kWriteBoth || n.phase == ChangePhase::kReadNew;
     }
   }
-  snap->current_ = build_ring(table, snap->nodes_, config, index, locations, /*future=*/false);
+  snap->current_ = build_ring(table, snap->nodes_, config, index, locations, RingKind::kRead);
   if (in_flight) {
-    snap->future_ = std::make_unique<TokenRing>(
-        build_ring(table, snap->nodes_, config, index, locations, /*future=*/true));
+    snap->future_ = std::make_unique<TokenRing>(build_ring(table, snap->nodes_, config, index, locations, RingKind::kFuture));
+  }
+  if (writes_differ) {
+    snap->also_written_ =
+        std::make_unique<TokenRing>(build_ring(table, snap->nodes_, config, index, locations, RingKind::kAlsoWritten));
   }
 
   DigestWriter w;
@@ -218,6 +249,8 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
     w.str(n.rack);
     w.tokens(n.tokens);
     w.tokens(n.pending_tokens);
+    // Digests of unphased rings (the default phase) stay what they always were.
+    if (changing(n.status) && n.phase != ChangePhase::kWriteBoth) w.u8(0x80 | static_cast<uint8_t>(n.phase));
   }
   snap->digest_ = w.finish();
   // Placement digest: who will own which token once in-flight changes complete, statuses aside.
@@ -263,9 +296,9 @@ ReplicaSet RingSnapshot::natural_replicas(Token t) const {
 
 std::vector<NodeId> RingSnapshot::pending_replicas(Token t) const {
   std::vector<NodeId> out;
-  if (!future_ || future_->empty()) return out;
+  if (!also_written_ || also_written_->empty()) return out;
   ReplicaSet now = natural_replicas(t);
-  for (uint32_t idx : future_->replicas(future_->range_index(t))) {
+  for (uint32_t idx : also_written_->replicas(also_written_->range_index(t))) {
     if (!now.contains(nodes_[idx].id)) out.push_back(nodes_[idx].id);
   }
   return out;

@@ -90,6 +90,23 @@ std::optional<NodeStatus> parse_node_status(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(ChangePhase phase) {
+  switch (phase) {
+    case ChangePhase::kAnnounce: return "announce";
+    case ChangePhase::kWriteBoth: return "write_both";
+    case ChangePhase::kReadNew: return "read_new";
+    case ChangePhase::kRelease: return "release";
+  }
+  return "unknown";
+}
+
+std::optional<ChangePhase> parse_change_phase(std::string_view text) {
+  for (auto p : {ChangePhase::kAnnounce, ChangePhase::kWriteBoth, ChangePhase::kReadNew, ChangePhase::kRelease}) {
+    if (to_string(p) == text) return p;
+  }
+  return std::nullopt;
+}
+
 bool owns_current_tokens(NodeStatus status) {
   return status == NodeStatus::kNormal || status == NodeStatus::kLeaving ||
          status == NodeStatus::kMoving;

@@ -29,6 +29,9 @@ struct NodeDescription {
   std::string dc = "dc1";
   std::string rack = "rack1";
   HlcStamp stamp;                     // when the node made its latest token claim
+  // JOINING, MOVING, LEAVING: where its change stands. The default routes as the ring always
+  // did for an unphased change: writes to old and new owners, reads from the old ones.
+  ChangePhase phase = ChangePhase::kWriteBoth;
 };
 
 // A claim that lost a token conflict; the losing node must pick another token.
@@ -49,6 +52,7 @@ struct RingNode {
   std::vector<Token> tokens;          // effective current tokens, sorted
   std::vector<Token> pending_tokens;  // effective new tokens while MOVING, sorted
   HlcStamp stamp;
+  ChangePhase phase = ChangePhase::kWriteBoth;  // meaningful while JOINING, MOVING or LEAVING
 };
 
 class RingSnapshot;
@@ -118,17 +122,22 @@ class RingSnapshot {
   const RingNode* find(const NodeId& id) const;
   std::optional<uint32_t> index_of(const NodeId& id) const;
 
-  // The ring of current owners (NORMAL, LEAVING, MOVING with their current tokens).
+  // The ring reads use: each node with the tokens it owns for reading — a changing node's old
+  // side before its change reaches read_new, its new side from then on.
   const TokenRing& current() const { return current_; }
   // The ring once every in-flight change completes; equal to current() when none is in flight.
   const TokenRing& future() const { return future_ ? *future_ : current_; }
   bool has_pending_changes() const { return future_ != nullptr; }
+  // The other side writes must also reach: a changing node's new side while it is in
+  // write_both, its old side while in read_new; equal to current() when no change needs it.
+  const TokenRing& also_written() const { return also_written_ ? *also_written_ : current_; }
 
   Token token_of(std::string_view key) const { return partitioner_->token_of(key); }
   // The replicas of the key's range, in ring order.
   ReplicaSet natural_replicas(Token t) const;
   ReplicaSet natural_replicas(std::string_view key) const { return natural_replicas(token_of(key)); }
-  // Owners that will hold the key's range once in-flight changes complete, but do not yet.
+  // Nodes a write to the key's range must reach besides its natural replicas, while ranges move:
+  // the new owners in write_both, the old ones in read_new.
   std::vector<NodeId> pending_replicas(Token t) const;
   // Natural replicas, then pending ones: every node a write must reach while ranges move.
   std::vector<NodeId> write_targets(Token t) const;
@@ -147,6 +156,7 @@ class RingSnapshot {
   std::vector<RingNode> nodes_;
   TokenRing current_;
   std::unique_ptr<TokenRing> future_;
+  std::unique_ptr<TokenRing> also_written_;
 };
 
 // Lowercase hex of a 64-bit digest, 16 characters.

@@ -75,6 +75,17 @@ std::optional<NodeStatus> parse_node_status(std::string_view text);
 // True for statuses whose current tokens own data (NORMAL, LEAVING, MOVING).
 bool owns_current_tokens(NodeStatus status);
 
+// Where a JOINING, MOVING or LEAVING node's ownership change stands; routing follows it
+// (docs/design.md, "Phased ownership changes"): write to both old and new owners before reading
+// from the new ones, and release the old ones last.
+//   announce    the change is known; reads and writes go to the old owners only
+//   write_both  writes go to old and new owners; reads to the old ones (new owners stream data)
+//   read_new    reads go to the new owners; writes still to both
+//   release     reads and writes go to the new owners; the old ones drop the ranges
+enum class ChangePhase : uint8_t { kAnnounce = 0, kWriteBoth = 1, kReadNew = 2, kRelease = 3 };
+std::string_view to_string(ChangePhase phase);
+std::optional<ChangePhase> parse_change_phase(std::string_view text);
+
 // A hybrid-logical-clock stamp: milliseconds since the epoch in the high 48 bits, a logical
 // counter in the low 16. Orders token claims; earlier wins.
 struct HlcStamp {
