@@ -17,7 +17,7 @@ constexpr size_t kMaxLivenessSync = 256;
 // left_seen_: an entry restored as LEFT, whose expiry clock starts at the next tick.
 constexpr Millis kLeftSeenAtNextTick = -2;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
-                                          keys::kStamp};
+                                          keys::kStamp, keys::kChange, keys::kMovingTo};
 
 // A claim stamp, strictly: nullopt unless the whole value is a decimal number.
 std::optional<uint64_t> parse_stamp_strict(std::string_view text) {
@@ -413,6 +413,8 @@ void GossipEngine::update_membership(Millis now) {
     }
   } else {
     repair_lost_claims();
+    publish_seen();
+    drive_own_change(now);
   }
   if (pending_load_ && (load_published_at_ < 0 || now - load_published_at_ >= config_.load_interval)) {
     publish(keys::kLoad, std::move(*pending_load_));
@@ -454,20 +456,162 @@ std::string GossipEngine::remove_node(const NodeId& id) {
 std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
   if (removed_) return "this node was removed from the cluster";
   if (!join_.done()) return "this node is still joining; move its tokens once it is NORMAL";
+  if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight)";
   if (tokens.empty()) return "no tokens given";
   std::sort(tokens.begin(), tokens.end());
   if (std::adjacent_find(tokens.begin(), tokens.end()) != tokens.end()) return "a token is given twice";
   auto r = ring();
   for (const RingNode& n : r->nodes()) {
     if (n.id == config_.id) continue;
-    for (Token t : n.tokens) {
-      if (std::binary_search(tokens.begin(), tokens.end(), t)) {
-        return "token " + t.to_string() + " is owned by " + n.id.to_string();
+    for (const auto* list : {&n.tokens, &n.pending_tokens}) {
+      for (Token t : *list) {
+        if (std::binary_search(tokens.begin(), tokens.end(), t)) {
+          return "token " + t.to_string() + " is owned by " + n.id.to_string();
+        }
       }
     }
   }
-  claim(tokens, now);
+  // One change at a time: a change in flight anywhere in sight, or a join, goes first.
+  if (auto other = active_change()) {
+    return "another change is in flight: " + other->second.id.to_string() + " (" +
+           std::string(to_string(other->second.kind)) + " of " + other->first.to_string() + ", " +
+           std::string(to_string(other->second.step)) + ")";
+  }
+  for (const RingNode& n : r->nodes()) {
+    if (n.status == NodeStatus::kJoining || n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving) {
+      return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
+    }
+  }
+  ChangeRecord c;
+  c.id = NodeId::from_random_bits(rng_.next(), rng_.next());
+  c.kind = ChangeKind::kMove;
+  c.step = ChangeStep::kAnnounce;
+  c.stamp = next_hlc(now);
+  set_local(keys::kMovingTo, format_token_list(tokens));
+  set_local(keys::kStatus, std::string(to_string(NodeStatus::kMoving)));
+  set_local(keys::kChange, c.format());
+  publish_seen();
+  hurry(now);
   return "";
+}
+
+std::optional<ChangeRecord> GossipEngine::own_change() const {
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* v = own ? own->get(keys::kChange) : nullptr;
+  return v ? ChangeRecord::parse(v->value) : std::nullopt;
+}
+
+std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() const {
+  std::optional<std::pair<NodeId, ChangeRecord>> best;
+  state_.for_each([&](const NodeId& id, const NodeState& st) {
+    if (st.is_tombstone()) return;
+    const VersionedValue* v = st.get(keys::kChange);
+    if (!v) return;
+    auto c = ChangeRecord::parse(v->value);
+    if (!c || !in_flight(c->step)) return;
+    if (!best || c->precedes(best->second)) best = std::make_pair(id, *c);
+  });
+  return best;
+}
+
+void GossipEngine::publish_seen() {
+  // Every member says which change it routes by, at which step: the coordinator's barrier.
+  const auto active = active_change();
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* seen = own ? own->get(keys::kSeen) : nullptr;
+  const std::string value = active ? SeenRecord{active->second.id, active->second.step}.format() : std::string();
+  if (seen ? seen->value != value : !value.empty()) set_local(keys::kSeen, value);
+  if (active && config_.auto_ack_data && active->second.step >= ChangeStep::kWriteBoth) {
+    publish(keys::kData, active->second.id.to_string());
+  }
+}
+
+std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const {
+  // Every member that is not LEFT or REMOVED, down ones included (no change completes on one
+  // side of a partition), must show the change at this step or later — and, for the data
+  // barrier, that its embedder holds what it gains.
+  std::vector<NodeId> out;
+  for (size_t i = 0; i < state_.size() && out.size() < limit; ++i) {
+    const NodeState& st = state_.state_at(i);
+    if (st.is_tombstone()) continue;
+    const VersionedValue* status = st.get(keys::kStatus);
+    if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) {
+      continue;
+    }
+    const VersionedValue* seen_value = st.get(keys::kSeen);
+    const auto seen = seen_value ? SeenRecord::parse(seen_value->value) : std::nullopt;
+    bool ok = seen && seen->id == change.id && seen->step >= change.step;
+    if (ok && data) {
+      const VersionedValue* d = st.get(keys::kData);
+      ok = d && d->value == change.id.to_string();
+    }
+    if (!ok) out.push_back(state_.id_at(i));
+  }
+  return out;
+}
+
+void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
+  change.step = step;
+  if (step == ChangeStep::kDone) {
+    const NodeState* own = state_.find(config_.id);
+    const VersionedValue* to = own ? own->get(keys::kMovingTo) : nullptr;
+    if (to) set_local(keys::kTokens, to->value);
+    set_local(keys::kStamp, std::to_string(change.stamp));  // the claim of the tokens it now owns
+  }
+  if (step == ChangeStep::kDone || step == ChangeStep::kAborted) {
+    set_local(keys::kMovingTo, "");
+    set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+  }
+  set_local(keys::kChange, change.format());
+  publish_seen();
+  if (step == ChangeStep::kAborted) note("change " + change.id.to_string() + " (" + std::string(to_string(change.kind)) + ") aborted");
+}
+
+std::string GossipEngine::abort_change(const NodeId& change) {
+  auto c = own_change();
+  if (!c || c->id != change) return "change " + change.to_string() + " is not this node's";
+  if (!in_flight(c->step)) return "change " + change.to_string() + " already ended (" + std::string(to_string(c->step)) + ")";
+  if (c->step >= ChangeStep::kReadNew) {
+    return "change " + change.to_string() + " reads from its new owners already (" + std::string(to_string(c->step)) +
+           "); it can only complete";
+  }
+  set_step(*c, ChangeStep::kAborted);
+  change_waiting_.clear();
+  return "";
+}
+
+void GossipEngine::drive_own_change(Millis now) {
+  auto c = own_change();
+  if (!c || !in_flight(c->step)) {
+    change_waiting_.clear();
+    return;
+  }
+  if (c->step == ChangeStep::kAnnounce) {
+    // Two changes announced at once (neither saw the other): the later one yields, before it
+    // routed anything differently.
+    auto first = active_change();
+    if (first && first->second.id != c->id) {
+      note("change " + c->id.to_string() + " yields to change " + first->second.id.to_string() + " of " +
+           first->first.to_string() + ", announced first");
+      set_step(*c, ChangeStep::kAborted);
+      change_waiting_.clear();
+      return;
+    }
+  }
+  std::vector<NodeId> waiting = not_acknowledging(*c, c->step == ChangeStep::kWriteBoth, 64);
+  if (waiting.empty()) {
+    const ChangeStep next = static_cast<ChangeStep>(static_cast<uint8_t>(c->step) + 1);
+    set_step(*c, next);
+    hurry(now);
+    if (next != ChangeStep::kDone) waiting = not_acknowledging(*own_change(), next == ChangeStep::kWriteBoth, 64);
+  }
+  if (waiting != change_waiting_ && !waiting.empty() && waiting.size() != change_waiting_.size()) {
+    std::string ids;
+    for (size_t i = 0; i < waiting.size() && i < 8; ++i) ids += (i ? ", " : "") + waiting[i].to_string();
+    if (waiting.size() > 8) ids += ", ... (" + std::to_string(waiting.size()) + " in all)";
+    note("change " + c->id.to_string() + " waits for members that have not acknowledged it: " + ids);
+  }
+  change_waiting_ = std::move(waiting);
 }
 
 std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
@@ -1011,6 +1155,10 @@ std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
       d.id = id;
       d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
       if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
+      if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
+      if (auto* v = st.get(keys::kChange)) {
+        if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) d.phase = phase_of(c->step);
+      }
       if (auto* v = st.get(keys::kDc)) d.dc = v->value;
       if (auto* v = st.get(keys::kRack)) d.rack = v->value;
       if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};

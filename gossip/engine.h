@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gossip/cluster_state.h"
+#include "gossip/change.h"
 #include "gossip/codec.h"
 #include "gossip/interfaces.h"
 #include "gossip/join.h"
@@ -63,6 +64,9 @@ struct EngineConfig {
   // The newest wire version this node's codec speaks, gossiped as "wire" so peers that have not
   // heard from it yet can write to it in that version (see wire_version_at).
   uint32_t wire_version = kWireVersion;
+  // Acknowledge a change's data phase as soon as this node routes by write_both (an embedder
+  // with no data to stream: ringd, the simulator).
+  bool auto_ack_data = true;
 
   // Bounds on what remote input may make this node hold (each refusal is counted). Within the
   // codec's hard caps (gossip/codec.h), so an entry this node accepts can always travel on.
@@ -148,10 +152,22 @@ class GossipEngine {
   // with the reason, for this node, an unknown node, or one this node does not see as down.
   std::string remove_node(const NodeId& id);
 
-  // Announces new tokens for this node (ringctl move): a fresh HLC-stamped claim that takes
-  // effect as gossip delivers it. Refused, with the reason, while the node is still joining or
-  // when the list is empty or repeats a token.
+  // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
+  // write_both, read_new, release (docs/design.md, "Phased ownership changes"); the change's id is
+  // then own_change()->id. Refused, with the reason, while the node is joining or another change
+  // is in flight anywhere this node can see, or when the list is empty, repeats a token or names
+  // another node's token.
   std::string move_tokens(std::vector<Token> tokens, Millis now);
+  // Rolls back this node's change, if it has not reached read_new. Refused, with the reason,
+  // otherwise.
+  std::string abort_change(const NodeId& change);
+  // This node's latest change as it gossips it (in flight, done or aborted), if any.
+  std::optional<ChangeRecord> own_change() const;
+  // Members whose acknowledgement this node's in-flight change still waits for (down ones
+  // included; at most 64), as of the last round.
+  const std::vector<NodeId>& change_waiting_for() const { return change_waiting_; }
+  // The in-flight change this node routes by (the first by precedence among those it sees).
+  std::optional<std::pair<NodeId, ChangeRecord>> active_change() const;
 
   // The transport could not even connect to this peer (connection refused: nothing listens at its
   // address). Ends an outstanding probe or check of that peer as failed now instead of at its
@@ -253,6 +269,11 @@ class GossipEngine {
   // An established owner whose gossiped tokens lost a conflict drops them and claims as many new
   // ones (see docs/design.md, "Token conflicts").
   void repair_lost_claims();
+  // Phased changes: every member's acknowledgement, and the coordinator's step.
+  void publish_seen();
+  void drive_own_change(Millis now);
+  void set_step(ChangeRecord change, ChangeStep step);
+  std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;
   // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
   bool admissible(const NodeDelta& delta, Millis now);
   void note(std::string text) {
@@ -324,6 +345,7 @@ class GossipEngine {
   std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)
   bool removed_ = false;
   std::vector<NodeId> join_waiting_;  // last reported (a notice when it changes)
+  std::vector<NodeId> change_waiting_;  // last reported for this node's in-flight change
   size_t catchup_offset_ = 0;         // where the next down-record catch-up starts
   // The newest (generation, version) of this node's own entry from an earlier run that it knows
   // of: its data dir's, then any newer copy adopted from a peer.

@@ -1,0 +1,98 @@
+#include "gossip/change.h"
+
+#include <charconv>
+#include <tuple>
+#include <vector>
+
+namespace ringkeeper::gossip {
+
+std::string_view to_string(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kMove: return "move";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ChangeStep step) {
+  switch (step) {
+    case ChangeStep::kAnnounce: return "announce";
+    case ChangeStep::kWriteBoth: return "write_both";
+    case ChangeStep::kReadNew: return "read_new";
+    case ChangeStep::kRelease: return "release";
+    case ChangeStep::kDone: return "done";
+    case ChangeStep::kAborted: return "aborted";
+  }
+  return "unknown";
+}
+
+bool in_flight(ChangeStep step) { return step <= ChangeStep::kRelease; }
+
+ChangePhase phase_of(ChangeStep step) {
+  switch (step) {
+    case ChangeStep::kAnnounce: return ChangePhase::kAnnounce;
+    case ChangeStep::kWriteBoth: return ChangePhase::kWriteBoth;
+    case ChangeStep::kReadNew: return ChangePhase::kReadNew;
+    default: return ChangePhase::kRelease;
+  }
+}
+
+namespace {
+
+std::vector<std::string_view> words(std::string_view text) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t space = text.find(' ', pos);
+    const size_t end = space == std::string_view::npos ? text.size() : space;
+    out.push_back(text.substr(pos, end - pos));
+    if (space == std::string_view::npos) break;
+    pos = space + 1;
+  }
+  return out;
+}
+
+std::optional<ChangeStep> parse_step(std::string_view text) {
+  for (auto s : {ChangeStep::kAnnounce, ChangeStep::kWriteBoth, ChangeStep::kReadNew, ChangeStep::kRelease,
+                 ChangeStep::kDone, ChangeStep::kAborted}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string ChangeRecord::format() const {
+  return id.to_string() + " " + std::string(to_string(kind)) + " " + std::string(to_string(step)) + " " +
+         std::to_string(stamp);
+}
+
+std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
+  const auto w = words(text);
+  if (w.size() != 4) return std::nullopt;
+  ChangeRecord r;
+  auto id = NodeId::parse(w[0]);
+  auto step = parse_step(w[2]);
+  if (!id || w[1] != to_string(ChangeKind::kMove) || !step) return std::nullopt;
+  auto [p, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), r.stamp);
+  if (ec != std::errc() || p != w[3].data() + w[3].size()) return std::nullopt;
+  r.id = *id;
+  r.step = *step;
+  return r;
+}
+
+bool ChangeRecord::precedes(const ChangeRecord& other) const {
+  return std::tie(stamp, id) < std::tie(other.stamp, other.id);
+}
+
+std::string SeenRecord::format() const { return id.to_string() + " " + std::string(to_string(step)); }
+
+std::optional<SeenRecord> SeenRecord::parse(std::string_view text) {
+  const auto w = words(text);
+  if (w.size() != 2) return std::nullopt;
+  auto id = NodeId::parse(w[0]);
+  auto step = parse_step(w[1]);
+  if (!id || !step) return std::nullopt;
+  return SeenRecord{*id, *step};
+}
+
+}  // namespace ringkeeper::gossip

@@ -1,0 +1,58 @@
+// Phased ownership changes: the record a coordinating node gossips for its change, and the
+// acknowledgements every member gossips, which together make the one barrier primitive that moves
+// a change from phase to phase (docs/design.md, "Phased ownership changes"). Pure values and
+// parsing; the engine drives the phases.
+//
+//   coordinator's entry   change = "<id> <kind> <phase> <stamp>"   (plus the change's own keys,
+//                                                                   e.g. moving_to for a move)
+//   every member's entry  seen   = "<id> <phase>"   the change it routes by, and that change's phase
+//                         data   = "<id>"           its embedder holds the ranges it gains
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ringkeeper/ring/types.h"
+
+namespace ringkeeper::gossip {
+
+namespace keys {
+inline constexpr std::string_view kChange = "change";
+inline constexpr std::string_view kMovingTo = "moving_to";
+inline constexpr std::string_view kSeen = "seen";
+inline constexpr std::string_view kData = "data";
+}  // namespace keys
+
+enum class ChangeKind : uint8_t { kMove };
+std::string_view to_string(ChangeKind kind);
+
+// A change's step: the four routing phases, then how it ended.
+enum class ChangeStep : uint8_t { kAnnounce = 0, kWriteBoth, kReadNew, kRelease, kDone, kAborted };
+std::string_view to_string(ChangeStep step);
+bool in_flight(ChangeStep step);  // announce .. release
+// The routing phase of an in-flight step.
+ChangePhase phase_of(ChangeStep step);
+
+struct ChangeRecord {
+  NodeId id;                 // the change's id (a UUID)
+  ChangeKind kind = ChangeKind::kMove;
+  ChangeStep step = ChangeStep::kAnnounce;
+  uint64_t stamp = 0;        // HLC when announced: earlier changes take precedence
+  std::string format() const;
+  static std::optional<ChangeRecord> parse(std::string_view text);
+  // Which of two in-flight changes goes first (the other yields): the earlier stamp, then the
+  // lower id — the same answer on every node.
+  bool precedes(const ChangeRecord& other) const;
+};
+
+// A member's acknowledgement: the change it routes by and that change's step as it sees it.
+struct SeenRecord {
+  NodeId id;
+  ChangeStep step = ChangeStep::kAnnounce;
+  std::string format() const;
+  static std::optional<SeenRecord> parse(std::string_view text);
+};
+
+}  // namespace ringkeeper::gossip
