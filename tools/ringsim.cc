@@ -4,6 +4,7 @@
 //   ringsim detect --nodes N [--loss P] [--stall-every S] [--stall-seconds D] [--minutes M] [--seed S]
 //   ringsim chaos --runs K [--nodes N] [--seed S]
 //   ringsim partition --nodes N --runs K [--seed S]
+//   ringsim change --nodes N --kind move [--trials T] [--seed S]
 //   ringsim demo
 #include <CLI/CLI.hpp>
 
@@ -66,6 +67,65 @@ int cmd_converge(size_t nodes, int trials, uint64_t seed, double loss) {
   const double bound = std::log(n) / std::log(3.0) + std::log(std::log(n)) + 2;
   std::printf("{\"nodes\": %zu, \"trials\": %d, \"rounds_p50\": %d, \"rounds_p99\": %d, \"bound\": %.2f}\n",
               nodes, trials, pct(0.50), pct(0.99), bound);
+  return 0;
+}
+
+// Time per phase of phased changes (the mover's steps announce -> write_both -> read_new ->
+// release -> done, each gated by every member's acknowledgement), one change at a time on a
+// preconverged cluster whose embedders acknowledge data at once.
+int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed) {
+  if (kind != "move") {
+    std::fprintf(stderr, "change: --kind %s is not in this build (move is)\n", kind.c_str());
+    return 2;
+  }
+  SimOptions o;
+  o.seed = seed;
+  SimCluster sim(o);
+  sim.add_preconverged(nodes);
+  sim.run_until(o.gossip_interval);
+  std::mt19937_64 rng(seed ^ 0xC4A9E5D3B1F20877ULL);  // not the simulator's own stream (its tokens)
+  std::vector<Millis> phases;
+  int incomplete = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (int t = 0; t < trials; ++t) {
+    const size_t mover = rng() % nodes;
+    auto& e = sim.engine(mover);
+    std::vector<Token> next;
+    for (int k = 0; k < 16; ++k) next.push_back(Token(rng()));
+    if (std::string why = e.move_tokens(next, sim.now()); !why.empty()) {
+      std::fprintf(stderr, "change: trial %d refused: %s\n", t, why.c_str());
+      ++incomplete;
+      continue;
+    }
+    gossip::ChangeStep step = e.own_change()->step;
+    Millis since = sim.now();
+    const Millis deadline = sim.now() + 120'000;
+    while (step != gossip::ChangeStep::kDone && sim.now() < deadline) {
+      sim.run_until(sim.now() + 10);
+      const gossip::ChangeStep now_step = e.own_change()->step;
+      if (now_step != step) {
+        phases.push_back(sim.now() - since);
+        since = sim.now();
+        step = now_step;
+      }
+    }
+    if (step != gossip::ChangeStep::kDone) ++incomplete;
+    // Let every member see the end before the next change starts.
+    const Millis settle = sim.now() + 60'000;
+    while (sim.now() < settle && !e.converged()) sim.run_until(sim.now() + 100);
+    if (trials >= 10 && (t + 1) % std::max(1, trials / 10) == 0) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "change: %d/%d trials, %.1f s\n", t + 1, trials, secs);
+    }
+  }
+  std::sort(phases.begin(), phases.end());
+  auto pct = [&](double p) {
+    return phases.empty() ? 0.0 : phases[std::min(phases.size() - 1, static_cast<size_t>(p * phases.size()))] / 1000.0;
+  };
+  const double round_s = o.gossip_interval / 1000.0;
+  std::printf("{\"nodes\": %zu, \"kind\": \"%s\", \"trials\": %d, \"phase_p50_s\": %.2f, \"phase_p99_s\": %.2f, "
+              "\"phase_p99_rounds\": %.1f, \"phases\": %zu, \"incomplete\": %d}\n",
+              nodes, kind.c_str(), trials, pct(0.5), pct(0.99), pct(0.99) / round_s, phases.size(), incomplete);
   return 0;
 }
 
@@ -310,6 +370,13 @@ int main(int argc, char** argv) {
   partition->add_option("--nodes", nodes, "cluster size")->required()->check(CLI::Range(2, 10000));
   partition->add_option("--runs", runs, "number of seeded runs")->required()->check(CLI::Range(1, 1000000));
   partition->add_option("--seed", seed, "first seed");
+  std::string change_kind = "move";
+  auto* change = app.add_subcommand("change", "time per phase of phased ownership changes");
+  change->add_option("--nodes", nodes, "cluster size")->required()->check(CLI::Range(2, 100000));
+  change->add_option("--kind", change_kind, "join|move|rebalance|decommission|removenode (this build: move)")
+      ->required();
+  change->add_option("--trials", trials, "changes measured, one after another")->check(CLI::Range(1, 100000));
+  change->add_option("--seed", seed, "random seed");
   std::string persist_dir;
   uint32_t tokens_per_node = 16;
   auto* persist = app.add_subcommand("persist", "write a data dir holding an N-node ring (node 0 is the dir's own)");
@@ -320,6 +387,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (persist->parsed()) return cmd_persist(persist_dir, nodes, tokens_per_node, seed);
   if (converge->parsed()) return cmd_converge(nodes, trials, seed, loss);
+  if (change->parsed()) return cmd_change(nodes, change_kind, trials, seed);
   if (steady->parsed()) return cmd_steady(nodes, rounds, seed);
   if (demo->parsed()) return cmd_demo();
   if (detect->parsed()) {
