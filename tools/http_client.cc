@@ -1,14 +1,15 @@
 #include "tools/http_client.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <cctype>
 #include <chrono>
-#include <cstring>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "node/address.h"
 
@@ -16,45 +17,48 @@ namespace ringkeeper::tools {
 
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
+constexpr std::chrono::seconds kConnectTimeout{5};
+// Far above any admin answer (a 10,000-node gossipinfo is a few MiB); it only stops a runaway.
+constexpr uint64_t kBodyLimit = 256ull << 20;
+
+// Starts one asynchronous operation with `start(handler)` and runs `ioc` until it completes; the
+// stream's expiry bounds it (Beast's deadlines apply to asynchronous operations only).
+template <class Start>
+beast::error_code run_one(asio::io_context& ioc, Start&& start) {
+  beast::error_code result;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run();
+  return result;
 }
 
-int connect_to(const gossip::HostPort& hp, Clock::time_point deadline, std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &res); rc != 0) {
-    *error = "cannot resolve " + hp.host + ": " + gai_strerror(rc);
-    return -1;
+// The endpoints of `hp`: an address literal as it is, a name through the system resolver.
+bool endpoints_of(asio::io_context& ioc, const gossip::HostPort& hp, std::vector<tcp::endpoint>* out,
+                  std::string* error) {
+  beast::error_code ec;
+  const asio::ip::address literal = asio::ip::make_address(hp.host, ec);
+  if (!ec) {
+    out->emplace_back(literal, hp.port);
+    return true;
   }
-  int fd = -1;
-  *error = "connection refused";
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc < 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = poll(&p, 1, remaining_ms(deadline));
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) break;
-      *error = rc == 0 ? "connect timed out" : std::strerror(err ? err : errno);
-    } else if (rc == 0) {
-      break;
-    } else {
-      *error = std::strerror(errno);
-    }
-    close(fd);
-    fd = -1;
+  tcp::resolver resolver(ioc);
+  for (const auto& entry : resolver.resolve(hp.host, std::to_string(hp.port), ec)) out->push_back(entry.endpoint());
+  if (ec || out->empty()) {
+    *error = "cannot resolve " + hp.host + (ec ? ": " + ec.message() : "");
+    return false;
   }
-  freeaddrinfo(res);
-  return fd;
+  return true;
+}
+
+std::string describe(const beast::error_code& ec, const char* timed_out, const char* what) {
+  if (ec == beast::error::timeout) return timed_out;
+  return std::string(what) + ": " + ec.message();
 }
 
 }  // namespace
@@ -63,7 +67,7 @@ std::string url_encode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -82,53 +86,58 @@ std::optional<HttpResponse> http_request(const std::string& host_port, const std
     *error = "not HOST:PORT: " + host_port;
     return std::nullopt;
   }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  const int fd = connect_to(*hp, deadline, error);
-  if (fd < 0) return std::nullopt;
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_port +
-                    "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
-  if (!authorization.empty()) req += "Authorization: " + authorization + "\r\n";
-  req += "\r\n" + body;
-  size_t sent = 0;
-  while (sent < req.size()) {
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, remaining_ms(deadline)) != 1) {
-      *error = "timed out sending the request";
-      close(fd);
-      return std::nullopt;
-    }
-    ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) {
-      *error = std::string("send: ") + std::strerror(errno);
-      close(fd);
-      return std::nullopt;
-    }
-    sent += static_cast<size_t>(n);
-  }
-  std::string in;
-  char buf[16384];
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, remaining_ms(deadline)) != 1) {
-      *error = "timed out waiting for the answer";
-      close(fd);
-      return std::nullopt;
-    }
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) break;
-    in.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  const size_t head_end = in.find("\r\n\r\n");
-  if (!in.starts_with("HTTP/1.") || head_end == std::string::npos || in.size() < 12) {
-    *error = "not an HTTP answer";
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::milliseconds(timeout_ms);
+  asio::io_context ioc;
+  std::vector<tcp::endpoint> endpoints;
+  if (!endpoints_of(ioc, *hp, &endpoints, error)) return std::nullopt;
+
+  beast::tcp_stream stream(ioc);
+  stream.expires_at(std::min(deadline, start + kConnectTimeout));
+  beast::error_code ec =
+      run_one(ioc, [&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+  if (ec) {
+    *error = ec == beast::error::timeout ? "connect timed out" : ec.message();
     return std::nullopt;
   }
+
+  http::request<http::string_body> req;
+  req.version(11);
+  if (const http::verb verb = http::string_to_verb(method); verb != http::verb::unknown) {
+    req.method(verb);
+  } else {
+    req.method_string(method);
+  }
+  req.target(target);
+  req.set(http::field::host, hp->to_string());
+  req.set(http::field::user_agent, "ringkeeper");
+  req.keep_alive(false);
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
+  if (!body.empty() || (req.method() != http::verb::get && req.method() != http::verb::head)) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  stream.expires_at(deadline);
+  ec = run_one(ioc, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+  if (ec) {
+    *error = describe(ec, "timed out sending the request", "send");
+    return std::nullopt;
+  }
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kBodyLimit);
+  ec = run_one(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+  if (ec) {
+    *error = describe(ec, "timed out waiting for the answer", "not an HTTP answer");
+    return std::nullopt;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   HttpResponse r;
-  r.status = std::atoi(in.c_str() + 9);
-  r.body = in.substr(head_end + 4);
+  r.status = static_cast<int>(parser.get().result_int());
+  r.body = std::move(parser.get().body());
   return r;
 }
 

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::FileError& e) {  // the --config file could not be read
+    return fail(2, std::string("--config: ") + e.what());
+  } catch (const CLI::ConfigError& e) {  // its message names the file and the setting
+    return fail(2, e.what());
   } catch (const CLI::ParseError& e) {
     return fail(2, std::string(e.what()) + " (see ringd --help)");
   }

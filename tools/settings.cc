@@ -1,8 +1,9 @@
 #include "tools/settings.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 #include "node/address.h"
@@ -18,28 +19,92 @@ std::string trim(std::string s) {
   return s;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    part = trim(part);
-    if (!part.empty()) out.push_back(part);
-  }
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
   return out;
 }
 
-bool read_secret(const std::string& path, const char* what, std::string* out, std::string* error) {
-  std::ifstream f(path);
-  if (!f) {
-    *error = std::string(what) + ": cannot read " + path;
+bool is_boolean(std::string value) {
+  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* word : {"true", "false", "yes", "no", "on", "off", "1", "0"}) {
+    if (value == word) return true;
+  }
+  return false;
+}
+
+// The --config file, read by CLI11's TOML/INI reader: `#` comments, quotes taken off values,
+// lists as `[a, b]` or `a,b`. CLI11 then fills every option not given on the command line. This
+// reader refuses what CLI11 would pass over or misread — names that are no setting (sections and
+// dotted names included), several values for a one-value setting, a flag value that is not a
+// boolean, a name set twice — naming the file, and remembers which settings the file supplied.
+class NodeConfigFile final : public CLI::ConfigTOML {
+ public:
+  NodeConfigFile(const CLI::App& app, NodeFlags& flags) : app_(app), flags_(flags) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+    const std::string file = app_.get_config_ptr()->as<std::string>();
+    flags_.config_file = file;
+    std::set<std::string> seen;
+    for (CLI::ConfigItem& item : items) {
+      std::replace(item.name.begin(), item.name.end(), '_', '-');  // data_dir = ... as TOML writes it
+      const CLI::Option* option = setting(item);
+      if (option == nullptr) {
+        const bool section = item.name == "++" || item.name == "--";  // CLI11's marks around a [section]
+        throw CLI::ConfigError(file + ": unknown " +
+                               (section ? "section [" + CLI::detail::join(item.parents, ".") + "]"
+                                        : "setting '" + item.fullname() + "'") +
+                               " (settings are the flag names without dashes, one `name = value` a line)");
+      }
+      if (option->get_expected_min() == 0) {  // a flag
+        if (item.inputs.size() != 1 || !is_boolean(item.inputs[0])) {
+          throw CLI::ConfigError(file + ": " + item.name + ": expected true or false, got '" +
+                                 CLI::detail::join(item.inputs, ",") + "'");
+        }
+      } else if (option->get_items_expected_max() <= 1 && item.inputs.size() > 1) {
+        throw CLI::ConfigError(file + ": " + item.name + " takes one value, got " + std::to_string(item.inputs.size()) +
+                               " (quote a value that holds spaces or commas)");
+      }
+      // CLI11 joins consecutive lines of one name into a list; anywhere else, a name is given once.
+      if (!seen.insert(item.name).second) throw CLI::ConfigError(file + ": " + item.name + " is set twice");
+      if (option->empty()) flags_.set_by_config_file.insert(item.name);  // else the flag wins
+    }
+    return items;
+  }
+
+ private:
+  // The option `item` sets, or nullptr if it is none a file may set.
+  const CLI::Option* setting(const CLI::ConfigItem& item) const {
+    if (!item.parents.empty()) return nullptr;
+    const CLI::Option* option = app_.get_option_no_throw("--" + item.name);
+    // --help, --version and --config itself are not configurable.
+    return option != nullptr && option->get_configurable() ? option : nullptr;
+  }
+
+  const CLI::App& app_;
+  NodeFlags& flags_;
+};
+
+// How an error names a setting: `--listen` for a flag or a default, `listen (in FILE)` for a
+// value the --config file supplied.
+std::string setting_name(const NodeFlags& f, const std::string& name) {
+  if (f.set_by_config_file.count(name) > 0) return name + " (in " + f.config_file + ")";
+  return "--" + name;
+}
+
+bool read_secret(const NodeFlags& f, const std::string& name, const std::string& path, std::string* out,
+                 std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = setting_name(f, name) + ": cannot read " + path;
     return false;
   }
   std::stringstream ss;
-  ss << f.rdbuf();
+  ss << in.rdbuf();
   *out = trim(ss.str());
   if (out->empty()) {
-    *error = std::string(what) + ": " + path + " is empty";
+    *error = setting_name(f, name) + ": " + path + " is empty";
     return false;
   }
   return true;
@@ -53,65 +118,36 @@ void add_node_flags(CLI::App& app, NodeFlags& f) {
   app.add_option("--admin", f.admin, "admin HTTP address HOST:PORT (port 0: any free port)")->capture_default_str();
   app.add_option("--data-dir", f.data_dir, "where this node keeps its identity and state (required)");
   app.add_option("--advertise", f.advertise, "gossip address peers should use, if not the bound one");
-  app.add_option("--seeds", f.seeds, "HOST:PORT,... to learn the cluster from; none or only itself: found one");
+  app.add_option("--seeds", f.seeds, "HOST:PORT,... to learn the cluster from; none or only itself: found one")
+      ->delimiter(',');
   app.add_option("--num-tokens", f.num_tokens, "tokens to claim at first start, from the balanced allocator")
       ->capture_default_str();
-  app.add_option("--tokens", f.tokens, "T1,T2,... exact tokens to claim at first start (instead of --num-tokens)");
+  app.add_option("--tokens", f.tokens, "T1,T2,... exact tokens to claim at first start (instead of --num-tokens)")
+      ->delimiter(',');
   app.add_option("--dc", f.dc, "datacenter")->capture_default_str();
   app.add_option("--rack", f.rack, "rack")->capture_default_str();
   app.add_option("--strategy", f.strategy, "replication strategy: simple|topology (cluster-wide)")->capture_default_str();
-  app.add_option("--rf", f.rf, "replication factor N, or DC:N,DC:N with topology (cluster-wide)")->capture_default_str();
+  app.add_option("--rf", f.rf, "replication factor N, or DC:N,DC:N with topology (cluster-wide)")
+      ->delimiter(',')
+      ->default_str(join(f.rf));
   app.add_option("--secret-file", f.secret_file, "file holding the gossip secret (frames are then HMAC-signed)");
   app.add_option("--admin-token-file", f.admin_token_file,
                  "file holding the token that lets non-loopback callers make state-changing admin calls");
-  app.add_option("--config", f.config_file, "file of `name = value` lines with these settings; flags win");
+  app.set_config("--config", "", "file of `name = value` lines with these settings (names without dashes); flags win")
+      ->type_name("FILE");
+  app.config_formatter(std::make_shared<NodeConfigFile>(app, f));
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
   app.add_flag("--reset-generation", f.reset_generation,
                "start from the wall clock's generation even if the persisted one is higher (a clock that ran ahead)");
 }
 
 bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
-  if (!f.config_file.empty()) {
-    std::ifstream in(f.config_file);
-    if (!in) {
-      *error = "--config: cannot read " + f.config_file;
-      return false;
-    }
-    std::map<std::string, std::string*> strings = {
-        {"cluster", &f.cluster},       {"listen", &f.listen},       {"admin", &f.admin},
-        {"data-dir", &f.data_dir},     {"advertise", &f.advertise}, {"seeds", &f.seeds},
-        {"num-tokens", &f.num_tokens}, {"tokens", &f.tokens},       {"dc", &f.dc},
-        {"rack", &f.rack},             {"strategy", &f.strategy},   {"rf", &f.rf},
-        {"secret-file", &f.secret_file}, {"admin-token-file", &f.admin_token_file},
-        {"log-level", &f.log_level}};
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      line = trim(line);
-      if (line.empty() || line[0] == '#') continue;
-      const size_t eq = line.find('=');
-      if (eq == std::string::npos) {
-        *error = f.config_file + ":" + std::to_string(n) + ": expected `name = value`";
-        return false;
-      }
-      std::string name = trim(line.substr(0, eq));
-      std::string value = trim(line.substr(eq + 1));
-      std::replace(name.begin(), name.end(), '_', '-');
-      if (name == "reset-generation") {
-        if (app.count("--reset-generation") == 0) f.reset_generation = value == "true" || value == "1";
-        continue;
-      }
-      auto it = strings.find(name);
-      if (it == strings.end()) {
-        *error = f.config_file + ":" + std::to_string(n) + ": unknown setting '" + name + "'";
-        return false;
-      }
-      if (app.count("--" + name) == 0) *it->second = value;  // flags win
-    }
-  }
+  auto fail = [&](const std::string& name, const std::string& what) {
+    *error = setting_name(f, name) + ": " + what;
+    return false;
+  };
   if (f.data_dir.empty()) {
-    *error = "--data-dir is required";
+    *error = "--data-dir is required (a flag, or data-dir in the --config file)";
     return false;
   }
   c.cluster = f.cluster;
@@ -122,57 +158,57 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
   c.dc = f.dc;
   c.rack = f.rack;
   c.reset_generation = f.reset_generation;
-  for (const auto& [flag, value] : {std::pair{"--listen", &c.listen}, std::pair{"--admin", &c.admin}}) {
+  for (const auto& [name, value] : {std::pair{"listen", &c.listen}, std::pair{"admin", &c.admin}}) {
     if (!gossip::parse_host_port(*value)) {
-      *error = std::string(flag) + ": expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'";
-      return false;
+      return fail(name, "expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'");
     }
   }
   if (!c.advertise.empty() && !gossip::parse_host_port(c.advertise)) {
-    *error = "--advertise: expected HOST:PORT, got '" + c.advertise + "'";
-    return false;
+    return fail("advertise", "expected HOST:PORT, got '" + c.advertise + "'");
   }
-  c.seeds = split(f.seeds);
-  for (const std::string& s : c.seeds) {
-    if (!gossip::parse_host_port(s)) {
-      *error = "--seeds: expected HOST:PORT,..., got '" + s + "'";
-      return false;
-    }
+  c.seeds.clear();
+  for (const std::string& s : f.seeds) {
+    const std::string seed = trim(s);
+    if (seed.empty()) continue;
+    if (!gossip::parse_host_port(seed)) return fail("seeds", "expected HOST:PORT,..., got '" + seed + "'");
+    c.seeds.push_back(seed);
   }
   if (!f.tokens.empty() && app.count("--num-tokens") > 0) {
-    *error = "give --num-tokens or --tokens, not both";
-    return false;
-  }
-  for (const std::string& t : split(f.tokens)) {
-    auto token = Token::parse(t);
-    if (!token) {
-      *error = "--tokens: not an unsigned 64-bit decimal token: '" + t + "'";
+    // Given in the same place, they contradict each other; otherwise the flag wins over the file.
+    const bool tokens_from_file = f.set_by_config_file.count("tokens") > 0;
+    if (tokens_from_file == (f.set_by_config_file.count("num-tokens") > 0)) {
+      *error = "give " + setting_name(f, "num-tokens") + " or " + setting_name(f, "tokens") + ", not both";
       return false;
     }
+    if (tokens_from_file) f.tokens.clear();
+  }
+  c.tokens.clear();
+  for (const std::string& t : f.tokens) {
+    auto token = Token::parse(trim(t));
+    if (!token) return fail("tokens", "not an unsigned 64-bit decimal token: '" + t + "'");
     c.tokens.push_back(*token);
   }
   uint32_t num = 0;
   auto [p, ec] = std::from_chars(f.num_tokens.data(), f.num_tokens.data() + f.num_tokens.size(), num);
   if (ec != std::errc() || p != f.num_tokens.data() + f.num_tokens.size() || num == 0 || num > 4096) {
-    *error = "--num-tokens: expected 1..4096, got '" + f.num_tokens + "'";
-    return false;
+    return fail("num-tokens", "expected 1..4096, got '" + f.num_tokens + "'");
   }
   c.num_tokens = num;
   std::string rep_error;
-  auto rep = ReplicationConfig::parse(f.strategy, f.rf, &rep_error);
+  auto rep = ReplicationConfig::parse(f.strategy, join(f.rf), &rep_error);
   if (!rep) {
-    *error = "--strategy/--rf: " + rep_error;
+    *error = setting_name(f, "strategy") + "/" + setting_name(f, "rf") + ": " + rep_error;
     return false;
   }
   c.replication = *rep;
-  if (!f.secret_file.empty() && !read_secret(f.secret_file, "--secret-file", &c.secret, error)) return false;
-  if (!f.admin_token_file.empty() && !read_secret(f.admin_token_file, "--admin-token-file", &c.admin_token, error)) {
+  if (!f.secret_file.empty() && !read_secret(f, "secret-file", f.secret_file, &c.secret, error)) return false;
+  if (!f.admin_token_file.empty() &&
+      !read_secret(f, "admin-token-file", f.admin_token_file, &c.admin_token, error)) {
     return false;
   }
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(levels), std::end(levels), f.log_level) == std::end(levels)) {
-    *error = "--log-level: expected trace|debug|info|warn|error|critical|off, got '" + f.log_level + "'";
-    return false;
+    return fail("log-level", "expected trace|debug|info|warn|error|critical|off, got '" + f.log_level + "'");
   }
   return true;
 }

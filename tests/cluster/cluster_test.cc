@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <fstream>
@@ -520,6 +521,24 @@ TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
   EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"bad_mac\"}") > 0; }, 20s))
       << "the node without the secret is refused";
   EXPECT_EQ((*ctl_json(c.admin(), {"status"}))["nodes"].size(), 1u) << "and never merges";
+}
+
+// A bad --config file: ringd exits 2 at once, with one line naming the setting and the file.
+TEST(ClusterTest, BadConfigFileExitsTwoNamingTheSettingAndTheFile) {
+  TempDir tmp;
+  auto expect_refused = [&](const std::string& name, const std::string& text, const std::string& message) {
+    const fs::path conf = tmp.path() / (name + ".conf");
+    std::ofstream(conf) << text;
+    Ringd n(tmp.path() / name, {"--config", conf.string()});
+    EXPECT_EQ(n.wait_exit(10s), 2) << n.log();
+    const std::string log = n.log();
+    EXPECT_TRUE(log.starts_with("ringd: ")) << log;
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+    EXPECT_NE(log.find(message), std::string::npos) << log;
+    EXPECT_NE(log.find(conf.string()), std::string::npos) << log;
+  };
+  expect_refused("unknown", "# a typo\ncolour = blue\n", "unknown setting 'colour'");
+  expect_refused("bad-value", "listen = \"nowhere\"\n", "listen (in " + (tmp.path() / "bad-value.conf").string() + "): ");
 }
 
 }  // namespace
