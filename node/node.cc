@@ -5,10 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <random>
 
-#include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
+#include <fmt/ranges.h>
 
 #include "node/address.h"
 #include "node/state_records.h"
@@ -21,11 +19,6 @@ namespace {
 using gossip::keys::kStatus;
 using gossip::keys::kTokens;
 
-
-uint64_t wall_seconds() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 // Values of this node's own entry that a restart carries over into its new generation.
 bool restorable(std::string_view key) {
@@ -46,13 +39,22 @@ Node::OpenResult refused(int exit_code, std::string message) {
 
 Node::OpenResult Node::open(NodeConfig config) {
   if (config.data_dir.empty()) return refused(2, "a data dir is required (--data-dir)");
+  auto env = make_real_env(config.log_sink);
   auto opened = storage::open_rocks_store(config.data_dir + "/state");
   if (!opened.store) return refused(3, opened.error.message);
-  for (const std::string& step : opened.error.migrated) spdlog::info("data dir {}: migrated {}", config.data_dir, step);
-  return open(std::move(config), std::move(opened.store));
+  for (const std::string& step : opened.error.migrated) {
+    env->log(LogLevel::kInfo, fmt::format("data dir {}: migrated {}", config.data_dir, step));
+  }
+  return open(std::move(config), std::move(opened.store), std::move(env));
 }
 
-Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store_in) {
+Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store) {
+  auto env = make_real_env(config.log_sink);
+  return open(std::move(config), std::move(store), std::move(env));
+}
+
+Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store_in,
+                            std::unique_ptr<Env> env) {
   if (config.data_dir.empty()) return refused(2, "a data dir is required (--data-dir)");
   if (!gossip::parse_host_port(config.listen)) return refused(2, "--listen: not host:port: " + config.listen);
   if (!config.admin.empty() && !gossip::parse_host_port(config.admin)) {
@@ -72,13 +74,14 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
   if (format.reason != storage::OpenError::Reason::kNone) {
     return refused(3, "data dir " + config.data_dir + ": " + format.message);
   }
-  for (const std::string& step : format.migrated) spdlog::info("data dir {}: migrated {}", config.data_dir, step);
-  auto impl = std::make_unique<Impl>();
+  for (const std::string& step : format.migrated) {
+    env->log(LogLevel::kInfo, fmt::format("data dir {}: migrated {}", config.data_dir, step));
+  }
+  auto impl = std::make_unique<Impl>(std::move(env));
   impl->store = std::move(store_in);
   auto& store = *impl->store;
   try {
-    std::random_device rd;
-    auto random64 = [&] { return (uint64_t{rd()} << 32) ^ rd(); };
+    auto random64 = [&] { return impl->env->random_seed(); };
     impl->rng = gossip::SplitMixRng(random64());
     storage::WriteBatch identity;
     const auto stored_id = store.get_meta(storage::meta::kNodeId);
@@ -110,7 +113,7 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
     if (auto g = store.get_meta(storage::meta::kGeneration)) {
       persisted_generation = std::strtoull(g->c_str(), nullptr, 10);
     }
-    const uint64_t now_s = wall_seconds();
+    const uint64_t now_s = static_cast<uint64_t>(impl->env->wall_ms() / 1000);
     impl->generation = config.reset_generation ? now_s : std::max(persisted_generation + 1, now_s);
     identity.put_meta(storage::meta::kGeneration, std::to_string(impl->generation));
 
@@ -168,14 +171,14 @@ std::string Node::start() {
   gossip::TransportConfig tc;
   tc.listen = m.config.listen;
   tc.max_frame = m.codec.max_frame;
-  m.transport = std::make_unique<gossip::TcpTransport>(
-      m.io, tc, [&m](std::string_view frame, const std::string& peer) { return m.on_frame(frame, peer); });
+  m.transport = m.env->make_transport(
+      tc, [&m](std::string_view frame, const std::string& peer) { return m.on_frame(frame, peer); });
   m.transport->on_refused([&m](const std::string& address) { m.on_refused(address); });
   try {
     m.listen_bound = m.transport->listen();
     if (!m.config.admin.empty()) {
-      m.admin = std::make_unique<AdminServer>(m.io, m.config.admin,
-                                              [&m](const AdminRequest& req) { return m.handle_admin(req); });
+      m.admin = m.env->make_admin_listener(m.config.admin,
+                                           [&m](const AdminRequest& req) { return m.handle_admin(req); });
       m.admin_bound = m.admin->start();
     }
   } catch (const std::exception& e) {
@@ -232,48 +235,41 @@ std::string Node::start() {
   m.persist();
   m.publish();
   m.write_addresses_file();
-  spdlog::info("node {} generation {} gossip {} admin {} data {}", m.id.to_string(), m.generation, m.advertised,
+  m.log.info("node {} generation {} gossip {} admin {} data {}", m.id.to_string(), m.generation, m.advertised,
                m.admin_bound.empty() ? "-" : m.admin_bound, m.data_dir);
   if (m.engine->state().size() <= 1 && !m.config.seeds.empty()) {
-    spdlog::info("contacting seeds {}", fmt::join(m.config.seeds, ","));
+    m.log.info("contacting seeds {}", fmt::join(m.config.seeds, ","));
   } else if (m.engine->state().size() > 1) {
-    spdlog::info("remembers {} peers; routing from the persisted ring", m.engine->state().size() - 1);
+    m.log.info("remembers {} peers; routing from the persisted ring", m.engine->state().size() - 1);
   }
   m.running = true;
-  boost::asio::post(m.io, [&m] { m.drive(); });
-  m.thread = std::thread([&m] {
-    try {
-      m.io.run();
-    } catch (const std::exception& e) {
-      m.fail(std::string("node thread: ") + e.what());
-    }
-  });
+  m.env->post([&m] { m.drive(); });
+  m.env->start([&m](std::string_view what) { m.fail("node thread: " + std::string(what)); });
   return "";
 }
 
 void Node::stop() {
   Impl& m = *impl_;
   if (!m.running.exchange(false)) return;
-  boost::asio::post(m.io, [&m] {
+  m.env->post([&m] {
     if (!m.failed) {
       // Peers mark us down at once instead of after a suspicion timeout.
       auto out = m.engine->announce_shutdown(m.now());
       m.persist();
       m.send_all(std::move(out));
     }
-    m.timer.cancel();
+    m.env->cancel(m.timer);
     m.halted = true;
-    m.finish_stop(std::chrono::steady_clock::now() + std::chrono::milliseconds(1500));
+    m.finish_stop(m.now() + 1500);
   });
-  if (m.thread.joinable()) m.thread.join();
-  spdlog::info("node {} stopped", m.id.to_string());
+  m.env->join();
+  m.log.info("node {} stopped", m.id.to_string());
 }
 
-void Node::Impl::finish_stop(std::chrono::steady_clock::time_point deadline) {
+void Node::Impl::finish_stop(gossip::Millis deadline) {
   // Let the transport flush (the shutdown announcement above all), then sync and stop.
-  if (transport->pending() > 0 && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(10));
-    timer.async_wait([this, deadline](const boost::system::error_code&) { finish_stop(deadline); });
+  if (transport->pending() > 0 && now() < deadline) {
+    env->schedule_at(now() + 10, [this, deadline] { finish_stop(deadline); });
     return;
   }
   if (!failed) {
@@ -282,12 +278,12 @@ void Node::Impl::finish_stop(std::chrono::steady_clock::time_point deadline) {
       b.put_meta(storage::meta::kGeneration, std::to_string(generation));
       store->write(b, true);  // syncs everything written before it
     } catch (const storage::StoreError& e) {
-      spdlog::error("final store flush failed: {}", e.what());
+      log.error("final store flush failed: {}", e.what());
     }
   }
   transport->close();
   if (admin) admin->close();
-  io.stop();
+  env->stop();
 }
 
 bool Node::failed() const { return impl_->failed; }
@@ -304,7 +300,7 @@ void Node::Impl::fail(const std::string& why) {
   }
   failed = true;
   halted = true;
-  spdlog::critical("{}; this node stops", why);
+  log.critical("{}; this node stops", why);
 }
 
 void Node::Impl::write_addresses_file() {
@@ -319,7 +315,7 @@ void Node::Impl::write_addresses_file() {
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) spdlog::warn("cannot write {}: {}", path, ec.message());
+  if (ec) log.warn("cannot write {}: {}", path, ec.message());
 }
 
 // ---- the node thread -------------------------------------------------------------------------
@@ -332,12 +328,9 @@ void Node::Impl::drive() {
   send_all(std::move(out));
   if (engine->state().size() <= 1 && !config.seeds.empty() && engine->config().cluster_id.is_nil()) {
     // Still alone and not founding: say so now and then, so an operator sees why.
-    const auto t = std::chrono::steady_clock::now();
-    if (t - last_seed_log >= std::chrono::seconds(10)) {
-      if (last_seed_log.time_since_epoch().count() != 0) {
-        spdlog::warn("no seed has answered yet ({}); still retrying", fmt::join(config.seeds, ","));
-      }
-      last_seed_log = t;
+    const bool first = !seed_log.ever_logged();
+    if (seed_log.allow(now()) && !first) {
+      log.warn("no seed has answered yet ({}); still retrying", fmt::join(config.seeds, ","));
     }
   }
   rearm(true);
@@ -348,10 +341,8 @@ void Node::Impl::rearm(bool force) {
   const gossip::Millis next = std::max(engine->next_deadline(), now() + 1);
   if (!force && armed_for >= 0 && armed_for <= next) return;
   armed_for = next;
-  timer.expires_at(epoch + std::chrono::milliseconds(next));
-  timer.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) drive();
-  });
+  env->cancel(timer);
+  timer = env->schedule_at(next, [this] { drive(); });
 }
 
 void Node::Impl::send_all(std::vector<gossip::Envelope> out) {
@@ -367,16 +358,10 @@ bool Node::Impl::on_frame(std::string_view frame, const std::string& peer) {
   if (r.error != gossip::DecodeError::kNone) {
     const auto reason = static_cast<size_t>(r.error);
     ++stats.frames_rejected[reason];
-    const auto t = std::chrono::steady_clock::now();
-    if (t - last_reject_log[reason] >= std::chrono::seconds(10)) {
-      spdlog::warn("dropped a frame from {} ({}) and closed the connection{}", peer, gossip::to_string(r.error),
-                   suppressed_reject_logs[reason]
-                       ? fmt::format(" ({} more since the last report)", suppressed_reject_logs[reason])
-                       : std::string());
-      last_reject_log[reason] = t;
-      suppressed_reject_logs[reason] = 0;
-    } else {
-      ++suppressed_reject_logs[reason];
+    if (reject_logs[reason].allow(now())) {
+      const uint64_t suppressed = reject_logs[reason].take_suppressed();
+      log.warn("dropped a frame from {} ({}) and closed the connection{}", peer, gossip::to_string(r.error),
+               suppressed ? fmt::format(" ({} more since the last report)", suppressed) : std::string());
     }
     return false;
   }
@@ -386,14 +371,12 @@ bool Node::Impl::on_frame(std::string_view frame, const std::string& peer) {
   const NodeId& cid = engine->config().cluster_id;
   const bool foreign_cluster = !msg.cluster_id.is_nil() && !cid.is_nil() && msg.cluster_id != cid;
   if (msg.replication != ours || foreign_cluster) {
-    const auto t = std::chrono::steady_clock::now();
-    if (t - last_refusal_log >= std::chrono::seconds(10)) {
-      last_refusal_log = t;
+    if (refusal_log.allow(now())) {
       if (msg.replication != ours) {
-        spdlog::error("refused {} ({}): its replication settings {} differ from this node's {}; they are "
+        log.error("refused {} ({}): its replication settings {} differ from this node's {}; they are "
                       "cluster-wide (--strategy/--rf)", msg.from_address, msg.from.to_string(), msg.replication, ours);
       } else {
-        spdlog::error("refused {} ({}): it belongs to cluster id {}, this node to {} (same name, a different "
+        log.error("refused {} ({}): it belongs to cluster id {}, this node to {} (same name, a different "
                       "cluster)", msg.from_address, msg.from.to_string(), msg.cluster_id.to_string(), cid.to_string());
       }
     }
@@ -423,7 +406,7 @@ void Node::Impl::on_refused(const std::string& address) {
 void Node::Impl::after_event() {
   persist();
   publish();
-  for (const std::string& notice : engine->take_notices()) spdlog::warn("{}", notice);
+  for (const std::string& notice : engine->take_notices()) log.warn("{}", notice);
   if (engine->removed() && !failed) {
     // Persisted above: started again on this data dir, the node refuses to run (exit 3).
     fail("node " + id.to_string() + " was removed from the cluster by an operator (removenode)");
@@ -471,7 +454,7 @@ void Node::Impl::persist() {
   persisted_hlc = hlc;
   for (const NodeId& nid : gone) persisted.erase(nid);
   if (cid != cluster_id) {
-    if (cluster_id.is_nil()) spdlog::info("cluster id {}", cid.to_string());
+    if (cluster_id.is_nil()) log.info("cluster id {}", cid.to_string());
     cluster_id = cid;
   }
   persisted_summary = st.summary();
@@ -517,7 +500,7 @@ void Node::Impl::publish() {
     for (auto& [_, f] : liveness_subs) ll.push_back(f);
   }
   if (old && old->ring != ring && old->ring->digest() != ring->digest()) {
-    spdlog::info("ring {} -> {}", old->ring->digest_hex(), ring->digest_hex());
+    log.info("ring {} -> {}", old->ring->digest_hex(), ring->digest_hex());
     if (!rl.empty()) {
       RingChange change{old->ring, ring, diff_snapshots(*old->ring, *ring)};
       for (auto& f : rl) f(change);
@@ -529,7 +512,7 @@ void Node::Impl::publish() {
       const PeerLiveness before = it == old->liveness.end() ? PeerLiveness::kUnknown : it->second;
       if (before == l) continue;
       if (l == PeerLiveness::kDown || before == PeerLiveness::kDown) {
-        spdlog::info("node {} is {}", nid.to_string(), gossip::to_string(l));
+        log.info("node {} is {}", nid.to_string(), gossip::to_string(l));
       }
       for (auto& f : ll) f(nid, l);
     }
@@ -538,12 +521,12 @@ void Node::Impl::publish() {
 
 template <class F>
 auto Node::Impl::run_on_node(F&& f, decltype(f()) if_stopping) -> decltype(f()) {
-  if (std::this_thread::get_id() == thread.get_id()) return f();
+  if (env->on_node_thread()) return f();
   // The task owns what it uses (captured by value): if the node stops before running it, the
   // caller gives up after a while and the task is dropped with the io_context.
   auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::forward<F>(f));
   auto fut = task->get_future();
-  boost::asio::post(io, [task] { (*task)(); });
+  env->post([task] { (*task)(); });
   if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return if_stopping;
   return fut.get();
 }
@@ -609,7 +592,7 @@ std::string Node::set_application_value(const std::string& name, std::string val
 void Node::set_load(std::string value) {
   Impl& m = *impl_;
   if (!m.running) return;
-  boost::asio::post(m.io, [&m, value = std::move(value)]() mutable {
+  m.env->post([&m, value = std::move(value)]() mutable {
     if (!m.halted) m.engine->set_load(std::move(value));
   });
 }

@@ -10,12 +10,11 @@
 #include <thread>
 #include <unordered_map>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "gossip/codec.h"
 #include "gossip/engine.h"
 #include "node/admin_http.h"
+#include "node/env.h"
+#include "node/runtime_log.h"
 #include "node/transport.h"
 #include "ringkeeper/node.h"
 #include "storage/state_store.h"
@@ -46,17 +45,16 @@ struct Node::Impl {
   gossip::CodecOptions codec;
   gossip::PeerVersions peer_versions;  // the wire version to write to each peer
 
-  boost::asio::io_context io;
-  std::unique_ptr<gossip::TcpTransport> transport;
-  std::unique_ptr<AdminServer> admin;
-  boost::asio::steady_timer timer{io};
-  std::thread thread;
+  std::unique_ptr<Env> env;
+  RuntimeLog log{*env};
+  std::unique_ptr<gossip::Transport> transport;
+  std::unique_ptr<AdminListener> admin;
+  Env::TimerId timer = 0;
   std::string listen_bound, admin_bound, advertised;
 
   gossip::SplitMixRng rng{0};
   gossip::UnsharedRingCache ring_cache;
   std::unique_ptr<gossip::GossipEngine> engine;
-  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
 
   // Persistence: (generation, max_version) of each entry as last written.
   std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted;
@@ -74,10 +72,11 @@ struct Node::Impl {
   std::map<uint64_t, LivenessListener> liveness_subs;
 
   RuntimeStats stats;
-  std::array<std::chrono::steady_clock::time_point, 7> last_reject_log{};
-  std::array<uint64_t, 7> suppressed_reject_logs{};
-  std::chrono::steady_clock::time_point last_refusal_log{};
-  std::chrono::steady_clock::time_point last_seed_log{};
+  std::array<LogThrottle, 7> reject_logs{LogThrottle(10'000), LogThrottle(10'000), LogThrottle(10'000),
+                                         LogThrottle(10'000), LogThrottle(10'000), LogThrottle(10'000),
+                                         LogThrottle(10'000)};
+  LogThrottle refusal_log{10'000};
+  LogThrottle seed_log{10'000};
 
   std::vector<std::pair<NodeId, gossip::NodeState>> persisted_entries;  // read at open, installed at start
   gossip::Millis armed_for = -1;   // when the timer fires next
@@ -89,18 +88,13 @@ struct Node::Impl {
   std::string failure;
 
   // Wall-clock minus node-clock milliseconds: the engine's wall time (HLC, generation bound).
-  gossip::Millis wall_offset() const {
-    const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
-    return static_cast<gossip::Millis>(wall) - now();
-  }
-  gossip::Millis now() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - epoch).count();
-  }
+  explicit Impl(std::unique_ptr<Env> e) : env(std::move(e)) {}
+  gossip::Millis wall_offset() const { return env->wall_ms() - now(); }
+  gossip::Millis now() const { return env->steady_ms(); }
   // Node thread only.
   void drive();                                   // tick, send, persist, publish; re-arm the timer
   void rearm(bool force);                         // timer at the engine's next deadline
-  void finish_stop(std::chrono::steady_clock::time_point deadline);  // flush, sync, stop the loop
+  void finish_stop(gossip::Millis deadline);  // flush, sync, stop the loop
   std::string move_tokens(std::vector<Token> tokens);
   void after_event();                             // persist, publish, notify, log the engine's notices
   void send_all(std::vector<gossip::Envelope> out);

@@ -14,7 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "node/admin_http.h"
-#include "node/transport.h"
+#include "node/tcp_transport.h"
 #include "storage/memory_store.h"
 #include "tests/wait_until.h"
 
