@@ -18,24 +18,14 @@ class RuntimeLog {
  public:
   explicit RuntimeLog(Env& env) : env_(env) {}
 
-  template <class... Args>
-  void info(fmt::format_string<Args...> f, Args&&... args) {
-    env_.log(LogLevel::kInfo, fmt::format(f, std::forward<Args>(args)...));
-  }
-  template <class... Args>
-  void warn(fmt::format_string<Args...> f, Args&&... args) {
-    env_.log(LogLevel::kWarn, fmt::format(f, std::forward<Args>(args)...));
-  }
-  template <class... Args>
-  void error(fmt::format_string<Args...> f, Args&&... args) {
-    env_.log(LogLevel::kError, fmt::format(f, std::forward<Args>(args)...));
-  }
-  template <class... Args>
-  void critical(fmt::format_string<Args...> f, Args&&... args) {
-    env_.log(LogLevel::kCritical, fmt::format(f, std::forward<Args>(args)...));
-  }
+  template <class... A> void info(fmt::format_string<A...> f, A&&... a) { emit(LogLevel::kInfo, f, fmt::make_format_args(a...)); }
+  template <class... A> void warn(fmt::format_string<A...> f, A&&... a) { emit(LogLevel::kWarn, f, fmt::make_format_args(a...)); }
+  template <class... A> void error(fmt::format_string<A...> f, A&&... a) { emit(LogLevel::kError, f, fmt::make_format_args(a...)); }
+  template <class... A> void critical(fmt::format_string<A...> f, A&&... a) { emit(LogLevel::kCritical, f, fmt::make_format_args(a...)); }
 
  private:
+  // The format string was checked at compile time by the caller's fmt::format_string.
+  void emit(LogLevel level, fmt::string_view f, fmt::format_args args) { env_.log(level, fmt::vformat(f, args)); }
   Env& env_;
 };
 
