@@ -1,6 +1,7 @@
-// AdminServer: the admin HTTP/1.1 listener (Boost.Beast) that hands each request to a handler
-// on the node thread. Requests are small; one request in flight per connection, keep-alive
-// honoured, a 10 s deadline per request. Not thread-safe: node thread only.
+// The admin API's requests and answers as values, the call policy, and AdminServer: the admin
+// HTTP/1.1 listener (Boost.Beast) that hands each request to a handler on the node thread.
+// Requests are small; one request in flight per connection, keep-alive honoured, a 10 s deadline
+// per request. Not thread-safe: node thread only.
 #pragma once
 
 #include <functional>
@@ -31,14 +32,23 @@ struct AdminResponse {
 // ("Authorization: Bearer TOKEN", compared in constant time).
 bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token);
 
-class AdminServer {
+// What the Env hands the runtime for its admin address (Env::make_admin_listener): something
+// that passes requests to the handler on the node thread until closed.
+class AdminListener {
  public:
   using Handler = std::function<AdminResponse(const AdminRequest&)>;
-  AdminServer(boost::asio::io_context& io, std::string listen, Handler handler);
-  ~AdminServer();
+  virtual ~AdminListener() = default;
   // Binds; returns the bound "host:port". Throws std::runtime_error with the reason.
-  std::string start();
-  void close();
+  virtual std::string start() = 0;
+  virtual void close() = 0;
+};
+
+class AdminServer final : public AdminListener {
+ public:
+  AdminServer(boost::asio::io_context& io, std::string listen, Handler handler);
+  ~AdminServer() override;
+  std::string start() override;
+  void close() override;
 
  private:
   struct Impl;

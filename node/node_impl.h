@@ -1,127 +1,75 @@
-// Node::Impl: the runtime's internals, shared by node.cc (lifecycle, driving the engine,
-// persistence) and node_admin.cc (the admin API's answers and metrics). Not a public header.
+// Node::Impl: the parts of one Node and its lifecycle (open, start, stop, fail). Not a public
+// header. Each part has its own header and contract:
+//   Env            (env.h)            the node thread, timers, clocks, RNG seed, logger, transport
+//   Persister      (persister.h)      the data dir at open; each change before it is sent
+//   ViewPublisher  (view_publisher.h) the immutable view readers copy; subscriptions
+//   Driver         (driver.h)         the engine on the node thread: tick, frames, persist → publish → send
+//   AdminRoutes    (admin_routes.h)   the admin API over a typed cluster view
+//   RuntimeStats   (metrics.h)        counters; the /metrics text
+// Threads: open() and start() run on the opener's thread before the node thread exists; from
+// start() on, everything but the ViewPublisher's readers, the stats and the failure belongs to
+// the node thread. Public Node methods called elsewhere post to it (run_on_node).
 #pragma once
 
-#include <array>
 #include <atomic>
-#include <chrono>
-#include <map>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
+#include <future>
+#include <memory>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include "gossip/codec.h"
-#include "gossip/engine.h"
-#include "node/admin_http.h"
-#include "node/transport.h"
+#include "node/admin_routes.h"
+#include "node/driver.h"
+#include "node/env.h"
+#include "node/metrics.h"
+#include "node/persister.h"
+#include "node/runtime_log.h"
+#include "node/view_publisher.h"
 #include "ringkeeper/node.h"
-#include "storage/state_store.h"
 
 namespace ringkeeper {
 
-// What readers on other threads see; replaced whole, never mutated once published.
-struct PublishedView {
-  std::shared_ptr<const RingSnapshot> ring;
-  std::shared_ptr<const Router> router;
-  std::unordered_map<NodeId, PeerLiveness> liveness;
-};
-
-// Counters the runtime keeps beside the engine's and the transport's.
-struct RuntimeStats {
-  std::array<std::atomic<uint64_t>, 7> frames_rejected{};  // by gossip::DecodeError
-  std::atomic<uint64_t> store_writes{0};
-  std::atomic<uint64_t> admin_requests{0}, admin_refused{0};
-};
-
 struct Node::Impl {
-  NodeConfig config;
-  std::unique_ptr<storage::StateStore> store;
-  NodeId id;
-  NodeId cluster_id;  // persisted; nil until founded or learned
-  uint64_t generation = 0;
-  std::string data_dir;
-  gossip::CodecOptions codec;
-  gossip::PeerVersions peer_versions;  // the wire version to write to each peer
+  Impl(NodeConfig c, std::unique_ptr<Env> e, std::unique_ptr<storage::StateStore> store)
+      : config(std::move(c)), env(std::move(e)), log(*env), persister(std::move(store), log) {}
 
-  boost::asio::io_context io;
-  std::unique_ptr<gossip::TcpTransport> transport;
-  std::unique_ptr<AdminServer> admin;
-  boost::asio::steady_timer timer{io};
-  std::thread thread;
-  std::string listen_bound, admin_bound, advertised;
-
-  gossip::SplitMixRng rng{0};
-  gossip::UnsharedRingCache ring_cache;
-  std::unique_ptr<gossip::GossipEngine> engine;
-  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
-
-  // Persistence: (generation, max_version) of each entry as last written.
-  std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted;
-  uint64_t persisted_summary = 0;
-  uint64_t persisted_hlc = 0;
-
-  // Published view and subscribers.
-  mutable std::mutex view_mu;
-  std::shared_ptr<const PublishedView> view;   // written on the node thread only
-  uint64_t published_liveness_changes = 0;     // LivenessTable::changes() when view was built
-  size_t published_members = 0;
-  std::mutex subs_mu;
-  uint64_t next_sub = 1;
-  std::map<uint64_t, RingListener> ring_subs;
-  std::map<uint64_t, LivenessListener> liveness_subs;
-
-  RuntimeStats stats;
-  std::array<std::chrono::steady_clock::time_point, 7> last_reject_log{};
-  std::array<uint64_t, 7> suppressed_reject_logs{};
-  std::chrono::steady_clock::time_point last_refusal_log{};
-  std::chrono::steady_clock::time_point last_seed_log{};
-
+  // Constant after open.
+  const NodeConfig config;
+  const std::unique_ptr<Env> env;
+  RuntimeLog log;
+  NodeIdentity identity;  // addresses set by start(), before the node thread runs
+  uint64_t rng_seed = 0;
   std::vector<std::pair<NodeId, gossip::NodeState>> persisted_entries;  // read at open, installed at start
-  gossip::Millis armed_for = -1;   // when the timer fires next
-  bool halted = false;             // node thread: stop touching the engine (stopping or failed)
+
+  // The parts (see above). The driver and the routes exist from start() on.
+  Persister persister;
+  std::unique_ptr<ViewPublisher> publisher;
+  RuntimeStats stats;
+  NodeFailure failure;
+  std::unique_ptr<Driver> driver;
+  std::unique_ptr<AdminRoutes> routes;
+  std::unique_ptr<AdminListener> admin;
 
   std::atomic<bool> running{false};
-  std::atomic<bool> failed{false};
-  mutable std::mutex failure_mu;
-  std::string failure;
 
-  // Wall-clock minus node-clock milliseconds: the engine's wall time (HLC, generation bound).
-  gossip::Millis wall_offset() const {
-    const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
-    return static_cast<gossip::Millis>(wall) - now();
-  }
-  gossip::Millis now() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - epoch).count();
-  }
-  // Node thread only.
-  void drive();                                   // tick, send, persist, publish; re-arm the timer
-  void rearm(bool force);                         // timer at the engine's next deadline
-  void finish_stop(std::chrono::steady_clock::time_point deadline);  // flush, sync, stop the loop
-  std::string move_tokens(std::vector<Token> tokens);
-  void after_event();                             // persist, publish, notify, log the engine's notices
-  void send_all(std::vector<gossip::Envelope> out);
-  bool on_frame(std::string_view frame, const std::string& peer);
-  void on_refused(const std::string& address);
-  void persist();
-  void publish();
-  void fail(const std::string& why);
+  // Opener's thread.
+  std::string start();
+  // The owner's thread; joins the node thread.
+  void stop();
+  // Node thread: the shutdown after the driver flushed.
+  void finish_stop();
   void write_addresses_file();
-  std::shared_ptr<const PublishedView> current_view() const {
-    std::lock_guard lock(view_mu);
-    return view;
-  }
+
   // Runs `f` on the node thread and waits for its answer (callers on other threads); gives
   // `if_stopping` when the node does not run it within 5 s (it is stopping).
   template <class F>
-  auto run_on_node(F&& f, decltype(f()) if_stopping) -> decltype(f());
-
-  // Admin API (node_admin.cc), node thread.
-  AdminResponse handle_admin(const AdminRequest& req);
-  std::string metrics_text();
+  auto run_on_node(F&& f, decltype(f()) if_stopping) -> decltype(f()) {
+    if (env->on_node_thread()) return f();
+    // The task owns what it uses (captured by value): if the node stops before running it, the
+    // caller gives up after a while and the task is dropped with the Env.
+    auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::forward<F>(f));
+    auto fut = task->get_future();
+    env->post([task] { (*task)(); });
+    if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return if_stopping;
+    return fut.get();
+  }
 };
 
 }  // namespace ringkeeper

@@ -1,5 +1,8 @@
-// In-process Nodes on loopback (real TCP, in-memory stores): subscriptions, application values,
-// a failing store, and the admin call policy.
+// The runtime's own tests. Nodes on a SimNetwork (simulated time, in-memory frames through the
+// real codec, in-memory stores): lifecycle, subscriptions, application values, persistence
+// ordering, a failing store, restarts from the persisted state, and the admin API answered by
+// its handler. Real sockets only for what is about them: TcpTransport, and the real Env's log
+// sink on a loopback node.
 #include "ringkeeper/node.h"
 
 #include <gtest/gtest.h>
@@ -9,38 +12,58 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
-#include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
+#include "gossip/codec.h"
 #include "node/admin_http.h"
-#include "node/transport.h"
+#include "node/sim_env.h"
+#include "node/state_records.h"
+#include "node/tcp_transport.h"
 #include "storage/memory_store.h"
-#include "tests/wait_until.h"
 
 namespace ringkeeper {
 namespace {
 
 using namespace std::chrono_literals;
+using json = nlohmann::json;
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline = 20s) {
-  return testing::wait_until(pred, deadline);
-}
-
-// A MemoryStore behind a FaultyStore, owned by the node.
-class TestStore final : public storage::StateStore {
- public:
-  std::optional<std::string> get(storage::RecordKind k, std::string_view key) override { return faulty.get(k, key); }
-  void scan(storage::RecordKind k, const std::function<void(std::string_view, std::string_view)>& f) override {
-    faulty.scan(k, f);
-  }
-  void write(const storage::WriteBatch& b, bool sync) override { faulty.write(b, sync); }
-  storage::MemoryStore memory;
-  storage::FaultyStore faulty{memory};
+// Every write and every frame, in the order they happened (the persistence-ordering contract).
+struct Journal {
+  struct Write {
+    bool sync;
+    bool generation;  // the batch writes the generation record
+  };
+  std::vector<Write> writes;
+  std::vector<std::pair<size_t, std::string>> sends;  // (writes before it, sender)
 };
 
-struct TestNode {
-  TestStore* store = nullptr;  // owned by the node
+// A store the test keeps (restarts reuse it), failing writes on demand and journaling them. The
+// node owns a TestStore that forwards here.
+struct SharedStore {
+  storage::MemoryStore memory;
+  storage::FaultyStore faulty{memory};
+  Journal* journal = nullptr;
+};
+
+class TestStore final : public storage::StateStore {
+ public:
+  explicit TestStore(SharedStore& s) : s_(s) {}
+  std::optional<std::string> get(storage::RecordKind k, std::string_view key) override { return s_.faulty.get(k, key); }
+  void scan(storage::RecordKind k, const std::function<void(std::string_view, std::string_view)>& f) override {
+    s_.faulty.scan(k, f);
+  }
+  void write(const storage::WriteBatch& b, bool sync) override {
+    s_.faulty.write(b, sync);
+    if (!s_.journal) return;
+    bool generation = false;
+    for (const auto& op : b.ops()) generation |= op.kind == storage::RecordKind::kMeta && op.key == storage::meta::kGeneration;
+    s_.journal->writes.push_back({sync, generation});
+  }
+
+ private:
+  SharedStore& s_;
 };
 
 class NodeTest : public ::testing::Test {
@@ -54,9 +77,9 @@ class NodeTest : public ::testing::Test {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  TestNode start(std::vector<std::string> seeds) {
+  NodeConfig config(std::vector<std::string> seeds, size_t index) {
     NodeConfig c;
-    c.data_dir = (dir_ / std::to_string(nodes_.size())).string();
+    c.data_dir = (dir_ / std::to_string(index)).string();
     c.listen = "127.0.0.1:0";
     c.admin = "127.0.0.1:0";
     c.seeds = std::move(seeds);
@@ -64,84 +87,295 @@ class NodeTest : public ::testing::Test {
     c.probe_interval_ms = 100;
     c.probe_timeout_ms = 40;
     c.settle_ms = 300;
-    auto store = std::make_unique<TestStore>();
-    TestStore* raw = store.get();
-    auto opened = Node::open(c, std::move(store));
+    return c;
+  }
+  // Opens and starts node `nodes_.size()` on its own store (kept in stores_ for restarts).
+  Node& start(std::vector<std::string> seeds) {
+    stores_.push_back(std::make_unique<SharedStore>());
+    return start_on(*stores_.back(), config(std::move(seeds), nodes_.size()));
+  }
+  Node& start_on(SharedStore& store, NodeConfig c) {
+    auto opened = Node::open(std::move(c), std::make_unique<TestStore>(store), net_.make_env());
     EXPECT_TRUE(opened.node) << opened.message;
-    if (!opened.node) return {};
+    if (!opened.node) throw std::runtime_error(opened.message);
     EXPECT_EQ(opened.node->start(), "");
     nodes_.push_back(std::move(opened.node));
-    return {raw};
+    return *nodes_.back();
   }
   Node& node(size_t i) { return *nodes_[i]; }
+  bool run_until(const std::function<bool()>& done, EnvMillis max_ms = 20'000) { return net_.run_until(done, max_ms); }
+  bool founded(size_t i) { return run_until([&] { return node(i).ring()->current().size() == 16; }); }
+  json get(size_t i, const std::string& target, int want_status = 200) {
+    AdminResponse r = net_.admin_get(node(i).admin_address(), target);
+    EXPECT_EQ(r.status, want_status) << target << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  AdminResponse post(size_t i, const std::string& target, const std::string& body) {
+    return net_.admin_post(node(i).admin_address(), target, body);
+  }
+
+  SimNetwork net_;  // outlives the nodes
   std::filesystem::path dir_;
+  std::vector<std::unique_ptr<SharedStore>> stores_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 TEST_F(NodeTest, SubscribersSeeTheRingGrowAndAPeerGoDown) {
   start({});
-  std::mutex mu;
   std::vector<RingChange> changes;
   std::vector<std::pair<NodeId, PeerLiveness>> liveness;
-  node(0).on_ring_change([&](const RingChange& c) {
-    std::lock_guard lock(mu);
-    changes.push_back(c);
-  });
-  node(0).on_liveness_change([&](const NodeId& id, PeerLiveness l) {
-    std::lock_guard lock(mu);
-    liveness.push_back({id, l});
-  });
-  ASSERT_TRUE(wait_until([&] { return node(0).ring()->current().size() == 16; })) << "founded alone";
+  node(0).on_ring_change([&](const RingChange& c) { changes.push_back(c); });
+  node(0).on_liveness_change([&](const NodeId& id, PeerLiveness l) { liveness.push_back({id, l}); });
+  ASSERT_TRUE(founded(0)) << "founded alone";
   start({node(0).listen_address()});
   const NodeId second = node(1).id();
-  ASSERT_TRUE(wait_until([&] {
+  ASSERT_TRUE(run_until([&] {
     auto a = node(0).ring(), b = node(1).ring();
     const RingNode* n = a->find(second);
     return a->digest() == b->digest() && n && n->status == NodeStatus::kNormal;
   }));
-  {
-    std::lock_guard lock(mu);
-    ASSERT_FALSE(changes.empty());
-    bool gained = false;
-    for (const RingChange& c : changes) {
-      if (const NodeRanges* r = c.diff.find(second); r && !r->gained.empty()) gained = true;
-      EXPECT_NE(c.before->digest(), c.after->digest());
-    }
-    EXPECT_TRUE(gained) << "the joiner's ranges show up as gained";
-    bool up = false;
-    for (auto& [id, l] : liveness) up |= id == second && l == PeerLiveness::kUp;
-    EXPECT_TRUE(up);
+  ASSERT_FALSE(changes.empty());
+  bool gained = false;
+  for (const RingChange& c : changes) {
+    if (const NodeRanges* r = c.diff.find(second); r && !r->gained.empty()) gained = true;
+    EXPECT_NE(c.before->digest(), c.after->digest());
   }
-  // Readers on this thread: both natural replicas (RF 3, two nodes) reachable.
-  auto prefs = node(0).preference_list("user:42");
-  EXPECT_EQ(prefs.size(), 2u);
+  EXPECT_TRUE(gained) << "the joiner's ranges show up as gained";
+  bool up = false;
+  for (auto& [id, l] : liveness) up |= id == second && l == PeerLiveness::kUp;
+  EXPECT_TRUE(up);
+  // Both natural replicas (RF 3, two nodes) reachable.
+  EXPECT_EQ(node(0).preference_list("user:42").size(), 2u);
   // Application values travel with the entry.
   ASSERT_EQ(node(1).set_application_value("http", "127.0.0.1:8080"), "");
-  EXPECT_TRUE(wait_until([&] { return node(0).application_value(second, "http") == "127.0.0.1:8080"; }));
-  // A clean stop is heard at once.
+  EXPECT_TRUE(run_until([&] { return node(0).application_value(second, "http") == "127.0.0.1:8080"; }));
+  // A clean stop is heard at once: well within one probe interval of simulated time.
+  const EnvMillis stopped_at = net_.now();
   node(1).stop();
-  EXPECT_TRUE(wait_until([&] { return node(0).liveness(second) == PeerLiveness::kDown; }, 5s));
-  std::lock_guard lock(mu);
+  EXPECT_TRUE(run_until([&] { return node(0).liveness(second) == PeerLiveness::kDown; }, 50));
+  EXPECT_LE(net_.now() - stopped_at, 50);
+  ASSERT_FALSE(liveness.empty());
   EXPECT_EQ(liveness.back().first, second);
   EXPECT_EQ(liveness.back().second, PeerLiveness::kDown);
 }
 
+TEST_F(NodeTest, UnsubscribedListenersHearNothingMore) {
+  start({});
+  int ring_calls = 0, liveness_calls = 0;
+  const uint64_t r = node(0).on_ring_change([&](const RingChange&) { ++ring_calls; });
+  const uint64_t l = node(0).on_liveness_change([&](const NodeId&, PeerLiveness) { ++liveness_calls; });
+  EXPECT_NE(r, l);
+  ASSERT_TRUE(founded(0));
+  EXPECT_GT(ring_calls, 0);
+  node(0).unsubscribe(r);
+  node(0).unsubscribe(l);
+  const int rings_before = ring_calls;
+  start({node(0).listen_address()});
+  ASSERT_TRUE(run_until([&] { return node(0).ring()->nodes().size() == 2 && node(0).liveness(node(1).id()) == PeerLiveness::kUp; }));
+  EXPECT_EQ(ring_calls, rings_before);
+  EXPECT_EQ(liveness_calls, 0);
+}
+
+TEST_F(NodeTest, TheGenerationIsSyncedAndStatePersistedBeforeAnyFrameGoesOut) {
+  Journal journal;
+  stores_.push_back(std::make_unique<SharedStore>());
+  stores_.back()->journal = &journal;
+  SharedStore& store = *stores_.back();
+  // Every frame node 0 sends: the entries it carries are already in node 0's store, at least as
+  // new as sent.
+  gossip::CodecOptions codec;
+  codec.cluster_name = "ringkeeper";
+  std::string first_address;
+  size_t checked = 0;
+  net_.on_send([&](const std::string& from, const std::string&, std::string_view frame) {
+    if (from != first_address) return;
+    journal.sends.push_back({journal.writes.size(), from});
+    gossip::DecodeResult r = gossip::decode(frame, codec);
+    ASSERT_EQ(r.error, gossip::DecodeError::kNone);
+    auto check = [&](const std::vector<gossip::NodeDelta>& deltas) {
+      for (const gossip::NodeDelta& d : deltas) {
+        auto bytes = store.memory.get(storage::RecordKind::kEntry, gossip::entry_key(d.id));
+        ASSERT_TRUE(bytes) << "sent an entry it has not persisted: " << d.id.to_string();
+        auto kept = gossip::decode_node_state(*bytes);
+        ASSERT_TRUE(kept);
+        EXPECT_GE(std::make_pair(kept->generation, kept->max_version), std::make_pair(d.state.generation, d.state.max_version));
+        ++checked;
+      }
+    };
+    if (auto* ack = std::get_if<gossip::Ack>(&r.message->body)) check(ack->deltas);
+    if (auto* ack2 = std::get_if<gossip::Ack2>(&r.message->body)) check(ack2->deltas);
+  });
+  Node& first = start_on(store, config({}, 0));
+  first_address = first.listen_address();
+  ASSERT_TRUE(founded(0));
+  start({first_address});
+  ASSERT_TRUE(run_until([&] { return node(1).ring()->nodes().size() == 2 && node(0).ring()->digest() == node(1).ring()->digest(); }));
+  ASSERT_FALSE(journal.sends.empty());
+  ASSERT_FALSE(journal.writes.empty());
+  size_t generation_write = 0;
+  while (generation_write < journal.writes.size() && !journal.writes[generation_write].generation) ++generation_write;
+  ASSERT_LT(generation_write, journal.writes.size());
+  EXPECT_TRUE(journal.writes[generation_write].sync) << "the generation is written synced";
+  EXPECT_GT(journal.sends.front().first, generation_write) << "nothing is sent before the generation is on disk";
+  EXPECT_GT(checked, 0u) << "node 0 sent its entry to the joiner";
+  nodes_.clear();  // stopped while the journal and the tap's captures live
+}
+
+TEST_F(NodeTest, ARestartRoutesFromThePersistedRingAtOnceWithANewGeneration) {
+  Node& first = start({});
+  ASSERT_TRUE(founded(0));
+  const NodeId id = first.id();
+  const uint64_t generation = first.generation();
+  const auto digest = first.ring()->digest();
+  nodes_.clear();
+  net_.run_for(1'000);  // a second passes: the generation is max(persisted + 1, now in seconds)
+  Node& again = start_on(*stores_[0], config({}, 0));
+  EXPECT_EQ(again.id(), id);
+  EXPECT_GT(again.generation(), generation);
+  EXPECT_EQ(again.ring()->digest(), digest) << "routes from disk before hearing from anyone";
+}
+
 TEST_F(NodeTest, AFailingStoreStopsTheNodeInsteadOfGossipingWhatItCannotKeep) {
-  TestNode t = start({});
-  ASSERT_TRUE(wait_until([&] { return node(0).ring()->current().size() == 16; }));
+  start({});
+  ASSERT_TRUE(founded(0));
   EXPECT_FALSE(node(0).failed());
-  t.store->faulty.fail_writes(1000);
+  stores_[0]->faulty.fail_writes(1000);
   ASSERT_EQ(node(0).set_application_value("k", "v"), "");
-  ASSERT_TRUE(wait_until([&] { return node(0).failed(); }));
+  ASSERT_TRUE(run_until([&] { return node(0).failed(); }));
   EXPECT_NE(node(0).failure().find("injected write failure"), std::string::npos) << node(0).failure();
+  EXPECT_TRUE(net_.logged("this node stops"));
 }
 
 TEST_F(NodeTest, MovedTokensAreRefusedWhileJoiningAndAnnouncedOnceNormal) {
   start({});
-  ASSERT_TRUE(wait_until([&] { return node(0).ring()->current().size() == 16; }));
-  ASSERT_TRUE(wait_until([&] { return node(0).move_tokens({Token(7), Token(9)}).empty(); }));
-  EXPECT_TRUE(wait_until([&] { return node(0).ring()->current().size() == 2; }));
+  ASSERT_TRUE(founded(0));
+  ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(7), Token(9)}).empty(); }));
+  EXPECT_TRUE(run_until([&] { return node(0).ring()->current().size() == 2; }));
   EXPECT_NE(node(0).move_tokens({}), "");
+}
+
+TEST_F(NodeTest, AdminReadsDescribeTheNodeAndTheCluster) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  ASSERT_TRUE(run_until([&] { return get(0, "/v1/health")["converged"] == true; }));
+  const std::string self = node(0).id().to_string();
+
+  json info = get(0, "/v1/info");
+  EXPECT_EQ(info["id"], self);
+  EXPECT_EQ(info["cluster"], "ringkeeper");
+  EXPECT_EQ(info["generation"], node(0).generation());
+  EXPECT_EQ(info["address"], node(0).listen_address());
+  EXPECT_EQ(info["replication"], "simple:3");
+
+  json status = get(0, "/v1/status");
+  ASSERT_EQ(status["nodes"].size(), 1u);
+  const json& me = status["nodes"][0];
+  EXPECT_EQ(me["id"], self);
+  EXPECT_EQ(me["self"], true);
+  EXPECT_EQ(me["status"], "NORMAL");
+  EXPECT_EQ(me["liveness"], "up");
+  EXPECT_EQ(me["tokens"], 16);
+  EXPECT_EQ(me["claimed_tokens"], 16);
+  EXPECT_EQ(me["change"], nullptr);
+  EXPECT_EQ(status["ring_digest"], node(0).ring()->digest_hex());
+
+  json health = get(0, "/v1/health");
+  EXPECT_EQ(health["live"], 1);
+  EXPECT_EQ(health["down"], 0);
+  EXPECT_EQ(health["ring_digests"].size(), 1u);
+
+  EXPECT_EQ(get(0, "/v1/ring")["tokens"].size(), 16u);
+  json owners = get(0, "/v1/owners?key=user%3A42");
+  EXPECT_EQ(owners["key"], "user:42");
+  EXPECT_EQ(owners["replicas"], json::array({self}));
+  EXPECT_EQ(owners["reachable"], json::array({self}));
+  get(0, "/v1/owners", 400);
+  json gossip = get(0, "/v1/gossipinfo");
+  ASSERT_EQ(gossip["nodes"].size(), 1u);
+  EXPECT_TRUE(gossip["nodes"][0]["values"].contains("tokens"));
+
+  AdminResponse metrics = net_.admin_get(node(0).admin_address(), "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4");
+  EXPECT_NE(metrics.body.find("ringkeeper_generation " + std::to_string(node(0).generation())), std::string::npos);
+  EXPECT_NE(metrics.body.find("ringkeeper_nodes{liveness=\"up\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.body.find("ringkeeper_gossip_frames_rejected_total{reason=\"bad_mac\"} 0"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("ringkeeper_admin_requests_total"), std::string::npos);
+}
+
+TEST_F(NodeTest, AdminWritesAreCheckedAppliedAndRefusedWithReasons) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(5)}).empty(); }));
+  EXPECT_EQ(post(0, "/v1/move", "{}").status, 400);
+  EXPECT_EQ(post(0, "/v1/move", R"({"tokens": ["x"]})").status, 400);
+  EXPECT_EQ(post(0, "/v1/move", R"({"tokens": []})").status, 409);
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["9", "7"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  json m = json::parse(moved.body);
+  EXPECT_EQ(m["tokens"], json::array({"7", "9"}));
+  EXPECT_EQ(m["announced"], true);
+  EXPECT_TRUE(run_until([&] { return node(0).ring()->current().size() == 2; }));
+
+  EXPECT_EQ(post(0, "/v1/removenode", "{}").status, 400);
+  EXPECT_EQ(post(0, "/v1/removenode", json{{"node", node(0).id().to_string()}}.dump()).status, 409);
+  EXPECT_EQ(post(0, "/v1/rebalance", "{}").status, 501);
+  EXPECT_EQ(post(0, "/v1/decommission", "{}").status, 501);
+  EXPECT_EQ(post(0, "/v1/nothing", "{}").status, 404);
+  EXPECT_EQ(net_.admin(node(0).admin_address(), AdminRequest{"PUT", "/v1/move", "{}", "", true}).status, 405);
+  AdminResponse remote = net_.admin(node(0).admin_address(), AdminRequest{"POST", "/v1/move", "{}", "", false});
+  EXPECT_EQ(remote.status, 403);
+  EXPECT_NE(remote.body.find("loopback only"), std::string::npos);
+  EXPECT_NE(net_.admin_get(node(0).admin_address(), "/metrics").body.find("ringkeeper_admin_refused_total 1"),
+            std::string::npos);
+}
+
+TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  // A second Env's transport sends garbage at the node's gossip address.
+  auto env = net_.make_env();
+  auto sender = env->make_transport({.listen = "127.0.0.1:0"}, [](std::string_view, const std::string&) { return true; });
+  sender->listen();
+  for (int i = 0; i < 3; ++i) sender->send(node(0).listen_address(), std::string("\0\0\0\x02zz", 6));
+  net_.run_for(10);
+  const std::string metrics = net_.admin_get(node(0).admin_address(), "/metrics").body;
+  EXPECT_NE(metrics.find("ringkeeper_gossip_frames_rejected_total{reason=\"malformed\"} 3"), std::string::npos)
+      << metrics;
+  size_t lines = 0;
+  for (const auto& l : net_.logs()) lines += l.text.find("dropped a frame") != std::string::npos;
+  EXPECT_EQ(lines, 1u) << "one line per 10 s per reason";
+  sender->close();
+}
+
+// ---- real sockets ---------------------------------------------------------------------------
+
+TEST(RealEnv, EveryRuntimeLineReachesTheLogSink) {
+  std::random_device rd;
+  const auto dir = std::filesystem::temp_directory_path() / ("ringkeeper-node-sink-" + std::to_string(rd()));
+  std::mutex mu;
+  std::vector<std::pair<LogLevel, std::string>> lines;
+  NodeConfig c;
+  c.data_dir = dir.string();
+  c.listen = "127.0.0.1:0";
+  c.admin = "";
+  c.log_sink = [&](LogLevel level, std::string_view line) {
+    std::lock_guard lock(mu);
+    lines.emplace_back(level, std::string(line));
+  };
+  {
+    auto opened = Node::open(c, std::make_unique<storage::MemoryStore>());
+    ASSERT_TRUE(opened.node) << opened.message;
+    ASSERT_EQ(opened.node->start(), "");
+    opened.node->stop();
+  }
+  std::filesystem::remove_all(dir);
+  std::lock_guard lock(mu);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines.front().first, LogLevel::kInfo);
+  EXPECT_NE(lines.front().second.find("generation"), std::string::npos) << lines.front().second;
+  EXPECT_NE(lines.back().second.find("stopped"), std::string::npos) << lines.back().second;
 }
 
 TEST(TcpTransport, DeliversLargeFramesWhole) {

@@ -1,22 +1,16 @@
-// TcpTransport: gossip frames over TCP with Boost.Asio. Outbound, one connection per peer
-// address with a bounded queue, connect and write timeouts and reconnect backoff (names are
-// re-resolved on every connect); inbound, a reader per accepted connection that hands each
-// length-prefixed frame to the owner and closes the connection when the owner refuses one.
-// Every call and callback runs on the io_context's thread (the node thread); not thread-safe.
-//   TcpTransport t(io, config, [&](std::string_view frame, const std::string& peer) { return ok; });
-//   t.listen();  t.send("127.0.0.1:7001", encode(msg, codec));
+// Transport: how the runtime moves gossip frames (length-prefixed codec bytes) between nodes.
+// The Env makes one per node (Env::make_transport): TcpTransport over Boost.Asio in production
+// (node/tcp_transport.h), an in-memory one on a SimNetwork in tests (node/sim_env.h). Every call
+// and callback runs on the node thread; not thread-safe. Stats may be read from any thread.
+//   auto t = env.make_transport(config, [&](std::string_view frame, const std::string& peer) { return ok; });
+//   t->listen();  t->send("127.0.0.1:7001", encode(msg, codec));
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
-
-namespace boost::asio {
-class io_context;
-}
 
 namespace ringkeeper::gossip {
 
@@ -41,33 +35,26 @@ struct TransportStats {
   std::atomic<uint64_t> accepted{0}, refused_inbound{0}, closed_bad_frame{0};
 };
 
-class TcpTransport {
+class Transport {
  public:
-  // `on_frame` gets each whole frame (length prefix included) — or only the 4-byte prefix of
-  // one larger than max_frame, which is never read — and the peer's endpoint; it returns false
-  // to close that connection.
+  // Gets each whole frame (length prefix included) — or only the 4-byte prefix of one larger
+  // than max_frame, which is never read — and the peer's endpoint; returns false to close that
+  // connection.
   using FrameHandler = std::function<bool(std::string_view frame, const std::string& peer)>;
 
-  TcpTransport(boost::asio::io_context& io, TransportConfig config, FrameHandler on_frame);
-  ~TcpTransport();
-
+  virtual ~Transport() = default;
   // Binds and starts accepting; returns the bound "host:port" (port 0 resolved). Throws
   // std::runtime_error with the reason when the address cannot be bound.
-  std::string listen();
-  // Queues a frame for `address`; never blocks. Dropped (and counted) when the peer is in
-  // backoff after a failed connect or its queue is full: gossip tolerates loss.
-  void send(const std::string& address, std::string frame);
+  virtual std::string listen() = 0;
+  // Queues a frame for `address`; never blocks. May drop it (and count it): gossip tolerates loss.
+  virtual void send(const std::string& address, std::string frame) = 0;
   // Frames still queued or being written.
-  size_t pending() const;
+  virtual size_t pending() const = 0;
   // Called (node thread) when a connect to `address` is refused outright: nothing listens there.
-  void on_refused(std::function<void(const std::string& address)> f);
+  virtual void on_refused(std::function<void(const std::string& address)> f) = 0;
   // Closes the listener and every connection.
-  void close();
-  const TransportStats& stats() const;
-
- private:
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
+  virtual void close() = 0;
+  virtual const TransportStats& stats() const = 0;
 };
 
 }  // namespace ringkeeper::gossip

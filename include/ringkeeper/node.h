@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringkeeper/peer_liveness.h"
@@ -36,6 +37,12 @@ namespace ringkeeper {
 namespace storage {
 class StateStore;
 }
+class Env;  // node/env.h: clocks, timers, RNG seed, logger, transport (the runtime's outside world)
+
+// Severity of a runtime log line, as a NodeConfig::log_sink receives it.
+enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError, kCritical };
+// Receives every line the runtime logs, on whichever thread logs it (mostly the node thread).
+using LogSink = std::function<void(LogLevel level, std::string_view line)>;
 
 struct NodeConfig {
   std::string cluster = "ringkeeper";
@@ -54,6 +61,8 @@ struct NodeConfig {
   bool reset_generation = false;
   // Other addresses the embedder serves, written into DIR/addresses.json ("kv" for kvd).
   std::map<std::string, std::string> extra_addresses;
+  // Where the runtime's log lines go; empty: spdlog's default logger (ringd's stderr).
+  LogSink log_sink;
   // Protocol timing (defaults are the production settings).
   int64_t gossip_interval_ms = 1000;
   int64_t probe_interval_ms = 500;
@@ -81,6 +90,9 @@ class Node {
   // The same on a store of the caller's (tests: MemoryStore, FaultyStore); data_dir is then only
   // where addresses.json goes.
   static OpenResult open(NodeConfig config, std::unique_ptr<storage::StateStore> store);
+  // The same on an Env of the caller's (tests: a SimNetwork's, on simulated time without
+  // sockets); `config.log_sink` is then unused: lines go to `env`'s logger.
+  static OpenResult open(NodeConfig config, std::unique_ptr<storage::StateStore> store, std::unique_ptr<Env> env);
   ~Node();
 
   // Binds the gossip and admin ports, writes DIR/addresses.json and starts the node thread.

@@ -1,4 +1,4 @@
-#include "node/transport.h"
+#include "node/tcp_transport.h"
 
 #include <chrono>
 #include <utility>

@@ -1,0 +1,326 @@
+// AdminRoutes (node/admin_routes.h): one function per endpoint, found in a table.
+#include "node/admin_routes.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "gossip/hash.h"
+#include "ringkeeper/version.h"
+
+namespace ringkeeper {
+
+namespace {
+
+using json = nlohmann::json;
+
+AdminResponse reply(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
+AdminResponse error(int status, std::string message) { return reply(status, json{{"error", std::move(message)}}); }
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view part = query.substr(pos, amp - pos);
+    if (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=') {
+      return url_decode(part.substr(name.size() + 1));
+    }
+    pos = amp + 1;
+  }
+  return std::nullopt;
+}
+
+std::string value_or_empty(const gossip::NodeState& st, std::string_view key) {
+  const gossip::VersionedValue* v = st.get(key);
+  return v ? v->value : std::string();
+}
+
+json ids(const std::vector<NodeId>& v) {
+  json a = json::array();
+  for (const NodeId& n : v) a.push_back(n.to_string());
+  return a;
+}
+
+// One request on its way through the table; the cluster view is decoded on first use.
+struct Call {
+  Driver& driver;
+  const AdminRequest& request;
+  std::string_view query;
+  std::optional<ClusterView> decoded;
+  const ClusterView& view() {
+    if (!decoded) decoded = cluster_view(driver.engine(), driver.identity().id);
+    return *decoded;
+  }
+};
+
+AdminResponse metrics(Call& c, RuntimeStats& stats) {
+  return {200, "text/plain; version=0.0.4", metrics_text(c.driver, stats)};
+}
+
+AdminResponse info(Call& c) {
+  const NodeConfig& config = c.driver.config();
+  const NodeIdentity& me = c.driver.identity();
+  const NodeId& cluster_id = c.driver.engine().config().cluster_id;
+  return reply(200, json{{"id", me.id.to_string()},
+                         {"cluster", config.cluster},
+                         {"cluster_id", cluster_id.is_nil() ? "" : cluster_id.to_string()},
+                         {"address", me.advertised},
+                         {"admin", me.admin_bound},
+                         {"generation", me.generation},
+                         {"data_dir", me.data_dir},
+                         {"version", std::string(kVersion)},
+                         {"replication", config.replication.canonical()}});
+}
+
+AdminResponse health(Call& c) {
+  size_t live = 0, down = 0;
+  std::map<std::string, size_t> digests;
+  for (const MemberView& m : c.view().members) {
+    if (m.gone) continue;
+    (m.reachable ? live : down)++;
+    if (m.reachable) ++digests[m.ring_digest];
+  }
+  json d = json::object();
+  for (const auto& [k, n] : digests) d[k] = n;
+  return reply(200, json{{"converged", c.driver.engine().converged()}, {"live", live}, {"down", down}, {"ring_digests", d}});
+}
+
+// A join in flight. Its id is the same on every node (from the joiner's id and claim stamp);
+// only the joiner knows whom it waits for.
+json join_change(Call& c, const MemberView& m) {
+  if (m.gone || !m.status_gossiped || m.status != "JOINING" || !m.has_claim) return nullptr;
+  const NodeId change_id =
+      NodeId::from_random_bits(m.id.hi() ^ gossip::mix64(m.stamp), m.id.lo() ^ gossip::mix64(m.stamp + 1));
+  json waiting = json::array();
+  if (m.self) {
+    for (const NodeId& w : c.driver.engine().join_waiting_for()) waiting.push_back(w.to_string());
+  }
+  return json{{"id", change_id.to_string()}, {"kind", "join"}, {"phase", "announce"}, {"waiting_for", waiting}};
+}
+
+AdminResponse status(Call& c) {
+  const ClusterView& view = c.view();
+  const RingSnapshot& ring = *view.ring;
+  const auto own = ring.ownership();
+  json nodes = json::array();
+  for (const MemberView& m : view.members) {
+    const RingNode* rn = ring.find(m.id);
+    double ownership = 0;
+    if (auto idx = ring.index_of(m.id); idx && *idx < own.size()) ownership = own[*idx];
+    nodes.push_back(json{{"id", m.id.to_string()},
+                         {"self", m.self},
+                         {"address", m.address},
+                         {"status", m.status},
+                         {"liveness", std::string(gossip::to_string(m.liveness))},
+                         {"tokens", rn ? rn->tokens.size() : 0},
+                         {"claimed_tokens", m.claimed_tokens},
+                         {"change", join_change(c, m)},
+                         {"ownership", ownership},
+                         {"dc", m.dc},
+                         {"rack", m.rack},
+                         {"generation", m.state->generation}});
+  }
+  return reply(200, json{{"cluster", c.driver.config().cluster},
+                         {"ring_digest", ring.digest_hex()},
+                         {"converged", c.driver.engine().converged()},
+                         {"rf", ring.current().replica_count()},
+                         {"nodes", nodes}});
+}
+
+AdminResponse ring(Call& c) {
+  auto snapshot = c.driver.engine().ring();
+  json tokens = json::array();
+  const TokenRing& cur = snapshot->current();
+  const auto nodes = snapshot->nodes();
+  for (uint32_t i = 0; i < cur.size(); ++i) {
+    tokens.push_back(json{{"token", cur.token_at(i).to_string()}, {"node", nodes[cur.owner_at(i)].id.to_string()}});
+  }
+  return reply(200, json{{"ring_digest", snapshot->digest_hex()}, {"tokens", tokens}});
+}
+
+AdminResponse owners(Call& c) {
+  auto key = query_param(c.query, "key");
+  if (!key) return error(400, "owners needs ?key=KEY");
+  auto snapshot = c.driver.engine().ring();
+  const Token t = snapshot->token_of(*key);
+  json reachable = json::array();
+  for (const PreferenceEntry& e : c.driver.publisher().current()->router->preference_list(t)) {
+    reachable.push_back(e.node.to_string());
+  }
+  return reply(200, json{{"key", *key},
+                         {"token", t.to_string()},
+                         {"replicas", ids(snapshot->natural_replicas(t).to_vector())},
+                         {"reachable", reachable},
+                         {"pending", ids(snapshot->pending_replicas(t))}});
+}
+
+AdminResponse gossipinfo(Call& c) {
+  const gossip::ClusterState& st = c.driver.engine().state();
+  json nodes = json::array();
+  for (size_t i = 0; i < st.size(); ++i) {
+    const gossip::NodeState& ns = st.state_at(i);
+    json values = json::object();
+    for (const auto& [k, v] : ns.values) values[k] = json{{"value", v.value}, {"version", v.version}};
+    nodes.push_back(json{{"id", st.id_at(i).to_string()},
+                         {"generation", ns.generation},
+                         {"version", ns.max_version},
+                         {"values", values}});
+  }
+  return reply(200, json{{"nodes", nodes}});
+}
+
+AdminResponse move(Call& c) {
+  json body = json::parse(c.request.body, nullptr, false);
+  if (body.is_discarded() || !body.contains("tokens") || !body["tokens"].is_array()) {
+    return error(400, "move needs {\"tokens\": [\"T1\", ...]}");
+  }
+  std::vector<Token> tokens;
+  for (const json& t : body["tokens"]) {
+    auto parsed = t.is_string() ? Token::parse(t.get<std::string>()) : std::nullopt;
+    if (!parsed) return error(400, "not a token (an unsigned 64-bit decimal string): " + t.dump());
+    tokens.push_back(*parsed);
+  }
+  std::string err = c.driver.move_tokens(tokens);
+  if (!err.empty()) return error(409, err);
+  json out = json::array();
+  std::sort(tokens.begin(), tokens.end());
+  for (Token t : tokens) out.push_back(t.to_string());
+  return reply(200, json{{"id", c.driver.identity().id.to_string()}, {"tokens", out}, {"announced", true}});
+}
+
+AdminResponse removenode(Call& c) {
+  json body = json::parse(c.request.body, nullptr, false);
+  auto nid = body.is_object() && body.contains("node") && body["node"].is_string()
+                 ? NodeId::parse(body["node"].get<std::string>())
+                 : std::nullopt;
+  if (!nid) return error(400, "removenode needs {\"node\": \"<node id>\"}");
+  std::string err = c.driver.remove_node(*nid);
+  if (!err.empty()) return error(409, err);
+  return reply(200, json{{"removed", nid->to_string()}});
+}
+
+AdminResponse not_in_this_build(Call& c) {
+  std::string_view path = c.request.target;
+  path = path.substr(0, path.find('?'));
+  return error(501, std::string(path.substr(4)) + " is not in this build");
+}
+
+struct Route {
+  bool post;  // POST (state-changing) or GET
+  std::string_view path;
+  AdminResponse (*answer)(Call&);
+};
+
+constexpr Route kRoutes[] = {
+    {false, "/v1/info", info},
+    {false, "/v1/status", status},
+    {false, "/v1/health", health},
+    {false, "/v1/ring", ring},
+    {false, "/v1/owners", owners},
+    {false, "/v1/gossipinfo", gossipinfo},
+    {true, "/v1/move", move},
+    {true, "/v1/removenode", removenode},
+    {true, "/v1/rebalance", not_in_this_build},
+    {true, "/v1/decommission", not_in_this_build},
+};
+
+}  // namespace
+
+bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token) {
+  if (req.method == "GET") return true;
+  if (req.loopback) return true;
+  if (admin_token.empty()) return false;
+  const std::string want = "Bearer " + admin_token;
+  // Constant-time comparison: the token is a secret.
+  if (req.authorization.size() != want.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(req.authorization[i] ^ want[i]);
+  return diff == 0;
+}
+
+ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
+  ClusterView view;
+  view.ring = engine.ring();
+  const gossip::ClusterState& st = engine.state();
+  view.members.reserve(st.size());
+  for (size_t i = 0; i < st.size(); ++i) {
+    MemberView m;
+    m.id = st.id_at(i);
+    m.self = m.id == self;
+    m.state = &st.state_at(i);
+    m.tombstone = m.state->is_tombstone();
+    const gossip::VersionedValue* status = m.state->get(gossip::keys::kStatus);
+    m.gone = m.tombstone || (status && (status->value == "LEFT" || status->value == "REMOVED"));
+    m.status = status ? status->value : (m.tombstone ? "REMOVED" : "JOINING");
+    m.status_gossiped = status != nullptr;
+    m.liveness = m.self ? PeerLiveness::kUp : engine.liveness(m.id);
+    m.reachable = m.liveness != PeerLiveness::kSuspect && m.liveness != PeerLiveness::kDown;
+    m.address = value_or_empty(*m.state, gossip::keys::kAddress);
+    m.dc = value_or_empty(*m.state, gossip::keys::kDc);
+    m.rack = value_or_empty(*m.state, gossip::keys::kRack);
+    m.ring_digest = value_or_empty(*m.state, gossip::keys::kRingDigest);
+    if (const gossip::VersionedValue* claimed = m.state->get(gossip::keys::kTokens)) {
+      m.has_claim = !claimed->value.empty();
+      if (!m.gone) m.claimed_tokens = gossip::parse_token_list(claimed->value).value_or(std::vector<Token>{}).size();
+    }
+    if (const gossip::VersionedValue* stamp = m.state->get(gossip::keys::kStamp)) {
+      m.stamp = std::strtoull(stamp->value.c_str(), nullptr, 10);
+    }
+    view.members.push_back(std::move(m));
+  }
+  return view;
+}
+
+AdminResponse AdminRoutes::handle(const AdminRequest& req) {
+  ++stats_.admin_requests;
+  std::string_view target = req.target;
+  std::string_view query;
+  if (size_t q = target.find('?'); q != std::string_view::npos) {
+    query = target.substr(q + 1);
+    target = target.substr(0, q);
+  }
+  if (driver_.halted()) return error(503, "the node is stopping");
+  const bool post = req.method == "POST";
+  if (!post && req.method != "GET") return error(405, "use GET or POST");
+  // State-changing calls: loopback callers, or callers presenting the admin token.
+  const std::string& token = driver_.config().admin_token;
+  if (post && !admin_call_allowed(req, token)) {
+    ++stats_.admin_refused;
+    return error(403, token.empty()
+                          ? "state-changing calls are accepted from loopback only (no admin token is configured)"
+                          : "state-changing calls from other hosts need the admin token (Authorization: Bearer)");
+  }
+  Call call{driver_, req, query, std::nullopt};
+  if (!post && target == "/metrics") return metrics(call, stats_);
+  for (const Route& r : kRoutes) {
+    if (r.post == post && r.path == target) return r.answer(call);
+  }
+  return error(404, "no such endpoint: " + req.method + " " + std::string(target));
+}
+
+}  // namespace ringkeeper

@@ -1,0 +1,254 @@
+// Driver (node/driver.h): the engine on the node thread, and the persist → publish → send order.
+#include "node/driver.h"
+
+#include <fmt/ranges.h>
+
+namespace ringkeeper {
+
+namespace {
+
+using gossip::keys::kStatus;
+using gossip::keys::kTokens;
+
+// Values of this node's own entry that a restart carries over into its new generation.
+bool restorable(std::string_view key) {
+  return key != gossip::keys::kAddress && key != gossip::keys::kRingDigest && key != gossip::keys::kPlacement &&
+         key != gossip::keys::kWire;
+}
+
+gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& identity, const NodeId& cluster_id,
+                                   gossip::Millis wall_offset) {
+  gossip::EngineConfig ec;
+  ec.id = identity.id;
+  ec.address = identity.advertised;
+  ec.seeds = c.seeds;
+  ec.replication = c.replication;
+  ec.cluster_id = cluster_id;
+  ec.generation = identity.generation;
+  ec.gossip_interval = c.gossip_interval_ms;
+  ec.liveness.probe_interval = c.probe_interval_ms;
+  ec.liveness.probe_timeout = c.probe_timeout_ms;
+  ec.join.num_tokens = c.num_tokens;
+  ec.join.initial_tokens = c.tokens;
+  ec.join.dc = c.dc;
+  ec.join.rack = c.rack;
+  ec.join.settle = c.settle_ms;
+  ec.wall_offset = wall_offset;
+  return ec;
+}
+
+}  // namespace
+
+Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps)
+    : config_(config), identity_(identity), d_(deps) {
+  codec_.cluster_name = config.cluster;
+  codec_.secret = config.secret;
+}
+
+Driver::~Driver() = default;
+
+std::string Driver::listen() {
+  gossip::TransportConfig tc;
+  tc.listen = config_.listen;
+  tc.max_frame = codec_.max_frame;
+  transport_ = d_.env.make_transport(
+      tc, [this](std::string_view frame, const std::string& peer) { return on_frame(frame, peer); });
+  transport_->on_refused([this](const std::string& address) { on_refused(address); });
+  return transport_->listen();
+}
+
+void Driver::build_engine(std::vector<std::pair<NodeId, gossip::NodeState>> persisted, uint64_t rng_seed) {
+  rng_ = gossip::SplitMixRng(rng_seed);
+  gossip::EngineConfig ec =
+      engine_config(config_, identity_, d_.persister.cluster_id(), d_.env.wall_ms() - now());
+  for (const auto& [eid, st] : persisted) {
+    if (eid == identity_.id) {
+      ec.data_dir_generation = st.generation;
+      ec.data_dir_version = st.max_version;
+    }
+  }
+  engine_ = std::make_unique<gossip::GossipEngine>(ec, rng_, ring_cache_);
+  engine_->observe_hlc(d_.persister.hlc());  // never behind a stamp this data dir issued or saw
+  d_.persister.remember(persisted);
+  // Peers as remembered; this node's own values (tokens, status, claim stamp, dc, rack, embedder
+  // values) carried into its new generation. A node that had not finished joining starts again.
+  for (auto& [eid, st] : persisted) {
+    if (eid != identity_.id) {
+      engine_->install(eid, std::make_shared<gossip::NodeState>(std::move(st)));
+      continue;
+    }
+    const gossip::VersionedValue* status = st.get(kStatus);
+    const bool joined = status && status->value != to_string(NodeStatus::kJoining) && st.get(kTokens);
+    for (const auto& [key, v] : st.values) {
+      if (!restorable(key)) continue;
+      if (!joined && (key == kStatus || key == kTokens || key == gossip::keys::kStamp)) continue;
+      engine_->set_local(key, v.value);
+    }
+  }
+  if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+  d_.publisher.publish(*engine_);
+}
+
+// ---- the node thread -------------------------------------------------------------------------
+
+void Driver::drive() {
+  if (halted_) return;
+  engine_->set_wall_offset(d_.env.wall_ms() - now());
+  auto out = engine_->tick(now());
+  after_event();
+  send_all(std::move(out));
+  if (engine_->state().size() <= 1 && !config_.seeds.empty() && engine_->config().cluster_id.is_nil()) {
+    // Still alone and not founding: say so now and then, so an operator sees why.
+    const bool first = !seed_log_.ever_logged();
+    if (seed_log_.allow(now()) && !first) {
+      d_.log.warn("no seed has answered yet ({}); still retrying", fmt::join(config_.seeds, ","));
+    }
+  }
+  rearm(true);
+}
+
+void Driver::rearm(bool force) {
+  if (halted_) return;
+  const gossip::Millis next = std::max(engine_->next_deadline(), now() + 1);
+  if (!force && armed_for_ >= 0 && armed_for_ <= next) return;
+  armed_for_ = next;
+  d_.env.cancel(timer_);
+  timer_ = d_.env.schedule_at(next, [this] { drive(); });
+}
+
+void Driver::after_event() {
+  if (!d_.failure.failed()) {
+    if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+  }
+  d_.publisher.publish(*engine_);
+  for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
+  if (engine_->removed() && !d_.failure.failed()) {
+    // Persisted above: started again on this data dir, the node refuses to run (exit 3).
+    fail("node " + identity_.id.to_string() + " was removed from the cluster by an operator (removenode)");
+  }
+}
+
+void Driver::send_all(std::vector<gossip::Envelope> out) {
+  for (gossip::Envelope& e : out) {
+    if (e.to == identity_.advertised || e.to.empty()) continue;
+    transport_->send(e.to, gossip::encode(e.message, codec_, peer_versions_.version_for(e.to, engine_->wire_version_at(e.to))));
+  }
+}
+
+bool Driver::on_frame(std::string_view frame, const std::string& peer) {
+  if (halted_) return false;
+  gossip::DecodeResult r = gossip::decode(frame, codec_);
+  if (r.error != gossip::DecodeError::kNone) {
+    const size_t reason = decode_error_index(r.error);
+    ++d_.stats.frames_rejected[reason];
+    if (reject_logs_[reason].allow(now())) {
+      const uint64_t suppressed = reject_logs_[reason].take_suppressed();
+      d_.log.warn("dropped a frame from {} ({}) and closed the connection{}", peer, gossip::to_string(r.error),
+                  suppressed ? fmt::format(" ({} more since the last report)", suppressed) : std::string());
+    }
+    return false;
+  }
+  const gossip::Message& msg = *r.message;
+  peer_versions_.heard(msg.from_address, r.sender_newest);
+  log_refused_peer(msg);
+  auto out = engine_->on_message(now(), msg);
+  after_event();
+  send_all(std::move(out));
+  rearm(false);
+  return true;
+}
+
+// The engine refuses (and counts) a peer of other replication settings or another cluster id;
+// the operator hears why here, at most once per 10 s.
+void Driver::log_refused_peer(const gossip::Message& msg) {
+  const std::string ours = engine_->config().replication.canonical();
+  const NodeId& cid = engine_->config().cluster_id;
+  const bool foreign_cluster = !msg.cluster_id.is_nil() && !cid.is_nil() && msg.cluster_id != cid;
+  if ((msg.replication == ours && !foreign_cluster) || !refusal_log_.allow(now())) return;
+  if (msg.replication != ours) {
+    d_.log.error("refused {} ({}): its replication settings {} differ from this node's {}; they are "
+                 "cluster-wide (--strategy/--rf)", msg.from_address, msg.from.to_string(), msg.replication, ours);
+  } else {
+    d_.log.error("refused {} ({}): it belongs to cluster id {}, this node to {} (same name, a different "
+                 "cluster)", msg.from_address, msg.from.to_string(), msg.cluster_id.to_string(), cid.to_string());
+  }
+}
+
+void Driver::on_refused(const std::string& address) {
+  if (halted_) return;
+  const gossip::ClusterState& st = engine_->state();
+  for (size_t i = 0; i < st.size(); ++i) {
+    const gossip::VersionedValue* a = st.state_at(i).get(gossip::keys::kAddress);
+    if (a && a->value == address && st.id_at(i) != identity_.id) {
+      auto out = engine_->peer_refused(now(), st.id_at(i));
+      after_event();
+      send_all(std::move(out));
+      rearm(false);
+      return;
+    }
+  }
+}
+
+void Driver::fail(const std::string& why) {
+  halted_ = true;
+  if (d_.failure.set(why)) d_.log.critical("{}; this node stops", why);
+}
+
+void Driver::shutdown(std::function<void()> done) {
+  if (!d_.failure.failed()) {
+    // Peers mark us down at once instead of after a suspicion timeout.
+    auto out = engine_->announce_shutdown(now());
+    if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+    send_all(std::move(out));
+  }
+  d_.env.cancel(timer_);
+  halted_ = true;
+  finish_shutdown(now() + 1500, std::move(done));
+}
+
+void Driver::finish_shutdown(gossip::Millis deadline, std::function<void()> done) {
+  // Let the transport flush (the shutdown announcement above all), then sync and stop.
+  if (transport_->pending() > 0 && now() < deadline) {
+    d_.env.schedule_at(now() + 10, [this, deadline, done = std::move(done)] { finish_shutdown(deadline, done); });
+    return;
+  }
+  if (!d_.failure.failed()) d_.persister.final_sync(identity_.generation);
+  transport_->close();
+  done();
+}
+
+// ---- writers ---------------------------------------------------------------------------------
+
+std::string Driver::move_tokens(std::vector<Token> tokens) {
+  if (halted_) return "the node is stopping";
+  std::string err = engine_->move_tokens(std::move(tokens), now());
+  if (err.empty()) after_event();
+  return err;
+}
+
+std::string Driver::remove_node(const NodeId& node) {
+  std::string err = engine_->remove_node(node);
+  if (err.empty()) after_event();
+  return err;
+}
+
+std::string Driver::set_application_value(const std::string& name, std::string value) {
+  if (halted_) return "the node is stopping";
+  std::string err = engine_->set_application_value(name, std::move(value));
+  if (err.empty()) after_event();
+  return err;
+}
+
+void Driver::set_load(std::string value) {
+  if (!halted_) engine_->set_load(std::move(value));
+}
+
+std::optional<std::string> Driver::application_value(const NodeId& node, const std::string& name) const {
+  if (halted_) return std::nullopt;
+  const gossip::NodeState* st = engine_->state().find(node);
+  const gossip::VersionedValue* v = st ? st->get("x." + name) : nullptr;
+  if (!v) return std::nullopt;
+  return v->value;
+}
+
+}  // namespace ringkeeper

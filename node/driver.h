@@ -1,0 +1,136 @@
+// Driver: drives the gossip engine on the node thread. It ticks the engine at its next deadline
+// (one Env timer), feeds it decoded frames and refused connects, and after every event
+// (1) persists, (2) publishes, (3) sends — in that order, so whatever a peer hears is already on
+// disk. It owns the engine, the transport, the codec and the node's RNG; the Persister and the
+// ViewPublisher are the Node's, lent to it. Node thread only, except where a method says
+// otherwise; the owner (Node::Impl) builds it and binds the transport before the node thread runs.
+//   Driver d(config, identity, {env, log, persister, publisher, stats, failure});
+//   identity.advertised = d.listen();  d.build_engine(persisted, rng_seed);  env.post([&] { d.drive(); });
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gossip/codec.h"
+#include "gossip/engine.h"
+#include "node/env.h"
+#include "node/metrics.h"
+#include "node/persister.h"
+#include "node/runtime_log.h"
+#include "node/view_publisher.h"
+
+namespace ringkeeper {
+
+// Who this node is and where it answers. Set before the node thread starts; constant after.
+struct NodeIdentity {
+  NodeId id;
+  uint64_t generation = 0;
+  std::string data_dir;
+  std::string listen_bound;  // the transport's bound address
+  std::string advertised;    // what peers are told (--advertise, or listen_bound)
+  std::string admin_bound;   // empty: no admin listener
+};
+
+// The fatal error that stopped the node, if any. Set on the node thread; read from any.
+class NodeFailure {
+ public:
+  // True if this was the first failure (the one reported).
+  bool set(const std::string& why) {
+    std::lock_guard lock(mu_);
+    if (failed_) return false;
+    why_ = why;
+    failed_ = true;
+    return true;
+  }
+  bool failed() const { return failed_; }
+  std::string why() const {
+    std::lock_guard lock(mu_);
+    return why_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::atomic<bool> failed_{false};
+  std::string why_;
+};
+
+class Driver {
+ public:
+  // What the Driver uses but does not own.
+  struct Deps {
+    Env& env;
+    RuntimeLog& log;
+    Persister& persister;
+    ViewPublisher& publisher;
+    RuntimeStats& stats;
+    NodeFailure& failure;
+  };
+  Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps);
+  ~Driver();
+
+  // ---- before the node thread starts (the owner's thread) ----
+  // Makes and binds the transport; returns the bound address. Throws std::runtime_error.
+  std::string listen();
+  // Builds the engine from the persisted cluster state (peers installed as they were, this
+  // node's own values carried into its new generation) and persists and publishes it, so the
+  // node routes from disk before hearing from anyone.
+  void build_engine(std::vector<std::pair<NodeId, gossip::NodeState>> persisted, uint64_t rng_seed);
+
+  // ---- node thread ----
+  // Ticks, persists, publishes, sends; re-arms the timer at the engine's next deadline.
+  void drive();
+  // Tells peers this node is going down, lets the transport flush (up to 1.5 s), syncs the
+  // store, closes the transport and calls `done`.
+  void shutdown(std::function<void()> done);
+  // Stops touching the engine after a fatal error, logged once; the node's failure says why.
+  void fail(const std::string& why);
+  bool halted() const { return halted_; }
+
+  // The node's writers; each returns the reason when refused or stopping, empty when done.
+  std::string move_tokens(std::vector<Token> tokens);
+  std::string remove_node(const NodeId& node);
+  std::string set_application_value(const std::string& name, std::string value);
+  void set_load(std::string value);
+  std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
+
+  gossip::GossipEngine& engine() { return *engine_; }
+  const NodeConfig& config() const { return config_; }
+  const NodeIdentity& identity() const { return identity_; }
+  const ViewPublisher& publisher() const { return d_.publisher; }
+  const Persister& persister() const { return d_.persister; }
+  // Any thread.
+  const gossip::TransportStats& transport_stats() const { return transport_->stats(); }
+
+ private:
+  void after_event();  // persist, publish, log the engine's notices; stop if removed or unpersistable
+  void send_all(std::vector<gossip::Envelope> out);
+  void rearm(bool force);
+  bool on_frame(std::string_view frame, const std::string& peer);
+  void log_refused_peer(const gossip::Message& msg);
+  void on_refused(const std::string& address);
+  void finish_shutdown(gossip::Millis deadline, std::function<void()> done);
+  gossip::Millis now() const { return d_.env.steady_ms(); }
+
+  const NodeConfig& config_;
+  const NodeIdentity& identity_;
+  Deps d_;
+  gossip::CodecOptions codec_;
+  gossip::PeerVersions peer_versions_;  // the wire version to write to each peer
+  std::unique_ptr<gossip::Transport> transport_;
+  gossip::SplitMixRng rng_{0};
+  gossip::UnsharedRingCache ring_cache_;
+  std::unique_ptr<gossip::GossipEngine> engine_;
+  Env::TimerId timer_ = 0;
+  gossip::Millis armed_for_ = -1;  // when the timer fires next
+  bool halted_ = false;            // stop touching the engine (stopping or failed)
+  std::vector<LogThrottle> reject_logs_ = std::vector<LogThrottle>(kDecodeErrorCount, LogThrottle(10'000));
+  LogThrottle refusal_log_{10'000};
+  LogThrottle seed_log_{10'000};
+};
+
+}  // namespace ringkeeper

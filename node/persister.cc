@@ -1,0 +1,161 @@
+// Persister (node/persister.h): the data dir at open, and each change before it is sent.
+#include "node/persister.h"
+
+#include "node/state_records.h"
+
+namespace ringkeeper {
+
+namespace {
+
+using gossip::keys::kStatus;
+using gossip::keys::kTokens;
+
+Refusal refuse(int exit_code, std::string message) { return Refusal{exit_code, std::move(message)}; }
+
+}  // namespace
+
+std::variant<DataDir, Refusal> Persister::open(const NodeConfig& config, Env& env) {
+  try {
+    storage::WriteBatch identity;
+    auto read = read_identity(config, env, identity);
+    if (auto* refused = std::get_if<Refusal>(&read)) return *refused;
+    read = read_entries(config, std::move(std::get<DataDir>(read)));
+    if (std::holds_alternative<DataDir>(read)) {
+      // The generation bump is on disk before the node says anything.
+      store_->write(identity, true);
+    }
+    return read;
+  } catch (const storage::StoreError& e) {
+    return refuse(3, "data dir " + config.data_dir + ": " + e.what());
+  }
+}
+
+std::variant<DataDir, Refusal> Persister::read_identity(const NodeConfig& config, Env& env,
+                                                       storage::WriteBatch& identity) {
+  storage::StateStore& store = *store_;
+  DataDir dir;
+  const auto stored_id = store.get_meta(storage::meta::kNodeId);
+  if (stored_id) {
+    auto parsed = NodeId::parse(*stored_id);
+    if (!parsed) return refuse(3, "data dir " + config.data_dir + " is corrupt: bad node id '" + *stored_id + "'");
+    dir.id = *parsed;
+  } else {
+    const uint64_t lo = env.random_seed();
+    const uint64_t hi = env.random_seed();
+    dir.id = NodeId::from_random_bits(hi, lo);
+    identity.put_meta(storage::meta::kNodeId, dir.id.to_string());
+  }
+  if (auto name = store.get_meta(storage::meta::kClusterName); name && *name != config.cluster) {
+    return refuse(2, "data dir " + config.data_dir + " belongs to cluster '" + *name + "', not '" + config.cluster + "'");
+  }
+  identity.put_meta(storage::meta::kClusterName, config.cluster);
+  const std::string replication = config.replication.canonical();
+  if (auto rep = store.get_meta(storage::meta::kReplication); rep && *rep != replication) {
+    return refuse(2, "replication settings " + replication + " differ from the cluster's " + *rep +
+                         " recorded in " + config.data_dir + " (they are cluster-wide)");
+  }
+  identity.put_meta(storage::meta::kReplication, replication);
+  if (auto cid = store.get_meta(storage::meta::kClusterId)) {
+    auto parsed = NodeId::parse(*cid);
+    if (!parsed) return refuse(3, "data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
+    cluster_id_ = *parsed;
+  }
+  if (auto h = store.get_meta(storage::meta::kHlc)) persisted_hlc_ = std::strtoull(h->c_str(), nullptr, 10);
+  uint64_t persisted_generation = 0;
+  if (auto g = store.get_meta(storage::meta::kGeneration)) persisted_generation = std::strtoull(g->c_str(), nullptr, 10);
+  const auto now_s = static_cast<uint64_t>(env.wall_ms() / 1000);
+  dir.generation = config.reset_generation ? now_s : std::max(persisted_generation + 1, now_s);
+  identity.put_meta(storage::meta::kGeneration, std::to_string(dir.generation));
+  return dir;
+}
+
+std::variant<DataDir, Refusal> Persister::read_entries(const NodeConfig& config, DataDir dir) {
+  bool corrupt = false;
+  store_->scan(storage::RecordKind::kEntry, [&](std::string_view k, std::string_view v) {
+    auto id = gossip::entry_id(k);
+    auto st = gossip::decode_node_state(v);
+    if (!id || !st) {
+      corrupt = true;
+      return;
+    }
+    dir.entries.emplace_back(*id, std::move(*st));
+  });
+  if (corrupt) return refuse(3, "data dir " + config.data_dir + " is corrupt: an unreadable cluster-state record");
+  for (const auto& [eid, st] : dir.entries) {
+    if (eid != dir.id) continue;
+    if (st.is_tombstone()) {
+      return refuse(3, "data dir " + config.data_dir + ": node " + dir.id.to_string() +
+                           " was removed from the cluster (removenode); a new node needs a fresh data dir");
+    }
+    const gossip::VersionedValue* tokens = st.get(kTokens);
+    const gossip::VersionedValue* status = st.get(kStatus);
+    if (tokens && status && status->value != to_string(NodeStatus::kJoining) && !config.tokens.empty() &&
+        tokens->value != gossip::format_token_list(config.tokens)) {
+      return refuse(2, "this node already owns tokens " + tokens->value +
+                           "; a restart keeps them (use `ringctl move --tokens` to change them)");
+    }
+  }
+  return dir;
+}
+
+void Persister::remember(const std::vector<std::pair<NodeId, gossip::NodeState>>& entries) {
+  for (const auto& [eid, st] : entries) persisted_[eid] = {st.generation, st.max_version};
+}
+
+std::string Persister::persist(gossip::GossipEngine& engine) {
+  const gossip::ClusterState& st = engine.state();
+  const NodeId& cid = engine.config().cluster_id;
+  if (st.summary() == persisted_summary_ && cid == cluster_id_) return "";
+  storage::WriteBatch b;
+  std::vector<std::pair<NodeId, std::pair<uint64_t, uint64_t>>> written;
+  for (size_t i = 0; i < st.size(); ++i) {
+    const NodeId& nid = st.id_at(i);
+    const gossip::NodeState& ns = st.state_at(i);
+    const std::pair<uint64_t, uint64_t> key{ns.generation, ns.max_version};
+    auto it = persisted_.find(nid);
+    if (it != persisted_.end() && it->second == key) continue;
+    b.put(storage::RecordKind::kEntry, gossip::entry_key(nid), gossip::encode_node_state(ns));
+    written.push_back({nid, key});
+  }
+  std::vector<NodeId> gone;
+  if (persisted_.size() + written.size() > st.size()) {
+    for (const auto& [nid, _] : persisted_) {
+      if (!st.find(nid)) gone.push_back(nid);
+    }
+  }
+  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, gossip::entry_key(nid));
+  if (cid != cluster_id_) b.put_meta(storage::meta::kClusterId, cid.to_string());
+  const uint64_t hlc = engine.hlc();
+  if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));
+  if (b.empty()) {
+    persisted_summary_ = st.summary();
+    return "";
+  }
+  try {
+    store_->write(b, false);
+  } catch (const storage::StoreError& e) {
+    return std::string("cannot persist the cluster state: ") + e.what();
+  }
+  ++writes_;
+  for (auto& [nid, key] : written) persisted_[nid] = key;
+  persisted_hlc_ = hlc;
+  for (const NodeId& nid : gone) persisted_.erase(nid);
+  if (cid != cluster_id_) {
+    if (cluster_id_.is_nil()) log_.info("cluster id {}", cid.to_string());
+    cluster_id_ = cid;
+  }
+  persisted_summary_ = st.summary();
+  return "";
+}
+
+void Persister::final_sync(uint64_t generation) {
+  try {
+    storage::WriteBatch b;
+    b.put_meta(storage::meta::kGeneration, std::to_string(generation));
+    store_->write(b, true);  // syncs everything written before it
+  } catch (const storage::StoreError& e) {
+    log_.error("final store flush failed: {}", e.what());
+  }
+}
+
+}  // namespace ringkeeper

@@ -1,0 +1,81 @@
+// Persister: what the runtime keeps in its StateStore, and when. At open (the opener's thread,
+// before the node thread exists) it reads the data dir — identity, refusals, the persisted
+// cluster state — and writes the new generation synced, before the node can say anything. From
+// start on (node thread only) the Driver calls persist() after every engine event and before it
+// sends anything: each entry whose (generation, max_version) changed since the last write, the
+// cluster id once learned and the HLC go out in one batch (not synced: gossip re-teaches what a
+// power cut loses). At stop, one synced write flushes what came before it.
+//   Persister p(std::move(store), log);
+//   auto opened = p.open(config, env);          // a DataDir, or a Refusal with ringd's exit code
+//   if (std::string err = p.persist(engine); !err.empty()) /* stop the node */;
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "gossip/engine.h"
+#include "node/runtime_log.h"
+#include "storage/state_store.h"
+
+namespace ringkeeper {
+
+// Why a data dir (or the settings given with it) was refused; exit_code is ringd's (2 bad
+// settings, 3 data dir refused).
+struct Refusal {
+  int exit_code = 3;
+  std::string message;
+};
+
+// What open() found and decided.
+struct DataDir {
+  NodeId id;
+  uint64_t generation = 0;
+  std::vector<std::pair<NodeId, gossip::NodeState>> entries;  // the persisted cluster state
+};
+
+class Persister {
+ public:
+  Persister(std::unique_ptr<storage::StateStore> store, RuntimeLog& log) : store_(std::move(store)), log_(log) {}
+
+  // Opener's thread, once. Reads the identity (making a node id at first start from
+  // env.random_seed()), refuses another cluster's dir, other replication settings, a removed
+  // node's dir or --tokens that differ from persisted ones, and syncs the new generation
+  // max(persisted + 1, now in seconds) (--reset-generation: now).
+  [[nodiscard]] std::variant<DataDir, Refusal> open(const NodeConfig& config, Env& env);
+
+  // Node thread. Entries already on disk at start, so persist() writes only what changes.
+  void remember(const std::vector<std::pair<NodeId, gossip::NodeState>>& entries);
+  // Writes what changed in the engine's state since the last call. Returns the reason when the
+  // store refused (the node must stop), empty otherwise.
+  [[nodiscard]] std::string persist(gossip::GossipEngine& engine);
+  // Writes the generation again, synced: everything written before it is durable.
+  void final_sync(uint64_t generation);
+
+  // Set at open; the cluster id moves on the node thread once learned.
+  const NodeId& cluster_id() const { return cluster_id_; }
+  uint64_t hlc() const { return persisted_hlc_; }
+  // Batches written since start; any thread.
+  uint64_t writes() const { return writes_; }
+
+ private:
+  [[nodiscard]] std::variant<DataDir, Refusal> read_identity(const NodeConfig& config, Env& env,
+                                                            storage::WriteBatch& identity);
+  [[nodiscard]] std::variant<DataDir, Refusal> read_entries(const NodeConfig& config, DataDir dir);
+
+  std::unique_ptr<storage::StateStore> store_;
+  RuntimeLog& log_;
+  NodeId cluster_id_;  // persisted; nil until founded or learned
+  // (generation, max_version) of each entry as last written.
+  std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted_;
+  uint64_t persisted_summary_ = 0;
+  uint64_t persisted_hlc_ = 0;
+  std::atomic<uint64_t> writes_{0};
+};
+
+}  // namespace ringkeeper
