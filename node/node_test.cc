@@ -308,6 +308,8 @@ TEST_F(NodeTest, AdminWritesAreCheckedAppliedAndRefusedWithReasons) {
   start({});
   ASSERT_TRUE(founded(0));
   ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(5)}).empty(); }));
+  // A move is a phased change: the next waits until this one is done.
+  ASSERT_TRUE(run_until([&] { return node(0).ring()->current().size() == 1 && !node(0).ring()->has_pending_changes(); }));
   EXPECT_EQ(post(0, "/v1/move", "{}").status, 400);
   EXPECT_EQ(post(0, "/v1/move", R"({"tokens": ["x"]})").status, 400);
   EXPECT_EQ(post(0, "/v1/move", R"({"tokens": []})").status, 409);
