@@ -72,6 +72,12 @@ bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
     const NodeState* now = state_.find(id);
     ring_input_ ^= before ^ ring_hash(id, now);
     tombstones_ = tombstones_ - was_tombstone + (now && now->is_tombstone());
+    const VersionedValue* change = now && !now->is_tombstone() ? now->get(keys::kChange) : nullptr;
+    const auto record = change ? ChangeRecord::parse(change->value) : std::nullopt;
+    const bool changing = record && in_flight(record->step);
+    auto it = std::find(changing_.begin(), changing_.end(), id);
+    if (changing && it == changing_.end()) changing_.push_back(id);
+    if (!changing && it != changing_.end()) changing_.erase(it);
     const VersionedValue* address = now ? now->get(keys::kAddress) : nullptr;
     const VersionedValue* wire = now ? now->get(keys::kWire) : nullptr;
     uint32_t version = 0;
@@ -503,14 +509,11 @@ std::optional<ChangeRecord> GossipEngine::own_change() const {
 
 std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() const {
   std::optional<std::pair<NodeId, ChangeRecord>> best;
-  state_.for_each([&](const NodeId& id, const NodeState& st) {
-    if (st.is_tombstone()) return;
-    const VersionedValue* v = st.get(keys::kChange);
-    if (!v) return;
+  for (const NodeId& id : changing_) {
+    const VersionedValue* v = state_.find(id)->get(keys::kChange);
     auto c = ChangeRecord::parse(v->value);
-    if (!c || !in_flight(c->step)) return;
     if (!best || c->precedes(best->second)) best = std::make_pair(id, *c);
-  });
+  }
   return best;
 }
 

@@ -302,6 +302,7 @@ class GossipEngine {
   uint64_t local_version_ = 0;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   size_t tombstones_ = 0;    // entries that are tombstones (kept by change_entry)
+  std::vector<NodeId> changing_;  // entries gossiping an in-flight change (kept by change_entry)
   std::unordered_map<std::string, uint32_t> wire_by_address_;  // "wire" by "address" (change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;
