@@ -23,6 +23,11 @@ inline constexpr std::string_view kChange = "change";
 inline constexpr std::string_view kMovingTo = "moving_to";
 inline constexpr std::string_view kSeen = "seen";
 inline constexpr std::string_view kData = "data";
+// The ring version: each node gossips the highest it has made (decimal); the cluster's is the
+// highest any entry holds. A node that changes the ring (a step of its change, a join's claim or
+// its turn to NORMAL, a removal, collecting a LEFT entry) first sets its own to that maximum + 1,
+// so the version grows with every step and is equal on nodes holding the same state.
+inline constexpr std::string_view kEpoch = "epoch";
 }  // namespace keys
 
 enum class ChangeKind : uint8_t { kMove };

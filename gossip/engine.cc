@@ -17,7 +17,7 @@ constexpr size_t kMaxLivenessSync = 256;
 // left_seen_: an entry restored as LEFT, whose expiry clock starts at the next tick.
 constexpr Millis kLeftSeenAtNextTick = -2;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
-                                          keys::kStamp, keys::kChange, keys::kMovingTo};
+                                          keys::kStamp, keys::kChange, keys::kMovingTo, keys::kEpoch};
 
 // A claim stamp, strictly: nullopt unless the whole value is a decimal number.
 std::optional<uint64_t> parse_stamp_strict(std::string_view text) {
@@ -402,9 +402,11 @@ void GossipEngine::update_membership(Millis now) {
     JoinProcess::Action a = join_.step(now, *r, state_.size(), waiting.empty());
     if (a.claim) {
       if (join_.repicks() > stats_.token_repicks) stats_.token_repicks = join_.repicks();
+      bump_epoch();
       claim(*a.claim, now);
     }
     if (a.become_normal) {
+      bump_epoch();
       set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
       waiting.clear();
     }
@@ -451,6 +453,7 @@ std::string GossipEngine::remove_node(const NodeId& id) {
   if (liveness_.view(id) != PeerLiveness::kDown) {
     return "node " + id.to_string() + " is not down here; only a dead node can be removed";
   }
+  bump_epoch();  // the removed node's own epoch leaves with its entry: the ring version still grows
   NodeState tomb;
   tomb.generation = kTombstoneGeneration;
   tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), 2}});
@@ -493,6 +496,7 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
   c.kind = ChangeKind::kMove;
   c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
+  bump_epoch();
   set_local(keys::kMovingTo, format_token_list(tokens));
   set_local(keys::kStatus, std::string(to_string(NodeStatus::kMoving)));
   set_local(keys::kChange, c.format());
@@ -553,7 +557,20 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   return out;
 }
 
+uint64_t GossipEngine::ring_version() const {
+  uint64_t v = 0;
+  state_.for_each([&](const NodeId&, const NodeState& st) {
+    const VersionedValue* e = st.is_tombstone() ? nullptr : st.get(keys::kEpoch);
+    uint64_t n = 0;
+    if (e && std::from_chars(e->value.data(), e->value.data() + e->value.size(), n).ec == std::errc()) v = std::max(v, n);
+  });
+  return v;
+}
+
+void GossipEngine::bump_epoch() { set_local(keys::kEpoch, std::to_string(ring_version() + 1)); }
+
 void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
+  bump_epoch();
   change.step = step;
   if (step == ChangeStep::kDone) {
     const NodeState* own = state_.find(config_.id);
@@ -682,6 +699,7 @@ void GossipEngine::collect_left(Millis now) {
     const NodeState* st = state_.find(id);
     const VersionedValue* status = st ? st->get(keys::kStatus) : nullptr;
     if (!st || st->is_tombstone() || !status || status->value != to_string(NodeStatus::kLeft)) continue;
+    bump_epoch();  // its epoch leaves with its payload
     NodeState tomb;
     tomb.generation = kTombstoneGeneration;
     tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kLeft)), 1}});
@@ -1167,7 +1185,7 @@ std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
       if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
       nodes.push_back(std::move(d));
     });
-    return RingSnapshot::build(std::move(nodes), config_.replication).snapshot;
+    return RingSnapshot::build(std::move(nodes), config_.replication, ring_version()).snapshot;
   });
   return ring_;
 }

@@ -168,6 +168,8 @@ class GossipEngine {
   const std::vector<NodeId>& change_waiting_for() const { return change_waiting_; }
   // The in-flight change this node routes by (the first by precedence among those it sees).
   std::optional<std::pair<NodeId, ChangeRecord>> active_change() const;
+  // The cluster's ring version as this node's state holds it (also ring()->version()).
+  uint64_t ring_version() const;
 
   // The transport could not even connect to this peer (connection refused: nothing listens at its
   // address). Ends an outstanding probe or check of that peer as failed now instead of at its
@@ -273,6 +275,8 @@ class GossipEngine {
   void publish_seen();
   void drive_own_change(Millis now);
   void set_step(ChangeRecord change, ChangeStep step);
+  // Before this node changes the ring: its epoch becomes the ring version + 1.
+  void bump_epoch();
   std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;
   // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
   bool admissible(const NodeDelta& delta, Millis now);

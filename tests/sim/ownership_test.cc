@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -336,6 +337,7 @@ struct ChangeWatch {
   int max_span = 0;
   std::string violation;
   std::set<int> steps_seen;
+  std::map<size_t, std::pair<int, uint64_t>> last;  // per node: last step seen, ring version then
 
   void sample() {
     int lo = 5, hi = -2;
@@ -345,6 +347,13 @@ struct ChangeWatch {
       lo = std::min(lo, s);
       hi = std::max(hi, s);
       steps_seen.insert(s);
+      // A node that routes by a later step holds a higher ring version (fencing).
+      const uint64_t v = sim.engine(i).ring()->version();
+      auto it = last.find(i);
+      if (it != last.end() && s > it->second.first && v <= it->second.second && violation.empty()) {
+        violation = "node " + std::to_string(i) + " reached step " + std::to_string(s) + " without a higher ring version";
+      }
+      if (it == last.end() || s != it->second.first) last[i] = {s, v};
     }
     max_span = std::max(max_span, hi - lo);
     for (Token t : probes) {
@@ -399,8 +408,11 @@ TEST_P(Seeds, AMoveRunsPhaseByPhaseWithWritesReachingEveryReader) {
   auto owned = formed_cluster(seed, 6);
   SimCluster& sim = *owned;
   const std::vector<Token> before = gossiped_tokens(sim.engine(2), sim.engine(2).id());
+  const uint64_t version_before = sim.engine(0).ring()->version();
   ChangeWatch w = start_move(sim, 2, seed);
   ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  // The ring version grew at every step (announce, four transitions) and is one number everywhere.
+  EXPECT_GE(sim.engine(0).ring()->version(), version_before + 5) << "seed " << seed;
   EXPECT_LE(w.max_span, 1) << "seed " << seed;
   EXPECT_EQ(w.violation, "") << "seed " << seed;
   EXPECT_EQ(w.steps_seen, (std::set<int>{-1, 0, 1, 2, 3, 4})) << "seed " << seed;
@@ -408,6 +420,7 @@ TEST_P(Seeds, AMoveRunsPhaseByPhaseWithWritesReachingEveryReader) {
   EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
   EXPECT_NE(gossiped_tokens(sim.engine(0), sim.engine(2).id()), before);
   EXPECT_EQ(gossiped_tokens(sim.engine(0), sim.engine(2).id()), gossiped_tokens(sim.engine(2), sim.engine(2).id()));
+  for (size_t i = 1; i < sim.size(); ++i) EXPECT_EQ(sim.engine(i).ring()->version(), sim.engine(0).ring()->version());
 }
 
 // A member that cannot be reached holds the move in its phase, and the mover names it; when the
