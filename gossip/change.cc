@@ -9,6 +9,7 @@ namespace ringkeeper::gossip {
 std::string_view to_string(ChangeKind kind) {
   switch (kind) {
     case ChangeKind::kMove: return "move";
+    case ChangeKind::kDecommission: return "decommission";
   }
   return "unknown";
 }
@@ -72,7 +73,14 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   ChangeRecord r;
   auto id = NodeId::parse(w[0]);
   auto step = parse_step(w[2]);
-  if (!id || w[1] != to_string(ChangeKind::kMove) || !step) return std::nullopt;
+  if (!id || !step) return std::nullopt;
+  if (w[1] == to_string(ChangeKind::kMove)) {
+    r.kind = ChangeKind::kMove;
+  } else if (w[1] == to_string(ChangeKind::kDecommission)) {
+    r.kind = ChangeKind::kDecommission;
+  } else {
+    return std::nullopt;
+  }
   auto [p, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), r.stamp);
   if (ec != std::errc() || p != w[3].data() + w[3].size()) return std::nullopt;
   r.id = *id;

@@ -480,29 +480,48 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
       }
     }
   }
+  if (std::string why = change_refusal(); !why.empty()) return why;
+  set_local(keys::kMovingTo, format_token_list(tokens));
+  start_change(ChangeKind::kMove, now);
+  return "";
+}
+
+std::string GossipEngine::decommission(Millis now) {
+  if (removed_) return "this node was removed from the cluster";
+  if (!join_.done()) return "this node is still joining";
+  if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight, or it left)";
+  if (std::string why = change_refusal(); !why.empty()) return why;
+  start_change(ChangeKind::kDecommission, now);
+  return "";
+}
+
+std::string GossipEngine::change_refusal() {
   // One change at a time: a change in flight anywhere in sight, or a join, goes first.
   if (auto other = active_change()) {
     return "another change is in flight: " + other->second.id.to_string() + " (" +
            std::string(to_string(other->second.kind)) + " of " + other->first.to_string() + ", " +
            std::string(to_string(other->second.step)) + ")";
   }
-  for (const RingNode& n : r->nodes()) {
+  for (const RingNode& n : ring()->nodes()) {
     if (n.status == NodeStatus::kJoining || n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving) {
       return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
     }
   }
+  return "";
+}
+
+void GossipEngine::start_change(ChangeKind kind, Millis now) {
   ChangeRecord c;
   c.id = NodeId::from_random_bits(rng_.next(), rng_.next());
-  c.kind = ChangeKind::kMove;
+  c.kind = kind;
   c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
   bump_epoch();
-  set_local(keys::kMovingTo, format_token_list(tokens));
-  set_local(keys::kStatus, std::string(to_string(NodeStatus::kMoving)));
+  const NodeStatus status = kind == ChangeKind::kMove ? NodeStatus::kMoving : NodeStatus::kLeaving;
+  set_local(keys::kStatus, std::string(to_string(status)));
   set_local(keys::kChange, c.format());
   publish_seen();
   hurry(now);
-  return "";
 }
 
 std::optional<ChangeRecord> GossipEngine::own_change() const {
@@ -572,16 +591,18 @@ void GossipEngine::bump_epoch() { set_local(keys::kEpoch, std::to_string(ring_ve
 void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   bump_epoch();
   change.step = step;
-  if (step == ChangeStep::kDone) {
+  const bool leaves = change.kind == ChangeKind::kDecommission && step == ChangeStep::kDone;
+  if (step == ChangeStep::kDone && change.kind == ChangeKind::kMove) {
     const NodeState* own = state_.find(config_.id);
     const VersionedValue* to = own ? own->get(keys::kMovingTo) : nullptr;
     if (to) set_local(keys::kTokens, to->value);
     set_local(keys::kStamp, std::to_string(change.stamp));  // the claim of the tokens it now owns
   }
   if (step == ChangeStep::kDone || step == ChangeStep::kAborted) {
-    set_local(keys::kMovingTo, "");
-    set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+    if (change.kind == ChangeKind::kMove) set_local(keys::kMovingTo, "");
+    set_local(keys::kStatus, std::string(to_string(leaves ? NodeStatus::kLeft : NodeStatus::kNormal)));
   }
+  if (leaves) note("decommissioned: this node left the cluster and owns nothing; stop it when convenient");
   set_local(keys::kChange, change.format());
   publish_seen();
   if (step == ChangeStep::kAborted) note("change " + change.id.to_string() + " (" + std::string(to_string(change.kind)) + ") aborted");

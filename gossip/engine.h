@@ -158,6 +158,10 @@ class GossipEngine {
   // is in flight anywhere this node can see, or when the list is empty, repeats a token or names
   // another node's token.
   std::string move_tokens(std::vector<Token> tokens, Millis now);
+  // Starts handing all of this node's ranges to their next owners as a phased change; at its end
+  // the node is LEFT: it owns nothing and keeps running until stopped. Refused, with the reason,
+  // as move_tokens is.
+  std::string decommission(Millis now);
   // Rolls back this node's change, if it has not reached read_new. Refused, with the reason,
   // otherwise.
   std::string abort_change(const NodeId& change);
@@ -275,6 +279,9 @@ class GossipEngine {
   void publish_seen();
   void drive_own_change(Millis now);
   void set_step(ChangeRecord change, ChangeStep step);
+  // Why this node may not start a change now (empty: it may).
+  std::string change_refusal();
+  void start_change(ChangeKind kind, Millis now);
   // Before this node changes the ring: its epoch becomes the ring version + 1.
   void bump_epoch();
   std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;

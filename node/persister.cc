@@ -89,6 +89,10 @@ std::variant<DataDir, Refusal> Persister::read_entries(const NodeConfig& config,
     }
     const gossip::VersionedValue* tokens = st.get(kTokens);
     const gossip::VersionedValue* status = st.get(kStatus);
+    if (status && status->value == to_string(NodeStatus::kLeft)) {
+      return refuse(3, "data dir " + config.data_dir + ": node " + dir.id.to_string() +
+                           " left the cluster (decommission); a new node needs a fresh data dir");
+    }
     if (tokens && status && status->value != to_string(NodeStatus::kJoining) && !config.tokens.empty() &&
         tokens->value != gossip::format_token_list(config.tokens)) {
       return refuse(2, "this node already owns tokens " + tokens->value +

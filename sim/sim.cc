@@ -77,8 +77,9 @@ void SimCluster::restore(size_t i, const DataDir& dir, std::optional<uint64_t> g
   for (const auto& [id, st] : dir.entries) {
     if (id != c.id) engine->install(id, st);
   }
-  if (own && (*own)->is_tombstone()) {
-    // Removed by an operator: the runtime refuses to start on this data dir (exit 3).
+  const gossip::VersionedValue* own_status = own ? (*own)->get(gossip::keys::kStatus) : nullptr;
+  if (own && ((*own)->is_tombstone() || (own_status && own_status->value == to_string(NodeStatus::kLeft)))) {
+    // Removed by an operator, or decommissioned: the runtime refuses to start on this data dir (exit 3).
     engine->install(c.id, *own);
     node.engine = std::move(engine);
     node.crashed = true;

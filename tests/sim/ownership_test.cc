@@ -481,6 +481,38 @@ TEST_P(Seeds, AMoveAbortedBeforeReadNewRollsBack) {
   EXPECT_EQ(sim.engine(3).own_change()->step, gossip::ChangeStep::kDone);
 }
 
+// Decommission: the node hands every range to its next owners phase by phase (the same
+// invariants as a move), then is LEFT — owning nothing, still running — and a restart on its data
+// dir is refused.
+TEST_P(Seeds, ADecommissionHandsEveryRangeOverAndLeaves) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  const NodeId leaver = sim.engine(2).id();
+  ASSERT_EQ(sim.engine(2).decommission(sim.now()), "");
+  EXPECT_NE(sim.engine(2).decommission(sim.now()), "") << "once";
+  ChangeWatch w{sim, leaver, sim.engine(2).own_change()->id, {}};
+  sim.run_until(sim.now() + 1'000);
+  EXPECT_NE(sim.engine(1).decommission(sim.now()), "") << "one change at a time";
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 48; ++k) w.probes.push_back(Token(rng()));
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  EXPECT_LE(w.max_span, 1) << "seed " << seed;
+  EXPECT_EQ(w.violation, "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(2).own_status(), NodeStatus::kLeft);
+  EXPECT_EQ(sim.engine(2).own_change()->step, gossip::ChangeStep::kDone);
+  sim.run_until(sim.now() + 5'000);
+  for (size_t i = 0; i < sim.size(); ++i) {
+    const RingNode* n = sim.engine(i).ring()->find(leaver);
+    EXPECT_TRUE(n && n->status == NodeStatus::kLeft && n->tokens.empty()) << "seed " << seed << " node " << i;
+    EXPECT_EQ(sim.engine(i).ring()->current().size(), 4u * 16);
+  }
+  sim.crash(2);
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  sim.restart(2);
+  EXPECT_FALSE(sim.alive(2)) << "a LEFT data dir does not start again";
+}
+
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));
 
 }  // namespace
