@@ -10,6 +10,7 @@ std::string_view to_string(ChangeKind kind) {
   switch (kind) {
     case ChangeKind::kMove: return "move";
     case ChangeKind::kDecommission: return "decommission";
+    case ChangeKind::kRebalance: return "rebalance";
   }
   return "unknown";
 }
@@ -74,13 +75,14 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   auto id = NodeId::parse(w[0]);
   auto step = parse_step(w[2]);
   if (!id || !step) return std::nullopt;
-  if (w[1] == to_string(ChangeKind::kMove)) {
-    r.kind = ChangeKind::kMove;
-  } else if (w[1] == to_string(ChangeKind::kDecommission)) {
-    r.kind = ChangeKind::kDecommission;
-  } else {
-    return std::nullopt;
+  bool known = false;
+  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance}) {
+    if (w[1] == to_string(k)) {
+      r.kind = k;
+      known = true;
+    }
   }
+  if (!known) return std::nullopt;
   auto [p, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), r.stamp);
   if (ec != std::errc() || p != w[3].data() + w[3].size()) return std::nullopt;
   r.id = *id;

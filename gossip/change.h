@@ -30,7 +30,7 @@ inline constexpr std::string_view kData = "data";
 inline constexpr std::string_view kEpoch = "epoch";
 }  // namespace keys
 
-enum class ChangeKind : uint8_t { kMove, kDecommission };
+enum class ChangeKind : uint8_t { kMove, kDecommission, kRebalance };
 std::string_view to_string(ChangeKind kind);
 
 // A change's step: the four routing phases, then how it ended.

@@ -462,7 +462,7 @@ std::string GossipEngine::remove_node(const NodeId& id) {
   return "";
 }
 
-std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
+std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now, ChangeKind kind) {
   if (removed_) return "this node was removed from the cluster";
   if (!join_.done()) return "this node is still joining; move its tokens once it is NORMAL";
   if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight)";
@@ -482,8 +482,39 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now) {
   }
   if (std::string why = change_refusal(); !why.empty()) return why;
   set_local(keys::kMovingTo, format_token_list(tokens));
-  start_change(ChangeKind::kMove, now);
+  start_change(kind, now);
   return "";
+}
+
+namespace {
+// Largest ownership over mean ownership among nodes that own tokens.
+double max_over_mean(const RingSnapshot& ring) {
+  const auto own = ring.ownership();
+  double sum = 0, mx = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (ring.nodes()[i].tokens.empty()) continue;
+    sum += own[i];
+    mx = std::max(mx, own[i]);
+    ++n;
+  }
+  return n == 0 ? 0.0 : mx / (sum / static_cast<double>(n));
+}
+}  // namespace
+
+std::vector<Token> GossipEngine::rebalance_tokens() {
+  auto r = ring();
+  const RingNode* me = r->find(config_.id);
+  if (!me || me->tokens.empty()) return {};
+  std::vector<Token> next =
+      pick_tokens(*r, config_.id, me->dc, me->rack, static_cast<uint32_t>(me->tokens.size()));
+  std::vector<NodeDescription> nodes;
+  for (const RingNode& n : r->nodes()) {
+    nodes.push_back({n.id, n.status, n.id == config_.id ? next : n.tokens, n.pending_tokens, n.dc, n.rack, n.stamp, n.phase});
+  }
+  auto after = RingSnapshot::build(std::move(nodes), r->config()).snapshot;
+  if (!after || max_over_mean(*after) > max_over_mean(*r) * 0.99) return {};
+  return next;
 }
 
 std::string GossipEngine::decommission(Millis now) {
@@ -517,7 +548,7 @@ void GossipEngine::start_change(ChangeKind kind, Millis now) {
   c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
   bump_epoch();
-  const NodeStatus status = kind == ChangeKind::kMove ? NodeStatus::kMoving : NodeStatus::kLeaving;
+  const NodeStatus status = kind == ChangeKind::kDecommission ? NodeStatus::kLeaving : NodeStatus::kMoving;
   set_local(keys::kStatus, std::string(to_string(status)));
   set_local(keys::kChange, c.format());
   publish_seen();
@@ -592,14 +623,15 @@ void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   bump_epoch();
   change.step = step;
   const bool leaves = change.kind == ChangeKind::kDecommission && step == ChangeStep::kDone;
-  if (step == ChangeStep::kDone && change.kind == ChangeKind::kMove) {
+  const bool moves = change.kind == ChangeKind::kMove || change.kind == ChangeKind::kRebalance;
+  if (step == ChangeStep::kDone && moves) {
     const NodeState* own = state_.find(config_.id);
     const VersionedValue* to = own ? own->get(keys::kMovingTo) : nullptr;
     if (to) set_local(keys::kTokens, to->value);
     set_local(keys::kStamp, std::to_string(change.stamp));  // the claim of the tokens it now owns
   }
   if (step == ChangeStep::kDone || step == ChangeStep::kAborted) {
-    if (change.kind == ChangeKind::kMove) set_local(keys::kMovingTo, "");
+    if (moves) set_local(keys::kMovingTo, "");
     set_local(keys::kStatus, std::string(to_string(leaves ? NodeStatus::kLeft : NodeStatus::kNormal)));
   }
   if (leaves) note("decommissioned: this node left the cluster and owns nothing; stop it when convenient");

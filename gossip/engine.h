@@ -157,7 +157,11 @@ class GossipEngine {
   // then own_change()->id. Refused, with the reason, while the node is joining or another change
   // is in flight anywhere this node can see, or when the list is empty, repeats a token or names
   // another node's token.
-  std::string move_tokens(std::vector<Token> tokens, Millis now);
+  std::string move_tokens(std::vector<Token> tokens, Millis now, ChangeKind kind = ChangeKind::kMove);
+  // The tokens the allocator would give this node now, against every other node's: where a
+  // rebalance moves it (as a change of kind rebalance, through move_tokens). Empty when that would
+  // not bring the cluster's largest ownership over its mean down by 1% or more: already balanced.
+  std::vector<Token> rebalance_tokens();
   // Starts handing all of this node's ranges to their next owners as a phased change; at its end
   // the node is LEFT: it owns nothing and keeps running until stopped. Refused, with the reason,
   // as move_tokens is.

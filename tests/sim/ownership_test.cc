@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
@@ -318,6 +319,20 @@ TEST_P(Seeds, ARollingUpgradeKeepsTheClusterWhole) {
   EXPECT_EQ(settled(sim), "") << "seed " << seed;
 }
 
+// Largest ownership over mean ownership among nodes that own tokens.
+double testing_max_over_mean(const RingSnapshot& ring) {
+  const auto own = ring.ownership();
+  double sum = 0, mx = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (ring.nodes()[i].tokens.empty()) continue;
+    sum += own[i];
+    mx = std::max(mx, own[i]);
+    ++n;
+  }
+  return n == 0 ? 0.0 : mx / (sum / static_cast<double>(n));
+}
+
 // Where node `viewer` sees the change of node `subject`: -1 not yet, 0..3 its phase, 4 done or
 // aborted (the cluster routes as after it).
 int step_seen(SimCluster& sim, size_t viewer, const NodeId& subject, const NodeId& change) {
@@ -511,6 +526,36 @@ TEST_P(Seeds, ADecommissionHandsEveryRangeOverAndLeaves) {
   EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
   sim.restart(2);
   EXPECT_FALSE(sim.alive(2)) << "a LEFT data dir does not start again";
+}
+
+// Rebalance on each node in turn brings a cluster that started with random tokens to balance:
+// each node moves (a phased change) to the tokens the allocator gives it against the others.
+TEST_P(Seeds, RebalancingEachNodeInTurnBalancesARandomRing) {
+  const uint64_t seed = GetParam();
+  SimOptions o;
+  o.seed = seed;
+  SimCluster sim(o);
+  sim.add_preconverged(10);
+  sim.run_until(2'000);
+  const double before = testing_max_over_mean(*sim.engine(0).ring());
+  int moved = 0;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    std::vector<Token> next = sim.engine(i).rebalance_tokens();
+    if (next.empty()) continue;
+    ASSERT_EQ(sim.engine(i).move_tokens(next, sim.now(), gossip::ChangeKind::kRebalance), "");
+    ++moved;
+    const Millis deadline = sim.now() + 60'000;
+    while (sim.engine(i).own_change()->step != gossip::ChangeStep::kDone && sim.now() < deadline) {
+      sim.run_until(sim.now() + 100);
+    }
+    ASSERT_EQ(sim.engine(i).own_change()->step, gossip::ChangeStep::kDone) << "seed " << seed << " node " << i;
+    ASSERT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  }
+  const double after = testing_max_over_mean(*sim.engine(0).ring());
+  std::printf("rebalance seed %llu: max/mean %.3f -> %.3f, %d of 10 nodes moved\n",
+              static_cast<unsigned long long>(seed), before, after, moved);
+  EXPECT_LE(after, 1.05) << "seed " << seed;
+  EXPECT_LT(after, before);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));
