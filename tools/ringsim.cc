@@ -4,7 +4,7 @@
 //   ringsim detect --nodes N [--loss P] [--stall-every S] [--stall-seconds D] [--minutes M] [--seed S]
 //   ringsim chaos --runs K [--nodes N] [--seed S]
 //   ringsim partition --nodes N --runs K [--seed S]
-//   ringsim change --nodes N --kind move [--trials T] [--seed S]
+//   ringsim change --nodes N --kind move|rebalance [--trials T] [--seed S]
 //   ringsim demo
 #include <CLI/CLI.hpp>
 
@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 
+#include "ringkeeper/ring/range_diff.h"
 #include "ringkeeper/ring/router.h"
 #include "sim/persisted_ring.h"
 #include "sim/scenarios.h"
@@ -73,9 +74,102 @@ int cmd_converge(size_t nodes, int trials, uint64_t seed, double loss) {
 // Time per phase of phased changes (the mover's steps announce -> write_both -> read_new ->
 // release -> done, each gated by every member's acknowledgement), one change at a time on a
 // preconverged cluster whose embedders acknowledge data at once.
+// Follows this node's change to its end, appending the time each step took; false if it did not
+// end within two minutes.
+bool follow_change(SimCluster& sim, gossip::GossipEngine& e, std::vector<Millis>& phases) {
+  gossip::ChangeStep step = e.own_change()->step;
+  Millis since = sim.now();
+  const Millis deadline = sim.now() + 120'000;
+  while (step != gossip::ChangeStep::kDone && sim.now() < deadline) {
+    sim.run_until(sim.now() + 10);
+    const gossip::ChangeStep now_step = e.own_change()->step;
+    if (now_step != step) {
+      phases.push_back(sim.now() - since);
+      since = sim.now();
+      step = now_step;
+    }
+  }
+  const Millis settle = sim.now() + 60'000;  // every member sees the end before the next change
+  while (sim.now() < settle && !e.converged()) sim.run_until(sim.now() + 100);
+  return step == gossip::ChangeStep::kDone;
+}
+
+double max_over_mean(const RingSnapshot& ring) {
+  const auto own = ring.ownership();
+  double sum = 0, mx = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (ring.nodes()[i].tokens.empty()) continue;
+    sum += own[i];
+    mx = std::max(mx, own[i]);
+    ++n;
+  }
+  return n == 0 ? 0.0 : mx / (sum / static_cast<double>(n));
+}
+
+// The fraction of all replica placements (ring × RF) that changed hands between two snapshots.
+double moved_fraction(const RingSnapshot& before, const RingSnapshot& after) {
+  long double gained = 0;
+  for (const NodeRanges& n : diff_snapshots(before, after).nodes) {
+    for (const TokenRange& r : n.gained) {
+      const uint64_t width = r.end.value() - r.start.value();
+      gained += width == 0 ? 18446744073709551616.0L : static_cast<long double>(width);
+    }
+  }
+  return static_cast<double>(gained / (18446744073709551616.0L * std::max<size_t>(1, before.current().replica_count())));
+}
+
+// Rebalance run on each node of an N-node cluster with random tokens, in turn; per trial a new
+// cluster. Reports balance before and after, how much of the ring moved, and time per phase.
+int cmd_rebalance(size_t nodes, int trials, uint64_t seed) {
+  std::vector<Millis> phases;
+  std::vector<double> before, after, moved;
+  int incomplete = 0, movers = 0;
+  for (int t = 0; t < trials; ++t) {
+    SimOptions o;
+    o.seed = seed + static_cast<uint64_t>(t);
+    SimCluster sim(o);
+    sim.add_preconverged(nodes);
+    sim.run_until(o.gossip_interval);
+    auto start = sim.engine(0).ring();
+    before.push_back(max_over_mean(*start));
+    for (size_t i = 0; i < nodes; ++i) {
+      std::vector<Token> next = sim.engine(i).rebalance_tokens();
+      if (next.empty()) continue;
+      if (!sim.engine(i).move_tokens(next, sim.now(), gossip::ChangeKind::kRebalance).empty()) {
+        ++incomplete;
+        continue;
+      }
+      ++movers;
+      incomplete += !follow_change(sim, sim.engine(i), phases);
+    }
+    auto end = sim.engine(0).ring();
+    after.push_back(max_over_mean(*end));
+    moved.push_back(moved_fraction(*start, *end));
+  }
+  std::sort(phases.begin(), phases.end());
+  auto pct = [&](double p) {
+    return phases.empty() ? 0.0 : phases[std::min(phases.size() - 1, static_cast<size_t>(p * phases.size()))] / 1000.0;
+  };
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+  };
+  std::printf("{\"nodes\": %zu, \"kind\": \"rebalance\", \"trials\": %d, \"phase_p50_s\": %.2f, "
+              "\"phase_p99_s\": %.2f, \"phase_p99_rounds\": %.1f, \"max_over_mean_before\": %.3f, "
+              "\"max_over_mean_after\": %.3f, \"worst_after\": %.3f, \"moved_fraction\": %.3f, "
+              "\"nodes_moved_per_trial\": %.1f, \"incomplete\": %d}\n",
+              nodes, trials, pct(0.5), pct(0.99), pct(0.99), mean(before), mean(after),
+              after.empty() ? 0.0 : *std::max_element(after.begin(), after.end()), mean(moved),
+              static_cast<double>(movers) / std::max(1, trials), incomplete);
+  return 0;
+}
+
 int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed) {
+  if (kind == "rebalance") return cmd_rebalance(nodes, trials, seed);
   if (kind != "move") {
-    std::fprintf(stderr, "change: --kind %s is not in this build (move is)\n", kind.c_str());
+    std::fprintf(stderr, "change: --kind %s is not in this build (move and rebalance are)\n", kind.c_str());
     return 2;
   }
   SimOptions o;
@@ -97,22 +191,7 @@ int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed)
       ++incomplete;
       continue;
     }
-    gossip::ChangeStep step = e.own_change()->step;
-    Millis since = sim.now();
-    const Millis deadline = sim.now() + 120'000;
-    while (step != gossip::ChangeStep::kDone && sim.now() < deadline) {
-      sim.run_until(sim.now() + 10);
-      const gossip::ChangeStep now_step = e.own_change()->step;
-      if (now_step != step) {
-        phases.push_back(sim.now() - since);
-        since = sim.now();
-        step = now_step;
-      }
-    }
-    if (step != gossip::ChangeStep::kDone) ++incomplete;
-    // Let every member see the end before the next change starts.
-    const Millis settle = sim.now() + 60'000;
-    while (sim.now() < settle && !e.converged()) sim.run_until(sim.now() + 100);
+    incomplete += !follow_change(sim, e, phases);
     if (trials >= 10 && (t + 1) % std::max(1, trials / 10) == 0) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::fprintf(stderr, "change: %d/%d trials, %.1f s\n", t + 1, trials, secs);
@@ -373,7 +452,7 @@ int main(int argc, char** argv) {
   std::string change_kind = "move";
   auto* change = app.add_subcommand("change", "time per phase of phased ownership changes");
   change->add_option("--nodes", nodes, "cluster size")->required()->check(CLI::Range(2, 100000));
-  change->add_option("--kind", change_kind, "join|move|rebalance|decommission|removenode (this build: move)")
+  change->add_option("--kind", change_kind, "join|move|rebalance|decommission|removenode (this build: move, rebalance)")
       ->required();
   change->add_option("--trials", trials, "changes measured, one after another")->check(CLI::Range(1, 100000));
   change->add_option("--seed", seed, "random seed");
