@@ -607,13 +607,35 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   return out;
 }
 
+std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st) {
+  const VersionedValue* status = st.get(keys::kStatus);
+  if (!status) return std::nullopt;
+  auto parsed = parse_node_status(status->value);
+  if (!parsed) return std::nullopt;
+  NodeDescription d;
+  d.id = id;
+  d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
+  if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
+  if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
+  if (auto* v = st.get(keys::kChange)) {
+    if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) d.phase = phase_of(c->step);
+  }
+  if (auto* v = st.get(keys::kDc)) d.dc = v->value;
+  if (auto* v = st.get(keys::kRack)) d.rack = v->value;
+  if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
+  return d;
+}
+
+uint64_t epoch_of(const NodeState& st) {
+  const VersionedValue* e = st.is_tombstone() ? nullptr : st.get(keys::kEpoch);
+  uint64_t n = 0;
+  if (e && std::from_chars(e->value.data(), e->value.data() + e->value.size(), n).ec == std::errc()) return n;
+  return 0;
+}
+
 uint64_t GossipEngine::ring_version() const {
   uint64_t v = 0;
-  state_.for_each([&](const NodeId&, const NodeState& st) {
-    const VersionedValue* e = st.is_tombstone() ? nullptr : st.get(keys::kEpoch);
-    uint64_t n = 0;
-    if (e && std::from_chars(e->value.data(), e->value.data() + e->value.size(), n).ec == std::errc()) v = std::max(v, n);
-  });
+  state_.for_each([&](const NodeId&, const NodeState& st) { v = std::max(v, epoch_of(st)); });
   return v;
 }
 
@@ -1221,22 +1243,7 @@ std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
   ring_ = ring_cache_.get(ring_input_ ^ mix64(std::hash<std::string>{}(replication_text_)), [&] {
     std::vector<NodeDescription> nodes;
     state_.for_each([&](const NodeId& id, const NodeState& st) {
-      const VersionedValue* status = st.get(keys::kStatus);
-      if (!status) return;
-      auto parsed = parse_node_status(status->value);
-      if (!parsed) return;
-      NodeDescription d;
-      d.id = id;
-      d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
-      if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
-      if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
-      if (auto* v = st.get(keys::kChange)) {
-        if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) d.phase = phase_of(c->step);
-      }
-      if (auto* v = st.get(keys::kDc)) d.dc = v->value;
-      if (auto* v = st.get(keys::kRack)) d.rack = v->value;
-      if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
-      nodes.push_back(std::move(d));
+      if (auto d = describe_entry(id, st)) nodes.push_back(std::move(*d));
     });
     return RingSnapshot::build(std::move(nodes), config_.replication, ring_version()).snapshot;
   });

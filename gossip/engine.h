@@ -76,6 +76,11 @@ struct EngineConfig {
   size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
 
+// What a node's gossiped entry says about it for the ring (nullopt: no readable status yet), and
+// its ring epoch (0 if none). One reading for the engine and for a runtime routing from disk.
+std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st);
+uint64_t epoch_of(const NodeState& st);
+
 struct Envelope {
   std::string to;  // address
   Message message;

@@ -1,6 +1,7 @@
 // The Node: opening a data dir, starting and stopping the node thread, and the public API, over
 // the parts in node/node_impl.h.
 #include "node/node_impl.h"
+#include "node/metrics.h"
 
 #include <filesystem>
 #include <fstream>
@@ -81,6 +82,7 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
   impl->identity.data_dir = impl->config.data_dir;
   impl->persisted_entries = std::move(dir.entries);
   impl->publisher = std::make_unique<ViewPublisher>(dir.id, impl->log);
+  impl->publisher->publish_persisted(impl->persisted_entries, impl->config.replication);
   Node::OpenResult r;
   r.node = std::unique_ptr<Node>(new Node(std::move(impl)));
   return r;
@@ -176,7 +178,42 @@ std::shared_ptr<const RingSnapshot> Node::ring() const {
 std::vector<PreferenceEntry> Node::preference_list(std::string_view key) const {
   auto v = impl_->publisher->current();
   if (!v) return {};
-  return v->router->preference_list(key);
+  std::vector<PreferenceEntry> out = v->router->preference_list(key);
+  for (PreferenceEntry& e : out) {
+    auto it = v->addresses.find(e.node);
+    if (it != v->addresses.end()) e.address = it->second;
+  }
+  return out;
+}
+
+std::vector<Member> Node::members() const {
+  auto v = impl_->publisher->current();
+  return v ? v->members : std::vector<Member>{};
+}
+
+std::optional<std::string> Node::address_of(const NodeId& nid) const {
+  auto v = impl_->publisher->current();
+  if (!v) return std::nullopt;
+  auto it = v->addresses.find(nid);
+  if (it == v->addresses.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+bool Node::converged() const {
+  auto v = impl_->publisher->current();
+  return v && v->converged;
+}
+
+std::string Node::metrics_text() const {
+  Impl& m = *impl_;
+  if (!m.running) return "";
+  return m.run_on_node([&m] { return ringkeeper::metrics_text(*m.driver, m.stats); }, std::string());
+}
+
+std::string Node::remove_node(const NodeId& nid) {
+  Impl& m = *impl_;
+  if (!m.running) return "the node is not running";
+  return m.run_on_node([&m, nid] { return m.driver->remove_node(nid); }, std::string("the node is stopping"));
 }
 
 PeerLiveness Node::liveness(const NodeId& nid) const {

@@ -235,6 +235,41 @@ TEST_F(NodeTest, ARestartRoutesFromThePersistedRingAtOnceWithANewGeneration) {
   EXPECT_EQ(again.ring()->digest(), digest) << "routes from disk before hearing from anyone";
 }
 
+// What an embedding KV server needs from the node: members with addresses, status and liveness,
+// addresses on the preference list, convergence, metrics, removenode — and routing from the
+// persisted ring right after open(), before start().
+TEST_F(NodeTest, TheEmbeddingApiDescribesMembersAndRoutesFromDiskBeforeStart) {
+  Node& a = start({});
+  ASSERT_TRUE(founded(0));
+  Node& b = start({a.listen_address()});
+  ASSERT_TRUE(run_until([&] { return a.converged() && b.converged() && a.members().size() == 2 && a.ring()->current().size() == 32; }));
+  const auto members = a.members();
+  ASSERT_EQ(members.size(), 2u);
+  for (const Member& m : members) {
+    EXPECT_EQ(m.self, m.id == a.id());
+    EXPECT_EQ(m.address, m.id == a.id() ? a.listen_address() : b.listen_address());
+    EXPECT_EQ(m.status, NodeStatus::kNormal);
+    EXPECT_EQ(m.liveness, PeerLiveness::kUp);
+  }
+  EXPECT_EQ(a.address_of(b.id()), b.listen_address());
+  EXPECT_FALSE(a.address_of(NodeId(9, 9)));
+  for (const PreferenceEntry& e : a.preference_list("user:42")) EXPECT_EQ(e.address, *a.address_of(e.node));
+  EXPECT_NE(a.metrics_text().find("ringkeeper_generation"), std::string::npos);
+  EXPECT_NE(a.remove_node(b.id()), "") << "a live node cannot be removed";
+
+  // Stopped, then opened again: before start() it already routes from its data dir.
+  const auto digest = a.ring()->digest();
+  const std::string b_address = b.listen_address();
+  nodes_.erase(nodes_.begin());
+  auto reopened = Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env());
+  ASSERT_TRUE(reopened.node) << reopened.message;
+  EXPECT_EQ(reopened.node->ring()->digest(), digest);
+  EXPECT_EQ(reopened.node->members().size(), 2u);
+  EXPECT_EQ(reopened.node->address_of(b.id()), b_address);
+  EXPECT_FALSE(reopened.node->preference_list("user:42").empty());
+  EXPECT_EQ(reopened.node->metrics_text(), "") << "nothing to count before start";
+}
+
 TEST_F(NodeTest, AFailingStoreStopsTheNodeInsteadOfGossipingWhatItCannotKeep) {
   start({});
   ASSERT_TRUE(founded(0));

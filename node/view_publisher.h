@@ -26,6 +26,9 @@ struct PublishedView {
   std::shared_ptr<const RingSnapshot> ring;
   std::shared_ptr<const Router> router;
   std::unordered_map<NodeId, PeerLiveness> liveness;
+  std::vector<Member> members;  // sorted by id, removed nodes excluded
+  std::unordered_map<NodeId, std::string> addresses;
+  bool converged = false;
 };
 
 class ViewPublisher {
@@ -35,6 +38,10 @@ class ViewPublisher {
   // Node thread. Publishes the engine's ring and liveness if they changed, then tells the
   // subscribers (ring changes with their RangeDiff, then each liveness change).
   void publish(gossip::GossipEngine& engine);
+  // Opener's thread, before start: the view of the persisted state (peers' liveness unknown,
+  // which the router treats as reachable), so an embedder routes from disk right after open().
+  void publish_persisted(const std::vector<std::pair<NodeId, gossip::NodeState>>& entries,
+                         const ReplicationConfig& replication);
 
   // Any thread. Null until the first publish (Node::start).
   std::shared_ptr<const PublishedView> current() const {
@@ -48,12 +55,16 @@ class ViewPublisher {
 
  private:
   void notify(const PublishedView* old, const PublishedView& now);
+  // A member of `v` from its entry (tombstones skipped; v.ring must be set).
+  void add_member(PublishedView& v, const NodeId& nid, const gossip::NodeState& st, PeerLiveness liveness) const;
+  static void sort_members(PublishedView& v);
 
   const NodeId self_;
   RuntimeLog& log_;
   // Node thread: what the last rebuild saw, to skip the O(N) rebuild when nothing changed.
   uint64_t published_liveness_changes_ = 0;  // LivenessTable::changes()
   size_t published_members_ = 0;
+  uint64_t published_summary_ = 0;  // ClusterState::summary(): addresses, statuses, digests
 
   mutable std::mutex view_mu_;
   std::shared_ptr<const PublishedView> view_;  // written on the node thread only

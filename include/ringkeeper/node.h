@@ -7,7 +7,7 @@
 //   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenResult
 //   if (!opened.node) { fprintf(stderr, "%s\n", opened.message.c_str()); return opened.exit_code; }
 //   if (std::string err = opened.node->start(); !err.empty()) { /* a port in use, ... */ }
-//   for (auto& e : opened.node->preference_list("user:42")) send_to(e.node, e.natural);
+//   for (auto& e : opened.node->preference_list("user:42")) send_to(e.address, e.natural);
 //
 // Thread model: the node owns one thread (the node thread) that runs the gossip engine, the
 // transport, the admin server and every store write. Public methods may be called from any
@@ -47,7 +47,7 @@ using LogSink = std::function<void(LogLevel level, std::string_view line)>;
 struct NodeConfig {
   std::string cluster = "ringkeeper";
   std::string listen = "127.0.0.1:7000";   // gossip; port 0 picks one
-  std::string admin = "127.0.0.1:7180";    // admin HTTP; empty: none
+  std::string admin;                       // admin HTTP HOST:PORT; empty (the default): none
   std::string advertise;                   // gossip address told to peers; empty: the bound one
   std::string data_dir;
   std::vector<std::string> seeds;
@@ -68,6 +68,17 @@ struct NodeConfig {
   int64_t probe_interval_ms = 500;
   int64_t probe_timeout_ms = 200;
   int64_t settle_ms = 2000;
+};
+
+// One member of the cluster as this node sees it (removed nodes excluded).
+struct Member {
+  NodeId id;
+  std::string address;  // the gossip address it advertises ("" until known)
+  NodeStatus status = NodeStatus::kJoining;
+  PeerLiveness liveness = PeerLiveness::kUnknown;
+  std::string dc, rack;
+  uint64_t generation = 0;
+  bool self = false;
 };
 
 // The ring changed: the previous and the new snapshot, and the ranges each node gained and lost.
@@ -109,11 +120,20 @@ class Node {
   std::string listen_address() const;  // bound gossip address (after start)
   std::string admin_address() const;   // bound admin address (after start)
 
-  // The ring this node routes with: from the persisted state at once, then from gossip.
+  // The ring this node routes with: from the persisted state right after open(), then from
+  // gossip once started.
   std::shared_ptr<const RingSnapshot> ring() const;
-  // Reachable natural replicas, then fallbacks (Dynamo's sloppy quorum).
+  // Reachable natural replicas, then fallbacks (Dynamo's sloppy quorum), each with its address.
   std::vector<PreferenceEntry> preference_list(std::string_view key) const;
   PeerLiveness liveness(const NodeId& id) const;
+  // Every member with its address, status and liveness, sorted by id; the gossip address of one.
+  std::vector<Member> members() const;
+  std::optional<std::string> address_of(const NodeId& id) const;
+  // Every member this node sees up gossips the ring this node routes with, and no change is in
+  // flight (what `ringctl health` reports).
+  bool converged() const;
+  // The Prometheus text of GET /metrics (also without an admin server). Empty before start().
+  std::string metrics_text() const;
 
   using RingListener = std::function<void(const RingChange&)>;
   using LivenessListener = std::function<void(const NodeId&, PeerLiveness)>;
@@ -129,6 +149,8 @@ class Node {
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
   // Announces new tokens for this node; returns the reason if refused, empty if announced.
   [[nodiscard]] std::string move_tokens(std::vector<Token> tokens);
+  // Writes the REMOVED tombstone for a dead member (ringctl removenode); the reason if refused.
+  [[nodiscard]] std::string remove_node(const NodeId& id);
 
   struct Impl;
 

@@ -9,13 +9,15 @@
 #include <ringkeeper/node.h>
 #include <ringkeeper/version.h>
 
+#include <string>
+
 namespace {
 
 int replicas_sent = 0;
 
 // Stands in for the embedder's replica request.
-void send_to(const ringkeeper::NodeId& node, bool natural) {
-  std::printf("user:42 -> %s (%s)\n", node.to_string().c_str(), natural ? "natural" : "fallback");
+void send_to(const std::string& address, bool natural) {
+  std::printf("user:42 -> %s (%s)\n", address.c_str(), natural ? "natural" : "fallback");
   ++replicas_sent;
 }
 
@@ -38,7 +40,7 @@ int main(int argc, char** argv) {
   while (opened.node->preference_list("user:42").empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (const auto& e : opened.node->preference_list("user:42")) send_to(e.node, e.natural);
+  for (const auto& e : opened.node->preference_list("user:42")) send_to(e.address, e.natural);
   opened.node->stop();
   return replicas_sent > 0 ? 0 : 1;
 }

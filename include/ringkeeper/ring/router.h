@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +17,7 @@ namespace ringkeeper {
 struct PreferenceEntry {
   NodeId node;
   bool natural;  // a natural replica (true) or a fallback standing in for an unreachable one
+  std::string address = {};  // filled by Node::preference_list (the router knows no addresses)
   bool operator==(const PreferenceEntry&) const = default;
 };
 
