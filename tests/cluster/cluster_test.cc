@@ -354,6 +354,17 @@ TEST(ClusterTest, TwoClustersFoundedApartWithTheSameNameStayApart) {
   EXPECT_EQ((*ctl_json(b.admin(), {"status"}))["nodes"].size(), 1u);
 }
 
+// The tokens `viewer` routes to node `id`.
+std::set<std::string> tokens_of(const Cluster& c, int viewer, const std::string& id) {
+  std::set<std::string> out;
+  auto ring = ctl_json(c.nodes[viewer]->admin(), {"ring"});
+  if (!ring) return out;
+  for (const json& t : (*ring)["tokens"]) {
+    if (t["node"] == id) out.insert(t["token"].get<std::string>());
+  }
+  return out;
+}
+
 // The JSON lines ringctl printed.
 std::vector<json> json_lines(const std::string& out) {
   std::vector<json> lines;
@@ -412,13 +423,9 @@ TEST(ClusterTest, ADryRunAnnouncesNothingAndMoveWaitPrintsEveryPhaseUntilDone) {
   EXPECT_EQ(changes.size(), 1u) << waited.out;
   ASSERT_TRUE(wait_until(
       [&] {
-        for (auto& n : c.nodes) {
-          auto ring = ctl_json(n->admin(), {"ring"});
-          std::set<std::string> mine;
-          for (const json& t : (*ring)["tokens"]) {
-            if (t["node"] == mover) mine.insert(t["token"].get<std::string>());
-          }
-          if (mine != std::set<std::string>{"100", "200", "300"} || !(*ring)["pending"].empty()) return false;
+        for (int v : {0, 1, 2}) {
+          if (tokens_of(c, v, mover) != std::set<std::string>{"100", "200", "300"}) return false;
+          if (!(*ctl_json(c.nodes[v]->admin(), {"ring"}))["pending"].empty()) return false;
         }
         return c.formed(3);
       },
@@ -479,17 +486,6 @@ TEST(ClusterTest, AMoveBlockedByAStoppedMemberWaitsNamingItAndAbortRollsItBack) 
     EXPECT_EQ(change_of(c, v, mover), nullptr);
     EXPECT_EQ((*c.member(v, mover))["tokens"], 16) << "rolled back: the old tokens";
   }
-}
-
-// The tokens `viewer` routes to node `id`.
-std::set<std::string> tokens_of(const Cluster& c, int viewer, const std::string& id) {
-  std::set<std::string> out;
-  auto ring = ctl_json(c.nodes[viewer]->admin(), {"ring"});
-  if (!ring) return out;
-  for (const json& t : (*ring)["tokens"]) {
-    if (t["node"] == id) out.insert(t["token"].get<std::string>());
-  }
-  return out;
 }
 
 // A data dir restored from a backup taken before its node moved away from its tokens, one of
