@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gossip/hash.h"
+#include "node/move_plan.h"
 #include "ringkeeper/version.h"
 
 namespace ringkeeper {
@@ -123,6 +124,30 @@ json join_change(Call& c, const MemberView& m) {
   return json{{"id", change_id.to_string()}, {"kind", "join"}, {"phase", "announce"}, {"waiting_for", waiting}};
 }
 
+// Whom a change still waits for: only its coordinator (the mover) knows; empty elsewhere and
+// once the change ended.
+json change_waiting_for(Call& c, const MemberView& m) {
+  if (!m.self || !m.change || !gossip::in_flight(m.change->step)) return json::array();
+  return ids(c.driver.engine().change_waiting_for());
+}
+
+// status's per-node "change": a gossiped change in flight, else a join in flight, else null.
+json change_in_flight(Call& c, const MemberView& m) {
+  if (m.gone || !m.change || !gossip::in_flight(m.change->step)) return join_change(c, m);
+  return json{{"id", m.change->id.to_string()},
+              {"kind", std::string(gossip::to_string(m.change->kind))},
+              {"phase", std::string(gossip::to_string(m.change->step))},
+              {"waiting_for", change_waiting_for(c, m)}};
+}
+
+// The answer of every change command, and of /v1/change: {"change", "kind", "node", "phase"}.
+json change_answer(const NodeId& node, const gossip::ChangeRecord& change) {
+  return json{{"change", change.id.to_string()},
+              {"kind", std::string(gossip::to_string(change.kind))},
+              {"node", node.to_string()},
+              {"phase", std::string(gossip::to_string(change.step))}};
+}
+
 AdminResponse status(Call& c) {
   const ClusterView& view = c.view();
   const RingSnapshot& ring = *view.ring;
@@ -139,7 +164,7 @@ AdminResponse status(Call& c) {
                          {"liveness", std::string(gossip::to_string(m.liveness))},
                          {"tokens", rn ? rn->tokens.size() : 0},
                          {"claimed_tokens", m.claimed_tokens},
-                         {"change", join_change(c, m)},
+                         {"change", change_in_flight(c, m)},
                          {"ownership", ownership},
                          {"dc", m.dc},
                          {"rack", m.rack},
@@ -147,6 +172,7 @@ AdminResponse status(Call& c) {
   }
   return reply(200, json{{"cluster", c.driver.config().cluster},
                          {"ring_digest", ring.digest_hex()},
+                         {"ring_version", ring.version()},
                          {"converged", c.driver.engine().converged()},
                          {"rf", ring.current().replica_count()},
                          {"nodes", nodes}});
@@ -160,7 +186,20 @@ AdminResponse ring(Call& c) {
   for (uint32_t i = 0; i < cur.size(); ++i) {
     tokens.push_back(json{{"token", cur.token_at(i).to_string()}, {"node", nodes[cur.owner_at(i)].id.to_string()}});
   }
-  return reply(200, json{{"ring_digest", snapshot->digest_hex()}, {"tokens", tokens}});
+  // Tokens on their way in: a MOVING node's new tokens, a JOINING node's claim.
+  std::vector<std::pair<Token, NodeId>> incoming;
+  for (const RingNode& n : nodes) {
+    const std::vector<Token>* list = n.status == NodeStatus::kMoving    ? &n.pending_tokens
+                                     : n.status == NodeStatus::kJoining ? &n.tokens
+                                                                        : nullptr;
+    if (list) {
+      for (Token t : *list) incoming.emplace_back(t, n.id);
+    }
+  }
+  std::sort(incoming.begin(), incoming.end());
+  json pending = json::array();
+  for (const auto& [t, id] : incoming) pending.push_back(json{{"token", t.to_string()}, {"node", id.to_string()}});
+  return reply(200, json{{"ring_digest", snapshot->digest_hex()}, {"tokens", tokens}, {"pending", pending}});
 }
 
 AdminResponse owners(Call& c) {
@@ -194,6 +233,36 @@ AdminResponse gossipinfo(Call& c) {
   return reply(200, json{{"nodes", nodes}});
 }
 
+json token_list(const std::vector<Token>& tokens) {
+  json out = json::array();
+  for (Token t : tokens) out.push_back(t.to_string());
+  return out;
+}
+
+json fractions(const std::vector<std::pair<NodeId, double>>& ownership) {
+  json out = json::object();
+  for (const auto& [id, f] : ownership) out[id.to_string()] = f;
+  return out;
+}
+
+// move with {"dry_run": true}: the plan, nothing announced.
+AdminResponse move_plan(Call& c, std::vector<Token> tokens) {
+  const NodeId& self = c.driver.identity().id;
+  MovePlan plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
+  if (!plan.refused.empty()) return error(409, plan.refused);
+  json moves = json::array();
+  for (const RangeMove& m : plan.moves) {
+    moves.push_back(json{{"start", m.range.start.to_string()}, {"end", m.range.end.to_string()},
+                         {"from", ids(m.from)}, {"to", ids(m.to)}});
+  }
+  return reply(200, json{{"node", self.to_string()},
+                         {"tokens", token_list(plan.tokens)},
+                         {"dry_run", true},
+                         {"moves", moves},
+                         {"ownership_before", fractions(plan.ownership_before)},
+                         {"ownership_after", fractions(plan.ownership_after)}});
+}
+
 AdminResponse move(Call& c) {
   json body = json::parse(c.request.body, nullptr, false);
   if (body.is_discarded() || !body.contains("tokens") || !body["tokens"].is_array()) {
@@ -205,12 +274,50 @@ AdminResponse move(Call& c) {
     if (!parsed) return error(400, "not a token (an unsigned 64-bit decimal string): " + t.dump());
     tokens.push_back(*parsed);
   }
+  const json dry_run = body.value("dry_run", json(false));
+  if (!dry_run.is_boolean()) return error(400, "dry_run is true or false");
+  if (dry_run.get<bool>()) return move_plan(c, std::move(tokens));
   std::string err = c.driver.move_tokens(tokens);
   if (!err.empty()) return error(409, err);
-  json out = json::array();
+  const auto change = c.driver.engine().own_change();
+  if (!change) return error(500, "the move was announced but this node gossips no change record");
   std::sort(tokens.begin(), tokens.end());
-  for (Token t : tokens) out.push_back(t.to_string());
-  return reply(200, json{{"id", c.driver.identity().id.to_string()}, {"tokens", out}, {"announced", true}});
+  const NodeId& self = c.driver.identity().id;
+  json out = change_answer(self, *change);
+  out["id"] = self.to_string();
+  out["tokens"] = token_list(tokens);
+  out["announced"] = true;
+  return reply(200, out);
+}
+
+std::optional<NodeId> change_id_in(const json& body) {
+  if (!body.is_object() || !body.contains("change") || !body["change"].is_string()) return std::nullopt;
+  return NodeId::parse(body["change"].get<std::string>());
+}
+
+AdminResponse abort_change(Call& c) {
+  auto id = change_id_in(json::parse(c.request.body, nullptr, false));
+  if (!id) return error(400, "abort needs {\"change\": \"<change id>\"}");
+  std::string err = c.driver.abort_change(*id);
+  if (!err.empty()) return error(409, err);
+  const auto change = c.driver.engine().own_change();
+  if (!change) return error(500, "the change was aborted but this node gossips no change record");
+  return reply(200, change_answer(c.driver.identity().id, *change));
+}
+
+// A change as the answering node sees it (what `ringctl --wait` polls): found by id among the
+// change records members gossip, in flight or ended.
+AdminResponse change_status(Call& c) {
+  auto text = query_param(c.query, "id");
+  auto id = text ? NodeId::parse(*text) : std::nullopt;
+  if (!id) return error(400, "change needs ?id=<change id>");
+  for (const MemberView& m : c.view().members) {
+    if (!m.change || m.change->id != *id) continue;
+    json out = change_answer(m.id, *m.change);
+    out["waiting_for"] = change_waiting_for(c, m);
+    return reply(200, out);
+  }
+  return error(404, "no change " + id->to_string() + " is known here");
 }
 
 AdminResponse removenode(Call& c) {
@@ -243,7 +350,9 @@ constexpr Route kRoutes[] = {
     {false, "/v1/ring", ring},
     {false, "/v1/owners", owners},
     {false, "/v1/gossipinfo", gossipinfo},
+    {false, "/v1/change", change_status},
     {true, "/v1/move", move},
+    {true, "/v1/abort", abort_change},
     {true, "/v1/removenode", removenode},
     {true, "/v1/rebalance", not_in_this_build},
     {true, "/v1/decommission", not_in_this_build},
@@ -290,6 +399,9 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
     }
     if (const gossip::VersionedValue* stamp = m.state->get(gossip::keys::kStamp)) {
       m.stamp = std::strtoull(stamp->value.c_str(), nullptr, 10);
+    }
+    if (const gossip::VersionedValue* change = m.state->get(gossip::keys::kChange)) {
+      m.change = gossip::ChangeRecord::parse(change->value);
     }
     view.members.push_back(std::move(m));
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct MemberView {
   bool has_claim = false;       // gossips a non-empty token list
   size_t claimed_tokens = 0;    // tokens it gossips (0 for gone members or unreadable lists)
   uint64_t stamp = 0;           // its claim's HLC stamp (0 if none)
+  // The change record it gossips (in flight or ended), if any and readable.
+  std::optional<gossip::ChangeRecord> change;
 };
 
 struct ClusterView {

@@ -226,6 +226,13 @@ std::string Driver::move_tokens(std::vector<Token> tokens) {
   return err;
 }
 
+std::string Driver::abort_change(const NodeId& change) {
+  if (halted_) return "the node is stopping";
+  std::string err = engine_->abort_change(change);
+  if (err.empty()) after_event();
+  return err;
+}
+
 std::string Driver::remove_node(const NodeId& node) {
   std::string err = engine_->remove_node(node);
   if (err.empty()) after_event();

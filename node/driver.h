@@ -93,6 +93,7 @@ class Driver {
 
   // The node's writers; each returns the reason when refused or stopping, empty when done.
   std::string move_tokens(std::vector<Token> tokens);
+  std::string abort_change(const NodeId& change);
   std::string remove_node(const NodeId& node);
   std::string set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);

@@ -29,6 +29,12 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
+json ids_json(const std::vector<NodeId>& v) {
+  json a = json::array();
+  for (const NodeId& n : v) a.push_back(n.to_string());
+  return a;
+}
+
 // Every write and every frame, in the order they happened (the persistence-ordering contract).
 struct Journal {
   struct Write {
@@ -87,6 +93,7 @@ class NodeTest : public ::testing::Test {
     c.probe_interval_ms = 100;
     c.probe_timeout_ms = 40;
     c.settle_ms = 300;
+    c.replication.rf = rf_;
     return c;
   }
   // Opens and starts node `nodes_.size()` on its own store (kept in stores_ for restarts).
@@ -103,6 +110,33 @@ class NodeTest : public ::testing::Test {
     return *nodes_.back();
   }
   Node& node(size_t i) { return *nodes_[i]; }
+  // n nodes seeded by node 0; true once all route with one ring of n NORMAL nodes.
+  bool start_cluster(size_t n) {
+    start({});
+    if (!founded(0)) return false;
+    for (size_t i = 1; i < n; ++i) start({node(0).listen_address()});
+    return run_until([&] {
+      for (size_t i = 0; i < n; ++i) {
+        auto r = node(i).ring();
+        if (r->nodes().size() != n || r->digest() != node(0).ring()->digest()) return false;
+        for (const RingNode& rn : r->nodes()) {
+          if (rn.status != NodeStatus::kNormal) return false;
+        }
+      }
+      return true;
+    });
+  }
+  // Node i's entry in its own /v1/status about node `id`.
+  json status_of(size_t i, const NodeId& id) {
+    const json status = get(i, "/v1/status");
+    for (const json& m : status["nodes"]) {
+      if (m["id"] == id.to_string()) return m;
+    }
+    return json();
+  }
+  std::string phase_of(size_t i, const std::string& change) {
+    return get(i, "/v1/change?id=" + change).value("phase", "");
+  }
   bool run_until(const std::function<bool()>& done, EnvMillis max_ms = 20'000) { return net_.run_until(done, max_ms); }
   bool founded(size_t i) { return run_until([&] { return node(i).ring()->current().size() == 16; }); }
   json get(size_t i, const std::string& target, int want_status = 200) {
@@ -114,6 +148,7 @@ class NodeTest : public ::testing::Test {
     return net_.admin_post(node(i).admin_address(), target, body);
   }
 
+  uint32_t rf_ = 3;  // the replication factor of nodes started from here on
   SimNetwork net_;  // outlives the nodes
   std::filesystem::path dir_;
   std::vector<std::unique_ptr<SharedStore>> stores_;
@@ -366,6 +401,165 @@ TEST_F(NodeTest, AdminWritesAreCheckedAppliedAndRefusedWithReasons) {
   EXPECT_NE(remote.body.find("loopback only"), std::string::npos);
   EXPECT_NE(net_.admin_get(node(0).admin_address(), "/metrics").body.find("ringkeeper_admin_refused_total 1"),
             std::string::npos);
+}
+
+TEST_F(NodeTest, AMoveAnswersWithItsChangeAndWalksEveryPhaseToDone) {
+  ASSERT_TRUE(start_cluster(3));
+  const NodeId self = node(0).id();
+  const json status_before = get(0, "/v1/status");
+  ASSERT_TRUE(status_before["ring_version"].is_number_unsigned()) << status_before.dump();
+  const uint64_t version_before = status_before["ring_version"].get<uint64_t>();
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["200", "100"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  json m = json::parse(moved.body);
+  ASSERT_TRUE(m["change"].is_string());
+  const std::string change = m["change"];
+  EXPECT_TRUE(NodeId::parse(change)) << change;
+  EXPECT_EQ(m["kind"], "move");
+  EXPECT_EQ(m["node"], self.to_string());
+  EXPECT_EQ(m["phase"], "announce");
+  EXPECT_EQ(m["id"], self.to_string());
+  EXPECT_EQ(m["tokens"], json::array({"100", "200"}));
+  EXPECT_EQ(m["announced"], true);
+
+  // Pending at once on the mover: its new tokens, sorted.
+  json ring = get(0, "/v1/ring");
+  EXPECT_EQ(ring["pending"], json::parse(R"([{"token": "100", "node": ")" + self.to_string() +
+                                         R"("}, {"token": "200", "node": ")" + self.to_string() + R"("}])"));
+  EXPECT_EQ(ring["tokens"].size(), 48u) << "reads still go to the old tokens";
+  json me = status_of(0, self);
+  EXPECT_EQ(me["status"], "MOVING");
+  EXPECT_EQ(me["change"]["id"], change);
+  EXPECT_EQ(me["change"]["kind"], "move");
+  EXPECT_EQ(me["change"]["phase"], "announce");
+  EXPECT_TRUE(me["change"]["waiting_for"].is_array());
+
+  // Every phase in order; once it reads from the new owners it can no longer be aborted.
+  std::vector<std::string> phases;
+  auto record = [&] {
+    std::string p = phase_of(0, change);
+    if (phases.empty() || phases.back() != p) phases.push_back(p);
+    return p;
+  };
+  ASSERT_TRUE(run_until([&] { return record() == "read_new"; }));
+  AdminResponse late = post(0, "/v1/abort", json{{"change", change}}.dump());
+  EXPECT_EQ(late.status, 409);
+  EXPECT_NE(late.body.find("reads from its new owners"), std::string::npos) << late.body;
+  ASSERT_TRUE(run_until([&] { return record() == "done"; }));
+  EXPECT_EQ(phases, (std::vector<std::string>{"announce", "write_both", "read_new", "release", "done"}));
+
+  json done = get(0, "/v1/change?id=" + change);
+  EXPECT_EQ(done["change"], change);
+  EXPECT_EQ(done["kind"], "move");
+  EXPECT_EQ(done["node"], self.to_string());
+  EXPECT_EQ(done["waiting_for"], json::array());
+  EXPECT_EQ(status_of(0, self)["change"], nullptr);
+  // RingSnapshot::version() (the engine's to fill in as the cluster's ring version) never goes back.
+  EXPECT_GE(get(0, "/v1/status")["ring_version"].get<uint64_t>(), version_before);
+  ASSERT_TRUE(run_until([&] { return get(1, "/v1/ring")["pending"].empty() && phase_of(1, change) == "done"; }));
+  size_t mine = 0;
+  const json ring1 = get(1, "/v1/ring");
+  for (const json& t : ring1["tokens"]) mine += t["node"] == self.to_string();
+  EXPECT_EQ(mine, 2u);
+  get(0, "/v1/change?id=" + NodeId::from_random_bits(1, 2).to_string(), 404);
+  get(0, "/v1/change?id=nope", 400);
+}
+
+TEST_F(NodeTest, AMoveBlockedByAStoppedMemberNamesItAndAbortsBeforeReadNew) {
+  ASSERT_TRUE(start_cluster(3));
+  const NodeId mover = node(0).id(), stopped = node(2).id();
+  node(2).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(stopped) == PeerLiveness::kDown; }));
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  const std::string change = json::parse(moved.body)["change"];
+
+  // The mover names whom it waits for; other members show the change but cannot know.
+  ASSERT_TRUE(run_until([&] {
+    return status_of(0, mover)["change"]["waiting_for"] == json::array({stopped.to_string()});
+  }));
+  ASSERT_TRUE(run_until([&] { return status_of(1, mover)["change"].is_object(); }));
+  EXPECT_EQ(status_of(1, mover)["change"]["id"], change);
+  EXPECT_EQ(status_of(1, mover)["change"]["waiting_for"], json::array());
+  AdminResponse second = post(1, "/v1/move", R"({"tokens": ["300"]})");
+  EXPECT_EQ(second.status, 409) << "one change at a time";
+  EXPECT_NE(second.body.find(change), std::string::npos) << second.body;
+  EXPECT_EQ(get(0, "/v1/change?id=" + change)["waiting_for"], json::array({stopped.to_string()}));
+  net_.run_for(5'000);
+  EXPECT_EQ(phase_of(0, change), "announce") << "no phase passes without the stopped member";
+
+  EXPECT_EQ(post(0, "/v1/abort", "{}").status, 400);
+  EXPECT_EQ(post(0, "/v1/abort", R"({"change": "nope"})").status, 400);
+  EXPECT_EQ(post(0, "/v1/abort", json{{"change", NodeId::from_random_bits(1, 2).to_string()}}.dump()).status, 409);
+  AdminResponse elsewhere = post(1, "/v1/abort", json{{"change", change}}.dump());
+  EXPECT_EQ(elsewhere.status, 409);
+  EXPECT_NE(elsewhere.body.find("is not this node's"), std::string::npos) << elsewhere.body;
+
+  AdminResponse aborted = post(0, "/v1/abort", json{{"change", change}}.dump());
+  ASSERT_EQ(aborted.status, 200) << aborted.body;
+  EXPECT_EQ(json::parse(aborted.body),
+            (json{{"change", change}, {"kind", "move"}, {"node", mover.to_string()}, {"phase", "aborted"}}));
+  AdminResponse again = post(0, "/v1/abort", json{{"change", change}}.dump());
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("already ended"), std::string::npos) << again.body;
+  EXPECT_EQ(phase_of(0, change), "aborted");
+  json me = status_of(0, mover);
+  EXPECT_EQ(me["status"], "NORMAL");
+  EXPECT_EQ(me["change"], nullptr);
+  EXPECT_EQ(me["tokens"], 16);
+  EXPECT_EQ(get(0, "/v1/ring")["pending"], json::array());
+  ASSERT_TRUE(run_until([&] { return phase_of(1, change) == "aborted"; }));
+}
+
+TEST_F(NodeTest, ADryRunPlansTheMoveTheNodeThenMakesAndAnnouncesNothing) {
+  rf_ = 2;
+  ASSERT_TRUE(start_cluster(3));
+  const NodeId self = node(0).id();
+  const auto before = node(0).ring();
+  const std::string body = R"({"tokens": ["300", "100", "200"], "dry_run": true})";
+  AdminResponse planned = post(0, "/v1/move", body);
+  ASSERT_EQ(planned.status, 200) << planned.body;
+  json plan = json::parse(planned.body);
+  EXPECT_EQ(plan["node"], self.to_string());
+  EXPECT_EQ(plan["tokens"], json::array({"100", "200", "300"}));
+  ASSERT_FALSE(plan["moves"].empty());
+  double sum_before = 0, sum_after = 0;
+  ASSERT_EQ(plan["ownership_before"].size(), 3u);
+  ASSERT_EQ(plan["ownership_after"].size(), 3u);
+  for (auto& [id, f] : plan["ownership_before"].items()) sum_before += f.get<double>();
+  for (auto& [id, f] : plan["ownership_after"].items()) sum_after += f.get<double>();
+  EXPECT_NEAR(sum_before, 2.0, 1e-9);
+  EXPECT_NEAR(sum_after, 2.0, 1e-9);
+  for (const json& mv : plan["moves"]) {
+    const Token end = *Token::parse(mv["end"].get<std::string>());
+    EXPECT_TRUE(Token::parse(mv["start"].get<std::string>()));
+    EXPECT_EQ(mv["from"], ids_json(before->natural_replicas(end).to_vector()));
+    EXPECT_NE(mv["from"], mv["to"]);
+  }
+  // Nothing announced.
+  EXPECT_EQ(node(0).ring()->digest(), before->digest());
+  EXPECT_EQ(status_of(0, self)["status"], "NORMAL");
+  EXPECT_EQ(get(0, "/v1/ring")["pending"], json::array());
+  // Refused like the move itself.
+  EXPECT_EQ(post(0, "/v1/move", R"({"tokens": [], "dry_run": true})").status, 409);
+  EXPECT_EQ(post(0, "/v1/move", R"({"tokens": ["5", "5"], "dry_run": true})").status, 409);
+  const std::string taken = before->find(node(1).id())->tokens.front().to_string();
+  EXPECT_EQ(post(0, "/v1/move", R"({"tokens": [")" + taken + R"("], "dry_run": true})").status, 409);
+  EXPECT_EQ(post(0, "/v1/move", R"({"tokens": ["1"], "dry_run": "yes"})").status, 400);
+
+  // The plan is what the move does.
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["300", "100", "200"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  const std::string change = json::parse(moved.body)["change"];
+  ASSERT_TRUE(run_until([&] { return phase_of(0, change) == "done"; }));
+  const auto after = node(0).ring();
+  for (const json& mv : plan["moves"]) {
+    EXPECT_EQ(mv["to"], ids_json(after->natural_replicas(*Token::parse(mv["end"].get<std::string>())).to_vector()));
+  }
+  const auto own = after->ownership();
+  for (size_t i = 0; i < after->nodes().size(); ++i) {
+    EXPECT_NEAR(plan["ownership_after"][after->nodes()[i].id.to_string()].get<double>(), own[i], 1e-9);
+  }
 }
 
 TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {

@@ -100,11 +100,12 @@ run "$RINGCTL" --host "$(admin 1)" status
 
 say "Moving node 2's tokens"
 NEW_TOKENS="1000000000000000000,7000000000000000000,13000000000000000000"
-run "$RINGCTL" --host "$(admin 2)" move --tokens "$NEW_TOKENS"
+run "$RINGCTL" --host "$(admin 2)" move --tokens "$NEW_TOKENS" --dry-run
+note "The plan above announced nothing. Now the move itself, phase by phase: each waits until every member acknowledged the last."
+run "$RINGCTL" --host "$(admin 2)" move --tokens "$NEW_TOKENS" --wait
 for i in $(seq 0 $((N - 1))); do wait_for 30 "node $i to converge on the move" "$RINGCTL" --host "$(admin "$i")" health; done
-note "Gossip carried the new tokens to every node; all agree on the new ring (converged again)."
+note "Every node routes with the new tokens; all agree on the new ring (converged again)."
 run "$RINGCTL" --host "$(admin 0)" status
-note "(This build applies moved tokens as gossip delivers them; the phased, streaming-safe move comes later.)"
 
 say "Stopping every node with SIGTERM: each tells its peers it is leaving, flushes and exits 0"
 for i in $(seq 0 $((N - 1))); do kill -TERM "${PIDS[$i]}"; done

@@ -1,11 +1,16 @@
-// ringctl: the operator CLI. Talks to one node's admin API (--host, default 127.0.0.1:7180).
+// ringctl: the operator CLI. Talks to one node's admin API (--host, default 127.0.0.1:7180);
+// `move --wait` follows the change it started by polling that node's GET /v1/change.
 // Exit codes: 0 done (health: converged), 1 failed or refused (health: not converged),
 // 2 usage or not in this build, 3 the node could not be reached.
+#include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -41,11 +46,19 @@ char liveness_letter(const std::string& l) {
   return '?';
 }
 
+// The strings of a JSON array, separated by `sep`.
+std::string joined(const json& list, const char* sep) {
+  std::string out;
+  for (const json& v : list) out += (out.empty() ? "" : sep) + (v.is_string() ? v.get<std::string>() : v.dump());
+  return out;
+}
+
 std::string short_gen(const json& g) { return g.is_number() ? std::to_string(g.get<uint64_t>()) : g.dump(); }
 
 void print_status(const json& s) {
-  std::printf("Cluster: %s   ring digest: %s   converged: %s\n", s.value("cluster", "").c_str(),
-              s.value("ring_digest", "").c_str(), s.value("converged", false) ? "yes" : "no");
+  std::printf("Cluster: %s   ring digest: %s   ring version: %s   converged: %s\n", s.value("cluster", "").c_str(),
+              s.value("ring_digest", "").c_str(), s.contains("ring_version") ? s["ring_version"].dump().c_str() : "-",
+              s.value("converged", false) ? "yes" : "no");
   std::map<std::string, std::vector<json>> by_dc;
   for (const json& n : s["nodes"]) by_dc[n.value("dc", "")].push_back(n);
   for (auto& [dc, nodes] : by_dc) {
@@ -66,14 +79,54 @@ void print_status(const json& s) {
   }
   std::printf("\n(* the node that answered; Owns sums to the replication factor; Tokens N/M: owns N of the M it "
               "claims)\n");
+  bool header = false;
   for (const json& n : s["nodes"]) {
     const json& change = n.contains("change") ? n["change"] : json();
     if (!change.is_object()) continue;
-    std::string waiting;
-    for (const json& w : change.value("waiting_for", json::array())) waiting += (waiting.empty() ? "" : ", ") + w.get<std::string>();
-    std::printf("%s %s: %s, phase %s%s\n", n.value("id", "").c_str(), change.value("kind", "").c_str(),
+    if (!header) std::printf("\nChanges in flight:\n");
+    header = true;
+    const std::string waiting = joined(change.value("waiting_for", json::array()), ", ");
+    std::printf("  %s of %s: change %s, phase %s%s\n", change.value("kind", "").c_str(), n.value("id", "").c_str(),
                 change.value("id", "").c_str(), change.value("phase", "").c_str(),
                 waiting.empty() ? "" : ("; waiting for " + waiting).c_str());
+  }
+}
+
+std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
+
+// A section title in the style of `riak-admin cluster plan`: centred in a line of '='.
+void banner(const std::string& title) {
+  const size_t width = 79, pad = title.size() + 2 < width ? (width - title.size() - 2) / 2 : 0;
+  const std::string left(pad, '='), right(width > pad + title.size() + 2 ? width - pad - title.size() - 2 : 0, '=');
+  std::printf("%s %s %s\n", left.c_str(), title.c_str(), right.c_str());
+}
+
+const std::string kRule(79, '-');
+
+// move --dry-run: the staged change, ownership before and after per node, and the ranges whose
+// replicas change.
+void print_plan(const json& p) {
+  const std::string node = p.value("node", "");
+  banner("Staged Changes");
+  std::printf("%-10s %s\n%s\n", "Action", "Details", kRule.c_str());
+  std::printf("%-10s %s to %zu tokens: %s\n%s\n", "move", node.c_str(), p["tokens"].size(),
+              joined(p["tokens"], ", ").c_str(), kRule.c_str());
+  std::printf("(dry run: nothing was announced)\n\n");
+  banner("Ownership");
+  std::printf("%-9s %-9s %s\n%s\n", "Before", "After", "Node", kRule.c_str());
+  const json& before = p["ownership_before"];
+  const json& after = p["ownership_after"];
+  for (auto& [id, f] : after.items()) {
+    const double was = before.contains(id) ? before[id].get<double>() : 0.0;
+    std::printf("%-9s %-9s %s%s\n", percent(was).c_str(), percent(f.get<double>()).c_str(), id.c_str(),
+                id == node ? " (moves)" : "");
+  }
+  std::printf("%s\n(ownership: the fraction of the ring each node holds as a replica; it sums to RF)\n\n",
+              kRule.c_str());
+  std::printf("Ranges whose replicas change: %zu\n", p["moves"].size());
+  for (const json& m : p["moves"]) {
+    std::printf("  (%s, %s]  %s -> %s\n", m.value("start", "").c_str(), m.value("end", "").c_str(),
+                joined(m["from"], ", ").c_str(), joined(m["to"], ", ").c_str());
   }
 }
 
@@ -90,6 +143,10 @@ void print_human(const std::string& cmd, const json& j) {
     std::printf("ring digest %s, %zu tokens\n%-22s %s\n", j.value("ring_digest", "").c_str(), j["tokens"].size(),
                 "Token", "Node");
     for (const json& t : j["tokens"]) std::printf("%-22s %s\n", t.value("token", "").c_str(), t.value("node", "").c_str());
+    if (j.contains("pending") && !j["pending"].empty()) {
+      std::printf("\npending (tokens moving in: a MOVING node's new tokens, a JOINING node's claim)\n");
+      for (const json& t : j["pending"]) std::printf("%-22s %s\n", t.value("token", "").c_str(), t.value("node", "").c_str());
+    }
     return;
   }
   if (cmd == "owners") {
@@ -123,10 +180,17 @@ void print_human(const std::string& cmd, const json& j) {
     }
     return;
   }
+  if (cmd == "move" && j.value("dry_run", false)) return print_plan(j);
   if (cmd == "move") {
-    std::printf("announced %zu new tokens for node %s:", j["tokens"].size(), j.value("id", "").c_str());
-    for (const json& t : j["tokens"]) std::printf(" %s", t.get<std::string>().c_str());
-    std::printf("\n(they take effect on each node as gossip delivers them; `ringctl health` shows when all agree)\n");
+    std::printf("change %s move of %s: %s\n  new tokens: %s\n", j.value("change", "").c_str(),
+                j.value("node", "").c_str(), j.value("phase", "").c_str(), joined(j["tokens"], " ").c_str());
+    std::printf("(it advances phase by phase as every member acknowledges; `ringctl status` shows where it "
+                "stands, --wait follows it)\n");
+    return;
+  }
+  if (cmd == "abort") {
+    std::printf("change %s %s of %s: %s (rolled back)\n", j.value("change", "").c_str(), j.value("kind", "").c_str(),
+                j.value("node", "").c_str(), j.value("phase", "").c_str());
     return;
   }
   if (cmd == "removenode") {
@@ -134,6 +198,107 @@ void print_human(const std::string& cmd, const json& j) {
     return;
   }
   std::printf("%s\n", j.dump(2).c_str());
+}
+
+// One node's admin API, as ringctl calls it.
+struct Client {
+  std::string host;
+  std::string authorization;  // "Bearer <token>" or empty
+  std::optional<ringkeeper::tools::HttpResponse> request(const Call& call, std::string* error) const {
+    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, 10000, authorization);
+  }
+};
+
+bool is_uuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// A change's phases in the order it passes them (an aborted change stops before read_new).
+constexpr const char* kPhases[] = {"announce", "write_both", "read_new", "release", "done"};
+
+int phase_index(const std::string& phase) {
+  for (int i = 0; i < static_cast<int>(std::size(kPhases)); ++i) {
+    if (phase == kPhases[i]) return i;
+  }
+  return -1;
+}
+
+// --wait: follows the change in `answer` (a change command's answer) on the node that gave it,
+// polling GET /v1/change, until it is done (0), aborted or failed (1), or the node stays
+// unreachable for 10 s (3). A line per phase as it is reached — with --json the answer with that
+// phase, the last one the result — and, for people, a line whenever the awaited members change.
+int follow_change(const Client& client, json answer, bool as_json) {
+  using namespace std::chrono_literals;
+  const std::string id = answer.value("change", ""), kind = answer.value("kind", "");
+  std::string phase;
+  json waiting = json::array();
+  auto print = [&](const std::string& reached, const std::string& why) {
+    answer["phase"] = reached;
+    if (!why.empty()) answer["error"] = why;
+    if (as_json) {
+      std::printf("%s\n", answer.dump().c_str());
+    } else {
+      const std::string who = joined(waiting, ", ");
+      std::printf("change %s %s: %s%s\n", id.c_str(), kind.c_str(), reached.c_str(),
+                  who.empty() ? "" : (" (waiting for: " + who + ")").c_str());
+    }
+    std::fflush(stdout);
+  };
+  auto reach = [&](const std::string& next, const json& next_waiting) {
+    if (next == phase) {
+      if (next_waiting == waiting) return;
+      waiting = next_waiting;
+      if (!as_json) print(phase, "");
+      return;
+    }
+    // Phases passed between two polls were reached too: say so, in order.
+    const int from = phase_index(phase), to = phase_index(next);
+    waiting = json::array();
+    for (int k = from + 1; from >= 0 && to > from && k < to; ++k) print(kPhases[k], "");
+    waiting = next_waiting;
+    phase = next;
+    if (phase == "aborted") {
+      print(phase, "change " + id + " was aborted (rolled back)");
+    } else if (phase == "failed") {
+      print(phase, "change " + id + " failed");
+    } else {
+      print(phase, "");
+    }
+  };
+  reach(answer.value("phase", "announce"), answer.value("waiting_for", json::array()));
+  const Call poll{"GET", "/v1/change?id=" + ringkeeper::tools::url_encode(id), ""};
+  auto unreachable_since = std::chrono::steady_clock::now();
+  bool reachable = true;
+  while (phase != "done" && phase != "aborted" && phase != "failed") {
+    std::this_thread::sleep_for(100ms);
+    std::string error;
+    auto resp = client.request(poll, &error);
+    if (!resp) {
+      if (reachable) unreachable_since = std::chrono::steady_clock::now();
+      reachable = false;
+      if (std::chrono::steady_clock::now() - unreachable_since < 10s) continue;
+      std::fprintf(stderr, "ringctl: lost the node at %s while following change %s: %s\n", client.host.c_str(),
+                   id.c_str(), error.c_str());
+      return 3;
+    }
+    reachable = true;
+    json j = json::parse(resp->body, nullptr, false);
+    if (resp->status != 200 || j.is_discarded()) {
+      const std::string why = j.is_discarded() ? resp->body : j.value("error", resp->body);
+      print("failed", "lost track of change " + id + ": " + why);
+      std::fprintf(stderr, "ringctl: lost track of change %s: %s\n", id.c_str(), why.c_str());
+      return 1;
+    }
+    reach(j.value("phase", ""), j.value("waiting_for", json::array()));
+  }
+  if (phase == "done") return 0;
+  std::fprintf(stderr, "ringctl: %s\n", answer.value("error", "").c_str());
+  return 1;
 }
 
 }  // namespace
@@ -146,22 +311,29 @@ int main(int argc, char** argv) {
   bool as_json = false;
   std::string token_file;
   app.add_option("--host", host, "the node's admin address HOST:PORT")->capture_default_str();
-  app.add_flag("--json", as_json, "print the node's JSON answer as is");
+  app.add_flag("--json", as_json, "print the node's JSON answer as is (with --wait: one JSON line per phase)");
   app.add_option("--admin-token-file", token_file, "file with the admin token (state-changing calls from other hosts)");
   app.set_version_flag("--version", std::string("ringctl ") + ringkeeper::kVersion);
   app.require_subcommand(1);
   app.add_subcommand("info", "the answering node: id, cluster, addresses, generation, data dir, version");
-  app.add_subcommand("status", "every member: liveness, status, ownership, tokens, dc, rack, id");
-  app.add_subcommand("ring", "the ring's tokens and their owners, sorted by token");
+  app.add_subcommand("status", "every member: liveness, status, ownership, tokens, dc, rack, id; changes in flight");
+  app.add_subcommand("ring", "the ring's tokens and their owners, sorted by token; tokens moving in");
   std::string key;
   app.add_subcommand("owners", "replicas of KEY, the reachable preference list, pending owners")
       ->add_option("KEY", key, "the key")->required();
   app.add_subcommand("gossipinfo", "every member's gossiped values and versions");
   app.add_subcommand("health", "is the cluster converged? (exit 0 yes, 1 no)");
   std::string tokens;
-  app.add_subcommand("move", "announce new tokens for the answering node")
-      ->add_option("--tokens", tokens, "T1,T2,... (unsigned 64-bit decimals)")->required();
-  bool dry_run = false;
+  bool dry_run = false, wait = false;
+  CLI::App* move = app.add_subcommand(
+      "move", "move the answering node to new tokens, phase by phase (announce, write_both, read_new, release)");
+  move->add_option("--tokens", tokens, "T1,T2,... (unsigned 64-bit decimals)")->required();
+  move->add_flag("--dry-run", dry_run, "print the plan (ranges moving from -> to, ownership before and after); "
+                                       "announce nothing");
+  move->add_flag("--wait", wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per phase");
+  std::string change_id;
+  app.add_subcommand("abort", "roll back the answering node's change, if it has not reached read_new")
+      ->add_option("CHANGE_ID", change_id, "the change's id (as move printed it)")->required();
   app.add_subcommand("rebalance", "(not in this build) move tokens toward balance")->add_flag("--dry-run", dry_run);
   app.add_subcommand("decommission", "(not in this build) stream away and leave the ring");
   std::string node_id;
@@ -192,7 +364,15 @@ int main(int argc, char** argv) {
       }
       list.push_back(t);
     }
-    call = {"POST", "/v1/move", json{{"tokens", list}}.dump()};
+    json body{{"tokens", list}};
+    if (dry_run) body["dry_run"] = true;
+    call = {"POST", "/v1/move", body.dump()};
+  } else if (cmd == "abort") {
+    if (!is_uuid(change_id)) {
+      std::fprintf(stderr, "ringctl: abort: not a change id (a UUID): '%s'\n", change_id.c_str());
+      return 2;
+    }
+    call = {"POST", "/v1/abort", json{{"change", change_id}}.dump()};
   } else if (cmd == "removenode") {
     call = {"POST", "/v1/removenode", json{{"node", node_id}}.dump()};
   } else if (cmd == "rebalance") {
@@ -202,7 +382,7 @@ int main(int argc, char** argv) {
   } else {
     call.target = "/v1/" + cmd;
   }
-  std::string auth;
+  Client client{host, ""};
   if (!token_file.empty()) {
     std::ifstream f(token_file);
     std::string token;
@@ -210,10 +390,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ringctl: --admin-token-file: cannot read %s\n", token_file.c_str());
       return 2;
     }
-    auth = "Bearer " + token;
+    client.authorization = "Bearer " + token;
   }
   std::string error;
-  auto resp = ringkeeper::tools::http_request(host, call.method, call.target, call.body, &error, 10000, auth);
+  auto resp = client.request(call, &error);
   if (!resp) {
     std::fprintf(stderr, "ringctl: cannot reach the node at %s: %s\n", host.c_str(), error.c_str());
     return 3;
@@ -229,6 +409,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringctl: %s\n", msg.c_str());
     return resp->status == 501 || resp->status == 404 ? 2 : 1;
   }
+  if (cmd == "move" && wait && !dry_run) return follow_change(client, j, as_json);
   if (as_json) {
     std::printf("%s\n", j.dump().c_str());
   } else {

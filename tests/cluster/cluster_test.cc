@@ -8,9 +8,12 @@
 #include <cerrno>
 #include <csignal>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -29,10 +32,12 @@ struct Cluster {
   std::vector<std::unique_ptr<Ringd>> nodes;
   std::vector<uint16_t> ports;  // fixed gossip ports (stable across restarts)
 
-  // n nodes started at once; node 0 seeds the rest (its own only seed, so it founds).
-  explicit Cluster(int n, bool fixed_ports = true) {
+  // n nodes started at once; node 0 seeds the rest (its own only seed, so it founds). `flags` go
+  // to every node.
+  explicit Cluster(int n, bool fixed_ports = true, std::vector<std::string> flags = {}) {
     for (int i = 0; i < n; ++i) ports.push_back(fixed_ports ? free_port() : 0);
-    for (int i = 0; i < n; ++i) start(i, {"--seeds", seed()});
+    flags.insert(flags.begin(), {"--seeds", seed()});
+    for (int i = 0; i < n; ++i) start(i, flags);
   }
   std::string seed() const { return "127.0.0.1:" + std::to_string(ports[0]); }
   fs::path dir(int i) const { return tmp.path() / ("n" + std::to_string(i)); }
@@ -349,23 +354,78 @@ TEST(ClusterTest, TwoClustersFoundedApartWithTheSameNameStayApart) {
   EXPECT_EQ((*ctl_json(b.admin(), {"status"}))["nodes"].size(), 1u);
 }
 
-TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
-  Cluster c(3);
+// The tokens `viewer` routes to node `id`.
+std::set<std::string> tokens_of(const Cluster& c, int viewer, const std::string& id) {
+  std::set<std::string> out;
+  auto ring = ctl_json(c.nodes[viewer]->admin(), {"ring"});
+  if (!ring) return out;
+  for (const json& t : (*ring)["tokens"]) {
+    if (t["node"] == id) out.insert(t["token"].get<std::string>());
+  }
+  return out;
+}
+
+// The JSON lines ringctl printed.
+std::vector<json> json_lines(const std::string& out) {
+  std::vector<json> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(json::parse(line, nullptr, false));
+  }
+  return lines;
+}
+
+// The change `viewer`'s status shows for node `id` (null if none).
+json change_of(Cluster& c, int viewer, const std::string& id) {
+  auto m = c.member(viewer, id);
+  return m && m->contains("change") ? (*m)["change"] : json();
+}
+
+TEST(ClusterTest, ADryRunAnnouncesNothingAndMoveWaitPrintsEveryPhaseUntilDone) {
+  Cluster c(3, true, {"--rf", "2"});  // RF 2 of 3 nodes: a move changes replica sets
   ASSERT_TRUE(c.serving());
   ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
   const std::string mover = c.id_of(1);
+  const std::string digest = (*ctl_json(c.nodes[0]->admin(), {"ring"}))["ring_digest"];
   int rc = -1;
-  auto moved = ctl_json(c.nodes[1]->admin(), {"move", "--tokens", "100,200,300"}, &rc);
+  auto plan = ctl_json(c.nodes[1]->admin(), {"move", "--tokens", "100,200,300", "--dry-run"}, &rc);
   ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ((*plan)["node"], mover);
+  EXPECT_EQ((*plan)["tokens"], json::array({"100", "200", "300"}));
+  ASSERT_FALSE((*plan)["moves"].empty());
+  for (const char* k : {"start", "end", "from", "to"}) EXPECT_TRUE((*plan)["moves"][0].contains(k)) << k;
+  EXPECT_EQ((*plan)["ownership_before"].size(), 3u);
+  EXPECT_EQ((*plan)["ownership_after"].size(), 3u);
+  RunResult human = ringctl({"--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--dry-run"});
+  EXPECT_EQ(human.exit_code, 0);
+  EXPECT_NE(human.out.find("Staged Changes"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("Ranges whose replicas change"), std::string::npos) << human.out;
+  for (auto& n : c.nodes) {
+    auto ring = ctl_json(n->admin(), {"ring"});
+    EXPECT_EQ((*ring)["ring_digest"], digest) << "a dry run announces nothing";
+    EXPECT_EQ((*ring)["pending"], json::array());
+  }
+  EXPECT_EQ(change_of(c, 1, mover), nullptr);
+
+  RunResult waited = ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.out;
+  std::vector<std::string> phases;
+  std::set<std::string> changes;
+  for (const json& line : json_lines(waited.out)) {
+    ASSERT_TRUE(line.is_object()) << waited.out;
+    phases.push_back(line.value("phase", ""));
+    changes.insert(line.value("change", ""));
+    EXPECT_EQ(line["kind"], "move");
+    EXPECT_EQ(line["node"], mover);
+  }
+  EXPECT_EQ(phases, (std::vector<std::string>{"announce", "write_both", "read_new", "release", "done"})) << waited.out;
+  EXPECT_EQ(changes.size(), 1u) << waited.out;
   ASSERT_TRUE(wait_until(
       [&] {
-        for (auto& n : c.nodes) {
-          auto ring = ctl_json(n->admin(), {"ring"});
-          std::set<std::string> mine;
-          for (const json& t : (*ring)["tokens"]) {
-            if (t["node"] == mover) mine.insert(t["token"].get<std::string>());
-          }
-          if (mine != std::set<std::string>{"100", "200", "300"}) return false;
+        for (int v : {0, 1, 2}) {
+          if (tokens_of(c, v, mover) != std::set<std::string>{"100", "200", "300"}) return false;
+          if (!(*ctl_json(c.nodes[v]->admin(), {"ring"}))["pending"].empty()) return false;
         }
         return c.formed(3);
       },
@@ -376,15 +436,56 @@ TEST(ClusterTest, MoveAnnouncesNewTokensEverywhere) {
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
 
-// The tokens `viewer` routes to node `id`.
-std::set<std::string> tokens_of(const Cluster& c, int viewer, const std::string& id) {
-  std::set<std::string> out;
-  auto ring = ctl_json(c.nodes[viewer]->admin(), {"ring"});
-  if (!ring) return out;
-  for (const json& t : (*ring)["tokens"]) {
-    if (t["node"] == id) out.insert(t["token"].get<std::string>());
+TEST(ClusterTest, AMoveBlockedByAStoppedMemberWaitsNamingItAndAbortRollsItBack) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string mover = c.id_of(1), hung = c.id_of(2);
+  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{c.nodes[2]->pid()};
+  auto waiting = std::async(std::launch::async, [&] {
+    return ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
+  });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const json ch = change_of(c, 1, mover);
+        return ch.is_object() && ch["waiting_for"] == json::array({hung});
+      },
+      30s))
+      << change_of(c, 1, mover).dump();
+  const std::string change = change_of(c, 1, mover)["id"];
+  ASSERT_TRUE(wait_until([&] { return change_of(c, 0, mover).is_object() && change_of(c, 0, mover)["id"] == change; }, 10s));
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(change_of(c, 1, mover)["phase"], "announce") << "no phase passes without the stopped member";
+  RunResult table = ringctl({"--host", c.nodes[1]->admin(), "status"});
+  EXPECT_NE(table.out.find("UM"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("waiting for " + hung), std::string::npos) << table.out;
+
+  int rc = -1;
+  auto aborted = ctl_json(c.nodes[1]->admin(), {"abort", change}, &rc);
+  EXPECT_EQ(rc, 0);
+  ASSERT_TRUE(aborted);
+  EXPECT_EQ((*aborted)["phase"], "aborted");
+  EXPECT_EQ((*aborted)["change"], change);
+  RunResult waited = waiting.get();
+  EXPECT_EQ(waited.exit_code, 1) << waited.out;
+  const std::vector<json> lines = json_lines(waited.out);
+  ASSERT_GE(lines.size(), 2u) << waited.out;
+  EXPECT_EQ(lines.front()["phase"], "announce");
+  EXPECT_EQ(lines.back()["phase"], "aborted");
+  EXPECT_TRUE(lines.back().contains("error")) << waited.out;
+  EXPECT_EQ(ringctl({"--host", c.nodes[1]->admin(), "abort", change}).exit_code, 1) << "already ended";
+  EXPECT_EQ(ringctl({"--host", c.nodes[1]->admin(), "abort", "not-a-change"}).exit_code, 2);
+
+  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGCONT), 0);
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  for (int v : {0, 1, 2}) {
+    EXPECT_EQ(change_of(c, v, mover), nullptr);
+    EXPECT_EQ((*c.member(v, mover))["tokens"], 16) << "rolled back: the old tokens";
   }
-  return out;
 }
 
 // A data dir restored from a backup taken before its node moved away from its tokens, one of
