@@ -331,6 +331,17 @@ Body read_body(uint64_t type, Reader& r) {
   auto u64 = [&] { return r.u64(); };
   auto digest = [&] { return r.digest(); };
   auto delta = [&] { return r.delta(); };
+  // [seq] (version 1) or [seq, id hi, id lo, generation] (version 2); returns the fields left.
+  auto seq_and_node = [&](uint64_t& seq, NodeId& node, uint64_t& generation) {
+    uint32_t more = r.record(1);
+    seq = r.u64();
+    if (more >= 3) {
+      node = r.id();
+      generation = r.u64();
+      more -= 3;
+    }
+    return more;
+  };
   Body body;
   uint32_t extra = 0;
   switch (type) {
@@ -366,24 +377,14 @@ Body read_body(uint64_t type, Reader& r) {
       body = Ack2{r.list_of(kMaxListEntries, delta)};
       break;
     case t::kPing: {
-      extra = r.record(1);
-      Ping m{r.u64(), NodeId(), 0};
-      if (extra >= 3) {  // version 2: the target
-        m.target = r.id();
-        m.target_generation = r.u64();
-        extra -= 3;
-      }
+      Ping m;
+      extra = seq_and_node(m.seq, m.target, m.target_generation);  // version 2 names the target
       body = m;
       break;
     }
     case t::kPingAck: {
-      extra = r.record(1);
-      PingAck m{r.u64(), NodeId(), 0};
-      if (extra >= 3) {  // version 2: who answered
-        m.about = r.id();
-        m.about_generation = r.u64();
-        extra -= 3;
-      }
+      PingAck m;
+      extra = seq_and_node(m.seq, m.about, m.about_generation);  // version 2 names who answered
       body = m;
       break;
     }

@@ -486,22 +486,6 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now, Cha
   return "";
 }
 
-namespace {
-// Largest ownership over mean ownership among nodes that own tokens.
-double max_over_mean(const RingSnapshot& ring) {
-  const auto own = ring.ownership();
-  double sum = 0, mx = 0;
-  size_t n = 0;
-  for (size_t i = 0; i < own.size(); ++i) {
-    if (ring.nodes()[i].tokens.empty()) continue;
-    sum += own[i];
-    mx = std::max(mx, own[i]);
-    ++n;
-  }
-  return n == 0 ? 0.0 : mx / (sum / static_cast<double>(n));
-}
-}  // namespace
-
 std::vector<Token> GossipEngine::rebalance_tokens() {
   auto r = ring();
   const RingNode* me = r->find(config_.id);
@@ -513,7 +497,7 @@ std::vector<Token> GossipEngine::rebalance_tokens() {
     nodes.push_back({n.id, n.status, n.id == config_.id ? next : n.tokens, n.pending_tokens, n.dc, n.rack, n.stamp, n.phase});
   }
   auto after = RingSnapshot::build(std::move(nodes), r->config()).snapshot;
-  if (!after || max_over_mean(*after) > max_over_mean(*r) * 0.99) return {};
+  if (!after || after->balance() > r->balance() * 0.99) return {};
   return next;
 }
 

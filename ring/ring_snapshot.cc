@@ -277,6 +277,19 @@ std::shared_ptr<const RingSnapshot> RingSnapshot::empty(const ReplicationConfig&
 
 std::string RingSnapshot::digest_hex() const { return digest_to_hex(digest_); }
 
+double RingSnapshot::balance() const {
+  const auto own = ownership();
+  double sum = 0, mx = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (nodes_[i].tokens.empty()) continue;
+    sum += own[i];
+    mx = std::max(mx, own[i]);
+    ++n;
+  }
+  return n == 0 ? 0.0 : mx / (sum / static_cast<double>(n));
+}
+
 const RingNode* RingSnapshot::find(const NodeId& id) const {
   auto idx = index_of(id);
   return idx ? &nodes_[*idx] : nullptr;

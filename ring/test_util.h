@@ -39,18 +39,7 @@ inline std::vector<NodeDescription> random_ring(std::mt19937_64& rng, int nodes,
 }
 
 // Largest ownership over mean ownership, among nodes that own tokens.
-inline double max_over_mean(const RingSnapshot& ring) {
-  auto own = ring.ownership();
-  double sum = 0, mx = 0;
-  size_t n = 0;
-  for (size_t i = 0; i < own.size(); ++i) {
-    if (ring.nodes()[i].tokens.empty()) continue;
-    sum += own[i];
-    mx = std::max(mx, own[i]);
-    ++n;
-  }
-  return n == 0 ? 0.0 : mx / (sum / n);
-}
+inline double max_over_mean(const RingSnapshot& ring) { return ring.balance(); }
 
 inline ReplicationConfig simple_rf(uint32_t rf) {
   ReplicationConfig c;

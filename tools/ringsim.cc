@@ -94,19 +94,6 @@ bool follow_change(SimCluster& sim, gossip::GossipEngine& e, std::vector<Millis>
   return step == gossip::ChangeStep::kDone;
 }
 
-double max_over_mean(const RingSnapshot& ring) {
-  const auto own = ring.ownership();
-  double sum = 0, mx = 0;
-  size_t n = 0;
-  for (size_t i = 0; i < own.size(); ++i) {
-    if (ring.nodes()[i].tokens.empty()) continue;
-    sum += own[i];
-    mx = std::max(mx, own[i]);
-    ++n;
-  }
-  return n == 0 ? 0.0 : mx / (sum / static_cast<double>(n));
-}
-
 // The fraction of all replica placements (ring × RF) that changed hands between two snapshots.
 double moved_fraction(const RingSnapshot& before, const RingSnapshot& after) {
   long double gained = 0;
@@ -132,7 +119,7 @@ int cmd_rebalance(size_t nodes, int trials, uint64_t seed) {
     sim.add_preconverged(nodes);
     sim.run_until(o.gossip_interval);
     auto start = sim.engine(0).ring();
-    before.push_back(max_over_mean(*start));
+    before.push_back(start->balance());
     for (size_t i = 0; i < nodes; ++i) {
       std::vector<Token> next = sim.engine(i).rebalance_tokens();
       if (next.empty()) continue;
@@ -144,7 +131,7 @@ int cmd_rebalance(size_t nodes, int trials, uint64_t seed) {
       incomplete += !follow_change(sim, sim.engine(i), phases);
     }
     auto end = sim.engine(0).ring();
-    after.push_back(max_over_mean(*end));
+    after.push_back(end->balance());
     moved.push_back(moved_fraction(*start, *end));
   }
   std::sort(phases.begin(), phases.end());

@@ -144,6 +144,9 @@ class RingSnapshot {
 
   // Fraction of the ring each node holds as a natural replica, indexed like nodes().
   std::vector<double> ownership() const { return current_.ownership(nodes_.size()); }
+  // Largest ownership over mean ownership among nodes that own tokens (1.0: perfectly balanced;
+  // 0 for an empty ring).
+  double balance() const;
 
  private:
   RingSnapshot() = default;
