@@ -89,27 +89,15 @@ struct BodyPacker {
     pack_list(pk, m.requests, pack_digest);
   }
   void operator()(const Ack2& m) { pk.pack_array(1); pack_list(pk, m.deltas, pack_delta); }
-  void operator()(const Ping& m) {
-    if (version < 2) {
-      pk.pack_array(1);
-      pk.pack_uint64(m.seq);
-      return;
-    }
-    pk.pack_array(4);
-    pk.pack_uint64(m.seq);
-    pack_id(pk, m.target);
-    pk.pack_uint64(m.target_generation);
-  }
-  void operator()(const PingAck& m) {
-    if (version < 2) {
-      pk.pack_array(1);
-      pk.pack_uint64(m.seq);
-      return;
-    }
-    pk.pack_array(4);
-    pk.pack_uint64(m.seq);
-    pack_id(pk, m.about);
-    pk.pack_uint64(m.about_generation);
+  void operator()(const Ping& m) { seq_and_node(m.seq, m.target, m.target_generation); }
+  void operator()(const PingAck& m) { seq_and_node(m.seq, m.about, m.about_generation); }
+  // [seq], and from version 2 the node it names: [seq, id hi, id lo, generation].
+  void seq_and_node(uint64_t seq, const NodeId& node, uint64_t generation) {
+    pk.pack_array(version < 2 ? 1 : 4);
+    pk.pack_uint64(seq);
+    if (version < 2) return;
+    pack_id(pk, node);
+    pk.pack_uint64(generation);
   }
   void operator()(const PingReq& m) {
     pk.pack_array(4);
