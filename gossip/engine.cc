@@ -421,9 +421,10 @@ void GossipEngine::update_membership(Millis now) {
     }
   } else {
     repair_lost_claims();
-    publish_seen();
     drive_own_change(now);
   }
+  // Joiners acknowledge too: they route by what they have merged, like everyone else.
+  publish_seen();
   if (pending_load_ && (load_published_at_ < 0 || now - load_published_at_ >= config_.load_interval)) {
     publish(keys::kLoad, std::move(*pending_load_));
     pending_load_.reset();
