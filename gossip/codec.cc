@@ -89,13 +89,14 @@ struct BodyPacker {
     pack_list(pk, m.requests, pack_digest);
   }
   void operator()(const Ack2& m) { pk.pack_array(1); pack_list(pk, m.deltas, pack_delta); }
-  void operator()(const Ping& m) { seq_and_node(m.seq, m.target, m.target_generation); }
-  void operator()(const PingAck& m) { seq_and_node(m.seq, m.about, m.about_generation); }
-  // [seq], and from version 2 the node it names: [seq, id hi, id lo, generation].
-  void seq_and_node(uint64_t seq, const NodeId& node, uint64_t generation) {
-    pk.pack_array(version < 2 ? 1 : 4);
+  // Ping's target travels at version 1 too: builds of that version already wrote and read it.
+  void operator()(const Ping& m) { seq_and_node(m.seq, m.target, m.target_generation, true); }
+  void operator()(const PingAck& m) { seq_and_node(m.seq, m.about, m.about_generation, version >= 2); }
+  // [seq], or [seq, id hi, id lo, generation] with the node it names.
+  void seq_and_node(uint64_t seq, const NodeId& node, uint64_t generation, bool with_node) {
+    pk.pack_array(with_node ? 4 : 1);
     pk.pack_uint64(seq);
-    if (version < 2) return;
+    if (!with_node) return;
     pack_id(pk, node);
     pk.pack_uint64(generation);
   }
@@ -491,6 +492,8 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     if (!in.at_end()) throw Malformed{};
     r.message = std::move(m);
   } catch (const Malformed&) {
+    r.error = DecodeError::kMalformed;
+  } catch (const std::bad_alloc&) {  // bounded above, but never let a frame take the node down
     r.error = DecodeError::kMalformed;
   }
   return r;

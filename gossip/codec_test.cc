@@ -129,24 +129,25 @@ TEST(CodecTest, ThePreviousWireVersionIsReadAndWritten) {
   older.newest_version = kMinWireVersion;  // stands in for the previous build
   const Message targeted = sample(Ping{3, NodeId(4, 5), 6});
 
-  // Ours at the old version: an old reader takes it; the target (new in version 2) is not sent.
+  // Ours at the old version: an old reader takes it, target included (version-1 builds already
+  // wrote and read it as trailing fields).
   const std::string down = encode(targeted, ours, kMinWireVersion);
   DecodeResult r = decode(down, older);
   ASSERT_EQ(r.error, DecodeError::kNone);
   EXPECT_EQ(r.version, kMinWireVersion);
   EXPECT_EQ(r.sender_newest, kMinWireVersion) << "clamped to what the reader speaks";
-  EXPECT_EQ(std::get<Ping>(r.message->body), (Ping{3, NodeId(), 0}));
+  EXPECT_EQ(std::get<Ping>(r.message->body), (Ping{3, NodeId(4, 5), 6}));
   EXPECT_EQ(decode(down, ours).sender_newest, kWireVersion) << "the frame says what its sender speaks";
   // Ours at our version: the old reader refuses it (as it would refuse any newer frame).
   EXPECT_EQ(decode(encode(targeted, ours), older).error, DecodeError::kWrongVersion);
   const DecodeResult ack = decode(encode(sample(PingAck{4, NodeId(5, 6), 7}), ours, kMinWireVersion), ours);
   ASSERT_EQ(ack.error, DecodeError::kNone);
   EXPECT_EQ(std::get<PingAck>(ack.message->body), (PingAck{4, NodeId(), 0})) << "version 1 names nobody";
-  // Theirs: read by us, target unknown (0), and we learn they speak only the old version.
+  // Theirs: read by us, and we learn they speak only the old version.
   r = decode(encode(targeted, older), ours);
   ASSERT_EQ(r.error, DecodeError::kNone);
   EXPECT_EQ(r.sender_newest, kMinWireVersion);
-  EXPECT_TRUE(std::get<Ping>(r.message->body).target.is_nil());
+  EXPECT_EQ(std::get<Ping>(r.message->body).target, NodeId(4, 5));
   // A frame as the first build wrote it (11 fields, no trailing version): read, sender at version 1.
   Bytes first;
   first.array(11).uint(1).str("ringkeeper").uint(wire_tag::kPing).uint(1).uint(2).uint(3).uint(4)

@@ -12,6 +12,8 @@
 namespace ringkeeper::gossip {
 
 namespace {
+// Keys of a node's entry kept free for the engine's own (status, tokens, change, seen, ...).
+constexpr size_t kEngineKeys = 32;
 // Liveness records sent at most in one catch-up message.
 constexpr size_t kMaxLivenessSync = 256;
 // left_seen_: an entry restored as LEFT, whose expiry clock starts at the next tick.
@@ -84,6 +86,8 @@ bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
     if (address && wire && std::from_chars(wire->value.data(), wire->value.data() + wire->value.size(), version).ec == std::errc()) {
       if (wire_by_address_.size() >= 2 * config_.max_members) wire_by_address_.clear();  // rebuilt as entries change
       wire_by_address_[address->value] = version;
+    } else if (address) {
+      wire_by_address_.erase(address->value);  // an older build now listens there
     }
   }
   return changed;
@@ -101,6 +105,10 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
       return false;
     }
     return true;
+  }
+  if (st.max_version >= (1ull << 62)) {  // no run writes that many values: forged or corrupt
+    ++stats_.rejected_malformed;
+    return false;
   }
   const uint64_t wall = wall_ms(now);
   if (config_.max_generation_ahead_s != 0 && st.generation > wall / 1000 + config_.max_generation_ahead_s) {
@@ -187,7 +195,9 @@ bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
   if (generation == kTombstoneGeneration) return false;  // a removal: merge handles it
   if (generation == config_.generation) {
     const NodeState* own = state_.find(config_.id);
-    if (own && version > own->max_version) {
+    // A run writes far fewer than 2^32 values; a claim beyond that is forged or corrupt, and
+    // re-authoring above it would run the version counter to its end.
+    if (own && version > own->max_version && version - own->max_version < (1ull << 32)) {
       // Versions of this generation were issued before, by a run this node does not remember (a
       // data dir copied from an earlier moment, or a generation reused): re-author every value
       // above them, so no (generation, version) pair names two values.
@@ -227,28 +237,41 @@ void GossipEngine::fetch_own_copy(const std::string& address, const NodeId* peer
 
 void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   // This node's data dir is older than its last run (restored from a backup, copied from an
-  // earlier moment, or writes lost with the host): its restored claim may be one it gave up since.
-  // The newest record the cluster holds wins; if it is not an established claim, ours is
-  // re-stamped now, so it loses every conflict with a claim made since the data dir was written.
+  // earlier moment, or writes lost with the host): its restored claim may be one it gave up since,
+  // and a change it coordinated may be at a step its peers have passed. The cluster's newest record
+  // wins when it holds ring changes the data dir misses (a higher epoch): its ownership becomes
+  // ours — never a step back from what peers saw. A copy no newer in ring changes is left alone
+  // (this run may already have moved on); with no epochs at all (an older build's record) the
+  // restored claim is re-stamped unless the copy is an established claim to adopt.
   const std::pair<uint64_t, uint64_t> was = newest_own_copy_;
   newest_own_copy_ = {copy.generation, copy.max_version};
   ++stats_.data_dir_behind;
+  const NodeState* own = state_.find(config_.id);
+  const uint64_t own_epoch = own ? epoch_of(*own) : 0, copy_epoch = epoch_of(copy);
   const VersionedValue* status = copy.get(keys::kStatus);
   const VersionedValue* tokens = copy.get(keys::kTokens);
   const VersionedValue* stamp = copy.get(keys::kStamp);
-  const bool normal_copy = status && status->value == to_string(NodeStatus::kNormal) && tokens &&
-                           parse_token_list(tokens->value) && stamp && parse_stamp_strict(stamp->value);
+  const auto copy_status = status ? parse_node_status(status->value) : std::nullopt;
+  const bool claim = copy_status && *copy_status != NodeStatus::kJoining && tokens && parse_token_list(tokens->value) &&
+                     stamp && parse_stamp_strict(stamp->value);
   std::string what;
-  if (own_status() != NodeStatus::kNormal) {
-    what = "it is joining afresh";
-  } else if (normal_copy) {
-    publish(keys::kStamp, stamp->value);
-    publish(keys::kTokens, tokens->value);
-    what = "adopted the tokens and claim of that record";
-  } else {
+  if (claim && (copy_epoch > own_epoch || (copy_epoch == 0 && own_epoch == 0))) {
+    for (std::string_view key : {keys::kTokens, keys::kStamp, keys::kMovingTo, keys::kChange, keys::kStatus}) {
+      if (const VersionedValue* v = copy.get(key)) publish(key, v->value);
+    }
+    set_local(keys::kEpoch, std::to_string(std::max(copy_epoch, ring_version())));
+    bump_epoch();
+    join_.finish();
+    ++ownership_writes_;
+    what = "adopted that record's ownership (" + status->value + ")";
+  } else if (copy_epoch < own_epoch) {
+    what = "this run changed the ring since; kept";
+  } else if (own_status() == NodeStatus::kNormal && copy_epoch == 0) {
     set_local(keys::kStamp, std::to_string(next_hlc(now)));
     what = "that record is not an established claim (" + (status ? status->value : std::string("no status")) +
            "); re-stamped this node's claim so it loses to any made since";
+  } else {
+    what = own_status() == NodeStatus::kJoining ? "it is joining afresh" : "nothing to take from it";
   }
   note("this node's data dir is behind what peers know of it (generation " + std::to_string(was.first) +
        " version " + std::to_string(was.second) + " on disk, generation " + std::to_string(copy.generation) +
@@ -274,9 +297,12 @@ std::string GossipEngine::set_application_value(std::string_view name, std::stri
   }
   const std::string key = "x." + std::string(name);
   const NodeState* own = state_.find(config_.id);
-  if (own && !own->get(key) && own->values.size() + 1 > config_.max_keys_per_entry) {
-    return "this node already gossips " + std::to_string(own->values.size()) + " values (the bound is " +
-           std::to_string(config_.max_keys_per_entry) + ")";
+  // The engine's own keys (status, tokens, change, seen, ...) need room whatever the embedder set:
+  // an entry over the bound would be refused by every peer and freeze.
+  const size_t bound = config_.max_keys_per_entry - std::min(kEngineKeys, config_.max_keys_per_entry / 4);
+  if (own && !own->get(key) && own->values.size() + 1 > bound) {
+    return "this node already gossips " + std::to_string(own->values.size()) + " values (the bound for " +
+           "application values is " + std::to_string(bound) + ")";
   }
   set_local(key, std::move(value));
   return "";
@@ -342,6 +368,7 @@ void GossipEngine::repair_lost_claims() {
     next.push_back(t);
   }
   const std::string text = format_token_list(next);
+  bump_epoch();
   note("lost " + std::to_string(lost) + " of " + std::to_string(claimed) +
        " claimed tokens to earlier claims of other owners; claimed " + std::to_string(next.size() - me->tokens.size()) +
        " new ones");
@@ -523,6 +550,19 @@ std::string GossipEngine::change_refusal() {
       return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
     }
   }
+  // A member of an older build would never acknowledge a step: the change would wait forever.
+  for (size_t i = 0; i < state_.size(); ++i) {
+    const NodeState& st = state_.state_at(i);
+    if (st.is_tombstone()) continue;
+    const VersionedValue* status = st.get(keys::kStatus);
+    if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) continue;
+    const VersionedValue* wire = st.get(keys::kWire);
+    uint32_t speaks = 0;
+    if (wire) std::from_chars(wire->value.data(), wire->value.data() + wire->value.size(), speaks);
+    if (speaks < 2) {
+      return "node " + state_.id_at(i).to_string() + " runs an older build without phased changes; upgrade it first";
+    }
+  }
   return "";
 }
 
@@ -533,6 +573,7 @@ void GossipEngine::start_change(ChangeKind kind, Millis now) {
   c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
   bump_epoch();
+  ++ownership_writes_;
   const NodeStatus status = kind == ChangeKind::kDecommission ? NodeStatus::kLeaving : NodeStatus::kMoving;
   set_local(keys::kStatus, std::string(to_string(status)));
   set_local(keys::kChange, c.format());
@@ -628,6 +669,7 @@ void GossipEngine::bump_epoch() { set_local(keys::kEpoch, std::to_string(ring_ve
 
 void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   bump_epoch();
+  ++ownership_writes_;
   change.step = step;
   const bool leaves = change.kind == ChangeKind::kDecommission && step == ChangeStep::kDone;
   const bool moves = change.kind == ChangeKind::kMove || change.kind == ChangeKind::kRebalance;
@@ -1096,7 +1138,13 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
     } else {
       out.push_back({reply_to, make(PingAck{ping->seq, config_.id, config_.generation}, peer)});
       // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
-      if (!ping->target.is_nil() && peer_holds_own(ping->target_generation, 0)) fetch_own_copy(reply_to, peer, out);
+      // At most once a second, and only to the address the prober gossips (no amplification
+      // toward an address a frame merely claims).
+      if (!ping->target.is_nil() && (last_fetch_ < 0 || now - last_fetch_ >= 1000) && address_of(msg.from) == reply_to &&
+          peer_holds_own(ping->target_generation, 0)) {
+        last_fetch_ = now;
+        fetch_own_copy(reply_to, peer, out);
+      }
     }
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
     // An answer about another node than the one probed (nil: a version-1 peer) proves nothing.

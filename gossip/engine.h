@@ -183,6 +183,10 @@ class GossipEngine {
   std::optional<std::pair<NodeId, ChangeRecord>> active_change() const;
   // The cluster's ring version as this node's state holds it (also ring()->version()).
   uint64_t ring_version() const;
+  // Grows whenever this node changed its own ownership (a step of its change, an adopted copy):
+  // the runtime writes such a change with sync before anything is sent, so a crash of the host
+  // cannot take the node back to a step its peers have already passed.
+  uint64_t ownership_writes() const { return ownership_writes_; }
 
   // The transport could not even connect to this peer (connection refused: nothing listens at its
   // address). Ends an outstanding probe or check of that peer as failed now instead of at its
@@ -323,6 +327,8 @@ class GossipEngine {
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   size_t tombstones_ = 0;    // entries that are tombstones (kept by change_entry)
   std::vector<NodeId> changing_;  // entries gossiping an in-flight change (kept by change_entry)
+  uint64_t ownership_writes_ = 0;
+  Millis last_fetch_ = -1;        // when this node last asked a prober for its copy of us
   std::unordered_map<std::string, uint32_t> wire_by_address_;  // "wire" by "address" (change_entry)
   uint64_t ring_built_for_ = 0;
   std::shared_ptr<const RingSnapshot> ring_;

@@ -149,9 +149,14 @@ bool Driver::on_frame(std::string_view frame, const std::string& peer) {
     return false;
   }
   const gossip::Message& msg = *r.message;
-  peer_versions_.heard(msg.from_address, r.sender_newest);
   log_refused_peer(msg);
   auto out = engine_->on_message(now(), msg);
+  // What a peer speaks is learned only from a member the engine accepted, at the address it
+  // gossips: a frame cannot set the version written to an address it merely claims.
+  if (const gossip::NodeState* st = engine_->state().find(msg.from)) {
+    const gossip::VersionedValue* a = st->get(gossip::keys::kAddress);
+    if (a && a->value == msg.from_address) peer_versions_.heard(msg.from_address, r.sender_newest);
+  }
   after_event();
   send_all(std::move(out));
   rearm(false);

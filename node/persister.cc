@@ -135,11 +135,15 @@ std::string Persister::persist(gossip::GossipEngine& engine) {
     persisted_summary_ = st.summary();
     return "";
   }
+  // A change of this node's own ownership (a step of its change) is synced: a host crash must
+  // not take it back to a step its peers have already passed.
+  const bool sync = engine.ownership_writes() != synced_ownership_;
   try {
-    store_->write(b, false);
+    store_->write(b, sync);
   } catch (const storage::StoreError& e) {
     return std::string("cannot persist the cluster state: ") + e.what();
   }
+  synced_ownership_ = engine.ownership_writes();
   ++writes_;
   for (auto& [nid, key] : written) persisted_[nid] = key;
   persisted_hlc_ = hlc;

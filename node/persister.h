@@ -75,6 +75,7 @@ class Persister {
   std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted_;
   uint64_t persisted_summary_ = 0;
   uint64_t persisted_hlc_ = 0;
+  uint64_t synced_ownership_ = 0;  // GossipEngine::ownership_writes() at the last synced write
   std::atomic<uint64_t> writes_{0};
 };
 

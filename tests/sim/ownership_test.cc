@@ -454,6 +454,40 @@ TEST_P(Seeds, AMoveWaitsForADownMemberAndResumesAfterCrashes) {
   EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
 }
 
+// The mover's data dir comes back from a moment in the middle of its move (a backup, or the
+// unsynced tail lost with the host) after the cluster saw the move done: the node adopts the
+// cluster's newer record of its own change instead of re-running it from the older step, so no
+// member steps back, the ring version does not go down, and it ends with the new tokens.
+TEST_P(Seeds, AMoverRestoredFromMidChangeDoesNotStepBack) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  ChangeWatch w = start_move(sim, 1, seed);
+  const Millis deadline = sim.now() + 30'000;
+  while (sim.engine(1).own_change()->step < gossip::ChangeStep::kWriteBoth && sim.now() < deadline) {
+    sim.run_until(sim.now() + 20);
+  }
+  const SimCluster::DataDir mid = sim.backup(1);
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  ASSERT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  const std::vector<Token> moved = gossiped_tokens(sim.engine(0), sim.engine(1).id());
+  const uint64_t version = sim.engine(0).ring()->version();
+  sim.crash(1);
+  sim.restore(1, mid);
+  bool stepped_back = false;
+  for (Millis end = sim.now() + 30'000; sim.now() < end;) {
+    sim.run_until(sim.now() + 50);
+    for (size_t i = 0; i < sim.size(); ++i) {
+      stepped_back |= sim.alive(i) && i != 1 && sim.engine(i).ring()->version() < version;
+    }
+  }
+  EXPECT_FALSE(stepped_back) << "seed " << seed;
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_EQ(gossiped_tokens(sim.engine(0), sim.engine(1).id()), moved) << "seed " << seed;
+  EXPECT_EQ(sim.engine(1).own_change()->step, gossip::ChangeStep::kDone);
+  EXPECT_GE(sim.engine(1).stats().data_dir_behind, 1u);
+}
+
 // An operator aborts a move before it reads from the new owners: it rolls back to the old tokens.
 // One that reached read_new can only complete.
 TEST_P(Seeds, AMoveAbortedBeforeReadNewRollsBack) {
