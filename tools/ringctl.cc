@@ -376,7 +376,7 @@ int main(int argc, char** argv) {
   } else if (cmd == "removenode") {
     call = {"POST", "/v1/removenode", json{{"node", node_id}}.dump()};
   } else if (cmd == "rebalance") {
-    call = {"POST", std::string("/v1/rebalance") + (dry_run ? "?dry_run=1" : ""), "{}"};
+    call = {"POST", "/v1/rebalance", dry_run ? json{{"dry_run", true}}.dump() : "{}"};
   } else if (cmd == "decommission") {
     call = {"POST", "/v1/decommission", "{}"};
   } else {
