@@ -147,6 +147,18 @@ class NodeTest : public ::testing::Test {
   AdminResponse post(size_t i, const std::string& target, const std::string& body) {
     return net_.admin_post(node(i).admin_address(), target, body);
   }
+  // A change command posted to node i, expected to start a change of `kind`: its answer,
+  // {"change": a UUID, "kind", "node": node i, "phase": "announce", ...}.
+  json start_change(size_t i, const std::string& target, const std::string& body, const std::string& kind) {
+    AdminResponse r = post(i, target, body);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    json answer = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(answer.value("kind", ""), kind) << r.body;
+    EXPECT_EQ(answer.value("node", ""), node(i).id().to_string()) << r.body;
+    EXPECT_EQ(answer.value("phase", ""), "announce") << r.body;
+    EXPECT_TRUE(NodeId::parse(answer.value("change", ""))) << r.body;
+    return answer;
+  }
 
   uint32_t rf_ = 3;  // the replication factor of nodes started from here on
   SimNetwork net_;  // outlives the nodes
@@ -412,15 +424,8 @@ TEST_F(NodeTest, AMoveAnswersWithItsChangeAndWalksEveryPhaseToDone) {
   const json status_before = get(0, "/v1/status");
   ASSERT_TRUE(status_before["ring_version"].is_number_unsigned()) << status_before.dump();
   const uint64_t version_before = status_before["ring_version"].get<uint64_t>();
-  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["200", "100"]})");
-  ASSERT_EQ(moved.status, 200) << moved.body;
-  json m = json::parse(moved.body);
-  ASSERT_TRUE(m["change"].is_string());
-  const std::string change = m["change"];
-  EXPECT_TRUE(NodeId::parse(change)) << change;
-  EXPECT_EQ(m["kind"], "move");
-  EXPECT_EQ(m["node"], self.to_string());
-  EXPECT_EQ(m["phase"], "announce");
+  const json m = start_change(0, "/v1/move", R"({"tokens": ["200", "100"]})", "move");
+  const std::string change = m.value("change", "");
   EXPECT_EQ(m["id"], self.to_string());
   EXPECT_EQ(m["tokens"], json::array({"100", "200"}));
   EXPECT_EQ(m["announced"], true);
@@ -619,14 +624,9 @@ TEST_F(NodeTest, ARebalancePlansThenMovesABadlyPlacedNodeAsAChangeOfKindRebalanc
   EXPECT_EQ(node(3).ring()->digest(), before->digest()) << "a dry run announces nothing";
   EXPECT_EQ(status_of(3, self)["change"], nullptr);
 
-  AdminResponse started = post(3, "/v1/rebalance", "{}");
-  ASSERT_EQ(started.status, 200) << started.body;
-  const json answer = json::parse(started.body);
-  EXPECT_EQ(answer["kind"], "rebalance");
-  EXPECT_EQ(answer["node"], self.to_string());
-  EXPECT_EQ(answer["phase"], "announce");
+  const json answer = start_change(3, "/v1/rebalance", "{}", "rebalance");
   EXPECT_EQ(answer["tokens"], plan["tokens"]) << "the plan is what the rebalance does";
-  const std::string change = answer["change"];
+  const std::string change = answer.value("change", "");
   const json me = status_of(3, self);
   EXPECT_EQ(me["status"], "MOVING");
   EXPECT_EQ(me["change"]["kind"], "rebalance");
@@ -648,14 +648,7 @@ TEST_F(NodeTest, ARebalancePlansThenMovesABadlyPlacedNodeAsAChangeOfKindRebalanc
 TEST_F(NodeTest, ADecommissionWalksEveryPhaseAndLeavesTheNodeLeftAnsweringItsAdminApi) {
   ASSERT_TRUE(start_cluster(4));
   const NodeId leaver = node(3).id();
-  AdminResponse started = post(3, "/v1/decommission", "{}");
-  ASSERT_EQ(started.status, 200) << started.body;
-  const json answer = json::parse(started.body);
-  EXPECT_EQ(answer["kind"], "decommission");
-  EXPECT_EQ(answer["node"], leaver.to_string());
-  EXPECT_EQ(answer["phase"], "announce");
-  const std::string change = answer["change"];
-  EXPECT_TRUE(NodeId::parse(change)) << change;
+  const std::string change = start_change(3, "/v1/decommission", "{}", "decommission").value("change", "");
 
   // In flight: LEAVING, its change in status everywhere; one change at a time.
   const json me = status_of(3, leaver);
