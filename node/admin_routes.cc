@@ -245,26 +245,47 @@ json fractions(const std::vector<std::pair<NodeId, double>>& ownership) {
   return out;
 }
 
-// move with {"dry_run": true}: the plan, nothing announced.
-AdminResponse move_plan(Call& c, std::vector<Token> tokens) {
-  const NodeId& self = c.driver.identity().id;
-  MovePlan plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
-  if (!plan.refused.empty()) return error(409, plan.refused);
+// A dry run's answer (move, rebalance): {"node", "tokens", "moves", "ownership_before",
+// "ownership_after"}; the caller adds what its command adds.
+json plan_json(const MovePlan& plan) {
   json moves = json::array();
   for (const RangeMove& m : plan.moves) {
     moves.push_back(json{{"start", m.range.start.to_string()}, {"end", m.range.end.to_string()},
                          {"from", ids(m.from)}, {"to", ids(m.to)}});
   }
-  return reply(200, json{{"node", self.to_string()},
-                         {"tokens", token_list(plan.tokens)},
-                         {"dry_run", true},
-                         {"moves", moves},
-                         {"ownership_before", fractions(plan.ownership_before)},
-                         {"ownership_after", fractions(plan.ownership_after)}});
+  return json{{"node", plan.node.to_string()},
+              {"tokens", token_list(plan.tokens)},
+              {"moves", moves},
+              {"ownership_before", fractions(plan.ownership_before)},
+              {"ownership_after", fractions(plan.ownership_after)}};
+}
+
+// The request's body as a JSON object (an empty body reads as {}); discarded if it is not one.
+json body_object(Call& c) {
+  if (c.request.body.empty()) return json::object();
+  json body = json::parse(c.request.body, nullptr, false);
+  return body.is_object() ? body : json(json::value_t::discarded);
+}
+
+// The body's "dry_run" (false when absent); nullopt when it is not a boolean.
+std::optional<bool> dry_run_in(const json& body) {
+  const json dry_run = body.value("dry_run", json(false));
+  if (!dry_run.is_boolean()) return std::nullopt;
+  return dry_run.get<bool>();
+}
+
+// The answer of a command that just started (or aborted) this node's change: its record as this
+// node now gossips it — {"change", "kind", "node", "phase"} — with the command's own fields.
+AdminResponse own_change_reply(Call& c, std::string_view done, const json& extra = json::object()) {
+  const auto change = c.driver.engine().own_change();
+  if (!change) return error(500, std::string(done) + " but this node gossips no change record");
+  json out = change_answer(c.driver.identity().id, *change);
+  out.update(extra);
+  return reply(200, out);
 }
 
 AdminResponse move(Call& c) {
-  json body = json::parse(c.request.body, nullptr, false);
+  const json body = body_object(c);
   if (body.is_discarded() || !body.contains("tokens") || !body["tokens"].is_array()) {
     return error(400, "move needs {\"tokens\": [\"T1\", ...]}");
   }
@@ -274,20 +295,74 @@ AdminResponse move(Call& c) {
     if (!parsed) return error(400, "not a token (an unsigned 64-bit decimal string): " + t.dump());
     tokens.push_back(*parsed);
   }
-  const json dry_run = body.value("dry_run", json(false));
-  if (!dry_run.is_boolean()) return error(400, "dry_run is true or false");
-  if (dry_run.get<bool>()) return move_plan(c, std::move(tokens));
+  const auto dry_run = dry_run_in(body);
+  if (!dry_run) return error(400, "dry_run is true or false");
+  const NodeId& self = c.driver.identity().id;
+  if (*dry_run) {
+    // The plan, nothing announced.
+    MovePlan plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
+    if (!plan.refused.empty()) return error(409, plan.refused);
+    json out = plan_json(plan);
+    out["dry_run"] = true;
+    return reply(200, out);
+  }
   std::string err = c.driver.move_tokens(tokens);
   if (!err.empty()) return error(409, err);
-  const auto change = c.driver.engine().own_change();
-  if (!change) return error(500, "the move was announced but this node gossips no change record");
   std::sort(tokens.begin(), tokens.end());
+  return own_change_reply(c, "the move was announced",
+                          json{{"id", self.to_string()}, {"tokens", token_list(tokens)}, {"announced", true}});
+}
+
+// Moves this node to the tokens the allocator gives it against every other node's, as a change
+// of kind rebalance; with "dry_run" the plan only. An already balanced node (the move would not
+// lower the cluster's largest ownership over its mean by 1 %) gets an empty plan, balanced: true,
+// and nothing starts.
+AdminResponse rebalance(Call& c) {
+  const json body = body_object(c);
+  if (body.is_discarded()) return error(400, "rebalance takes {} or {\"dry_run\": true}");
+  const auto dry_run = dry_run_in(body);
+  if (!dry_run) return error(400, "dry_run is true or false");
   const NodeId& self = c.driver.identity().id;
-  json out = change_answer(self, *change);
-  out["id"] = self.to_string();
-  out["tokens"] = token_list(tokens);
-  out["announced"] = true;
-  return reply(200, out);
+  const auto ring = c.driver.engine().ring();
+  const RingNode* me = ring->find(self);
+  if (!me || me->tokens.empty() || me->status == NodeStatus::kLeft || me->status == NodeStatus::kRemoved) {
+    return error(409, "this node owns no tokens (it is joining, or it left the cluster): nothing to rebalance");
+  }
+  std::vector<Token> tokens = c.driver.engine().rebalance_tokens();
+  if (tokens.empty()) {
+    json out = plan_json(plan_no_move(*ring, self));
+    out["dry_run"] = *dry_run;
+    out["balanced"] = true;
+    return reply(200, out);
+  }
+  if (*dry_run) {
+    MovePlan plan = plan_move(*ring, self, tokens);
+    if (!plan.refused.empty()) return error(409, plan.refused);
+    json out = plan_json(plan);
+    out["dry_run"] = true;
+    out["balanced"] = false;
+    return reply(200, out);
+  }
+  std::string err = c.driver.move_tokens(tokens, gossip::ChangeKind::kRebalance);
+  if (!err.empty()) return error(409, err);
+  std::sort(tokens.begin(), tokens.end());
+  return own_change_reply(c, "the rebalance was announced", json{{"tokens", token_list(tokens)}});
+}
+
+// Hands every range of this node to its next owners as a phased change; at done it is LEFT,
+// owns nothing, and keeps answering here until stopped.
+AdminResponse decommission(Call& c) {
+  if (body_object(c).is_discarded()) return error(400, "decommission takes {}");
+  const NodeId& self = c.driver.identity().id;
+  const auto ring = c.driver.engine().ring();
+  const auto owners = ring->nodes();
+  const bool others_own = std::any_of(owners.begin(), owners.end(), [&](const RingNode& n) {
+    return n.id != self && !n.tokens.empty() && n.status != NodeStatus::kLeft && n.status != NodeStatus::kRemoved;
+  });
+  if (!others_own) return error(409, "no other node owns tokens: the last node of a cluster cannot hand its ranges to anyone");
+  std::string err = c.driver.decommission();
+  if (!err.empty()) return error(409, err);
+  return own_change_reply(c, "the decommission was announced");
 }
 
 std::optional<NodeId> change_id_in(const json& body) {
@@ -300,9 +375,7 @@ AdminResponse abort_change(Call& c) {
   if (!id) return error(400, "abort needs {\"change\": \"<change id>\"}");
   std::string err = c.driver.abort_change(*id);
   if (!err.empty()) return error(409, err);
-  const auto change = c.driver.engine().own_change();
-  if (!change) return error(500, "the change was aborted but this node gossips no change record");
-  return reply(200, change_answer(c.driver.identity().id, *change));
+  return own_change_reply(c, "the change was aborted");
 }
 
 // A change as the answering node sees it (what `ringctl --wait` polls): found by id among the
@@ -331,12 +404,6 @@ AdminResponse removenode(Call& c) {
   return reply(200, json{{"removed", nid->to_string()}});
 }
 
-AdminResponse not_in_this_build(Call& c) {
-  std::string_view path = c.request.target;
-  path = path.substr(0, path.find('?'));
-  return error(501, std::string(path.substr(4)) + " is not in this build");
-}
-
 struct Route {
   bool post;  // POST (state-changing) or GET
   std::string_view path;
@@ -354,8 +421,8 @@ constexpr Route kRoutes[] = {
     {true, "/v1/move", move},
     {true, "/v1/abort", abort_change},
     {true, "/v1/removenode", removenode},
-    {true, "/v1/rebalance", not_in_this_build},
-    {true, "/v1/decommission", not_in_this_build},
+    {true, "/v1/rebalance", rebalance},
+    {true, "/v1/decommission", decommission},
 };
 
 }  // namespace

@@ -224,31 +224,35 @@ void Driver::finish_shutdown(gossip::Millis deadline, std::function<void()> done
 
 // ---- writers ---------------------------------------------------------------------------------
 
-std::string Driver::move_tokens(std::vector<Token> tokens) {
+std::string Driver::applied(std::string refusal) {
+  if (!refusal.empty()) return refusal;
+  after_event();
+  rearm(false);  // a change hurries the next round: the timer may be armed for later
+  return refusal;
+}
+
+std::string Driver::move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind) {
   if (halted_) return "the node is stopping";
-  std::string err = engine_->move_tokens(std::move(tokens), now());
-  if (err.empty()) after_event();
-  return err;
+  return applied(engine_->move_tokens(std::move(tokens), now(), kind));
+}
+
+std::string Driver::decommission() {
+  if (halted_) return "the node is stopping";
+  return applied(engine_->decommission(now()));
 }
 
 std::string Driver::abort_change(const NodeId& change) {
   if (halted_) return "the node is stopping";
-  std::string err = engine_->abort_change(change);
-  if (err.empty()) after_event();
-  return err;
+  return applied(engine_->abort_change(change));
 }
 
 std::string Driver::remove_node(const NodeId& node) {
-  std::string err = engine_->remove_node(node);
-  if (err.empty()) after_event();
-  return err;
+  return applied(engine_->remove_node(node));
 }
 
 std::string Driver::set_application_value(const std::string& name, std::string value) {
   if (halted_) return "the node is stopping";
-  std::string err = engine_->set_application_value(name, std::move(value));
-  if (err.empty()) after_event();
-  return err;
+  return applied(engine_->set_application_value(name, std::move(value)));
 }
 
 void Driver::set_load(std::string value) {

@@ -92,7 +92,9 @@ class Driver {
   bool halted() const { return halted_; }
 
   // The node's writers; each returns the reason when refused or stopping, empty when done.
-  std::string move_tokens(std::vector<Token> tokens);
+  // A move, or a rebalance (a move of kind rebalance to the allocator's tokens).
+  std::string move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind = gossip::ChangeKind::kMove);
+  std::string decommission();
   std::string abort_change(const NodeId& change);
   std::string remove_node(const NodeId& node);
   std::string set_application_value(const std::string& name, std::string value);
@@ -109,6 +111,9 @@ class Driver {
 
  private:
   void after_event();  // persist, publish, log the engine's notices; stop if removed or unpersistable
+  // A writer's end: unless the engine refused (a non-empty reason, returned as is), persist,
+  // publish and re-arm the timer.
+  std::string applied(std::string refusal);
   void send_all(std::vector<gossip::Envelope> out);
   void rearm(bool force);
   bool on_frame(std::string_view frame, const std::string& peer);

@@ -108,4 +108,12 @@ MovePlan plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Tok
   return plan;
 }
 
+MovePlan plan_no_move(const RingSnapshot& ring, const NodeId& node) {
+  MovePlan plan;
+  plan.node = node;
+  plan.ownership_before = ownership_of(ring);
+  plan.ownership_after = plan.ownership_before;
+  return plan;
+}
+
 }  // namespace ringkeeper

@@ -1,4 +1,4 @@
-// MovePlan: what `ringctl move --dry-run` shows before anything is announced — the ranges whose
+// MovePlan: what `ringctl move --dry-run` (and `rebalance --dry-run`) shows before anything is announced — the ranges whose
 // natural replicas would change if one node moved to new tokens, from which replicas to which,
 // and every node's ownership before and after. A pure function of a ring snapshot; any thread.
 //   MovePlan p = plan_move(*engine.ring(), self, {Token(100), Token(200)});
@@ -35,5 +35,9 @@ struct MovePlan {
 // compared with `ring` as it routes now. Refused for an empty list, a repeated token, a token
 // another node owns or moves to, or a node the ring does not know.
 MovePlan plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Token> tokens);
+
+// What a rebalance of an already balanced node shows: no new tokens, no moves, and every node's
+// ownership as it is, before and after alike.
+MovePlan plan_no_move(const RingSnapshot& ring, const NodeId& node);
 
 }  // namespace ringkeeper

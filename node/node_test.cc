@@ -147,6 +147,18 @@ class NodeTest : public ::testing::Test {
   AdminResponse post(size_t i, const std::string& target, const std::string& body) {
     return net_.admin_post(node(i).admin_address(), target, body);
   }
+  // A change command posted to node i, expected to start a change of `kind`: its answer,
+  // {"change": a UUID, "kind", "node": node i, "phase": "announce", ...}.
+  json start_change(size_t i, const std::string& target, const std::string& body, const std::string& kind) {
+    AdminResponse r = post(i, target, body);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    json answer = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(answer.value("kind", ""), kind) << r.body;
+    EXPECT_EQ(answer.value("node", ""), node(i).id().to_string()) << r.body;
+    EXPECT_EQ(answer.value("phase", ""), "announce") << r.body;
+    EXPECT_TRUE(NodeId::parse(answer.value("change", ""))) << r.body;
+    return answer;
+  }
 
   uint32_t rf_ = 3;  // the replication factor of nodes started from here on
   SimNetwork net_;  // outlives the nodes
@@ -392,8 +404,11 @@ TEST_F(NodeTest, AdminWritesAreCheckedAppliedAndRefusedWithReasons) {
 
   EXPECT_EQ(post(0, "/v1/removenode", "{}").status, 400);
   EXPECT_EQ(post(0, "/v1/removenode", json{{"node", node(0).id().to_string()}}.dump()).status, 409);
-  EXPECT_EQ(post(0, "/v1/rebalance", "{}").status, 501);
-  EXPECT_EQ(post(0, "/v1/decommission", "{}").status, 501);
+  EXPECT_EQ(post(0, "/v1/rebalance", R"({"dry_run": 1})").status, 400);
+  EXPECT_EQ(post(0, "/v1/rebalance", "[]").status, 400);
+  AdminResponse alone = post(0, "/v1/decommission", "{}");
+  EXPECT_EQ(alone.status, 409);
+  EXPECT_NE(alone.body.find("last node"), std::string::npos) << alone.body;
   EXPECT_EQ(post(0, "/v1/nothing", "{}").status, 404);
   EXPECT_EQ(net_.admin(node(0).admin_address(), AdminRequest{"PUT", "/v1/move", "{}", "", true}).status, 405);
   AdminResponse remote = net_.admin(node(0).admin_address(), AdminRequest{"POST", "/v1/move", "{}", "", false});
@@ -409,15 +424,8 @@ TEST_F(NodeTest, AMoveAnswersWithItsChangeAndWalksEveryPhaseToDone) {
   const json status_before = get(0, "/v1/status");
   ASSERT_TRUE(status_before["ring_version"].is_number_unsigned()) << status_before.dump();
   const uint64_t version_before = status_before["ring_version"].get<uint64_t>();
-  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["200", "100"]})");
-  ASSERT_EQ(moved.status, 200) << moved.body;
-  json m = json::parse(moved.body);
-  ASSERT_TRUE(m["change"].is_string());
-  const std::string change = m["change"];
-  EXPECT_TRUE(NodeId::parse(change)) << change;
-  EXPECT_EQ(m["kind"], "move");
-  EXPECT_EQ(m["node"], self.to_string());
-  EXPECT_EQ(m["phase"], "announce");
+  const json m = start_change(0, "/v1/move", R"({"tokens": ["200", "100"]})", "move");
+  const std::string change = m.value("change", "");
   EXPECT_EQ(m["id"], self.to_string());
   EXPECT_EQ(m["tokens"], json::array({"100", "200"}));
   EXPECT_EQ(m["announced"], true);
@@ -560,6 +568,141 @@ TEST_F(NodeTest, ADryRunPlansTheMoveTheNodeThenMakesAndAnnouncesNothing) {
   for (size_t i = 0; i < after->nodes().size(); ++i) {
     EXPECT_NEAR(plan["ownership_after"][after->nodes()[i].id.to_string()].get<double>(), own[i], 1e-9);
   }
+}
+
+TEST_F(NodeTest, ARebalanceOfABalancedNodeAnswersAnEmptyPlanAndStartsNothing) {
+  rf_ = 2;  // fewer replicas than nodes: ownership can differ between nodes
+  ASSERT_TRUE(start_cluster(3));
+  const NodeId self = node(0).id();
+  const auto digest = node(0).ring()->digest();
+  for (const char* body : {R"({"dry_run": true})", "{}", ""}) {
+    AdminResponse r = post(0, "/v1/rebalance", body);
+    ASSERT_EQ(r.status, 200) << body << ": " << r.body;
+    const json plan = json::parse(r.body);
+    EXPECT_EQ(plan["node"], self.to_string());
+    EXPECT_EQ(plan["balanced"], true);
+    EXPECT_EQ(plan["tokens"], json::array());
+    EXPECT_EQ(plan["moves"], json::array());
+    EXPECT_EQ(plan["ownership_before"].size(), 3u);
+    EXPECT_EQ(plan["ownership_before"], plan["ownership_after"]);
+    EXPECT_FALSE(plan.contains("change")) << plan.dump();
+  }
+  net_.run_for(1'000);
+  EXPECT_EQ(node(0).ring()->digest(), digest) << "nothing started";
+  EXPECT_EQ(status_of(0, self)["status"], "NORMAL");
+  EXPECT_EQ(status_of(0, self)["change"], nullptr);
+}
+
+TEST_F(NodeTest, ARebalancePlansThenMovesABadlyPlacedNodeAsAChangeOfKindRebalance) {
+  rf_ = 2;
+  ASSERT_TRUE(start_cluster(3));
+  // A fourth node joins on 16 neighbouring tokens: it owns almost nothing.
+  stores_.push_back(std::make_unique<SharedStore>());
+  NodeConfig clustered = config({node(0).listen_address()}, 3);
+  for (uint64_t t = 1000; t < 1016; ++t) clustered.tokens.push_back(Token(t));
+  start_on(*stores_.back(), clustered);
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i = 0; i < 4; ++i) {
+      if (node(i).ring()->nodes().size() != 4 || node(i).ring()->digest() != node(0).ring()->digest()) return false;
+    }
+    return get(3, "/v1/health")["converged"] == true;
+  }));
+  const NodeId self = node(3).id();
+  const auto before = node(3).ring();
+
+  AdminResponse planned = post(3, "/v1/rebalance", R"({"dry_run": true})");
+  ASSERT_EQ(planned.status, 200) << planned.body;
+  const json plan = json::parse(planned.body);
+  EXPECT_EQ(plan["balanced"], false);
+  EXPECT_EQ(plan["dry_run"], true);
+  EXPECT_EQ(plan["node"], self.to_string());
+  EXPECT_EQ(plan["tokens"].size(), 16u);
+  EXPECT_FALSE(plan["moves"].empty());
+  EXPECT_GT(plan["ownership_after"][self.to_string()].get<double>(),
+            plan["ownership_before"][self.to_string()].get<double>());
+  net_.run_for(1'000);
+  EXPECT_EQ(node(3).ring()->digest(), before->digest()) << "a dry run announces nothing";
+  EXPECT_EQ(status_of(3, self)["change"], nullptr);
+
+  const json answer = start_change(3, "/v1/rebalance", "{}", "rebalance");
+  EXPECT_EQ(answer["tokens"], plan["tokens"]) << "the plan is what the rebalance does";
+  const std::string change = answer.value("change", "");
+  const json me = status_of(3, self);
+  EXPECT_EQ(me["status"], "MOVING");
+  EXPECT_EQ(me["change"]["kind"], "rebalance");
+  EXPECT_EQ(me["change"]["id"], change);
+  AdminResponse second = post(3, "/v1/decommission", "{}");
+  EXPECT_EQ(second.status, 409) << "one change at a time: " << second.body;
+
+  ASSERT_TRUE(run_until([&] { return phase_of(3, change) == "done"; }));
+  EXPECT_EQ(get(3, "/v1/change?id=" + change)["kind"], "rebalance");
+  ASSERT_TRUE(run_until([&] { return status_of(0, self)["status"] == "NORMAL"; }));
+  EXPECT_EQ(status_of(0, self)["change"], nullptr);
+  std::vector<std::string> mine;
+  for (Token t : node(3).ring()->find(self)->tokens) mine.push_back(t.to_string());
+  EXPECT_EQ(json(mine), plan["tokens"]);
+  const json again = json::parse(post(3, "/v1/rebalance", "{}").body);
+  EXPECT_EQ(again["balanced"], true) << again.dump();
+}
+
+TEST_F(NodeTest, ADecommissionWalksEveryPhaseAndLeavesTheNodeLeftAnsweringItsAdminApi) {
+  ASSERT_TRUE(start_cluster(4));
+  const NodeId leaver = node(3).id();
+  const std::string change = start_change(3, "/v1/decommission", "{}", "decommission").value("change", "");
+
+  // In flight: LEAVING, its change in status everywhere; one change at a time.
+  const json me = status_of(3, leaver);
+  EXPECT_EQ(me["status"], "LEAVING");
+  EXPECT_EQ(me["change"]["kind"], "decommission");
+  EXPECT_EQ(me["change"]["id"], change);
+  EXPECT_TRUE(me["change"]["waiting_for"].is_array());
+  ASSERT_TRUE(run_until([&] { return status_of(1, leaver)["change"].is_object(); }));
+  EXPECT_EQ(status_of(1, leaver)["change"]["kind"], "decommission");
+  EXPECT_EQ(status_of(1, leaver)["status"], "LEAVING");
+  AdminResponse other = post(1, "/v1/decommission", "{}");
+  EXPECT_EQ(other.status, 409);
+  EXPECT_NE(other.body.find(change), std::string::npos) << other.body;
+
+  std::vector<std::string> phases;
+  ASSERT_TRUE(run_until([&] {
+    const std::string p = phase_of(3, change);
+    if (phases.empty() || phases.back() != p) phases.push_back(p);
+    return p == "done";
+  }));
+  EXPECT_EQ(phases, (std::vector<std::string>{"announce", "write_both", "read_new", "release", "done"}));
+  EXPECT_EQ(get(3, "/v1/change?id=" + change)["kind"], "decommission");
+
+  // LEFT: owns nothing, still answers; the others route without it.
+  const json left = status_of(3, leaver);
+  EXPECT_EQ(left["status"], "LEFT");
+  EXPECT_EQ(left["tokens"], 0);
+  EXPECT_EQ(left["ownership"], 0.0);
+  EXPECT_EQ(left["change"], nullptr);
+  EXPECT_EQ(get(3, "/v1/info")["id"], leaver.to_string());
+  EXPECT_EQ(post(3, "/v1/decommission", "{}").status, 409);
+  EXPECT_EQ(post(3, "/v1/rebalance", "{}").status, 409);
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i = 0; i < 3; ++i) {
+      if (status_of(i, leaver)["status"] != "LEFT" || get(i, "/v1/health")["converged"] != true) return false;
+    }
+    return true;
+  }));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(node(i).ring()->current().size(), 48u);
+    for (int k = 0; k < 50; ++k) {
+      const json owners = get(i, "/v1/owners?key=k" + std::to_string(k));
+      for (const char* list : {"replicas", "reachable", "pending"}) {
+        for (const json& id : owners[list]) EXPECT_NE(id, leaver.to_string()) << list;
+      }
+    }
+  }
+
+  // Stopped and opened again on its data dir: refused, exit 3, saying it left.
+  nodes_[3]->stop();
+  auto again = Node::open(config({}, 3), std::make_unique<TestStore>(*stores_[3]), net_.make_env());
+  EXPECT_FALSE(again.node);
+  EXPECT_EQ(again.exit_code, 3);
+  EXPECT_NE(again.message.find("left the cluster"), std::string::npos) << again.message;
 }
 
 TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {

@@ -107,7 +107,15 @@ for i in $(seq 0 $((N - 1))); do wait_for 30 "node $i to converge on the move" "
 note "Every node routes with the new tokens; all agree on the new ring (converged again)."
 run "$RINGCTL" --host "$(admin 0)" status
 
-say "Stopping every node with SIGTERM: each tells its peers it is leaving, flushes and exits 0"
+LEAVER_ID=$(info_field 4 id)
+say "Decommissioning node 4 ($LEAVER_ID)"
+run "$RINGCTL" --host "$(admin 4)" decommission --wait
+for i in 0 1 2 3; do wait_for 30 "node $i to converge without node 4" "$RINGCTL" --host "$(admin "$i")" health; done
+note "Its ranges went to their next owners phase by phase, as in the move. Node 4 is LEFT (UL, 0 tokens): it owns"
+note "nothing and still answers its admin API until it is stopped; its data dir will not start a node again (exit 3)."
+run "$RINGCTL" --host "$(admin 0)" status
+
+say "Stopping every node with SIGTERM (node 4 too): each tells its peers it is going, flushes and exits 0"
 for i in $(seq 0 $((N - 1))); do kill -TERM "${PIDS[$i]}"; done
 status=0
 for i in $(seq 0 $((N - 1))); do

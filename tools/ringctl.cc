@@ -1,5 +1,6 @@
 // ringctl: the operator CLI. Talks to one node's admin API (--host, default 127.0.0.1:7180);
-// `move --wait` follows the change it started by polling that node's GET /v1/change.
+// `move`, `rebalance` and `decommission` with --wait follow the change they started by polling
+// that node's GET /v1/change.
 // Exit codes: 0 done (health: converged), 1 failed or refused (health: not converged),
 // 2 usage or not in this build, 3 the node could not be reached.
 #include <cctype>
@@ -29,12 +30,13 @@ struct Call {
   std::string body;
 };
 
+// nodetool's letters; a LEFT node (decommissioned, still running until stopped) is `L` as well,
+// and is named again below the table.
 char state_letter(const std::string& status) {
   if (status == "NORMAL") return 'N';
   if (status == "JOINING") return 'J';
-  if (status == "LEAVING") return 'L';
+  if (status == "LEAVING" || status == "LEFT") return 'L';
   if (status == "MOVING") return 'M';
-  if (status == "LEFT") return 'X';
   if (status == "REMOVED") return 'R';
   return '?';
 }
@@ -63,7 +65,7 @@ void print_status(const json& s) {
   for (const json& n : s["nodes"]) by_dc[n.value("dc", "")].push_back(n);
   for (auto& [dc, nodes] : by_dc) {
     std::printf("\nDatacenter: %s\n%s\n", dc.c_str(), std::string(12 + dc.size(), '=').c_str());
-    std::printf("Status=Up/Down/Suspect/?=unknown\n|/ State=Normal/Leaving/Joining/Moving/X=left/R=removed\n");
+    std::printf("Status=Up/Down/Suspect/?=unknown\n|/ State=Normal/Leaving or left/Joining/Moving/R=removed\n");
     std::printf("%-3s %-22s %-7s %-8s %-11s %-37s %s\n", "--", "Address", "Tokens", "Owns", "Generation",
                 "Host ID", "Rack");
     for (const json& n : nodes) {
@@ -79,6 +81,11 @@ void print_status(const json& s) {
   }
   std::printf("\n(* the node that answered; Owns sums to the replication factor; Tokens N/M: owns N of the M it "
               "claims)\n");
+  std::string left;
+  for (const json& n : s["nodes"]) {
+    if (n.value("status", "") == "LEFT") left += (left.empty() ? "" : ", ") + n.value("id", "");
+  }
+  if (!left.empty()) std::printf("Left the cluster (decommissioned; they own nothing): %s\n", left.c_str());
   bool header = false;
   for (const json& n : s["nodes"]) {
     const json& change = n.contains("change") ? n["change"] : json();
@@ -103,15 +110,22 @@ void banner(const std::string& title) {
 
 const std::string kRule(79, '-');
 
-// move --dry-run: the staged change, ownership before and after per node, and the ranges whose
-// replicas change.
-void print_plan(const json& p) {
+// move --dry-run, rebalance --dry-run, and a rebalance of a balanced node: the staged change
+// (none if balanced), ownership before and after per node, and the ranges whose replicas change.
+void print_plan(const std::string& action, const json& p) {
   const std::string node = p.value("node", "");
+  const bool balanced = p.value("balanced", false);
   banner("Staged Changes");
   std::printf("%-10s %s\n%s\n", "Action", "Details", kRule.c_str());
-  std::printf("%-10s %s to %zu tokens: %s\n%s\n", "move", node.c_str(), p["tokens"].size(),
-              joined(p["tokens"], ", ").c_str(), kRule.c_str());
-  std::printf("(dry run: nothing was announced)\n\n");
+  if (balanced) {
+    std::printf("%-10s %s is already balanced: new tokens would not lower the largest ownership over the mean "
+                "by 1%% or more\n%s\n", "(none)", node.c_str(), kRule.c_str());
+    std::printf("(already balanced: nothing was announced)\n\n");
+  } else {
+    std::printf("%-10s %s to %zu tokens: %s\n%s\n", action.c_str(), node.c_str(), p["tokens"].size(),
+                joined(p["tokens"], ", ").c_str(), kRule.c_str());
+    std::printf("(dry run: nothing was announced)\n\n");
+  }
   banner("Ownership");
   std::printf("%-9s %-9s %s\n%s\n", "Before", "After", "Node", kRule.c_str());
   const json& before = p["ownership_before"];
@@ -119,7 +133,7 @@ void print_plan(const json& p) {
   for (auto& [id, f] : after.items()) {
     const double was = before.contains(id) ? before[id].get<double>() : 0.0;
     std::printf("%-9s %-9s %s%s\n", percent(was).c_str(), percent(f.get<double>()).c_str(), id.c_str(),
-                id == node ? " (moves)" : "");
+                id == node && !balanced ? " (moves)" : "");
   }
   std::printf("%s\n(ownership: the fraction of the ring each node holds as a replica; it sums to RF)\n\n",
               kRule.c_str());
@@ -180,10 +194,15 @@ void print_human(const std::string& cmd, const json& j) {
     }
     return;
   }
-  if (cmd == "move" && j.value("dry_run", false)) return print_plan(j);
-  if (cmd == "move") {
-    std::printf("change %s move of %s: %s\n  new tokens: %s\n", j.value("change", "").c_str(),
-                j.value("node", "").c_str(), j.value("phase", "").c_str(), joined(j["tokens"], " ").c_str());
+  if ((cmd == "move" || cmd == "rebalance") && !j.contains("change")) return print_plan(cmd, j);
+  if (cmd == "move" || cmd == "rebalance" || cmd == "decommission") {
+    std::printf("change %s %s of %s: %s\n", j.value("change", "").c_str(), j.value("kind", "").c_str(),
+                j.value("node", "").c_str(), j.value("phase", "").c_str());
+    if (j.contains("tokens")) std::printf("  new tokens: %s\n", joined(j["tokens"], " ").c_str());
+    if (cmd == "decommission") {
+      std::printf("(its ranges go to their next owners phase by phase; at done the node is LEFT: it owns nothing "
+                  "and keeps running until stopped)\n");
+    }
     std::printf("(it advances phase by phase as every member acknowledges; `ringctl status` shows where it "
                 "stands, --wait follows it)\n");
     return;
@@ -333,9 +352,16 @@ int main(int argc, char** argv) {
   move->add_flag("--wait", wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per phase");
   std::string change_id;
   app.add_subcommand("abort", "roll back the answering node's change, if it has not reached read_new")
-      ->add_option("CHANGE_ID", change_id, "the change's id (as move printed it)")->required();
-  app.add_subcommand("rebalance", "(not in this build) move tokens toward balance")->add_flag("--dry-run", dry_run);
-  app.add_subcommand("decommission", "(not in this build) stream away and leave the ring");
+      ->add_option("CHANGE_ID", change_id, "the change's id (as move, rebalance or decommission printed it)")->required();
+  CLI::App* rebalance = app.add_subcommand(
+      "rebalance", "move the answering node to the allocator's tokens, phase by phase (already balanced: nothing "
+                   "starts, exit 0)");
+  rebalance->add_flag("--dry-run", dry_run, "print the plan (or that it is already balanced); announce nothing");
+  rebalance->add_flag("--wait", wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per "
+                                      "phase");
+  app.add_subcommand("decommission", "hand the answering node's ranges to their next owners, phase by phase; it "
+                                     "ends LEFT, owning nothing, running until stopped")
+      ->add_flag("--wait", wait, "follow the change until it is done, the node LEFT (exit 0), or aborted (exit 1)");
   std::string node_id;
   app.add_subcommand("removenode", "write the REMOVED tombstone for a dead node")
       ->add_option("NODE_ID", node_id, "the dead node's id")->required();
@@ -376,7 +402,7 @@ int main(int argc, char** argv) {
   } else if (cmd == "removenode") {
     call = {"POST", "/v1/removenode", json{{"node", node_id}}.dump()};
   } else if (cmd == "rebalance") {
-    call = {"POST", std::string("/v1/rebalance") + (dry_run ? "?dry_run=1" : ""), "{}"};
+    call = {"POST", "/v1/rebalance", dry_run ? json{{"dry_run", true}}.dump() : "{}"};
   } else if (cmd == "decommission") {
     call = {"POST", "/v1/decommission", "{}"};
   } else {
@@ -409,7 +435,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringctl: %s\n", msg.c_str());
     return resp->status == 501 || resp->status == 404 ? 2 : 1;
   }
-  if (cmd == "move" && wait && !dry_run) return follow_change(client, j, as_json);
+  if (wait && !dry_run && j.contains("change")) {
+    const int rc = follow_change(client, j, as_json);
+    if (rc == 0 && cmd == "decommission" && !as_json) {
+      std::printf("node %s left the cluster: it owns nothing and answers its admin API until stopped; started "
+                  "again on its data dir it exits 3 (a new node needs a fresh data dir)\n",
+                  j.value("node", "").c_str());
+    }
+    return rc;
+  }
   if (as_json) {
     std::printf("%s\n", j.dump().c_str());
   } else {

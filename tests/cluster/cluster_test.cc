@@ -381,6 +381,25 @@ json change_of(Cluster& c, int viewer, const std::string& id) {
   return m && m->contains("change") ? (*m)["change"] : json();
 }
 
+// The phases a change command printed with --json --wait (one JSON line each), checking every line
+// names `kind`, `node` and one change.
+std::vector<std::string> phases_printed(const std::string& out, const std::string& kind, const std::string& node) {
+  std::vector<std::string> phases;
+  std::set<std::string> changes;
+  for (const json& line : json_lines(out)) {
+    EXPECT_TRUE(line.is_object()) << out;
+    if (!line.is_object()) continue;
+    phases.push_back(line.value("phase", ""));
+    changes.insert(line.value("change", ""));
+    EXPECT_EQ(line["kind"], kind);
+    EXPECT_EQ(line["node"], node);
+  }
+  EXPECT_EQ(changes.size(), 1u) << out;
+  return phases;
+}
+
+const std::vector<std::string> kAllPhases = {"announce", "write_both", "read_new", "release", "done"};
+
 TEST(ClusterTest, ADryRunAnnouncesNothingAndMoveWaitPrintsEveryPhaseUntilDone) {
   Cluster c(3, true, {"--rf", "2"});  // RF 2 of 3 nodes: a move changes replica sets
   ASSERT_TRUE(c.serving());
@@ -410,17 +429,7 @@ TEST(ClusterTest, ADryRunAnnouncesNothingAndMoveWaitPrintsEveryPhaseUntilDone) {
 
   RunResult waited = ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
   EXPECT_EQ(waited.exit_code, 0) << waited.out;
-  std::vector<std::string> phases;
-  std::set<std::string> changes;
-  for (const json& line : json_lines(waited.out)) {
-    ASSERT_TRUE(line.is_object()) << waited.out;
-    phases.push_back(line.value("phase", ""));
-    changes.insert(line.value("change", ""));
-    EXPECT_EQ(line["kind"], "move");
-    EXPECT_EQ(line["node"], mover);
-  }
-  EXPECT_EQ(phases, (std::vector<std::string>{"announce", "write_both", "read_new", "release", "done"})) << waited.out;
-  EXPECT_EQ(changes.size(), 1u) << waited.out;
+  EXPECT_EQ(phases_printed(waited.out, "move", mover), kAllPhases) << waited.out;
   ASSERT_TRUE(wait_until(
       [&] {
         for (int v : {0, 1, 2}) {
@@ -430,8 +439,6 @@ TEST(ClusterTest, ADryRunAnnouncesNothingAndMoveWaitPrintsEveryPhaseUntilDone) {
         return c.formed(3);
       },
       30s));
-  // Not in this build: exit 2.
-  EXPECT_EQ(ringctl({"--host", c.nodes[0]->admin(), "rebalance"}).exit_code, 2);
   // Unreachable: exit 3.
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
@@ -486,6 +493,108 @@ TEST(ClusterTest, AMoveBlockedByAStoppedMemberWaitsNamingItAndAbortRollsItBack) 
     EXPECT_EQ(change_of(c, v, mover), nullptr);
     EXPECT_EQ((*c.member(v, mover))["tokens"], 16) << "rolled back: the old tokens";
   }
+}
+
+TEST(ClusterTest, ADecommissionedNodeLeavesRoutingAnswersAsLeftAndRefusesToStartAgain) {
+  Cluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
+  const std::string leaver = c.id_of(3);
+  RunResult waited = ringctl({"--json", "--host", c.nodes[3]->admin(), "decommission", "--wait"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.out;
+  EXPECT_EQ(phases_printed(waited.out, "decommission", leaver), kAllPhases) << waited.out;
+
+  // The others route without it; it still answers, as LEFT.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int v : {0, 1, 2}) {
+          auto m = c.member(v, leaver);
+          if (!m || (*m)["status"] != "LEFT" || !tokens_of(c, v, leaver).empty()) return false;
+        }
+        return c.formed(3);
+      },
+      30s))
+      << c.member(0, leaver).value_or(json()).dump();
+  for (int v : {0, 1, 2}) {
+    for (int k = 0; k < 10; ++k) {
+      auto owners = ctl_json(c.nodes[v]->admin(), {"owners", "user:" + std::to_string(k)});
+      ASSERT_TRUE(owners);
+      for (const char* list : {"replicas", "reachable", "pending"}) {
+        for (const json& id : (*owners)[list]) EXPECT_NE(id, leaver) << list;
+      }
+    }
+  }
+  auto self = c.member(3, leaver);
+  ASSERT_TRUE(self) << "a LEFT node answers its admin API";
+  EXPECT_EQ((*self)["status"], "LEFT");
+  EXPECT_EQ((*self)["tokens"], 0);
+  RunResult table = ringctl({"--host", c.nodes[3]->admin(), "status"});
+  EXPECT_NE(table.out.find("UL  " + c.nodes[3]->listen()), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("Left the cluster"), std::string::npos) << table.out;
+  EXPECT_EQ(ringctl({"--host", c.nodes[3]->admin(), "decommission"}).exit_code, 1) << "it left already";
+
+  // Stopped and started again on its data dir: exit 3, one line saying it left.
+  EXPECT_EQ(c.nodes[3]->terminate(), 0);
+  c.start(3, {"--seeds", c.seed()});
+  EXPECT_EQ(c.nodes[3]->wait_exit(10s), 3);
+  EXPECT_NE(c.nodes[3]->log().find("left the cluster"), std::string::npos) << c.nodes[3]->log();
+}
+
+TEST(ClusterTest, ARebalanceDryRunChangesNothingThenRebalanceWaitBalancesABadlyPlacedNode) {
+  Cluster c(3, true, {"--rf", "2"});  // RF 2 of 4 nodes: ownership can differ between nodes
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  // A fourth node joins on 16 neighbouring tokens: it owns almost nothing.
+  std::string clustered;
+  for (int t = 1000; t < 1016; ++t) clustered += (clustered.empty() ? "" : ",") + std::to_string(t);
+  c.ports.push_back(free_port());
+  c.start(3, {"--seeds", c.seed(), "--rf", "2", "--tokens", clustered});
+  ASSERT_TRUE(c.nodes[3]->wait_serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
+  const std::string mover = c.id_of(3);
+  const std::string digest = (*ctl_json(c.nodes[0]->admin(), {"ring"}))["ring_digest"];
+
+  int rc = -1;
+  auto plan = ctl_json(c.nodes[3]->admin(), {"rebalance", "--dry-run"}, &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ((*plan)["node"], mover);
+  EXPECT_EQ((*plan)["balanced"], false);
+  EXPECT_EQ((*plan)["tokens"].size(), 16u);
+  EXPECT_FALSE((*plan)["moves"].empty());
+  EXPECT_GT((*plan)["ownership_after"][mover].get<double>(), (*plan)["ownership_before"][mover].get<double>());
+  for (auto& n : c.nodes) {
+    auto ring = ctl_json(n->admin(), {"ring"});
+    EXPECT_EQ((*ring)["ring_digest"], digest) << "a dry run announces nothing";
+    EXPECT_EQ((*ring)["pending"], json::array());
+  }
+  EXPECT_EQ(change_of(c, 3, mover), nullptr);
+
+  RunResult waited = ringctl({"--json", "--host", c.nodes[3]->admin(), "rebalance", "--wait"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.out;
+  EXPECT_EQ(phases_printed(waited.out, "rebalance", mover), kAllPhases) << waited.out;
+  std::set<std::string> planned;
+  for (const json& t : (*plan)["tokens"]) planned.insert(t.get<std::string>());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (int v : {0, 1, 2, 3}) {
+          if (tokens_of(c, v, mover) != planned) return false;
+        }
+        return c.formed(4);
+      },
+      30s));
+
+  // Balanced now: nothing to do, exit 0, no change started.
+  auto again = ctl_json(c.nodes[3]->admin(), {"rebalance"}, &rc);
+  EXPECT_EQ(rc, 0);
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)["balanced"], true) << again->dump();
+  EXPECT_EQ((*again)["tokens"], json::array());
+  EXPECT_FALSE(again->contains("change"));
+  RunResult human = ringctl({"--host", c.nodes[3]->admin(), "rebalance", "--wait"});
+  EXPECT_EQ(human.exit_code, 0);
+  EXPECT_NE(human.out.find("already balanced"), std::string::npos) << human.out;
+  EXPECT_EQ(change_of(c, 3, mover), nullptr);
 }
 
 // A data dir restored from a backup taken before its node moved away from its tokens, one of

@@ -53,8 +53,9 @@ for exe in embed_shared embed_static; do
   echo "$out"
   grep -qx "ringkeeper $VERSION" <<<"$out" || fail "$exe printed a version other than $VERSION"
 done
-# The shared build really uses the installed shared library.
-ldd "$WORK/consumer/embed_shared" | grep -q "$LIBDIR/libringkeeper.so" || fail "embed_shared does not load $LIBDIR/libringkeeper.so"
+# The shared build really uses the installed shared library. (Not `| grep -q`: grep leaving early
+# can kill ldd with SIGPIPE, which pipefail reports as a failure.)
+ldd "$WORK/consumer/embed_shared" | grep "$LIBDIR/libringkeeper.so" >/dev/null || fail "embed_shared does not load $LIBDIR/libringkeeper.so"
 
 step "pkg-config --cflags --libs ringkeeper"
 export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
