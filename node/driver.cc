@@ -123,8 +123,14 @@ void Driver::after_event() {
   d_.publisher.publish(*engine_);
   for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
   if (engine_->removed() && !d_.failure.failed()) {
-    // Persisted above: started again on this data dir, the node refuses to run (exit 3).
-    fail("node " + identity_.id.to_string() + " was removed from the cluster by an operator (removenode)");
+    // Persisted above: started again on this data dir, the node refuses to run (exit 3). A LEFT
+    // node's entry becomes a tombstone too once the others collect it (left_expiry).
+    const gossip::NodeState* own = engine_->state().find(identity_.id);
+    const gossip::VersionedValue* status = own ? own->get(gossip::keys::kStatus) : nullptr;
+    fail("node " + identity_.id.to_string() +
+         (status && status->value == to_string(NodeStatus::kLeft)
+              ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
+              : " was removed from the cluster by an operator (removenode)"));
   }
 }
 

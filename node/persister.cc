@@ -84,8 +84,11 @@ std::variant<DataDir, Refusal> Persister::read_entries(const NodeConfig& config,
   for (const auto& [eid, st] : dir.entries) {
     if (eid != dir.id) continue;
     if (st.is_tombstone()) {
+      const gossip::VersionedValue* how = st.get(kStatus);
+      const bool left = how && how->value == to_string(NodeStatus::kLeft);
       return refuse(3, "data dir " + config.data_dir + ": node " + dir.id.to_string() +
-                           " was removed from the cluster (removenode); a new node needs a fresh data dir");
+                           (left ? " left the cluster (decommission)" : " was removed from the cluster (removenode)") +
+                           "; a new node needs a fresh data dir");
     }
     const gossip::VersionedValue* tokens = st.get(kTokens);
     const gossip::VersionedValue* status = st.get(kStatus);
