@@ -33,8 +33,8 @@ class TempDir {
   fs::path path_;
 };
 
-// A free loopback port (bound, read back and released: for nodes whose address must survive a
-// restart).
+// A free loopback port below the ephemeral range, never the same one twice in a process (for
+// nodes whose address must survive a restart).
 uint16_t free_port();
 
 struct RunResult {
