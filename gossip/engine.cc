@@ -988,8 +988,10 @@ void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
   // misses a suspicion starts its own only when the "down" reaches it — a whole suspicion later
   // than everyone else (pushed to `fanout` peers by each learner, a node misses an epidemic with
   // probability ~e^-fanout; twice as wide, ~e^-2·fanout).
+  // A refutation relayed by others goes as wide as the suspicion it answers: a member that got
+  // the suspicion but misses the refutation marks a live node down.
   const bool wide = std::any_of(fresh.begin(), fresh.end(), [&](const LivenessRecord& r) {
-    return r.node == config_.id || r.state == Liveness::kSuspect;
+    return r.node == config_.id || r.state == Liveness::kSuspect || (r.state == Liveness::kUp && r.incarnation > 0);
   });
   for (auto& [id, address] : random_live_peers(config_.fanout * (wide ? 2 : 1), nullptr)) {
     out.push_back({address, make(Rumor{}, &id)});
