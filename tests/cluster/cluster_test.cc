@@ -465,8 +465,20 @@ TEST(ClusterTest, AMoveBlockedByAStoppedMemberWaitsNamingItAndAbortRollsItBack) 
       << change_of(c, 1, mover).dump();
   const std::string change = change_of(c, 1, mover)["id"];
   ASSERT_TRUE(wait_until([&] { return change_of(c, 0, mover).is_object() && change_of(c, 0, mover)["id"] == change; }, 10s));
-  std::this_thread::sleep_for(3s);
-  EXPECT_EQ(change_of(c, 1, mover)["phase"], "announce") << "no phase passes without the stopped member";
+  // Every member but the stopped one acknowledges the announce (its `seen`, as the mover holds
+  // it); the change still does not pass the step: the barrier waits for the stopped member too.
+  auto seen_on_mover = [&](int who) {
+    auto info = ctl_json(c.nodes[1]->admin(), {"gossipinfo"});
+    if (!info) return std::string();
+    for (const json& n : (*info)["nodes"]) {
+      if (n["id"] == c.id_of(who) && n["values"].contains("seen")) return n["values"]["seen"]["value"].get<std::string>();
+    }
+    return std::string();
+  };
+  ASSERT_TRUE(wait_until([&] { return seen_on_mover(0) == change + " announce" && seen_on_mover(1) == change + " announce"; }, 10s));
+  const json held = change_of(c, 1, mover);
+  EXPECT_EQ(held["phase"], "announce") << "no phase passes without the stopped member";
+  EXPECT_EQ(held["waiting_for"], json::array({hung})) << "the mover's last round found only it missing";
   RunResult table = ringctl({"--host", c.nodes[1]->admin(), "status"});
   EXPECT_NE(table.out.find("UM"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("waiting for " + hung), std::string::npos) << table.out;
