@@ -252,8 +252,9 @@ std::string Driver::abort_change(const NodeId& change) {
   return applied(engine_->abort_change(change));
 }
 
-std::string Driver::remove_node(const NodeId& node) {
-  return applied(engine_->remove_node(node));
+std::string Driver::remove_node(const NodeId& node, bool force) {
+  if (halted_) return "the node is stopping";
+  return applied(engine_->remove_node(node, now(), force));
 }
 
 std::string Driver::set_application_value(const std::string& name, std::string value) {

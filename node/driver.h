@@ -96,7 +96,7 @@ class Driver {
   std::string move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind = gossip::ChangeKind::kMove);
   std::string decommission();
   std::string abort_change(const NodeId& change);
-  std::string remove_node(const NodeId& node);
+  std::string remove_node(const NodeId& node, bool force = false);
   std::string set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;

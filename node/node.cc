@@ -213,7 +213,7 @@ std::string Node::metrics_text() const {
 std::string Node::remove_node(const NodeId& nid) {
   Impl& m = *impl_;
   if (!m.running) return "the node is not running";
-  return m.run_on_node([&m, nid] { return m.driver->remove_node(nid); }, std::string("the node is stopping"));
+  return m.run_on_node([&m, nid] { return m.driver->remove_node(nid, false); }, std::string("the node is stopping"));
 }
 
 PeerLiveness Node::liveness(const NodeId& nid) const {

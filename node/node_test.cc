@@ -506,7 +506,7 @@ TEST_F(NodeTest, AMoveBlockedByAStoppedMemberNamesItAndAbortsBeforeReadNew) {
   AdminResponse aborted = post(0, "/v1/abort", json{{"change", change}}.dump());
   ASSERT_EQ(aborted.status, 200) << aborted.body;
   EXPECT_EQ(json::parse(aborted.body),
-            (json{{"change", change}, {"kind", "move"}, {"node", mover.to_string()}, {"phase", "aborted"}}));
+            (json{{"change", change}, {"kind", "move"}, {"node", mover.to_string()}, {"coordinator", mover.to_string()}, {"phase", "aborted"}}));
   AdminResponse again = post(0, "/v1/abort", json{{"change", change}}.dump());
   EXPECT_EQ(again.status, 409);
   EXPECT_NE(again.body.find("already ended"), std::string::npos) << again.body;
@@ -791,5 +791,55 @@ TEST(AdminPolicy, StateChangesNeedLoopbackOrTheToken) {
   EXPECT_TRUE(admin_call_allowed(post, "s3cret"));
 }
 
+
+// removenode through the admin API: a phased change the answering node coordinates on the dead
+// node's behalf (the dead node LEAVING meanwhile), and with "force", while another change waits
+// for a dead member, its tombstone at once, which lets the waiting change complete.
+TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
+  ASSERT_TRUE(start_cluster(5));
+  const NodeId dead = node(4).id();
+  node(4).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(dead) == PeerLiveness::kDown; }));
+  EXPECT_EQ(post(0, "/v1/removenode", json{{"node", dead.to_string()}, {"force", "yes"}}.dump()).status, 400);
+  AdminResponse r = post(0, "/v1/removenode", json{{"node", dead.to_string()}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json answer = json::parse(r.body);
+  EXPECT_EQ(answer["kind"], "removenode");
+  EXPECT_EQ(answer["node"], dead.to_string());
+  EXPECT_EQ(answer["coordinator"], node(0).id().to_string());
+  EXPECT_EQ(answer["phase"], "announce");
+  const std::string change = answer["change"];
+  const json leaving = status_of(0, dead);
+  EXPECT_EQ(leaving["status"], "LEAVING");
+  EXPECT_EQ(leaving["change"]["id"], change);
+  EXPECT_EQ(leaving["change"]["kind"], "removenode");
+  AdminResponse again = post(0, "/v1/removenode", json{{"node", dead.to_string()}}.dump());
+  EXPECT_EQ(json::parse(again.body)["change"], change) << "the removal in flight answers";
+  ASSERT_TRUE(run_until([&] { return phase_of(0, change) == "done"; }));
+  ASSERT_TRUE(run_until([&] {  // node 1 answers 404 until the record reaches it
+    const json c = json::parse(net_.admin_get(node(1).admin_address(), "/v1/change?id=" + change).body, nullptr, false);
+    return c.value("phase", "") == "done" && c.value("node", "") == dead.to_string();
+  }));
+  ASSERT_TRUE(run_until([&] { return status_of(1, dead)["status"] == "REMOVED"; }));
+
+  // A move waits for a stopped member; removenode of it without --force is refused, naming it.
+  const NodeId stopped = node(3).id();
+  node(3).stop();
+  ASSERT_TRUE(run_until([&] { return node(1).liveness(stopped) == PeerLiveness::kDown; }));
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  const std::string move = json::parse(moved.body)["change"];
+  ASSERT_TRUE(run_until([&] {
+    return status_of(0, node(0).id())["change"]["waiting_for"] == json::array({stopped.to_string()});
+  }));
+  AdminResponse refused = post(1, "/v1/removenode", json{{"node", stopped.to_string()}}.dump());
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_NE(refused.body.find("--force"), std::string::npos) << refused.body;
+  AdminResponse forced = post(1, "/v1/removenode", json{{"node", stopped.to_string()}, {"force", true}}.dump());
+  ASSERT_EQ(forced.status, 200) << forced.body;
+  EXPECT_EQ(json::parse(forced.body)["phase"], "done");
+  EXPECT_EQ(json::parse(forced.body)["node"], stopped.to_string());
+  ASSERT_TRUE(run_until([&] { return phase_of(0, move) == "done"; }));
+}
 }  // namespace
 }  // namespace ringkeeper
