@@ -753,6 +753,16 @@ void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   if (step == ChangeStep::kAborted) note("change " + change.id.to_string() + " (" + std::string(to_string(change.kind)) + ") aborted");
 }
 
+std::string GossipEngine::acknowledge_data(const NodeId& change) {
+  const auto active = active_change();
+  if (!active || active->second.id != change) return "change " + change.to_string() + " is not in flight here";
+  if (active->second.step < ChangeStep::kWriteBoth) {
+    return "change " + change.to_string() + " has not reached write_both here; nothing to acknowledge yet";
+  }
+  publish(keys::kData, change.to_string());
+  return "";
+}
+
 std::string GossipEngine::abort_change(const NodeId& change) {
   auto c = own_change();
   if (!c || c->id != change) return "change " + change.to_string() + " is not this node's";

@@ -198,6 +198,10 @@ class GossipEngine {
   // the node is LEFT: it owns nothing and keeps running until stopped. Refused, with the reason,
   // as move_tokens is.
   std::string decommission(Millis now);
+  // The embedder holds every range this node gains in `change` (the data barrier before
+  // read_new), gossiped as `data`. Refused, with the reason, unless `change` is the change this
+  // node routes by, at write_both or later. Engines with auto_ack_data acknowledge by themselves.
+  std::string acknowledge_data(const NodeId& change);
   // Rolls back this node's change, if it has not reached read_new. Refused, with the reason,
   // otherwise.
   std::string abort_change(const NodeId& change);

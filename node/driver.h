@@ -22,6 +22,7 @@
 #include "node/metrics.h"
 #include "node/persister.h"
 #include "node/runtime_log.h"
+#include "node/ownership.h"
 #include "node/view_publisher.h"
 
 namespace ringkeeper {
@@ -67,6 +68,7 @@ class Driver {
     RuntimeLog& log;
     Persister& persister;
     ViewPublisher& publisher;
+    OwnershipTracker& ownership;
     RuntimeStats& stats;
     NodeFailure& failure;
   };
@@ -96,6 +98,7 @@ class Driver {
   std::string move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind = gossip::ChangeKind::kMove);
   std::string decommission();
   std::string abort_change(const NodeId& change);
+  std::string acknowledge_data(const NodeId& change);
   std::string remove_node(const NodeId& node, bool force = false);
   std::string set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);

@@ -94,6 +94,7 @@ class NodeTest : public ::testing::Test {
     c.probe_timeout_ms = 40;
     c.settle_ms = 300;
     c.replication.rf = rf_;
+    c.streams_data = streams_data_;
     return c;
   }
   // Opens and starts node `nodes_.size()` on its own store (kept in stores_ for restarts).
@@ -160,7 +161,9 @@ class NodeTest : public ::testing::Test {
     return answer;
   }
 
-  uint32_t rf_ = 3;  // the replication factor of nodes started from here on
+  uint32_t rf_ = 3;
+
+  bool streams_data_ = false;  // NodeConfig::streams_data of the nodes started  // the replication factor of nodes started from here on
   SimNetwork net_;  // outlives the nodes
   std::filesystem::path dir_;
   std::vector<std::unique_ptr<SharedStore>> stores_;
@@ -840,6 +843,77 @@ TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
   EXPECT_EQ(json::parse(forced.body)["phase"], "done");
   EXPECT_EQ(json::parse(forced.body)["node"], stopped.to_string());
   ASSERT_TRUE(run_until([&] { return phase_of(0, move) == "done"; }));
+}
+
+// An embedder that streams data (NodeConfig::streams_data) sees its ranges as ownership events:
+// pending from write_both, with the old replicas as sources; the change does not read from new
+// owners until each gaining node acknowledged; owned from read_new; released on the nodes that
+// give ranges up. Aborted before read_new, the pending ranges are cancelled.
+TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
+  streams_data_ = true;
+  ASSERT_TRUE(start_cluster(4));
+  struct Seen {
+    size_t node;
+    OwnershipEvent event;
+  };
+  std::vector<Seen> seen;
+  for (size_t i = 0; i < 4; ++i) {
+    (void)node(i).on_ownership([&seen, i](const OwnershipEvent& e) { seen.push_back({i, e}); });
+  }
+  EXPECT_NE(node(1).acknowledge_ranges(NodeId::from_random_bits(1, 2)), "") << "no such change in flight";
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200", "9000000000000000000"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  const NodeId change = *NodeId::parse(json::parse(moved.body)["change"].get<std::string>());
+  auto pending_on = [&] {
+    std::set<size_t> out;
+    for (const Seen& s : seen) {
+      if (s.event.kind == OwnershipEvent::Kind::kPending) out.insert(s.node);
+    }
+    return out;
+  };
+  ASSERT_TRUE(run_until([&] { return !pending_on().empty(); }));
+  net_.run_for(3'000);
+  EXPECT_EQ(phase_of(0, change.to_string()), "write_both") << "no read_new before every gaining node acknowledged";
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.event.change, change);
+    EXPECT_EQ(s.event.change_kind, "move");
+    ASSERT_EQ(s.event.kind, OwnershipEvent::Kind::kPending);
+    ASSERT_FALSE(s.event.gained.empty());
+    for (const RangeTransfer& t : s.event.gained) {
+      EXPECT_FALSE(t.sources.empty());
+      EXPECT_EQ(std::count(t.sources.begin(), t.sources.end(), node(s.node).id()), 0) << "it did not hold the range";
+    }
+  }
+  for (size_t i : pending_on()) EXPECT_EQ(node(i).acknowledge_ranges(change), "");
+  ASSERT_TRUE(run_until([&] { return phase_of(0, change.to_string()) == "done"; }));
+  net_.run_for(2'000);
+  // Per node: pending, then owned; nodes that gave ranges up saw released.
+  std::map<size_t, std::vector<OwnershipEvent::Kind>> kinds;
+  for (const Seen& s : seen) kinds[s.node].push_back(s.event.kind);
+  for (size_t i : pending_on()) {
+    ASSERT_GE(kinds[i].size(), 2u);
+    EXPECT_EQ(kinds[i][0], OwnershipEvent::Kind::kPending);
+    EXPECT_EQ(kinds[i][1], OwnershipEvent::Kind::kOwned);
+  }
+  size_t released = 0;
+  for (const Seen& s : seen) released += s.event.kind == OwnershipEvent::Kind::kReleased && !s.event.released.empty();
+  EXPECT_GE(released, 1u) << "someone gave up what the others gained";
+
+  // Aborted before read_new: the gaining nodes' pending ranges are cancelled.
+  seen.clear();
+  AdminResponse again = post(1, "/v1/move", R"({"tokens": ["300", "400"]})");
+  ASSERT_EQ(again.status, 200) << again.body;
+  const std::string second = json::parse(again.body)["change"];
+  ASSERT_TRUE(run_until([&] { return !pending_on().empty(); }));
+  ASSERT_EQ(post(1, "/v1/abort", json{{"change", second}}.dump()).status, 200);
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i : pending_on()) {
+      bool cancelled = false;
+      for (const Seen& s : seen) cancelled |= s.node == i && s.event.kind == OwnershipEvent::Kind::kCancelled;
+      if (!cancelled) return false;
+    }
+    return true;
+  }));
 }
 }  // namespace
 }  // namespace ringkeeper
