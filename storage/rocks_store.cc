@@ -70,9 +70,7 @@ OpenError refusal(const rocksdb::Status& s, const std::string& dir) {
   return {OpenError::Reason::kIo, "cannot open data dir " + dir + ": " + text};
 }
 
-}  // namespace
-
-OpenResult open_rocks_store(const std::string& dir) {
+OpenResult open_or_throw(const std::string& dir) {
   OpenResult r;
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -134,6 +132,18 @@ OpenResult open_rocks_store(const std::string& dir) {
   }
   r.store = std::move(store);
   return r;
+}
+
+}  // namespace
+
+OpenResult open_rocks_store(const std::string& dir) {
+  try {
+    return open_or_throw(dir);
+  } catch (const std::exception& e) {  // bad_alloc, a filesystem error: nothing is opened
+    OpenResult r;
+    r.error = {OpenError::Reason::kIo, "cannot open data dir " + dir + ": " + e.what()};
+    return r;
+  }
 }
 
 }  // namespace ringkeeper::storage
