@@ -329,6 +329,19 @@ TEST_F(NodeTest, OpenAnswersAStatusAndNeverThrows) {
       << refused.status().message();
 }
 
+TEST_F(NodeTest, ANodeThatLearnsItWasRemovedFailsWithRefused) {
+  ASSERT_TRUE(start_cluster(3));
+  const NodeId gone = node(2).id();
+  node(2).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(gone) == PeerLiveness::kDown; }));
+  ASSERT_TRUE(run_until([&] { return node(0).remove_node(gone).ok(); }));
+  Node& back = start_on(*stores_[2], config({node(0).listen_address()}, 2));
+  ASSERT_TRUE(run_until([&] { return back.failed(); }));
+  EXPECT_EQ(back.failure().code(), StatusCode::kRefused) << back.failure().to_string();
+  EXPECT_NE(back.failure().message().find("was removed from the cluster"), std::string::npos)
+      << back.failure().message();
+}
+
 TEST_F(NodeTest, StartAnswersAStatus) {
   Node& n = start({});
   EXPECT_EQ(n.start().code(), StatusCode::kRefused) << "already started";

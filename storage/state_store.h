@@ -4,7 +4,7 @@
 // Implementations: RocksStore (on disk), MemoryStore (tests), FaultyStore (injects failures).
 // Not thread-safe; the node runtime calls it from its one node thread.
 //   auto opened = open_rocks_store(dir);          // storage/rocks_store.h
-//   if (!opened.store) { print(opened.error); exit(3); }
+//   if (!opened.store) { /* refused: opened.error.reason, opened.error.message (one line) */ }
 //   WriteBatch b; b.put_meta(meta::kGeneration, "42"); opened.store->write(b, /*sync=*/true);
 #pragma once
 
