@@ -35,12 +35,19 @@ int main(int argc, char** argv) {
   cfg.listen = "127.0.0.1:0";  cfg.admin = "";  cfg.settle_ms = 100;
   auto node = ringkeeper::Node::open(cfg);      // refused: node.status().message() says why
   if (!node.ok() || !(*node)->start().ok()) return 1;
+  // The installed Subscription links and unsubscribes (its count is not checked: the founding
+  // claim may come before it subscribes).
+  int ring_changes = 0;
+  ringkeeper::Subscription sub = (*node)->on_ring_change([&](const ringkeeper::RingChange&) { ++ring_changes; });
+  if (!sub.active()) return 1;
   // A founding node claims its tokens once it has settled; wait for that, then route.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while ((*node)->preference_list("user:42").empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (const auto& e : (*node)->preference_list("user:42")) send_to(e.address, e.natural);
+  sub.reset();
+  if (sub.active()) return 1;
   (*node)->stop();
   return replicas_sent > 0 ? 0 : 1;
 }
