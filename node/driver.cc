@@ -86,7 +86,7 @@ void Driver::build_engine(std::vector<std::pair<NodeId, gossip::NodeState>> pers
       engine_->set_local(key, v.value);
     }
   }
-  if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+  if (Status s = d_.persister.persist(*engine_); !s.ok()) fail(std::move(s));
   d_.publisher.publish(*engine_);
 }
 
@@ -119,7 +119,7 @@ void Driver::rearm(bool force) {
 
 void Driver::after_event() {
   if (!d_.failure.failed()) {
-    if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+    if (Status s = d_.persister.persist(*engine_); !s.ok()) fail(std::move(s));
   }
   d_.publisher.publish(*engine_);
   d_.ownership.update(*engine_);
@@ -129,10 +129,10 @@ void Driver::after_event() {
     // node's entry becomes a tombstone too once the others collect it (left_expiry).
     const gossip::NodeState* own = engine_->state().find(identity_.id);
     const gossip::VersionedValue* status = own ? own->get(gossip::keys::kStatus) : nullptr;
-    fail("node " + identity_.id.to_string() +
-         (status && status->value == to_string(NodeStatus::kLeft)
-              ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
-              : " was removed from the cluster by an operator (removenode)"));
+    fail(Status::refused("node " + identity_.id.to_string() +
+                         (status && status->value == to_string(NodeStatus::kLeft)
+                              ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
+                              : " was removed from the cluster by an operator (removenode)")));
   }
 }
 
@@ -202,16 +202,17 @@ void Driver::on_refused(const std::string& address) {
   }
 }
 
-void Driver::fail(const std::string& why) {
+void Driver::fail(Status why) {
   halted_ = true;
-  if (d_.failure.set(why)) d_.log.critical("{}; this node stops", why);
+  const std::string line = why.message();
+  if (d_.failure.set(std::move(why))) d_.log.critical("{}; this node stops", line);
 }
 
 void Driver::shutdown(std::function<void()> done) {
   if (!d_.failure.failed()) {
     // Peers mark us down at once instead of after a suspicion timeout.
     auto out = engine_->announce_shutdown(now());
-    if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+    if (Status s = d_.persister.persist(*engine_); !s.ok()) fail(std::move(s));
     send_all(std::move(out));
   }
   d_.env.cancel(timer_);
