@@ -271,6 +271,14 @@ Subscription Node::on_ownership(OwnershipListener f) {
 Status Node::acknowledge_ranges(const NodeId& change) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
+  if (m.env->on_node_thread() && m.publisher->subscribers().delivering_ownership()) {
+    // From inside a callback (an embedder that holds the data already): applied once the event
+    // being delivered is through, not in the middle of it.
+    m.env->post([&m, change] {
+      if (std::string why = m.driver->acknowledge_data(change); !why.empty()) m.log.warn("acknowledge_ranges: {}", why);
+    });
+    return Status();
+  }
   return m.run_on_node([&m, change] { return refusal(m.driver->acknowledge_data(change)); },
                        Status::not_running("the node is stopping"));
 }

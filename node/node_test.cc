@@ -1043,16 +1043,36 @@ TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
 // give ranges up. Aborted before read_new, the pending ranges are cancelled.
 TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
   streams_data_ = true;
-  ASSERT_TRUE(start_cluster(4));
   struct Seen {
     size_t node;
     OwnershipEvent event;
   };
   std::vector<Seen> seen;
   std::vector<Subscription> subs;
-  for (size_t i = 0; i < 4; ++i) {
-    subs.push_back(node(i).on_ownership([&seen, i](const OwnershipEvent& e) { seen.push_back({i, e}); }));
+  bool auto_ack = true;  // while the cluster forms: each joiner holds what it gains at once
+  auto subscribe = [&](size_t i) {
+    subs.push_back(node(i).on_ownership([&, i](const OwnershipEvent& e) {
+      if (auto_ack) {
+        if (e.kind == OwnershipEvent::Kind::kPending) EXPECT_TRUE(node(i).acknowledge_ranges(e.change).ok());
+        return;
+      }
+      seen.push_back({i, e});
+    }));
+  };
+  start({});
+  subscribe(0);
+  ASSERT_TRUE(founded(0));
+  for (size_t i = 1; i < 4; ++i) {
+    start({node(0).listen_address()});
+    subscribe(i);
   }
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i = 0; i < 4; ++i) {
+      if (!node(i).converged() || node(i).ring()->nodes().size() != 4) return false;
+    }
+    return true;
+  }, 60'000));
+  auto_ack = false;
   EXPECT_EQ(node(1).acknowledge_ranges(NodeId::from_random_bits(1, 2)).code(), StatusCode::kRefused)
       << "no such change in flight";
   AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200", "9000000000000000000"]})");

@@ -187,7 +187,8 @@ class Node {
   Subscription on_ownership(OwnershipListener f);
   // With NodeConfig::streams_data: this node holds every range it gains in `change` (the data
   // barrier before the change reads from new owners). kRefused when `change` is not the change
-  // in flight here or has not reached write_both; kNotRunning before start().
+  // in flight here or has not reached write_both; kNotRunning before start(). Called from an
+  // ownership callback it is applied right after the callback returns (ok; a refusal is logged).
   Status acknowledge_ranges(const NodeId& change);
 
   // The writers. Each waits for the node thread's answer (up to 5 s). Errors: kRefused with the
