@@ -15,6 +15,7 @@ std::string_view to_string(ChangeKind kind) {
     case ChangeKind::kRebalance: return "rebalance";
     case ChangeKind::kRemoveNode: return "removenode";
     case ChangeKind::kJoin: return "join";
+    case ChangeKind::kReplace: return "replace";
   }
   return "unknown";
 }
@@ -83,7 +84,7 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   if (!id || !step) return std::nullopt;
   bool known = false;
   for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance, ChangeKind::kRemoveNode,
-                 ChangeKind::kJoin}) {
+                 ChangeKind::kJoin, ChangeKind::kReplace}) {
     if (w[1] == to_string(k)) {
       r.kind = k;
       known = true;
@@ -97,8 +98,9 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
     if (!subject || subject->is_nil()) return std::nullopt;
     r.subject = *subject;
   }
-  // A removenode names its subject; the other kinds change their coordinator's own ownership.
-  if (r.on_behalf() != (r.kind == ChangeKind::kRemoveNode)) return std::nullopt;
+  // A removenode and a replace name their subject; the other kinds change their coordinator's
+  // own ownership alone.
+  if (r.on_behalf() != (r.kind == ChangeKind::kRemoveNode || r.kind == ChangeKind::kReplace)) return std::nullopt;
   r.id = *id;
   r.step = *step;
   return r;

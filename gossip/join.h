@@ -22,6 +22,9 @@ struct JoinSettings {
   std::string dc = "dc1";
   std::string rack = "rack1";
   Millis settle = 2000;               // wait after learning the cluster before claiming
+  // ringd --replace: instead of claiming tokens of its own, take over this dead node's (a phased
+  // change of kind replace; the engine drives it). Nil: join as usual.
+  NodeId replace;
 };
 
 // `count` tokens for `self` from the allocator, against every other node's tokens in `ring` and

@@ -133,7 +133,9 @@ json change_waiting_for(Call& c, const MemberView& m) {
 // status's per-node "change": a gossiped change in flight, else a removal of it in flight, else a
 // join in flight, else null.
 json change_in_flight(Call& c, const MemberView& m) {
-  if (m.gone || !m.change || !gossip::in_flight(m.change->step) || m.change->on_behalf()) {
+  const bool coordinates_own = m.change && gossip::in_flight(m.change->step) &&
+                               m.change->kind != gossip::ChangeKind::kRemoveNode;  // a removal shows on its subject
+  if (m.gone || !coordinates_own) {
     if (auto removal = m.gone ? std::nullopt : c.driver.engine().removal_of(m.id)) {
       const bool coordinating = removal->first == c.driver.identity().id;
       return json{{"id", removal->second.id.to_string()},

@@ -35,6 +35,7 @@ gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& iden
   ec.join.settle = c.settle_ms;
   ec.wall_offset = wall_offset;
   ec.auto_ack_data = !c.streams_data;  // an embedder that streams acknowledges its ranges itself
+  if (!c.replace.empty()) ec.join.replace = *NodeId::parse(c.replace);  // checked by Node::open
   return ec;
 }
 
@@ -124,6 +125,7 @@ void Driver::after_event() {
   d_.publisher.publish(*engine_);
   d_.ownership.update(*engine_);
   for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
+  if (!engine_->fatal().empty() && !d_.failure.failed()) fail(Status::refused(engine_->fatal()));
   if (engine_->removed() && !d_.failure.failed()) {
     // Persisted above: started again on this data dir, the node refuses to run (exit 3). A LEFT
     // node's entry becomes a tombstone too once the others collect it (left_expiry).

@@ -31,6 +31,12 @@ Status check_addresses(const NodeConfig& config) {
   for (const std::string& s : config.seeds) {
     if (!gossip::parse_host_port(s)) return Status::invalid_argument("--seeds: not host:port: " + s);
   }
+  if (!config.replace.empty()) {
+    auto id = NodeId::parse(config.replace);
+    if (!id || id->is_nil()) return Status::invalid_argument("--replace: not a node id (a UUID): " + config.replace);
+    if (config.seeds.empty()) return Status::invalid_argument("--replace needs --seeds: the cluster to learn the node from");
+    if (!config.tokens.empty()) return Status::invalid_argument("--replace takes the dead node's tokens; drop --tokens");
+  }
   return {};
 }
 

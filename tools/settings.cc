@@ -139,6 +139,9 @@ void add_node_flags(CLI::App& app, NodeFlags& f) {
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
   app.add_flag("--reset-generation", f.reset_generation,
                "start from the wall clock's generation even if the persisted one is higher (a clock that ran ahead)");
+  app.add_option("--replace", f.replace,
+                 "NODE_ID of a dead NORMAL node whose tokens this new node takes over, phase by phase (first start "
+                 "only; needs --seeds)");
 }
 
 bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
@@ -158,6 +161,10 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
   c.dc = f.dc;
   c.rack = f.rack;
   c.reset_generation = f.reset_generation;
+  c.replace = f.replace;
+  if (!c.replace.empty() && (!NodeId::parse(c.replace) || NodeId::parse(c.replace)->is_nil())) {
+    return fail("replace", "expected a node id (a UUID), got '" + c.replace + "'");
+  }
   for (const auto& [name, value] : {std::pair{"listen", &c.listen}, std::pair{"admin", &c.admin}}) {
     if (!gossip::parse_host_port(*value)) {
       return fail(name, "expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'");

@@ -34,6 +34,7 @@ struct NodeFlags {
   std::string admin_token_file;
   std::string log_level = "info";
   bool reset_generation = false;
+  std::string replace;  // --replace NODE_ID
 
   // Filled while parsing: the --config file read, and the settings whose value it supplied (the
   // names without dashes; a setting also given as a flag is not among them). For error messages.

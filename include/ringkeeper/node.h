@@ -66,6 +66,10 @@ struct NodeConfig {
   std::string secret;                      // gossip HMAC; empty: none
   std::string admin_token;                 // lets non-loopback callers change state
   bool reset_generation = false;
+  // ringd --replace: the id of a dead NORMAL node whose tokens this new node takes over (a phased
+  // change of kind replace) instead of claiming its own. First start only (an empty data dir);
+  // later starts resume or ignore it. Empty: join as usual.
+  std::string replace;
   // Other addresses the embedder serves, written into DIR/addresses.json ("kv" for kvd).
   std::map<std::string, std::string> extra_addresses;
   // Where the runtime's log lines go; empty: spdlog's default logger (ringd's stderr).
