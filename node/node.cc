@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "node/address.h"
+#include "node/keyring_file.h"
 #include "storage/rocks_store.h"
 
 namespace ringkeeper {
@@ -72,7 +73,11 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
   for (const std::string& step : format.migrated) {
     env->log(LogLevel::kInfo, fmt::format("data dir {}: migrated {}", config.data_dir, step));
   }
+  auto keyring = open_keyring(config);
+  if (auto* refusal = std::get_if<Refusal>(&keyring)) return refused(refusal->exit_code, refusal->message);
+  if (auto bad = check_admin_tls(config.admin_tls_cert, config.admin_tls_key); !bad.empty()) return refused(2, bad);
   auto impl = std::make_unique<Impl>(std::move(config), std::move(env), std::move(store));
+  impl->keyring = std::move(std::get<gossip::Keyring>(keyring));
   impl->rng_seed = impl->env->random_seed();
   auto read = impl->persister.open(impl->config, *impl->env);
   if (auto* refusal = std::get_if<Refusal>(&read)) return refused(refusal->exit_code, refusal->message);
@@ -99,12 +104,13 @@ std::string Node::start() { return impl_->start(); }
 std::string Node::Impl::start() {
   if (running || driver) return "already started";
   driver = std::make_unique<Driver>(config, identity,
-                                    Driver::Deps{*env, log, persister, *publisher, stats, failure});
+                                    Driver::Deps{*env, log, persister, *publisher, stats, failure}, std::move(keyring));
   routes = std::make_unique<AdminRoutes>(*driver, stats);
   try {
     identity.listen_bound = driver->listen();
     if (!config.admin.empty()) {
-      admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); });
+      admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); },
+                                       AdminTls{config.admin_tls_cert, config.admin_tls_key});
       identity.admin_bound = admin->start();
     }
   } catch (const std::exception& e) {
