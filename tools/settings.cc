@@ -176,12 +176,10 @@ void add_node_flags(CLI::App& app, NodeFlags& f) {
       ->delimiter(',')
       ->default_str(join(f.rf));
   app.add_option("--gossip-key-file", f.gossip_key_file,
-                 "file holding a base64-encoded 32-byte AES-256 key (`openssl rand -base64 32`): gossip is then "
-                 "encrypted and authenticated, plaintext peers refused. It starts the keyring kept in DIR; later "
-                 "changes go through `ringctl keys`");
+                 "file with a base64 32-byte AES-256 key: encrypt gossip, refuse plaintext peers; it starts the "
+                 "keyring kept in DIR (then: ringctl keys)");
   app.add_flag("--gossip-accept-plaintext", f.gossip_accept_plaintext,
-               "also take plaintext gossip while this node encrypts: the migration mode that turns encryption on "
-               "across a running cluster (docs/security.md)");
+               "take plaintext gossip too: the migration mode that turns encryption on across a running cluster");
   // Gone (it signed frames with HMAC); kept as an option so that its use gets a clear refusal.
   app.add_option("--secret-file", f.secret_file, "replaced by --gossip-key-file")->group("");
   app.add_option("--admin-token-file", f.admin_token_file,
