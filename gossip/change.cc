@@ -11,6 +11,7 @@ std::string_view to_string(ChangeKind kind) {
     case ChangeKind::kMove: return "move";
     case ChangeKind::kDecommission: return "decommission";
     case ChangeKind::kRebalance: return "rebalance";
+    case ChangeKind::kRemoveNode: return "removenode";
   }
   return "unknown";
 }
@@ -64,19 +65,21 @@ std::optional<ChangeStep> parse_step(std::string_view text) {
 }  // namespace
 
 std::string ChangeRecord::format() const {
-  return id.to_string() + " " + std::string(to_string(kind)) + " " + std::string(to_string(step)) + " " +
-         std::to_string(stamp);
+  std::string out = id.to_string() + " " + std::string(to_string(kind)) + " " + std::string(to_string(step)) +
+                    " " + std::to_string(stamp);
+  if (on_behalf()) out += " " + subject.to_string();
+  return out;
 }
 
 std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   const auto w = words(text);
-  if (w.size() != 4) return std::nullopt;
+  if (w.size() != 4 && w.size() != 5) return std::nullopt;
   ChangeRecord r;
   auto id = NodeId::parse(w[0]);
   auto step = parse_step(w[2]);
   if (!id || !step) return std::nullopt;
   bool known = false;
-  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance}) {
+  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance, ChangeKind::kRemoveNode}) {
     if (w[1] == to_string(k)) {
       r.kind = k;
       known = true;
@@ -85,6 +88,13 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   if (!known) return std::nullopt;
   auto [p, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), r.stamp);
   if (ec != std::errc() || p != w[3].data() + w[3].size()) return std::nullopt;
+  if (w.size() == 5) {
+    auto subject = NodeId::parse(w[4]);
+    if (!subject || subject->is_nil()) return std::nullopt;
+    r.subject = *subject;
+  }
+  // A removenode names its subject; the other kinds change their coordinator's own ownership.
+  if (r.on_behalf() != (r.kind == ChangeKind::kRemoveNode)) return std::nullopt;
   r.id = *id;
   r.step = *step;
   return r;

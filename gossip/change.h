@@ -3,8 +3,10 @@
 // a change from phase to phase (docs/design.md, "Phased ownership changes"). Pure values and
 // parsing; the engine drives the phases.
 //
-//   coordinator's entry   change = "<id> <kind> <phase> <stamp>"   (plus the change's own keys,
-//                                                                   e.g. moving_to for a move)
+//   coordinator's entry   change = "<id> <kind> <phase> <stamp>[ <subject>]"   (plus the change's
+//                                                   own keys, e.g. moving_to for a move; a change
+//                                                   made on behalf of another node names it: the
+//                                                   subject of a removenode)
 //   every member's entry  seen   = "<id> <phase>"   the change it routes by, and that change's phase
 //                         data   = "<id>"           its embedder holds the ranges it gains
 #pragma once
@@ -30,7 +32,7 @@ inline constexpr std::string_view kData = "data";
 inline constexpr std::string_view kEpoch = "epoch";
 }  // namespace keys
 
-enum class ChangeKind : uint8_t { kMove, kDecommission, kRebalance };
+enum class ChangeKind : uint8_t { kMove, kDecommission, kRebalance, kRemoveNode };
 std::string_view to_string(ChangeKind kind);
 
 // A change's step: the four routing phases, then how it ended.
@@ -45,6 +47,11 @@ struct ChangeRecord {
   ChangeKind kind = ChangeKind::kMove;
   ChangeStep step = ChangeStep::kAnnounce;
   uint64_t stamp = 0;        // HLC when announced: earlier changes take precedence
+  // The node the change is made on behalf of (removenode: the dead node whose ranges go to their
+  // next owners); the ring reads that node as LEAVING in the change's phase, and the barrier does
+  // not wait for it. Nil for a change of the coordinator's own ownership.
+  NodeId subject;
+  bool on_behalf() const { return !subject.is_nil(); }
   std::string format() const;
   static std::optional<ChangeRecord> parse(std::string_view text);
   // Which of two in-flight changes goes first (the other yields): the earlier stamp, then the

@@ -472,22 +472,51 @@ void GossipEngine::publish(std::string_view key, std::string value) {
   if (!current || current->value != value) set_local(key, std::move(value));
 }
 
-std::string GossipEngine::remove_node(const NodeId& id) {
+std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) {
   if (removed_) return "this node was itself removed from the cluster";
   if (id == config_.id) return "a node cannot remove itself (use decommission)";
   const NodeState* st = state_.find(id);
   if (!st) return "unknown node " + id.to_string();
-  if (st->is_tombstone()) return "";  // already removed: idempotent
+  if (st->is_tombstone() || removal_of(id)) return "";  // already removed or being removed: idempotent
   if (liveness_.view(id) != PeerLiveness::kDown) {
     return "node " + id.to_string() + " is not down here; only a dead node can be removed";
   }
+  const VersionedValue* status = st->get(keys::kStatus);
+  const bool left = status && status->value == to_string(NodeStatus::kLeft);
+  std::string why = left ? std::string() : change_refusal(&id);
+  if (left || why.empty()) {
+    if (left) {
+      write_tombstone(id);  // it owns nothing: no data phases
+    } else {
+      start_change(ChangeKind::kRemoveNode, now, id);
+    }
+    return "";
+  }
+  if (!force) {
+    return why + "; `removenode --force` writes its tombstone at once instead (its ranges then re-replicate "
+                 "from the surviving replicas without data phases)";
+  }
+  note("removing " + id.to_string() + " at once (--force) while " + why);
+  write_tombstone(id);
+  return "";
+}
+
+void GossipEngine::write_tombstone(const NodeId& id) {
   bump_epoch();  // the removed node's own epoch leaves with its entry: the ring version still grows
+  ++ownership_writes_;
   NodeState tomb;
   tomb.generation = kTombstoneGeneration;
   tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), 2}});
   merge({id, std::move(tomb)}, last_tick_);
   ++stats_.tombstones_written;
-  return "";
+}
+
+std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::removal_of(const NodeId& id) const {
+  for (const NodeId& coordinator : changing_) {
+    auto c = ChangeRecord::parse(state_.find(coordinator)->get(keys::kChange)->value);
+    if (c && c->kind == ChangeKind::kRemoveNode && c->subject == id) return std::make_pair(coordinator, *c);
+  }
+  return std::nullopt;
 }
 
 std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now, ChangeKind kind) {
@@ -538,14 +567,17 @@ std::string GossipEngine::decommission(Millis now) {
   return "";
 }
 
-std::string GossipEngine::change_refusal() {
+std::string GossipEngine::change_refusal(const NodeId* subject) {
   // One change at a time: a change in flight anywhere in sight, or a join, goes first.
   if (auto other = active_change()) {
-    return "another change is in flight: " + other->second.id.to_string() + " (" +
-           std::string(to_string(other->second.kind)) + " of " + other->first.to_string() + ", " +
-           std::string(to_string(other->second.step)) + ")";
+    const ChangeRecord& c = other->second;
+    const std::string whose = c.on_behalf() ? c.subject.to_string() + " by " + other->first.to_string()
+                                            : other->first.to_string();
+    return "another change is in flight: " + c.id.to_string() + " (" + std::string(to_string(c.kind)) + " of " +
+           whose + ", " + std::string(to_string(c.step)) + ")";
   }
   for (const RingNode& n : ring()->nodes()) {
+    if (subject && n.id == *subject) continue;
     if (n.status == NodeStatus::kJoining || n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving) {
       return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
     }
@@ -553,7 +585,7 @@ std::string GossipEngine::change_refusal() {
   // A member of an older build would never acknowledge a step: the change would wait forever.
   for (size_t i = 0; i < state_.size(); ++i) {
     const NodeState& st = state_.state_at(i);
-    if (st.is_tombstone()) continue;
+    if (st.is_tombstone() || (subject && state_.id_at(i) == *subject)) continue;
     const VersionedValue* status = st.get(keys::kStatus);
     if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) continue;
     const VersionedValue* wire = st.get(keys::kWire);
@@ -566,16 +598,19 @@ std::string GossipEngine::change_refusal() {
   return "";
 }
 
-void GossipEngine::start_change(ChangeKind kind, Millis now) {
+void GossipEngine::start_change(ChangeKind kind, Millis now, const NodeId& subject) {
   ChangeRecord c;
   c.id = NodeId::from_random_bits(rng_.next(), rng_.next());
   c.kind = kind;
   c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
+  c.subject = subject;
   bump_epoch();
   ++ownership_writes_;
-  const NodeStatus status = kind == ChangeKind::kDecommission ? NodeStatus::kLeaving : NodeStatus::kMoving;
-  set_local(keys::kStatus, std::string(to_string(status)));
+  if (!c.on_behalf()) {  // the coordinator's own ownership changes: it is LEAVING or MOVING
+    const NodeStatus status = kind == ChangeKind::kDecommission ? NodeStatus::kLeaving : NodeStatus::kMoving;
+    set_local(keys::kStatus, std::string(to_string(status)));
+  }
   set_local(keys::kChange, c.format());
   publish_seen();
   hurry(now);
@@ -616,7 +651,7 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   std::vector<NodeId> out;
   for (size_t i = 0; i < state_.size() && out.size() < limit; ++i) {
     const NodeState& st = state_.state_at(i);
-    if (st.is_tombstone()) continue;
+    if (st.is_tombstone() || state_.id_at(i) == change.subject) continue;  // the dead node a removal is for
     const VersionedValue* status = st.get(keys::kStatus);
     if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) {
       continue;
@@ -633,7 +668,8 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   return out;
 }
 
-std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st) {
+std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
+                                              std::optional<ChangeRecord>* on_behalf) {
   const VersionedValue* status = st.get(keys::kStatus);
   if (!status) return std::nullopt;
   auto parsed = parse_node_status(status->value);
@@ -643,13 +679,34 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState&
   d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
   if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
   if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
-  if (auto* v = st.get(keys::kChange)) {
-    if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) d.phase = phase_of(c->step);
+  if (auto* v = st.get(keys::kChange); v && !st.is_tombstone()) {
+    if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) {
+      if (!c->on_behalf()) {
+        d.phase = phase_of(c->step);
+      } else if (on_behalf) {
+        *on_behalf = std::move(c);
+      }
+    }
   }
   if (auto* v = st.get(keys::kDc)) d.dc = v->value;
   if (auto* v = st.get(keys::kRack)) d.rack = v->value;
   if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
   return d;
+}
+
+void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes) {
+  std::sort(changes.begin(), changes.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.precedes(b); });
+  std::vector<NodeId> applied;
+  for (const ChangeRecord& c : changes) {
+    if (std::find(applied.begin(), applied.end(), c.subject) != applied.end()) continue;
+    applied.push_back(c.subject);
+    for (NodeDescription& d : nodes) {
+      if (d.id != c.subject || d.status == NodeStatus::kLeft || d.status == NodeStatus::kRemoved) continue;
+      d.status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
+      d.pending_tokens.clear();
+      d.phase = phase_of(c.step);
+    }
+  }
 }
 
 uint64_t epoch_of(const NodeState& st) {
@@ -673,6 +730,13 @@ void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   change.step = step;
   const bool leaves = change.kind == ChangeKind::kDecommission && step == ChangeStep::kDone;
   const bool moves = change.kind == ChangeKind::kMove || change.kind == ChangeKind::kRebalance;
+  if (change.on_behalf()) {
+    set_local(keys::kChange, change.format());
+    if (step == ChangeStep::kDone) write_tombstone(change.subject);  // its ranges have their new owners
+    publish_seen();
+    if (step == ChangeStep::kAborted) note("change " + change.id.to_string() + " (" + std::string(to_string(change.kind)) + ") aborted");
+    return;
+  }
   if (step == ChangeStep::kDone && moves) {
     const NodeState* own = state_.find(config_.id);
     const VersionedValue* to = own ? own->get(keys::kMovingTo) : nullptr;
@@ -687,6 +751,16 @@ void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   set_local(keys::kChange, change.format());
   publish_seen();
   if (step == ChangeStep::kAborted) note("change " + change.id.to_string() + " (" + std::string(to_string(change.kind)) + ") aborted");
+}
+
+std::string GossipEngine::acknowledge_data(const NodeId& change) {
+  const auto active = active_change();
+  if (!active || active->second.id != change) return "change " + change.to_string() + " is not in flight here";
+  if (active->second.step < ChangeStep::kWriteBoth) {
+    return "change " + change.to_string() + " has not reached write_both here; nothing to acknowledge yet";
+  }
+  publish(keys::kData, change.to_string());
+  return "";
 }
 
 std::string GossipEngine::abort_change(const NodeId& change) {
@@ -1276,10 +1350,7 @@ std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
   if (ring_ && ring_built_for_ == ring_input_) return ring_;
   ring_built_for_ = ring_input_;
   ring_ = ring_cache_.get(ring_input_ ^ mix64(std::hash<std::string>{}(replication_text_)), [&] {
-    std::vector<NodeDescription> nodes;
-    state_.for_each([&](const NodeId& id, const NodeState& st) {
-      if (auto d = describe_entry(id, st)) nodes.push_back(std::move(*d));
-    });
+    std::vector<NodeDescription> nodes = describe_entries([&](auto&& f) { state_.for_each(f); });
     return RingSnapshot::build(std::move(nodes), config_.replication, ring_version()).snapshot;
   });
   return ring_;

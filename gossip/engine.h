@@ -78,8 +78,27 @@ struct EngineConfig {
 
 // What a node's gossiped entry says about it for the ring (nullopt: no readable status yet), and
 // its ring epoch (0 if none). One reading for the engine and for a runtime routing from disk.
-std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st);
+// `on_behalf`, when given, receives the entry's in-flight change made on behalf of another node.
+std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
+                                              std::optional<ChangeRecord>* on_behalf = nullptr);
 uint64_t epoch_of(const NodeState& st);
+// Applies in-flight changes made on behalf of another node to that node's description: the
+// subject of a removenode is LEAVING in the change's phase (the first change by precedence wins).
+void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes);
+// Every entry's description for the ring: describe_entry of each, then apply_on_behalf.
+// `for_each(f)` calls f(const NodeId&, const NodeState&) for every entry.
+template <class ForEach>
+std::vector<NodeDescription> describe_entries(ForEach&& for_each) {
+  std::vector<NodeDescription> nodes;
+  std::vector<ChangeRecord> on_behalf;
+  for_each([&](const NodeId& id, const NodeState& st) {
+    std::optional<ChangeRecord> c;
+    if (auto d = describe_entry(id, st, &c)) nodes.push_back(std::move(*d));
+    if (c) on_behalf.push_back(std::move(*c));
+  });
+  apply_on_behalf(nodes, std::move(on_behalf));
+  return nodes;
+}
 
 struct Envelope {
   std::string to;  // address
@@ -153,9 +172,17 @@ class GossipEngine {
   // Installs another node's entry wholesale (tests and pre-converged simulations).
   void install(const NodeId& id, NodeStatePtr state);
 
-  // Writes the REMOVED tombstone for a dead node on its behalf (ringctl removenode). Refused,
+  // Removes a dead node on its behalf (ringctl removenode). With no other change in flight, as a
+  // phased change this node coordinates (kind removenode, subject `id`: its ranges go to their
+  // next owners phase by phase, the barrier not waiting for it; at done its REMOVED tombstone is
+  // written). While another change is in flight (typically one that waits for this dead node),
+  // only with `force`: the tombstone is written at once and the ranges re-replicate from the
+  // surviving replicas without data phases (docs/operations.md says what that risks). Refused,
   // with the reason, for this node, an unknown node, or one this node does not see as down.
-  std::string remove_node(const NodeId& id);
+  // Already removed, or a removal of it already in flight: accepted, nothing new is started.
+  std::string remove_node(const NodeId& id, Millis now, bool force = false);
+  // The change in flight that removes `id`, with its coordinator, if any.
+  std::optional<std::pair<NodeId, ChangeRecord>> removal_of(const NodeId& id) const;
 
   // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
   // write_both, read_new, release (docs/design.md, "Phased ownership changes"); the change's id is
@@ -171,6 +198,10 @@ class GossipEngine {
   // the node is LEFT: it owns nothing and keeps running until stopped. Refused, with the reason,
   // as move_tokens is.
   std::string decommission(Millis now);
+  // The embedder holds every range this node gains in `change` (the data barrier before
+  // read_new), gossiped as `data`. Refused, with the reason, unless `change` is the change this
+  // node routes by, at write_both or later. Engines with auto_ack_data acknowledge by themselves.
+  std::string acknowledge_data(const NodeId& change);
   // Rolls back this node's change, if it has not reached read_new. Refused, with the reason,
   // otherwise.
   std::string abort_change(const NodeId& change);
@@ -293,8 +324,11 @@ class GossipEngine {
   void drive_own_change(Millis now);
   void set_step(ChangeRecord change, ChangeStep step);
   // Why this node may not start a change now (empty: it may).
-  std::string change_refusal();
-  void start_change(ChangeKind kind, Millis now);
+  // `subject`: the dead node a removal is for (its own state does not refuse it).
+  std::string change_refusal(const NodeId* subject = nullptr);
+  void start_change(ChangeKind kind, Millis now, const NodeId& subject = NodeId());
+  // Writes the REMOVED tombstone for `id` (the end of a removal, or a forced one).
+  void write_tombstone(const NodeId& id);
   // Before this node changes the ring: its epoch becomes the ring version + 1.
   void bump_epoch();
   std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;

@@ -135,20 +135,33 @@ json change_waiting_for(Call& c, const MemberView& m) {
   return ids(c.driver.engine().change_waiting_for());
 }
 
-// status's per-node "change": a gossiped change in flight, else a join in flight, else null.
+// status's per-node "change": a gossiped change in flight, else a removal of it in flight, else a
+// join in flight, else null.
 json change_in_flight(Call& c, const MemberView& m) {
-  if (m.gone || !m.change || !gossip::in_flight(m.change->step)) return join_change(c, m);
+  if (m.gone || !m.change || !gossip::in_flight(m.change->step) || m.change->on_behalf()) {
+    if (auto removal = m.gone ? std::nullopt : c.driver.engine().removal_of(m.id)) {
+      const bool coordinating = removal->first == c.driver.identity().id;
+      return json{{"id", removal->second.id.to_string()},
+                  {"kind", std::string(gossip::to_string(removal->second.kind))},
+                  {"phase", std::string(gossip::to_string(removal->second.step))},
+                  {"coordinator", removal->first.to_string()},
+                  {"waiting_for", coordinating ? ids(c.driver.engine().change_waiting_for()) : json::array()}};
+    }
+    return join_change(c, m);
+  }
   return json{{"id", m.change->id.to_string()},
               {"kind", std::string(gossip::to_string(m.change->kind))},
               {"phase", std::string(gossip::to_string(m.change->step))},
               {"waiting_for", change_waiting_for(c, m)}};
 }
 
-// The answer of every change command, and of /v1/change: {"change", "kind", "node", "phase"}.
-json change_answer(const NodeId& node, const gossip::ChangeRecord& change) {
+// The answer of every change command, and of /v1/change: {"change", "kind", "node", "phase"};
+// `node` is the node whose ownership changes (a removal's subject), `coordinator` who drives it.
+json change_answer(const NodeId& coordinator, const gossip::ChangeRecord& change) {
   return json{{"change", change.id.to_string()},
               {"kind", std::string(gossip::to_string(change.kind))},
-              {"node", node.to_string()},
+              {"node", (change.on_behalf() ? change.subject : coordinator).to_string()},
+              {"coordinator", coordinator.to_string()},
               {"phase", std::string(gossip::to_string(change.step))}};
 }
 
@@ -164,7 +177,7 @@ AdminResponse status(Call& c) {
     nodes.push_back(json{{"id", m.id.to_string()},
                          {"self", m.self},
                          {"address", m.address},
-                         {"status", m.status},
+                         {"status", rn && rn->status == NodeStatus::kLeaving ? std::string("LEAVING") : m.status},
                          {"liveness", std::string(gossip::to_string(m.liveness))},
                          {"tokens", rn ? rn->tokens.size() : 0},
                          {"claimed_tokens", m.claimed_tokens},
@@ -397,15 +410,32 @@ AdminResponse change_status(Call& c) {
   return error(404, "no change " + id->to_string() + " is known here");
 }
 
+// Removes a dead node: a phased change this node coordinates, or with "force" while another
+// change is in flight, its tombstone at once (answered as a change already done).
 AdminResponse removenode(Call& c) {
   json body = json::parse(c.request.body, nullptr, false);
   auto nid = body.is_object() && body.contains("node") && body["node"].is_string()
                  ? NodeId::parse(body["node"].get<std::string>())
                  : std::nullopt;
-  if (!nid) return error(400, "removenode needs {\"node\": \"<node id>\"}");
-  std::string err = c.driver.remove_node(*nid);
+  if (!nid) return error(400, "removenode needs {\"node\": \"<node id>\"[, \"force\": true]}");
+  const json force = body.value("force", json(false));
+  if (!force.is_boolean()) return error(400, "force is true or false");
+  std::string err = c.driver.remove_node(*nid, force.get<bool>());
   if (!err.empty()) return error(409, err);
-  return reply(200, json{{"removed", nid->to_string()}});
+  if (auto removal = c.driver.engine().removal_of(*nid)) {
+    json out = change_answer(removal->first, removal->second);
+    if (removal->first == c.driver.identity().id) out["waiting_for"] = ids(c.driver.engine().change_waiting_for());
+    out["removed"] = nid->to_string();
+    return reply(200, out);
+  }
+  // Removed at once (forced, or it had left), or removed before: nothing is left to follow.
+  const NodeId done_id = NodeId::from_random_bits(nid->hi() ^ 0x72656d6f76656421ULL, nid->lo());
+  return reply(200, json{{"change", done_id.to_string()},
+                         {"kind", "removenode"},
+                         {"node", nid->to_string()},
+                         {"coordinator", c.driver.identity().id.to_string()},
+                         {"phase", "done"},
+                         {"removed", nid->to_string()}});
 }
 
 // ---- keys (ringctl keys; node/key_ops.h) ----

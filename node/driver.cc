@@ -36,6 +36,7 @@ gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& iden
   ec.join.rack = c.rack;
   ec.join.settle = c.settle_ms;
   ec.wall_offset = wall_offset;
+  ec.auto_ack_data = !c.streams_data;  // an embedder that streams acknowledges its ranges itself
   return ec;
 }
 
@@ -126,6 +127,7 @@ void Driver::after_event() {
     if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
   }
   d_.publisher.publish(*engine_);
+  d_.ownership.update(*engine_);
   for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
   if (engine_->removed() && !d_.failure.failed()) {
     // Persisted above: started again on this data dir, the node refuses to run (exit 3). A LEFT
@@ -279,8 +281,14 @@ std::string Driver::abort_change(const NodeId& change) {
   return applied(engine_->abort_change(change));
 }
 
-std::string Driver::remove_node(const NodeId& node) {
-  return applied(engine_->remove_node(node));
+std::string Driver::acknowledge_data(const NodeId& change) {
+  if (halted_) return "the node is stopping";
+  return applied(engine_->acknowledge_data(change));
+}
+
+std::string Driver::remove_node(const NodeId& node, bool force) {
+  if (halted_) return "the node is stopping";
+  return applied(engine_->remove_node(node, now(), force));
 }
 
 std::string Driver::set_application_value(const std::string& name, std::string value) {

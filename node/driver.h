@@ -24,6 +24,7 @@
 #include "node/metrics.h"
 #include "node/persister.h"
 #include "node/runtime_log.h"
+#include "node/ownership.h"
 #include "node/view_publisher.h"
 
 namespace ringkeeper {
@@ -69,6 +70,7 @@ class Driver {
     RuntimeLog& log;
     Persister& persister;
     ViewPublisher& publisher;
+    OwnershipTracker& ownership;
     RuntimeStats& stats;
     NodeFailure& failure;
   };
@@ -99,7 +101,8 @@ class Driver {
   std::string move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind = gossip::ChangeKind::kMove);
   std::string decommission();
   std::string abort_change(const NodeId& change);
-  std::string remove_node(const NodeId& node);
+  std::string acknowledge_data(const NodeId& change);
+  std::string remove_node(const NodeId& node, bool force = false);
   std::string set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;

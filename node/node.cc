@@ -87,6 +87,7 @@ Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateSto
   impl->identity.data_dir = impl->config.data_dir;
   impl->persisted_entries = std::move(dir.entries);
   impl->publisher = std::make_unique<ViewPublisher>(dir.id, impl->log);
+  impl->ownership = std::make_unique<OwnershipTracker>(dir.id, impl->config.streams_data);
   impl->publisher->publish_persisted(impl->persisted_entries, impl->config.replication);
   Node::OpenResult r;
   r.node = std::unique_ptr<Node>(new Node(std::move(impl)));
@@ -104,7 +105,8 @@ std::string Node::start() { return impl_->start(); }
 std::string Node::Impl::start() {
   if (running || driver) return "already started";
   driver = std::make_unique<Driver>(config, identity,
-                                    Driver::Deps{*env, log, persister, *publisher, stats, failure}, std::move(keyring));
+                                    Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure},
+                                    std::move(keyring));
   routes = std::make_unique<AdminRoutes>(*driver, stats);
   try {
     identity.listen_bound = driver->listen();
@@ -219,7 +221,7 @@ std::string Node::metrics_text() const {
 std::string Node::remove_node(const NodeId& nid) {
   Impl& m = *impl_;
   if (!m.running) return "the node is not running";
-  return m.run_on_node([&m, nid] { return m.driver->remove_node(nid); }, std::string("the node is stopping"));
+  return m.run_on_node([&m, nid] { return m.driver->remove_node(nid, false); }, std::string("the node is stopping"));
 }
 
 PeerLiveness Node::liveness(const NodeId& nid) const {
@@ -231,7 +233,16 @@ PeerLiveness Node::liveness(const NodeId& nid) const {
 
 uint64_t Node::on_ring_change(RingListener f) { return impl_->publisher->on_ring_change(std::move(f)); }
 uint64_t Node::on_liveness_change(LivenessListener f) { return impl_->publisher->on_liveness_change(std::move(f)); }
-void Node::unsubscribe(uint64_t s) { impl_->publisher->unsubscribe(s); }
+uint64_t Node::on_ownership(OwnershipListener f) { return impl_->ownership->subscribe(std::move(f)); }
+void Node::unsubscribe(uint64_t s) {
+  if (!impl_->ownership->unsubscribe(s)) impl_->publisher->unsubscribe(s);
+}
+
+std::string Node::acknowledge_ranges(const NodeId& change) {
+  Impl& m = *impl_;
+  if (!m.driver) return "the node is not started";
+  return m.run_on_node([&m, change] { return m.driver->acknowledge_data(change); }, std::string("the node is stopping"));
+}
 
 std::string Node::set_application_value(const std::string& name, std::string value) {
   Impl& m = *impl_;

@@ -3,6 +3,7 @@
 //   Env            (env.h)            the node thread, timers, clocks, RNG seed, logger, transport
 //   Persister      (persister.h)      the data dir at open; each change before it is sent
 //   ViewPublisher  (view_publisher.h) the immutable view readers copy; subscriptions
+//   OwnershipTracker (ownership.h)    the embedder's ownership events of phased changes
 //   Driver         (driver.h)         the engine on the node thread: tick, frames, persist → publish → send
 //   AdminRoutes    (admin_routes.h)   the admin API over a typed cluster view
 //   RuntimeStats   (metrics.h)        counters; the /metrics text
@@ -42,6 +43,7 @@ struct Node::Impl {
   // The parts (see above). The driver and the routes exist from start() on.
   Persister persister;
   std::unique_ptr<ViewPublisher> publisher;
+  std::unique_ptr<OwnershipTracker> ownership;  // from open() on, so embedders subscribe before start()
   RuntimeStats stats;
   NodeFailure failure;
   std::unique_ptr<Driver> driver;

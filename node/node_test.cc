@@ -98,6 +98,7 @@ class NodeTest : public ::testing::Test {
     c.replication.rf = rf_;
     c.gossip_key = gossip_key_;
     c.gossip_accept_plaintext = accept_plaintext_;
+    c.streams_data = streams_data_;
     return c;
   }
   // Opens and starts node `nodes_.size()` on its own store (kept in stores_ for restarts).
@@ -187,6 +188,7 @@ class NodeTest : public ::testing::Test {
   std::string gossip_key_ = "";  // base64; the key nodes started from here on get
   bool accept_plaintext_ = false;
   uint32_t rf_ = 3;  // the replication factor of nodes started from here on
+  bool streams_data_ = false;  // NodeConfig::streams_data of the nodes started from here on
   SimNetwork net_;  // outlives the nodes
   std::filesystem::path dir_;
   std::vector<std::unique_ptr<SharedStore>> stores_;
@@ -532,7 +534,7 @@ TEST_F(NodeTest, AMoveBlockedByAStoppedMemberNamesItAndAbortsBeforeReadNew) {
   AdminResponse aborted = post(0, "/v1/abort", json{{"change", change}}.dump());
   ASSERT_EQ(aborted.status, 200) << aborted.body;
   EXPECT_EQ(json::parse(aborted.body),
-            (json{{"change", change}, {"kind", "move"}, {"node", mover.to_string()}, {"phase", "aborted"}}));
+            (json{{"change", change}, {"kind", "move"}, {"node", mover.to_string()}, {"coordinator", mover.to_string()}, {"phase", "aborted"}}));
   AdminResponse again = post(0, "/v1/abort", json{{"change", change}}.dump());
   EXPECT_EQ(again.status, 409);
   EXPECT_NE(again.body.find("already ended"), std::string::npos) << again.body;
@@ -966,5 +968,126 @@ TEST(AdminPolicy, StateChangesNeedLoopbackOrTheToken) {
   EXPECT_TRUE(admin_call_allowed(get, "s3cret", true));
 }
 
+
+// removenode through the admin API: a phased change the answering node coordinates on the dead
+// node's behalf (the dead node LEAVING meanwhile), and with "force", while another change waits
+// for a dead member, its tombstone at once, which lets the waiting change complete.
+TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
+  ASSERT_TRUE(start_cluster(5));
+  const NodeId dead = node(4).id();
+  node(4).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(dead) == PeerLiveness::kDown; }));
+  EXPECT_EQ(post(0, "/v1/removenode", json{{"node", dead.to_string()}, {"force", "yes"}}.dump()).status, 400);
+  AdminResponse r = post(0, "/v1/removenode", json{{"node", dead.to_string()}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json answer = json::parse(r.body);
+  EXPECT_EQ(answer["kind"], "removenode");
+  EXPECT_EQ(answer["node"], dead.to_string());
+  EXPECT_EQ(answer["coordinator"], node(0).id().to_string());
+  EXPECT_EQ(answer["phase"], "announce");
+  const std::string change = answer["change"];
+  const json leaving = status_of(0, dead);
+  EXPECT_EQ(leaving["status"], "LEAVING");
+  EXPECT_EQ(leaving["change"]["id"], change);
+  EXPECT_EQ(leaving["change"]["kind"], "removenode");
+  AdminResponse again = post(0, "/v1/removenode", json{{"node", dead.to_string()}}.dump());
+  EXPECT_EQ(json::parse(again.body)["change"], change) << "the removal in flight answers";
+  ASSERT_TRUE(run_until([&] { return phase_of(0, change) == "done"; }));
+  ASSERT_TRUE(run_until([&] {  // node 1 answers 404 until the record reaches it
+    const json c = json::parse(net_.admin_get(node(1).admin_address(), "/v1/change?id=" + change).body, nullptr, false);
+    return c.value("phase", "") == "done" && c.value("node", "") == dead.to_string();
+  }));
+  ASSERT_TRUE(run_until([&] { return status_of(1, dead)["status"] == "REMOVED"; }));
+
+  // A move waits for a stopped member; removenode of it without --force is refused, naming it.
+  const NodeId stopped = node(3).id();
+  node(3).stop();
+  ASSERT_TRUE(run_until([&] { return node(1).liveness(stopped) == PeerLiveness::kDown; }));
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  const std::string move = json::parse(moved.body)["change"];
+  ASSERT_TRUE(run_until([&] {
+    return status_of(0, node(0).id())["change"]["waiting_for"] == json::array({stopped.to_string()});
+  }));
+  AdminResponse refused = post(1, "/v1/removenode", json{{"node", stopped.to_string()}}.dump());
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_NE(refused.body.find("--force"), std::string::npos) << refused.body;
+  AdminResponse forced = post(1, "/v1/removenode", json{{"node", stopped.to_string()}, {"force", true}}.dump());
+  ASSERT_EQ(forced.status, 200) << forced.body;
+  EXPECT_EQ(json::parse(forced.body)["phase"], "done");
+  EXPECT_EQ(json::parse(forced.body)["node"], stopped.to_string());
+  ASSERT_TRUE(run_until([&] { return phase_of(0, move) == "done"; }));
+}
+
+// An embedder that streams data (NodeConfig::streams_data) sees its ranges as ownership events:
+// pending from write_both, with the old replicas as sources; the change does not read from new
+// owners until each gaining node acknowledged; owned from read_new; released on the nodes that
+// give ranges up. Aborted before read_new, the pending ranges are cancelled.
+TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
+  streams_data_ = true;
+  ASSERT_TRUE(start_cluster(4));
+  struct Seen {
+    size_t node;
+    OwnershipEvent event;
+  };
+  std::vector<Seen> seen;
+  for (size_t i = 0; i < 4; ++i) {
+    (void)node(i).on_ownership([&seen, i](const OwnershipEvent& e) { seen.push_back({i, e}); });
+  }
+  EXPECT_NE(node(1).acknowledge_ranges(NodeId::from_random_bits(1, 2)), "") << "no such change in flight";
+  AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200", "9000000000000000000"]})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  const NodeId change = *NodeId::parse(json::parse(moved.body)["change"].get<std::string>());
+  auto pending_on = [&] {
+    std::set<size_t> out;
+    for (const Seen& s : seen) {
+      if (s.event.kind == OwnershipEvent::Kind::kPending) out.insert(s.node);
+    }
+    return out;
+  };
+  ASSERT_TRUE(run_until([&] { return !pending_on().empty(); }));
+  net_.run_for(3'000);
+  EXPECT_EQ(phase_of(0, change.to_string()), "write_both") << "no read_new before every gaining node acknowledged";
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.event.change, change);
+    EXPECT_EQ(s.event.change_kind, "move");
+    ASSERT_EQ(s.event.kind, OwnershipEvent::Kind::kPending);
+    ASSERT_FALSE(s.event.gained.empty());
+    for (const RangeTransfer& t : s.event.gained) {
+      EXPECT_FALSE(t.sources.empty());
+      EXPECT_EQ(std::count(t.sources.begin(), t.sources.end(), node(s.node).id()), 0) << "it did not hold the range";
+    }
+  }
+  for (size_t i : pending_on()) EXPECT_EQ(node(i).acknowledge_ranges(change), "");
+  ASSERT_TRUE(run_until([&] { return phase_of(0, change.to_string()) == "done"; }));
+  net_.run_for(2'000);
+  // Per node: pending, then owned; nodes that gave ranges up saw released.
+  std::map<size_t, std::vector<OwnershipEvent::Kind>> kinds;
+  for (const Seen& s : seen) kinds[s.node].push_back(s.event.kind);
+  for (size_t i : pending_on()) {
+    ASSERT_GE(kinds[i].size(), 2u);
+    EXPECT_EQ(kinds[i][0], OwnershipEvent::Kind::kPending);
+    EXPECT_EQ(kinds[i][1], OwnershipEvent::Kind::kOwned);
+  }
+  size_t released = 0;
+  for (const Seen& s : seen) released += s.event.kind == OwnershipEvent::Kind::kReleased && !s.event.released.empty();
+  EXPECT_GE(released, 1u) << "someone gave up what the others gained";
+
+  // Aborted before read_new: the gaining nodes' pending ranges are cancelled.
+  seen.clear();
+  AdminResponse again = post(1, "/v1/move", R"({"tokens": ["300", "400"]})");
+  ASSERT_EQ(again.status, 200) << again.body;
+  const std::string second = json::parse(again.body)["change"];
+  ASSERT_TRUE(run_until([&] { return !pending_on().empty(); }));
+  ASSERT_EQ(post(1, "/v1/abort", json{{"change", second}}.dump()).status, 200);
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i : pending_on()) {
+      bool cancelled = false;
+      for (const Seen& s : seen) cancelled |= s.node == i && s.event.kind == OwnershipEvent::Kind::kCancelled;
+      if (!cancelled) return false;
+    }
+    return true;
+  }));
+}
 }  // namespace
 }  // namespace ringkeeper

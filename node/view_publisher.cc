@@ -75,10 +75,10 @@ void ViewPublisher::publish_persisted(const std::vector<std::pair<NodeId, gossip
   std::vector<NodeDescription> nodes;
   uint64_t version = 0;
   auto v = std::make_shared<PublishedView>();
-  for (const auto& [nid, st] : entries) {
-    version = std::max(version, gossip::epoch_of(st));
-    if (auto d = gossip::describe_entry(nid, st)) nodes.push_back(std::move(*d));
-  }
+  for (const auto& [nid, st] : entries) version = std::max(version, gossip::epoch_of(st));
+  nodes = gossip::describe_entries([&](auto&& f) {
+    for (const auto& [nid, st] : entries) f(nid, st);
+  });
   auto built = RingSnapshot::build(std::move(nodes), replication, version);
   v->ring = built.snapshot ? built.snapshot : RingSnapshot::empty(replication);
   for (const auto& [nid, st] : entries) {

@@ -98,4 +98,54 @@ RangeDiff streaming_plan(const RingSnapshot& snapshot) {
   return diff_rings(snapshot.nodes(), snapshot.current(), snapshot.nodes(), snapshot.future());
 }
 
+namespace {
+
+bool replicates(std::span<const RingNode> nodes, const TokenRing& ring, Token end, const NodeId& node) {
+  if (ring.empty()) return false;
+  for (uint32_t idx : ring.replicas(ring.range_index(end))) {
+    if (nodes[idx].id == node) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<RangeTransfer> transfers_to(const NodeId& node, std::span<const RingNode> nodes, const TokenRing& before,
+                                        const TokenRing& after) {
+  std::vector<RangeTransfer> out;
+  const std::vector<uint64_t> bounds = merged_boundaries(before, after);
+  for (size_t k = 0; k < bounds.size(); ++k) {
+    const Token end(bounds[k]);
+    const Token start(bounds[k == 0 ? bounds.size() - 1 : k - 1]);
+    if (!replicates(nodes, after, end, node) || replicates(nodes, before, end, node)) continue;
+    std::vector<NodeId> sources;
+    if (!before.empty()) {
+      for (uint32_t idx : before.replicas(before.range_index(end))) sources.push_back(nodes[idx].id);
+    }
+    if (!out.empty() && out.back().range.end == start && out.back().sources == sources) {
+      out.back().range.end = end;
+    } else {
+      out.push_back({{start, end}, std::move(sources)});
+    }
+  }
+  if (out.size() >= 2 && out.back().range.end == out.front().range.start && out.back().sources == out.front().sources) {
+    out.front().range.start = out.back().range.start;
+    out.pop_back();
+  }
+  return out;
+}
+
+std::vector<TokenRange> ranges_given_up(const NodeId& node, std::span<const RingNode> nodes, const TokenRing& before,
+                                        const TokenRing& after) {
+  std::vector<TokenRange> out;
+  const std::vector<uint64_t> bounds = merged_boundaries(before, after);
+  for (size_t k = 0; k < bounds.size(); ++k) {
+    const Token end(bounds[k]);
+    const Token start(bounds[k == 0 ? bounds.size() - 1 : k - 1]);
+    if (replicates(nodes, before, end, node) && !replicates(nodes, after, end, node)) append_range(out, start, end);
+  }
+  close_wrap(out);
+  return out;
+}
+
 }  // namespace ringkeeper

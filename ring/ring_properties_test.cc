@@ -264,5 +264,54 @@ TEST(RingPropertiesTest, RangeDiffMatchesPointwiseReplicaChanges) {
   }
 }
 
+// transfers_to and ranges_given_up agree, token by token, with the replicas of the two rings of a
+// snapshot with a change in flight (a node moving to fresh tokens, or leaving): every range a
+// node gains is named with exactly its replicas before, as sources.
+TEST(RingPropertiesTest, TransfersNameEveryGainedRangeWithItsEarlierReplicas) {
+  for (int seed = 1; seed <= testing::seed_count(100, 5000); ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    auto nodes = random_cluster(rng);
+    const ReplicationConfig config = random_config(rng);
+    NodeDescription& subject = nodes[rng() % nodes.size()];
+    subject.status = rng() % 2 ? NodeStatus::kMoving : NodeStatus::kLeaving;
+    if (subject.status == NodeStatus::kMoving) {
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 8); ++k) subject.pending_tokens.push_back(Token(rng()));
+    }
+    auto snap = RingSnapshot::build(nodes, config).snapshot;
+    ASSERT_TRUE(snap);
+    const TokenRing& before = snap->current();
+    const TokenRing& after = snap->future();
+    std::vector<Token> probes;
+    for (int k = 0; k < 200; ++k) probes.push_back(Token(rng()));
+    for (uint32_t i = 0; i < before.size(); ++i) probes.push_back(before.token_at(i));
+    for (uint32_t i = 0; i < after.size(); ++i) probes.push_back(after.token_at(i));
+    auto ids_at = [&](const TokenRing& ring, Token t) {
+      std::vector<NodeId> out;
+      for (uint32_t idx : ring.replicas(ring.range_index(t))) out.push_back(snap->nodes()[idx].id);
+      return out;
+    };
+    for (const RingNode& n : snap->nodes()) {
+      const auto gains = transfers_to(n.id, snap->nodes(), before, after);
+      const auto gives = ranges_given_up(n.id, snap->nodes(), before, after);
+      for (Token t : probes) {
+        const auto was = ids_at(before, t), will = ids_at(after, t);
+        const bool gained = std::find(will.begin(), will.end(), n.id) != will.end() &&
+                            std::find(was.begin(), was.end(), n.id) == was.end();
+        const bool lost = std::find(was.begin(), was.end(), n.id) != was.end() &&
+                          std::find(will.begin(), will.end(), n.id) == will.end();
+        const RangeTransfer* hit = nullptr;
+        for (const RangeTransfer& g : gains) {
+          if (g.range.contains(t)) hit = &g;
+        }
+        ASSERT_EQ(gained, hit != nullptr) << n.id.to_string() << " at " << t.value();
+        if (hit) ASSERT_EQ(hit->sources, was) << n.id.to_string() << " at " << t.value();
+        const bool in_given = std::any_of(gives.begin(), gives.end(), [&](const TokenRange& r) { return r.contains(t); });
+        ASSERT_EQ(lost, in_given) << n.id.to_string() << " at " << t.value();
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringkeeper

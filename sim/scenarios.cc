@@ -560,7 +560,7 @@ class ChaosRun {
     for (size_t k = 0; k < sim_.size(); ++k) {
       const size_t i = (start + k) % sim_.size();
       if (!sim_.alive(i) || sim_.stalled(i) || sim_.engine(i).id() == id) continue;
-      if (sim_.engine(i).remove_node(id).empty()) {
+      if (sim_.engine(i).remove_node(id, sim_.now(), true).empty()) {
         expect_.removed.push_back(id);
         log("removenode %s on node %zu", short_id(id).c_str(), i);
         return true;
@@ -630,19 +630,27 @@ class ChaosRun {
     }
   }
 
-  // A removenode is persisted on the node that ran it and travels by gossip: when that node died
-  // before telling anyone (and was not brought back with it), no live node holds the tombstone
-  // and the removal is lost — the operator would have to run it again. Not a fault of the
-  // protocol; such ids are no longer expected to be removed.
-  void forget_lost_removals() {
-    std::erase_if(expect_.removed, [&](const NodeId& id) {
-      for (size_t i = 0; i < sim_.size(); ++i) {
-        const NodeState* st = sim_.alive(i) ? sim_.engine(i).state().find(id) : nullptr;
-        if (st && st->is_tombstone()) return false;
+  // A removenode runs as a change its coordinator gossips; it can be lost — the coordinator died
+  // before telling anyone (and was not brought back with it), or the removal yielded to a change
+  // announced before it (across a partition) — and then the operator runs it again, as here:
+  // with --force, since a change that waits for the dead node may be in flight. Removals no live
+  // node can run any more (nobody sees the node down) are no longer expected.
+  void redo_lost_removals() {
+    std::vector<NodeId> lost;
+    for (const NodeId& id : expect_.removed) {
+      bool held = false;
+      for (size_t i = 0; i < sim_.size() && !held; ++i) {
+        if (!sim_.alive(i)) continue;
+        const NodeState* st = sim_.engine(i).state().find(id);
+        held = (st && st->is_tombstone()) || sim_.engine(i).removal_of(id);
       }
-      log("the removal of %s was lost: no live node holds its tombstone", short_id(id).c_str());
-      return true;
-    });
+      if (!held) lost.push_back(id);
+    }
+    for (const NodeId& id : lost) {
+      std::erase(expect_.removed, id);
+      log("the removal of %s was lost: no live node holds its tombstone or runs it", short_id(id).c_str());
+      if (!try_remove(id)) log("  and no live node sees it down: no longer expected removed");
+    }
   }
 
   bool removal_pending(const Victim& v) const {
@@ -684,7 +692,7 @@ class ChaosRun {
     sim_.heal_all();
     partitioned_ = false;
     log("heal");
-    forget_lost_removals();
+    redo_lost_removals();
     count_healthy_marks(sim_, nullptr);  // marks before the heal are not its doing
     std::string first_mark;
     uint64_t healthy_marks = 0;
@@ -693,6 +701,7 @@ class ChaosRun {
     int liveness_streak = 0;
     do {
       sim_.run_until(sim_.now() + kStep);
+      redo_lost_removals();
       healthy_marks += count_healthy_marks(sim_, healthy_marks ? nullptr : &first_mark, debug_, expect_.removed);
       end = check_end_state(sim_, expect_);
       liveness = Findings();

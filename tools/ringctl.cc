@@ -213,7 +213,15 @@ void print_human(const std::string& cmd, const json& j) {
     return;
   }
   if (cmd == "removenode") {
-    std::printf("removed %s: its REMOVED tombstone is gossiped; it owns nothing from now on\n", j.value("removed", "").c_str());
+    if (j.value("phase", "") == "done") {
+      std::printf("removed %s: its REMOVED tombstone is gossiped; it owns nothing from now on\n",
+                  j.value("node", "").c_str());
+      return;
+    }
+    std::printf("change %s removenode of %s: %s\n", j.value("change", "").c_str(), j.value("node", "").c_str(),
+                j.value("phase", "").c_str());
+    std::printf("(its ranges go to their next owners phase by phase; at done its REMOVED tombstone is gossiped; "
+                "`ringctl status` shows where it stands, --wait follows it)\n");
     return;
   }
   std::printf("%s\n", j.dump(2).c_str());
@@ -432,8 +440,14 @@ int main(int argc, char** argv) {
                                      "ends LEFT, owning nothing, running until stopped")
       ->add_flag("--wait", wait, "follow the change until it is done, the node LEFT (exit 0), or aborted (exit 1)");
   std::string node_id;
-  app.add_subcommand("removenode", "write the REMOVED tombstone for a dead node")
-      ->add_option("NODE_ID", node_id, "the dead node's id")->required();
+  bool force = false;
+  CLI::App* removenode = app.add_subcommand(
+      "removenode", "remove a dead node: its ranges go to their next owners phase by phase, then its REMOVED "
+                    "tombstone is gossiped");
+  removenode->add_option("NODE_ID", node_id, "the dead node's id")->required();
+  removenode->add_flag("--force", force, "while another change is in flight (one waiting for this dead node): "
+                                         "write the tombstone at once, without data phases (see docs/operations.md)");
+  removenode->add_flag("--wait", wait, "follow the removal until it is done (exit 0) or aborted (exit 1)");
   CLI::App* keys = app.add_subcommand("keys", "the gossip keyring of every live node (keys are never printed, only "
                                              "fingerprints); exit 1 unless every live node acknowledged")
                        ->require_subcommand(1);
@@ -490,7 +504,11 @@ int main(int argc, char** argv) {
     }
     call = {"POST", "/v1/abort", json{{"change", change_id}}.dump()};
   } else if (cmd == "removenode") {
-    call = {"POST", "/v1/removenode", json{{"node", node_id}}.dump()};
+    if (!is_uuid(node_id)) {
+      std::fprintf(stderr, "ringctl: removenode: not a node id (a UUID): '%s'\n", node_id.c_str());
+      return 2;
+    }
+    call = {"POST", "/v1/removenode", json{{"node", node_id}, {"force", force}}.dump()};
   } else if (cmd == "rebalance") {
     call = {"POST", "/v1/rebalance", dry_run ? json{{"dry_run", true}}.dump() : "{}"};
   } else if (cmd == "decommission") {

@@ -4,7 +4,7 @@
 //   ringsim detect --nodes N [--loss P] [--stall-every S] [--stall-seconds D] [--minutes M] [--seed S]
 //   ringsim chaos --runs K [--nodes N] [--seed S]
 //   ringsim partition --nodes N --runs K [--seed S]
-//   ringsim change --nodes N --kind move|rebalance [--trials T] [--seed S]
+//   ringsim change --nodes N --kind move|rebalance|decommission|removenode [--trials T] [--seed S]
 //   ringsim demo
 #include <CLI/CLI.hpp>
 
@@ -153,10 +153,47 @@ int cmd_rebalance(size_t nodes, int trials, uint64_t seed) {
   return 0;
 }
 
+// Starts trial t's change of `kind` (move, decommission or removenode) on one cluster, one change
+// after another; returns the coordinator's index, or nothing (with the reason on stderr). A
+// decommissioned node stops once LEFT; a removed one was crashed and seen down first (the
+// detection is not timed: phases start at the removal's announce).
+std::optional<size_t> start_trial_change(SimCluster& sim, const std::string& kind, std::mt19937_64& rng, int t) {
+  std::vector<size_t> live;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    if (sim.alive(i) && sim.engine(i).own_status() == NodeStatus::kNormal) live.push_back(i);
+  }
+  const size_t pick = live[rng() % live.size()];
+  auto& e = sim.engine(pick);
+  std::string why;
+  size_t coordinator = pick;
+  if (kind == "move") {
+    std::vector<Token> next;
+    for (int k = 0; k < 16; ++k) next.push_back(Token(rng()));
+    why = e.move_tokens(next, sim.now());
+  } else if (kind == "decommission") {
+    why = e.decommission(sim.now());
+  } else {
+    const NodeId dead = e.id();
+    sim.crash(pick);
+    coordinator = live[(std::find(live.begin(), live.end(), pick) - live.begin() + 1) % live.size()];
+    const Millis deadline = sim.now() + 120'000;
+    while (sim.engine(coordinator).liveness(dead) != gossip::PeerLiveness::kDown && sim.now() < deadline) {
+      sim.run_until(sim.now() + 100);
+    }
+    why = sim.engine(coordinator).remove_node(dead, sim.now());
+  }
+  if (!why.empty()) {
+    std::fprintf(stderr, "change: trial %d refused: %s\n", t, why.c_str());
+    return std::nullopt;
+  }
+  return coordinator;
+}
+
 int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed) {
   if (kind == "rebalance") return cmd_rebalance(nodes, trials, seed);
-  if (kind != "move") {
-    std::fprintf(stderr, "change: --kind %s is not in this build (move and rebalance are)\n", kind.c_str());
+  if (kind != "move" && kind != "decommission" && kind != "removenode") {
+    std::fprintf(stderr, "change: --kind %s is not in this build (move, rebalance, decommission, removenode are)\n",
+                 kind.c_str());
     return 2;
   }
   SimOptions o;
@@ -164,21 +201,24 @@ int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed)
   SimCluster sim(o);
   sim.add_preconverged(nodes);
   sim.run_until(o.gossip_interval);
+  const size_t rf = sim.engine(0).ring()->current().replica_count();
+  if (kind != "move" && static_cast<size_t>(trials) + rf + 1 > nodes) {
+    std::fprintf(stderr, "change: each %s takes a node out: at most %zu trials on %zu nodes\n", kind.c_str(),
+                 nodes > rf + 1 ? nodes - rf - 1 : 0, nodes);
+    return 2;
+  }
   std::mt19937_64 rng(seed ^ 0xC4A9E5D3B1F20877ULL);  // not the simulator's own stream (its tokens)
   std::vector<Millis> phases;
   int incomplete = 0;
   const auto started = std::chrono::steady_clock::now();
   for (int t = 0; t < trials; ++t) {
-    const size_t mover = rng() % nodes;
-    auto& e = sim.engine(mover);
-    std::vector<Token> next;
-    for (int k = 0; k < 16; ++k) next.push_back(Token(rng()));
-    if (std::string why = e.move_tokens(next, sim.now()); !why.empty()) {
-      std::fprintf(stderr, "change: trial %d refused: %s\n", t, why.c_str());
+    auto coordinator = start_trial_change(sim, kind, rng, t);
+    if (!coordinator) {
       ++incomplete;
       continue;
     }
-    incomplete += !follow_change(sim, e, phases);
+    incomplete += !follow_change(sim, sim.engine(*coordinator), phases);
+    if (kind == "decommission") sim.crash(*coordinator);  // LEFT: stopped when convenient
     if (trials >= 10 && (t + 1) % std::max(1, trials / 10) == 0) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::fprintf(stderr, "change: %d/%d trials, %.1f s\n", t + 1, trials, secs);
@@ -439,7 +479,7 @@ int main(int argc, char** argv) {
   std::string change_kind = "move";
   auto* change = app.add_subcommand("change", "time per phase of phased ownership changes");
   change->add_option("--nodes", nodes, "cluster size")->required()->check(CLI::Range(2, 100000));
-  change->add_option("--kind", change_kind, "join|move|rebalance|decommission|removenode (this build: move, rebalance)")
+  change->add_option("--kind", change_kind, "join|move|rebalance|decommission|removenode (this build: all but join)")
       ->required();
   change->add_option("--trials", trials, "changes measured, one after another")->check(CLI::Range(1, 100000));
   change->add_option("--seed", seed, "random seed");

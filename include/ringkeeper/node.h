@@ -69,6 +69,10 @@ struct NodeConfig {
   std::map<std::string, std::string> extra_addresses;
   // Where the runtime's log lines go; empty: spdlog's default logger (ringd's stderr).
   LogSink log_sink;
+  // True for an embedder that holds data per range (a KV server): the node then waits for
+  // acknowledge_ranges() of every range it gains before a change reads from it (on_ownership).
+  // False (ringd): nothing to stream; every change is acknowledged at once.
+  bool streams_data = false;
   // Protocol timing (defaults are the production settings).
   int64_t gossip_interval_ms = 1000;
   int64_t probe_interval_ms = 500;
@@ -93,6 +97,29 @@ struct RingChange {
   std::shared_ptr<const RingSnapshot> after;
   RangeDiff diff;
 };
+
+// Ranges this node gains or gives up in a phased ownership change (docs/design.md, "Phased
+// ownership changes"), in the order an embedder acts on them:
+//   kPending   from write_both: writes for `gained` reach this node from now on; stream each range
+//              from its `sources` (its replicas before the change; some may be down), then call
+//              acknowledge_ranges(change) — the change reads from this node only after that.
+//   kOwned     from read_new: reads of `gained` come to this node.
+//   kReleased  from release (or when the change is done): this node no longer replicates
+//              `released`; drop that data.
+//   kCancelled the change was aborted before read_new: `gained` will not be this node's; drop
+//              what was streamed.
+// A node that restarts mid-change, or a change that passes several steps between two events,
+// emits what it has not acknowledged again: handle each event idempotently.
+struct OwnershipEvent {
+  enum class Kind : uint8_t { kPending, kOwned, kReleased, kCancelled };
+  Kind kind = Kind::kPending;
+  NodeId change;                       // the change's id (as ringctl prints it)
+  std::string change_kind;             // "move", "rebalance", "decommission", "removenode", ...
+  uint64_t ring_version = 0;           // the ring version when the event was made
+  std::vector<RangeTransfer> gained;   // kPending, kOwned, kCancelled
+  std::vector<TokenRange> released;    // kReleased
+};
+std::string_view to_string(OwnershipEvent::Kind kind);
 
 class Node {
  public:
@@ -143,9 +170,17 @@ class Node {
 
   using RingListener = std::function<void(const RingChange&)>;
   using LivenessListener = std::function<void(const NodeId&, PeerLiveness)>;
+  using OwnershipListener = std::function<void(const OwnershipEvent&)>;
   uint64_t on_ring_change(RingListener f);
   uint64_t on_liveness_change(LivenessListener f);
+  // Ownership events of phased changes (see OwnershipEvent); subscribe before start() to see the
+  // events of a change this node resumes after a restart.
+  uint64_t on_ownership(OwnershipListener f);
   void unsubscribe(uint64_t subscription);
+  // With NodeConfig::streams_data: this node holds every range it gains in `change` (the data
+  // barrier before the change reads from new owners). Returns the reason if refused (not the
+  // change in flight here, or not at write_both yet), empty if acknowledged.
+  [[nodiscard]] std::string acknowledge_ranges(const NodeId& change);
 
   // An embedder-defined value gossiped with this node's entry (key "x.NAME").
   // Returns the reason if refused (over the size bounds every peer applies), empty if set.

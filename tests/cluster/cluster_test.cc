@@ -507,6 +507,55 @@ TEST(ClusterTest, AMoveBlockedByAStoppedMemberWaitsNamingItAndAbortRollsItBack) 
   }
 }
 
+// removenode --wait of a killed node follows a phased removal; a second killed node holds it
+// (named), removenode of that one is refused without --force and with it written at once, which
+// lets the first complete. Both end REMOVED, owning nothing.
+TEST(ClusterTest, RemovenodeWaitFollowsThePhasesAndForceUnblocksIt) {
+  Cluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
+  const std::string first = c.id_of(2), second = c.id_of(3);
+  c.nodes[2]->kill9();
+  c.nodes[3]->kill9();
+  ASSERT_TRUE(wait_until(
+      [&] { return (*c.member(0, first))["liveness"] == "down" && (*c.member(0, second))["liveness"] == "down"; }, 30s));
+  auto waiting = std::async(std::launch::async, [&] {
+    return ringctl({"--json", "--host", c.nodes[0]->admin(), "removenode", first, "--wait"});
+  });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const json ch = change_of(c, 0, first);
+        return ch.is_object() && ch["kind"] == "removenode" && ch["waiting_for"] == json::array({second});
+      },
+      30s))
+      << change_of(c, 0, first).dump();
+  EXPECT_EQ((*c.member(0, first))["status"], "LEAVING");
+  int rc = -1;
+  auto refused = ctl_json(c.nodes[1]->admin(), {"removenode", second}, &rc);
+  EXPECT_EQ(rc, 1);
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->value("error", "").find("--force"), std::string::npos) << refused->dump();
+  auto forced = ctl_json(c.nodes[1]->admin(), {"removenode", second, "--force"}, &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ((*forced)["phase"], "done");
+  EXPECT_EQ((*forced)["node"], second);
+  RunResult waited = waiting.get();
+  EXPECT_EQ(waited.exit_code, 0) << waited.out;
+  const std::vector<json> lines = json_lines(waited.out);
+  ASSERT_FALSE(lines.empty()) << waited.out;
+  EXPECT_EQ(lines.front()["phase"], "announce");
+  EXPECT_EQ(lines.back()["phase"], "done");
+  EXPECT_EQ(lines.back()["node"], first);
+  EXPECT_EQ(lines.size(), 5u) << waited.out;
+  ASSERT_TRUE(wait_until([&] { return c.formed(2); }, 30s));
+  for (int v : {0, 1}) {
+    auto owners = ctl_json(c.nodes[v]->admin(), {"owners", "some-key"});
+    ASSERT_TRUE(owners);
+    for (const json& id : (*owners)["replicas"]) EXPECT_TRUE(id != first && id != second) << owners->dump();
+  }
+  EXPECT_EQ(ringctl({"--host", c.nodes[0]->admin(), "removenode", "not-a-node"}).exit_code, 2);
+}
+
 TEST(ClusterTest, ADecommissionedNodeLeavesRoutingAnswersAsLeftAndRefusesToStartAgain) {
   Cluster c(4);
   ASSERT_TRUE(c.serving());

@@ -96,13 +96,13 @@ TEST(MembershipTest, RemovedNodeIsNoOwnerAnywhereAndCannotComeBack) {
   start_cluster(sim, 6);
   const NodeId gone = sim.engine(4).id();
   sim.crash(4);
-  EXPECT_FALSE(sim.engine(0).remove_node(gone).empty()) << "refused while it is not down";
+  EXPECT_FALSE(sim.engine(0).remove_node(gone, sim.now()).empty()) << "refused while it is not down";
   const Millis deadline = sim.now() + 20'000;
   while (sim.engine(0).liveness(gone) != gossip::PeerLiveness::kDown && sim.now() < deadline) {
     sim.run_until(sim.now() + 250);
   }
-  ASSERT_EQ(sim.engine(0).remove_node(gone), "");
-  EXPECT_FALSE(sim.engine(0).remove_node(sim.engine(0).id()).empty());
+  ASSERT_EQ(sim.engine(0).remove_node(gone, sim.now()), "");
+  EXPECT_FALSE(sim.engine(0).remove_node(sim.engine(0).id(), sim.now()).empty());
   ASSERT_TRUE(run_until_formed(sim, 20'000));
   // Restarted with its old tokens, it still owns nothing anywhere.
   sim.restart(4);

@@ -194,7 +194,7 @@ TEST_P(Seeds, ARemovedNodeThatLearnsItStops) {
   SimCluster& sim = *owned;
   split(sim, {0, 1, 2, 3}, {4});
   ASSERT_TRUE(wait_sides_down(sim, {0}, {4}));
-  ASSERT_EQ(sim.engine(0).remove_node(sim.engine(4).id()), "");
+  ASSERT_EQ(sim.engine(0).remove_node(sim.engine(4).id(), sim.now()), "");
   sim.run_until(sim.now() + 5'000);
   sim.heal_all();
   const Millis deadline = sim.now() + 30'000;
@@ -576,6 +576,116 @@ TEST_P(Seeds, RebalancingEachNodeInTurnBalancesARandomRing) {
               static_cast<unsigned long long>(seed), before, after, moved);
   EXPECT_LE(after, 1.05) << "seed " << seed;
   EXPECT_LT(after, before);
+}
+
+// Runs until `viewer` sees every node in `dead` down.
+bool wait_seen_down(SimCluster& sim, size_t viewer, const std::vector<size_t>& dead, Millis within) {
+  const Millis deadline = sim.now() + within;
+  auto all_down = [&] {
+    for (size_t d : dead) {
+      if (sim.engine(viewer).liveness(sim.engine(d).id()) != gossip::PeerLiveness::kDown) return false;
+    }
+    return true;
+  };
+  while (!all_down() && sim.now() < deadline) sim.run_until(sim.now() + 100);
+  return all_down();
+}
+
+ChangeWatch watch_removal(SimCluster& sim, size_t coordinator, const NodeId& dead, uint64_t seed) {
+  auto removal = sim.engine(coordinator).removal_of(dead);
+  EXPECT_TRUE(removal.has_value());
+  ChangeWatch w{sim, sim.engine(coordinator).id(), removal ? removal->second.id : NodeId(), {}};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 48; ++k) w.probes.push_back(Token(rng()));
+  return w;
+}
+
+bool tombstone_everywhere(SimCluster& sim, const NodeId& id) {
+  for (size_t i = 0; i < sim.size(); ++i) {
+    if (!sim.alive(i)) continue;
+    const gossip::NodeState* st = sim.engine(i).state().find(id);
+    if (!st || !st->is_tombstone()) return false;
+  }
+  return true;
+}
+
+// removenode of a dead node runs as a change its operator's node coordinates on the dead node's
+// behalf: the dead node is LEAVING in the change's phase, its ranges reach their next owners
+// under the same invariants as a move (span <= 1, writes reach every reader), the barrier does
+// not wait for it, and at done its tombstone is written.
+TEST_P(Seeds, ARemovenodeHandsADeadNodesRangesOverPhaseByPhase) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 6);
+  SimCluster& sim = *owned;
+  const NodeId dead = sim.engine(4).id();
+  sim.crash(4);
+  ASSERT_TRUE(wait_seen_down(sim, 0, {4}, 30'000)) << "seed " << seed;
+  const uint64_t version_before = sim.engine(0).ring()->version();
+  ASSERT_EQ(sim.engine(0).remove_node(dead, sim.now()), "");
+  EXPECT_EQ(sim.engine(0).remove_node(dead, sim.now()), "") << "again: the removal in flight answers";
+  EXPECT_EQ(sim.engine(0).own_status(), NodeStatus::kNormal) << "the coordinator's own ownership does not change";
+  ChangeWatch w = watch_removal(sim, 0, dead, seed);
+  const RingNode* subject = sim.engine(0).ring()->find(dead);
+  ASSERT_TRUE(subject);
+  EXPECT_EQ(subject->status, NodeStatus::kLeaving);
+  EXPECT_EQ(sim.engine(0).state().find(dead)->get(gossip::keys::kStatus)->value, "NORMAL") << "its entry is its own";
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  EXPECT_LE(w.max_span, 1) << "seed " << seed;
+  EXPECT_EQ(w.violation, "") << "seed " << seed;
+  EXPECT_EQ(w.steps_seen, (std::set<int>{-1, 0, 1, 2, 3, 4})) << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).own_change()->step, gossip::ChangeStep::kDone);
+  EXPECT_GE(sim.engine(0).ring()->version(), version_before + 5) << "seed " << seed;
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_TRUE(tombstone_everywhere(sim, dead)) << "seed " << seed;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    if (sim.alive(i)) EXPECT_EQ(sim.engine(i).ring()->current().size(), 5u * 16) << "seed " << seed;
+  }
+}
+
+// A removal that waits for a second dead member names it; removenode of that member is refused
+// without --force while the first removal is in flight, and with it writes the tombstone at
+// once, which unblocks the first. An operator may abort a removal before read_new.
+TEST_P(Seeds, ARemovalBlockedByAnotherDeadNodeIsUnblockedByForce) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 6);
+  SimCluster& sim = *owned;
+  const NodeId a = sim.engine(4).id(), b = sim.engine(5).id();
+  sim.crash(4);
+  sim.crash(5);
+  ASSERT_TRUE(wait_seen_down(sim, 0, {4, 5}, 30'000)) << "seed " << seed;
+  ASSERT_EQ(sim.engine(0).remove_node(a, sim.now()), "");
+  ChangeWatch w = watch_removal(sim, 0, a, seed);
+  sim.run_until(sim.now() + 10'000);
+  EXPECT_EQ(sim.engine(0).own_change()->step, gossip::ChangeStep::kAnnounce) << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).change_waiting_for(), (std::vector<NodeId>{b})) << "seed " << seed;
+  const std::string refused = sim.engine(1).remove_node(b, sim.now());
+  EXPECT_NE(refused.find("--force"), std::string::npos) << refused;
+  ASSERT_EQ(sim.engine(1).remove_node(b, sim.now(), true), "");
+  EXPECT_TRUE(sim.engine(1).state().find(b)->is_tombstone()) << "at once";
+  // A forced removal has no data phases: while its tombstone spreads, members that hold it read
+  // b's ranges from owners that members without it do not write to (what --force risks,
+  // docs/operations.md). The phased removal's invariants are checked from then on.
+  for (const Millis end = sim.now() + 30'000; !tombstone_everywhere(sim, b) && sim.now() < end;) {
+    sim.run_until(sim.now() + 20);
+  }
+  ASSERT_TRUE(tombstone_everywhere(sim, b)) << "seed " << seed;
+  w.violation.clear();
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  EXPECT_EQ(w.violation, "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).own_change()->step, gossip::ChangeStep::kDone);
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_TRUE(tombstone_everywhere(sim, a) && tombstone_everywhere(sim, b)) << "seed " << seed;
+  // Abort: a removal rolled back before read_new leaves the dead node a member, NORMAL again.
+  const NodeId c = sim.engine(3).id();
+  sim.crash(3);
+  ASSERT_TRUE(wait_seen_down(sim, 1, {3}, 30'000)) << "seed " << seed;
+  ASSERT_EQ(sim.engine(1).remove_node(c, sim.now()), "");
+  const NodeId removal = sim.engine(1).own_change()->id;
+  ASSERT_EQ(sim.engine(1).abort_change(removal), "");
+  sim.run_until(sim.now() + 10'000);
+  EXPECT_FALSE(sim.engine(0).removal_of(c)) << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).ring()->find(c)->status, NodeStatus::kNormal) << "seed " << seed;
+  EXPECT_FALSE(sim.engine(0).state().find(c)->is_tombstone()) << "seed " << seed;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));

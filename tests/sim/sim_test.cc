@@ -104,7 +104,7 @@ TEST(SimTest, WipedNodeComesBackWithANewIdAtItsAddressAndJoins) {
   while (sim.engine(0).liveness(old_id) != gossip::PeerLiveness::kDown && sim.now() < crashed_at + 20'000) {
     sim.run_until(sim.now() + 250);
   }
-  ASSERT_EQ(sim.engine(0).remove_node(old_id), "");
+  ASSERT_EQ(sim.engine(0).remove_node(old_id, sim.now()), "");
   sim.wipe(3, {0});
   const NodeId new_id = sim.engine(3).id();
   EXPECT_NE(new_id, old_id);

@@ -33,4 +33,20 @@ RangeDiff diff_snapshots(const RingSnapshot& before, const RingSnapshot& after);
 // What in-flight changes will move: current owners → owners once they complete.
 RangeDiff streaming_plan(const RingSnapshot& snapshot);
 
+// One range a node gains, with the nodes that replicate it before (where to stream it from).
+struct RangeTransfer {
+  TokenRange range;
+  std::vector<NodeId> sources;  // its replicas in the earlier ring, in ring order
+  bool operator==(const RangeTransfer&) const = default;
+};
+
+// The ranges `node` replicates in ring `after` but not in ring `before` (both over the one node
+// table `nodes`), clockwise from the lowest token, each with its replicas in `before`; adjacent
+// ranges with the same sources are merged. Pure; any thread.
+std::vector<RangeTransfer> transfers_to(const NodeId& node, std::span<const RingNode> nodes, const TokenRing& before,
+                                        const TokenRing& after);
+// The ranges `node` replicates in `before` but not in `after` (what it gives up), merged.
+std::vector<TokenRange> ranges_given_up(const NodeId& node, std::span<const RingNode> nodes, const TokenRing& before,
+                                        const TokenRing& after);
+
 }  // namespace ringkeeper

@@ -1,0 +1,106 @@
+#include "node/ownership.h"
+
+namespace ringkeeper {
+
+std::string_view to_string(OwnershipEvent::Kind kind) {
+  switch (kind) {
+    case OwnershipEvent::Kind::kPending: return "pending";
+    case OwnershipEvent::Kind::kOwned: return "owned";
+    case OwnershipEvent::Kind::kReleased: return "released";
+    case OwnershipEvent::Kind::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+uint64_t OwnershipTracker::subscribe(Node::OwnershipListener f) {
+  std::lock_guard lock(mu_);
+  const uint64_t id = next_id_++;
+  listeners_.emplace(id, std::move(f));
+  return id;
+}
+
+bool OwnershipTracker::unsubscribe(uint64_t id) {
+  std::lock_guard lock(mu_);
+  return listeners_.erase(id) > 0;
+}
+
+void OwnershipTracker::update(gossip::GossipEngine& engine) {
+  const auto active = engine.active_change();
+  if (followed_ && (!active || active->second.id != followed_->change.id)) finish(engine, engine.ring()->version());
+  if (!active) return;
+  auto ring = engine.ring();
+  if (!followed_) followed_ = plan(active->second, *ring);
+  advance(engine, active->second.step, ring->version());
+}
+
+std::optional<OwnershipTracker::Followed> OwnershipTracker::plan(const gossip::ChangeRecord& change,
+                                                                 const RingSnapshot& ring) const {
+  Followed f;
+  f.change = change;
+  if (change.step >= gossip::ChangeStep::kRelease) {
+    // The old side left the snapshot: a node that first hears of the change now (a restart)
+    // has nothing left to do for it but what anti-entropy does.
+    f.pending = f.owned = f.released = true;
+    return f;
+  }
+  const bool read_new = change.step == gossip::ChangeStep::kReadNew;
+  const TokenRing& before = read_new ? ring.also_written() : ring.current();
+  const TokenRing& after = read_new ? ring.current() : ring.future();
+  f.gains = transfers_to(self_, ring.nodes(), before, after);
+  f.gives = ranges_given_up(self_, ring.nodes(), before, after);
+  return f;
+}
+
+void OwnershipTracker::advance(gossip::GossipEngine& engine, gossip::ChangeStep step, uint64_t version) {
+  Followed& f = *followed_;
+  if (step >= gossip::ChangeStep::kWriteBoth && !f.pending) {
+    f.pending = true;
+    if (!f.gains.empty()) emit(OwnershipEvent::Kind::kPending, version);
+    // Nothing to stream: the data barrier holds for this node at once.
+    if (streams_data_ && f.gains.empty()) (void)engine.acknowledge_data(f.change.id);
+  }
+  if (step >= gossip::ChangeStep::kReadNew && !f.owned) {
+    f.owned = true;
+    if (!f.gains.empty()) emit(OwnershipEvent::Kind::kOwned, version);
+  }
+  if (step >= gossip::ChangeStep::kRelease && !f.released) {
+    f.released = true;
+    if (!f.gives.empty()) emit(OwnershipEvent::Kind::kReleased, version);
+  }
+}
+
+void OwnershipTracker::finish(gossip::GossipEngine& engine, uint64_t version) {
+  std::optional<gossip::ChangeStep> ended;
+  engine.state().for_each([&](const NodeId&, const gossip::NodeState& st) {
+    const gossip::VersionedValue* v = st.is_tombstone() ? nullptr : st.get(gossip::keys::kChange);
+    auto c = v ? gossip::ChangeRecord::parse(v->value) : std::nullopt;
+    if (c && c->id == followed_->change.id) ended = c->step;
+  });
+  if (ended == gossip::ChangeStep::kDone) {
+    advance(engine, gossip::ChangeStep::kRelease, version);
+  } else if (followed_->pending && !followed_->owned && !followed_->gains.empty()) {
+    emit(OwnershipEvent::Kind::kCancelled, version);  // aborted (or its record is gone)
+  }
+  followed_.reset();
+}
+
+void OwnershipTracker::emit(OwnershipEvent::Kind kind, uint64_t version) {
+  OwnershipEvent e;
+  e.kind = kind;
+  e.change = followed_->change.id;
+  e.change_kind = std::string(gossip::to_string(followed_->change.kind));
+  e.ring_version = version;
+  if (kind == OwnershipEvent::Kind::kReleased) {
+    e.released = followed_->gives;
+  } else {
+    e.gained = followed_->gains;
+  }
+  std::vector<Node::OwnershipListener> copy;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [_, f] : listeners_) copy.push_back(f);
+  }
+  for (const auto& f : copy) f(e);
+}
+
+}  // namespace ringkeeper

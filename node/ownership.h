@@ -1,0 +1,57 @@
+// OwnershipTracker: turns the phased change this node routes by into the embedder's ownership
+// events (OwnershipEvent in <ringkeeper/node.h>: pending → owned → released, or cancelled) and
+// gives the engine its data acknowledgement when the node has nothing to stream. The Driver calls
+// update() on the node thread after every engine event; listeners run there, in order, and must
+// not block. subscribe/unsubscribe may be called from any thread.
+//
+// What it remembers is only the change it follows (its plan and what it emitted), so a restart
+// re-emits the events of a change this node has not acknowledged: the embedder treats events
+// idempotently.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "gossip/engine.h"
+#include "ringkeeper/node.h"
+
+namespace ringkeeper {
+
+class OwnershipTracker {
+ public:
+  // `streams_data`: the embedder acknowledges ranges itself (NodeConfig::streams_data).
+  OwnershipTracker(NodeId self, bool streams_data) : self_(self), streams_data_(streams_data) {}
+
+  uint64_t subscribe(Node::OwnershipListener f);
+  bool unsubscribe(uint64_t id);  // false: not one of ours
+
+  // Node thread: follows the engine's active change and emits what its step calls for.
+  void update(gossip::GossipEngine& engine);
+
+ private:
+  struct Followed {
+    gossip::ChangeRecord change;
+    std::vector<RangeTransfer> gains;
+    std::vector<TokenRange> gives;
+    bool pending = false, owned = false, released = false;
+  };
+  // The plan of `change` for this node, read off the ring at its step (nullopt at release: the
+  // old side is no longer in the snapshot).
+  std::optional<Followed> plan(const gossip::ChangeRecord& change, const RingSnapshot& ring) const;
+  void advance(gossip::GossipEngine& engine, gossip::ChangeStep step, uint64_t version);
+  // The followed change is no longer in flight here: done (emit what is left) or aborted.
+  void finish(gossip::GossipEngine& engine, uint64_t version);
+  void emit(OwnershipEvent::Kind kind, uint64_t version);
+
+  const NodeId self_;
+  const bool streams_data_;
+  std::optional<Followed> followed_;
+  std::mutex mu_;
+  uint64_t next_id_ = uint64_t{1} << 62;  // apart from the ViewPublisher's subscription ids
+  std::map<uint64_t, Node::OwnershipListener> listeners_;
+};
+
+}  // namespace ringkeeper
