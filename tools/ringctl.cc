@@ -516,6 +516,10 @@ int main(int argc, char** argv) {
   } else {
     call.target = "/v1/" + cmd;
   }
+  if (!cacert.empty() && !std::ifstream(cacert)) {
+    std::fprintf(stderr, "ringctl: --cacert: cannot read %s\n", cacert.c_str());
+    return 2;
+  }
   Client client{host, "", cacert};
   if (!token_file.empty()) {
     std::ifstream f(token_file);

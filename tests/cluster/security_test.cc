@@ -240,6 +240,7 @@ TEST(SecurityTest, TheAdminApiOverHttpsAnswersRingctlWithTheCaAndRefusesPlainHtt
   RunResult untrusted = ringctl_all({"--cacert", other.string(), "--host", admin, "info"});
   EXPECT_EQ(untrusted.exit_code, 3);
   EXPECT_NE(untrusted.out.find("TLS handshake failed"), std::string::npos) << untrusted.out;
+  EXPECT_EQ(ringctl_all({"--cacert", (tmp.path() / "missing.pem").string(), "--host", admin, "info"}).exit_code, 2);
   // --admin-token-reads: loopback callers are trusted as for writes; the node still serves.
   EXPECT_TRUE(wait_until([&] { return ringctl_all({"--cacert", cert.string(), "--host", admin, "health"}).exit_code == 0; },
                          20s));
