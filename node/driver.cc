@@ -313,21 +313,26 @@ void Driver::send_message(const std::string& to, gossip::Body body) {
   transport_->send(to, sealed_.encode(m, codec_, version, d_.env.wall_ms()));
 }
 
+// The KeyOps go out sealed with the keyring as it was: after a `use`, a member that does not hold
+// the new key can still open the command and answer why it refuses, instead of going silent.
 std::string Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets, uint64_t* id) {
   if (halted_) return "the node is stopping";
   gossip::Keyring next = sealed_.keyring();
   if (std::string err = apply_key_op(next, op); !err.empty()) return err;
-  if (!(next == sealed_.keyring())) {
+  const bool changed = !(next == sealed_.keyring());
+  if (changed) {
     if (std::string err = save_keyring(identity_.data_dir, next); !err.empty()) return "cannot save the keyring: " + err;
+  }
+  *id = d_.env.random_seed() | 1;  // never 0
+  op.op = *id;
+  for (const KeyOps::Target& t : targets) send_message(t.address, op);
+  if (changed) {
     sealed_.keyring() = std::move(next);
     d_.log.info("keyring: {} {} (operator command); primary key {}", key_op_name(op.kind),
                 op.kind == gossip::KeyOpKind::kInstall ? gossip::key_fingerprint(op.key) : op.fingerprint,
                 sealed_.keyring().primary_fingerprint());
   }
-  *id = d_.env.random_seed() | 1;  // never 0
   key_ops_.begin(op, *id, identity_.id, key_op_answer(*id, sealed_.keyring(), ""), targets, now());
-  op.op = *id;
-  for (const KeyOps::Target& t : targets) send_message(t.address, op);
   return "";
 }
 

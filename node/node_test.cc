@@ -819,6 +819,25 @@ TEST_F(NodeTest, KeysAreInstalledUsedAndRemovedOnEveryLiveNode) {
   get(0, "/v1/keys/op?id=0000000000000001", 404);
 }
 
+TEST_F(NodeTest, AMemberThatLacksTheKeyAUseNamesRefusesItAndIsListedAsFailed) {
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  gossip::Keyring both;
+  ASSERT_EQ(both.install(kKeyA), "");
+  ASSERT_EQ(both.use(gossip::key_fingerprint(kKeyA)), "");
+  ASSERT_EQ(both.install(kKeyB), "");
+  for (size_t i = 0; i < 2; ++i) {  // nodes 0 and 1 hold A and B, node 2 only A
+    std::filesystem::create_directories(config({}, i).data_dir);
+    ASSERT_EQ(save_keyring(config({}, i).data_dir, both), "");
+  }
+  ASSERT_TRUE(start_cluster(3));
+  json used = key_command(0, "use", kKeyB);
+  EXPECT_EQ(used["nodes"], 3);
+  EXPECT_EQ(used["acked"], 2);
+  EXPECT_EQ(used["failed"], json::array({node(2).id().to_string()}));
+  EXPECT_NE(used["errors"][node(2).id().to_string()].get<std::string>().find("not installed"), std::string::npos)
+      << used;
+}
+
 TEST_F(NodeTest, EncryptionIsTurnedOnAcrossARunningClusterWithTheMigrationMode) {
   accept_plaintext_ = true;
   ASSERT_TRUE(start_cluster(3));
