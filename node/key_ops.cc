@@ -1,6 +1,8 @@
 // KeyOps (node/key_ops.h).
 #include "node/key_ops.h"
 
+#include <utility>
+
 #include "gossip/seal.h"
 
 namespace ringkeeper {
@@ -38,12 +40,14 @@ uint64_t KeyOps::begin(gossip::KeyOp op, uint64_t id, const NodeId& self_id, gos
   return id;
 }
 
-KeyOps::Pending* KeyOps::find(uint64_t id) {
-  for (Pending& p : ops_) {
+const KeyOps::Pending* KeyOps::find(uint64_t id) const {
+  for (const Pending& p : ops_) {
     if (p.op.op == id) return &p;
   }
   return nullptr;
 }
+
+KeyOps::Pending* KeyOps::find(uint64_t id) { return const_cast<Pending*>(std::as_const(*this).find(id)); }
 
 void KeyOps::on_ack(const NodeId& from, const gossip::KeyOpAck& ack) {
   Pending* p = find(ack.op);
@@ -57,7 +61,7 @@ void KeyOps::on_ack(const NodeId& from, const gossip::KeyOpAck& ack) {
 }
 
 std::optional<KeyOps::Status> KeyOps::status(uint64_t id, int64_t now) const {
-  const Pending* p = const_cast<KeyOps*>(this)->find(id);
+  const Pending* p = find(id);
   if (!p) return std::nullopt;
   Status s;
   s.op = p->op;

@@ -67,6 +67,7 @@ class KeyOps {
     gossip::KeyOpAck self;
   };
   Pending* find(uint64_t id);
+  const Pending* find(uint64_t id) const;
   std::deque<Pending> ops_;
 };
 

@@ -19,6 +19,7 @@
 #include "gossip/codec.h"
 #include "gossip/seal.h"
 #include "node/admin_http.h"
+#include "node/key_ops.h"
 #include "node/keyring_file.h"
 #include "node/sim_env.h"
 #include "node/state_records.h"
@@ -967,6 +968,34 @@ TEST(TcpTransport, DeliversLargeFramesWhole) {
   EXPECT_EQ(got[0], big);
   EXPECT_EQ(got[1], small);
   t.close();
+}
+
+TEST(KeyOpsTest, SilentMembersGetTheCommandAgainAndFailAtTheDeadline) {
+  KeyOps ops;
+  const NodeId self(1, 1), quick(2, 2), silent(3, 3), stranger(4, 4);
+  gossip::Keyring k;
+  const uint64_t id = ops.begin(gossip::KeyOp{0, gossip::KeyOpKind::kList, "", ""}, 42, self, key_op_answer(0, k, ""),
+                                {{quick, "q:1"}, {silent, "s:1"}}, 1000);
+  EXPECT_EQ(id, 42u);
+  ops.on_ack(quick, key_op_answer(42, k, ""));
+  ops.on_ack(stranger, key_op_answer(42, k, ""));  // not asked: ignored
+  auto s = ops.status(42, 1500);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->done);
+  EXPECT_EQ(s->acked, 2u);
+  EXPECT_TRUE(ops.due_resends(1500).empty()) << "not a second yet";
+  auto again = ops.due_resends(2000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].first, "s:1");
+  EXPECT_EQ(again[0].second.op, 42u);
+  s = ops.status(42, 1000 + KeyOps::kDeadlineMs);
+  EXPECT_TRUE(s->done);
+  EXPECT_EQ(s->nodes, 3u);
+  EXPECT_EQ(s->acked, 2u);
+  EXPECT_EQ(s->failed, std::vector<NodeId>{silent});
+  EXPECT_NE(s->errors[silent].find("no answer"), std::string::npos);
+  EXPECT_TRUE(ops.due_resends(1000 + KeyOps::kDeadlineMs).empty()) << "nothing after the deadline";
+  EXPECT_FALSE(ops.status(43, 0)) << "unknown command";
 }
 
 TEST(AdminPolicy, StateChangesNeedLoopbackOrTheToken) {
