@@ -4,6 +4,8 @@
 #include <tuple>
 #include <vector>
 
+#include "gossip/hash.h"
+
 namespace ringkeeper::gossip {
 
 std::string_view to_string(ChangeKind kind) {
@@ -12,6 +14,7 @@ std::string_view to_string(ChangeKind kind) {
     case ChangeKind::kDecommission: return "decommission";
     case ChangeKind::kRebalance: return "rebalance";
     case ChangeKind::kRemoveNode: return "removenode";
+    case ChangeKind::kJoin: return "join";
   }
   return "unknown";
 }
@@ -79,7 +82,8 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   auto step = parse_step(w[2]);
   if (!id || !step) return std::nullopt;
   bool known = false;
-  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance, ChangeKind::kRemoveNode}) {
+  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance, ChangeKind::kRemoveNode,
+                 ChangeKind::kJoin}) {
     if (w[1] == to_string(k)) {
       r.kind = k;
       known = true;
@@ -98,6 +102,10 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   r.id = *id;
   r.step = *step;
   return r;
+}
+
+NodeId join_change_id(const NodeId& joiner, uint64_t claim_stamp) {
+  return NodeId::from_random_bits(joiner.hi() ^ mix64(claim_stamp), joiner.lo() ^ mix64(claim_stamp + 1));
 }
 
 bool ChangeRecord::precedes(const ChangeRecord& other) const {

@@ -318,10 +318,13 @@ void GossipEngine::start(Millis now) {
   started_ = true;
   const NodeState* own = state_.find(config_.id);
   const VersionedValue* tokens = own ? own->get(keys::kTokens) : nullptr;
-  if (tokens && !tokens->value.empty() && own_status()) {
-    join_.finish();  // persisted tokens win: a restart keeps what it owned
+  const auto change = own_change();
+  const bool joining = own_status() == NodeStatus::kJoining;
+  if (tokens && !tokens->value.empty() && own_status() && (!joining || (change && change->kind == ChangeKind::kJoin))) {
+    join_.finish();  // persisted tokens win: a restart keeps what it owned, or resumes its join
     return;
   }
+  // A joiner that stopped before its claim was agreed on claims again (a fresh claim).
   if (join_.founder() && config_.cluster_id.is_nil()) {
     config_.cluster_id = NodeId::from_random_bits(rng_.next(), rng_.next());
   }
@@ -433,8 +436,12 @@ void GossipEngine::update_membership(Millis now) {
       claim(*a.claim, now);
     }
     if (a.become_normal) {
-      bump_epoch();
-      set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+      if (join_.founding()) {
+        bump_epoch();  // ranges nobody owned before: no data phases
+        set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+      } else {
+        start_join_change(now);
+      }
       waiting.clear();
     }
     if (waiting != join_waiting_) {
@@ -596,6 +603,24 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
     }
   }
   return "";
+}
+
+void GossipEngine::start_join_change(Millis now) {
+  // The claim stage was the join's announce (its claim agreed on by every live member, routed
+  // as write_both all along): the change starts at write_both, where the joiner's embedder
+  // streams what it gains (the data barrier), then read_new, release, and NORMAL at done.
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* stamp = own ? own->get(keys::kStamp) : nullptr;
+  ChangeRecord c;
+  c.id = join_change_id(config_.id, stamp ? parse_stamp(stamp) : 0);
+  c.kind = ChangeKind::kJoin;
+  c.step = ChangeStep::kWriteBoth;
+  c.stamp = next_hlc(now);
+  bump_epoch();
+  ++ownership_writes_;
+  set_local(keys::kChange, c.format());
+  publish_seen();
+  hurry(now);
 }
 
 void GossipEngine::start_change(ChangeKind kind, Millis now, const NodeId& subject) {
@@ -767,6 +792,9 @@ std::string GossipEngine::abort_change(const NodeId& change) {
   auto c = own_change();
   if (!c || c->id != change) return "change " + change.to_string() + " is not this node's";
   if (!in_flight(c->step)) return "change " + change.to_string() + " already ended (" + std::string(to_string(c->step)) + ")";
+  if (c->kind == ChangeKind::kJoin) {
+    return "a join cannot be rolled back; stop the joining node, and removenode it once it is seen down";
+  }
   if (c->step >= ChangeStep::kReadNew) {
     return "change " + change.to_string() + " reads from its new owners already (" + std::string(to_string(c->step)) +
            "); it can only complete";

@@ -327,6 +327,7 @@ class GossipEngine {
   // `subject`: the dead node a removal is for (its own state does not refuse it).
   std::string change_refusal(const NodeId* subject = nullptr);
   void start_change(ChangeKind kind, Millis now, const NodeId& subject = NodeId());
+  void start_join_change(Millis now);
   // Writes the REMOVED tombstone for `id` (the end of a removal, or a forced one).
   void write_tombstone(const NodeId& id);
   // Before this node changes the ring: its epoch becomes the ring version + 1.

@@ -46,6 +46,9 @@ class JoinProcess {
   // node routes with this node's ring and no joiner lacks tokens.
   Action step(Millis now, const RingSnapshot& ring, size_t known_nodes, bool ring_agreed);
 
+  // The claim was made with no node owning tokens yet (nodes founding a cluster together): the
+  // ranges it takes have no previous owner, so the join needs no data phases.
+  bool founding() const { return founding_; }
   bool done() const { return phase_ == Phase::kDone; }
   bool claimed() const { return phase_ == Phase::kClaimed; }
   void finish() { phase_ = Phase::kDone; }  // the node already owns tokens (a restart)
@@ -62,6 +65,7 @@ class JoinProcess {
   size_t known_ = 0;
   std::vector<Token> claimed_;
   uint32_t repicks_ = 0;
+  bool founding_ = false;
 };
 
 }  // namespace ringkeeper::gossip

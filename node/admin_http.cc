@@ -53,15 +53,17 @@ const std::string kPlainHttpRefusal = [] {
 
 }  // namespace
 
-std::string check_admin_tls(const std::string& cert_file, const std::string& key_file) {
-  if (cert_file.empty() && key_file.empty()) return "";
-  if (cert_file.empty() || key_file.empty()) return "--admin-tls-cert and --admin-tls-key go together: give both";
+Status check_admin_tls(const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() && key_file.empty()) return {};
+  if (cert_file.empty() || key_file.empty()) {
+    return Status::invalid_argument("--admin-tls-cert and --admin-tls-key go together: give both");
+  }
   try {
     (void)tls_context(AdminTls{cert_file, key_file});
   } catch (const std::exception& e) {
-    return e.what();
+    return Status::invalid_argument(e.what());
   }
-  return "";
+  return {};
 }
 
 struct AdminServer::Impl : std::enable_shared_from_this<Impl> {

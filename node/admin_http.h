@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "ringkeeper/status.h"
+
 namespace boost::asio {
 class io_context;
 }
@@ -40,9 +42,9 @@ struct AdminTls {
   std::string key_file;
   bool enabled() const { return !cert_file.empty(); }
 };
-// Loads the certificate and key as the server will: empty when usable (or not configured), else
-// one line naming the flag and the reason (a missing half, an unreadable or mismatched file).
-std::string check_admin_tls(const std::string& cert_file, const std::string& key_file);
+// Loads the certificate and key as the server will: ok when usable (or not configured), else
+// kInvalidArgument naming the flag and the reason (a missing half, an unreadable or mismatched file).
+Status check_admin_tls(const std::string& cert_file, const std::string& key_file);
 
 // What the Env hands the runtime for its admin address (Env::make_admin_listener): something
 // that passes requests to the handler on the node thread until closed.

@@ -119,8 +119,7 @@ AdminResponse health(Call& c) {
 // only the joiner knows whom it waits for.
 json join_change(Call& c, const MemberView& m) {
   if (m.gone || !m.status_gossiped || m.status != "JOINING" || !m.has_claim) return nullptr;
-  const NodeId change_id =
-      NodeId::from_random_bits(m.id.hi() ^ gossip::mix64(m.stamp), m.id.lo() ^ gossip::mix64(m.stamp + 1));
+  const NodeId change_id = gossip::join_change_id(m.id, m.stamp);
   json waiting = json::array();
   if (m.self) {
     for (const NodeId& w : c.driver.engine().join_waiting_for()) waiting.push_back(w.to_string());

@@ -90,7 +90,7 @@ void Driver::build_engine(std::vector<std::pair<NodeId, gossip::NodeState>> pers
       engine_->set_local(key, v.value);
     }
   }
-  if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+  if (Status s = d_.persister.persist(*engine_); !s.ok()) fail(std::move(s));
   d_.publisher.publish(*engine_);
 }
 
@@ -124,7 +124,7 @@ void Driver::rearm(bool force) {
 
 void Driver::after_event() {
   if (!d_.failure.failed()) {
-    if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+    if (Status s = d_.persister.persist(*engine_); !s.ok()) fail(std::move(s));
   }
   d_.publisher.publish(*engine_);
   d_.ownership.update(*engine_);
@@ -134,10 +134,10 @@ void Driver::after_event() {
     // node's entry becomes a tombstone too once the others collect it (left_expiry).
     const gossip::NodeState* own = engine_->state().find(identity_.id);
     const gossip::VersionedValue* status = own ? own->get(gossip::keys::kStatus) : nullptr;
-    fail("node " + identity_.id.to_string() +
-         (status && status->value == to_string(NodeStatus::kLeft)
-              ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
-              : " was removed from the cluster by an operator (removenode)"));
+    fail(Status::refused("node " + identity_.id.to_string() +
+                         (status && status->value == to_string(NodeStatus::kLeft)
+                              ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
+                              : " was removed from the cluster by an operator (removenode)")));
   }
 }
 
@@ -229,16 +229,17 @@ void Driver::on_refused(const std::string& address) {
   }
 }
 
-void Driver::fail(const std::string& why) {
+void Driver::fail(Status why) {
   halted_ = true;
-  if (d_.failure.set(why)) d_.log.critical("{}; this node stops", why);
+  const std::string line = why.message();
+  if (d_.failure.set(std::move(why))) d_.log.critical("{}; this node stops", line);
 }
 
 void Driver::shutdown(std::function<void()> done) {
   if (!d_.failure.failed()) {
     // Peers mark us down at once instead of after a suspicion timeout.
     auto out = engine_->announce_shutdown(now());
-    if (std::string err = d_.persister.persist(*engine_); !err.empty()) fail(err);
+    if (Status s = d_.persister.persist(*engine_); !s.ok()) fail(std::move(s));
     send_all(std::move(out));
   }
   d_.env.cancel(timer_);
@@ -321,7 +322,9 @@ std::string Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> t
   if (std::string err = apply_key_op(next, op); !err.empty()) return err;
   const bool changed = !(next == sealed_.keyring());
   if (changed) {
-    if (std::string err = save_keyring(identity_.data_dir, next); !err.empty()) return "cannot save the keyring: " + err;
+    if (Status saved = save_keyring(identity_.data_dir, next); !saved.ok()) {
+      return "cannot save the keyring: " + saved.message();
+    }
   }
   *id = d_.env.random_seed() | 1;  // never 0
   op.op = *id;
@@ -354,7 +357,7 @@ void Driver::on_key_message(const gossip::Message& msg, bool sealed) {
   gossip::Keyring next = sealed_.keyring();
   if (refusal.empty()) refusal = apply_key_op(next, op);
   if (refusal.empty() && !(next == sealed_.keyring())) {
-    refusal = save_keyring(identity_.data_dir, next);
+    refusal = save_keyring(identity_.data_dir, next).message();
     if (refusal.empty()) {
       sealed_.keyring() = std::move(next);
       d_.log.info("keyring: {} {} (asked by {}); primary key {}", key_op_name(op.kind),

@@ -39,19 +39,22 @@ struct NodeIdentity {
   std::string admin_bound;   // empty: no admin listener
 };
 
-// The fatal error that stopped the node, if any. Set on the node thread; read from any.
+// The fatal error that stopped the node, if any: kIoError (a store write failed), kRefused (the
+// cluster removed this node), kInternal (the node thread threw). Set on the node thread; read
+// from any.
 class NodeFailure {
  public:
   // True if this was the first failure (the one reported).
-  bool set(const std::string& why) {
+  bool set(Status why) {
     std::lock_guard lock(mu_);
     if (failed_) return false;
-    why_ = why;
+    why_ = std::move(why);
     failed_ = true;
     return true;
   }
   bool failed() const { return failed_; }
-  std::string why() const {
+  // Ok until failed.
+  Status why() const {
     std::lock_guard lock(mu_);
     return why_;
   }
@@ -59,7 +62,7 @@ class NodeFailure {
  private:
   mutable std::mutex mu_;
   std::atomic<bool> failed_{false};
-  std::string why_;
+  Status why_;
 };
 
 class Driver {
@@ -93,7 +96,7 @@ class Driver {
   // store, closes the transport and calls `done`.
   void shutdown(std::function<void()> done);
   // Stops touching the engine after a fatal error, logged once; the node's failure says why.
-  void fail(const std::string& why);
+  void fail(Status why);
   bool halted() const { return halted_; }
 
   // The node's writers; each returns the reason when refused or stopping, empty when done.

@@ -18,9 +18,9 @@ namespace {
 
 using json = nlohmann::json;
 
-Refusal corrupt(const std::string& path, const std::string& why) {
-  return Refusal{3, "keyring " + path + " is corrupt: " + why + " (restore it, or move it away and start with "
-                    "--gossip-key-file)"};
+Status corrupt(const std::string& path, const std::string& why) {
+  return Status::data_dir_refused("keyring " + path + " is corrupt: " + why +
+                                  " (restore it, or move it away and start with --gossip-key-file)");
 }
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
@@ -54,12 +54,12 @@ std::string write_synced(const std::string& path, const std::string& text) {
 
 std::string keyring_path(const std::string& data_dir) { return data_dir + "/keyring"; }
 
-std::variant<gossip::Keyring, Refusal> load_keyring(const std::string& data_dir) {
+Result<gossip::Keyring> load_keyring(const std::string& data_dir) {
   const std::string path = keyring_path(data_dir);
   std::ifstream in(path);
   if (!in) {
     if (::access(path.c_str(), F_OK) != 0) return gossip::Keyring{};
-    return Refusal{3, "cannot read keyring " + path};
+    return Status::data_dir_refused("cannot read keyring " + path);
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -81,39 +81,40 @@ std::variant<gossip::Keyring, Refusal> load_keyring(const std::string& data_dir)
   return keyring;
 }
 
-std::string save_keyring(const std::string& data_dir, const gossip::Keyring& keyring) {
+Status save_keyring(const std::string& data_dir, const gossip::Keyring& keyring) {
   json keys = json::array();
   for (const std::string& k : keyring.keys()) keys.push_back(gossip::encode_key_base64(k));
   const json j{{"format", 1}, {"primary", keyring.primary_fingerprint()}, {"keys", keys}};
   const std::string path = keyring_path(data_dir);
   const std::string tmp = path + ".tmp";
-  if (std::string err = write_synced(tmp, j.dump(2) + "\n"); !err.empty()) return err;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_text("cannot replace " + path);
+  if (std::string err = write_synced(tmp, j.dump(2) + "\n"); !err.empty()) return Status::io_error(err);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::io_error(errno_text("cannot replace " + path));
   const int dir = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return errno_text("cannot open " + data_dir);
+  if (dir < 0) return Status::io_error(errno_text("cannot open " + data_dir));
   const int rc = ::fsync(dir);
   ::close(dir);
-  return rc == 0 ? "" : errno_text("cannot sync " + data_dir);
+  if (rc != 0) return Status::io_error(errno_text("cannot sync " + data_dir));
+  return {};
 }
 
-std::variant<gossip::Keyring, Refusal> open_keyring(const NodeConfig& config) {
-  auto loaded = load_keyring(config.data_dir);
-  if (std::holds_alternative<Refusal>(loaded) || config.gossip_key.empty()) return loaded;
-  gossip::Keyring keyring = std::move(std::get<gossip::Keyring>(loaded));
+Result<gossip::Keyring> open_keyring(const NodeConfig& config) {
+  Result<gossip::Keyring> loaded = load_keyring(config.data_dir);
+  if (!loaded.ok() || config.gossip_key.empty()) return loaded;
+  gossip::Keyring keyring = std::move(*loaded);
   std::string error;
   auto key = gossip::decode_key_base64(config.gossip_key, &error);
-  if (!key) return Refusal{2, "--gossip-key-file: " + error};
+  if (!key) return Status::invalid_argument("--gossip-key-file: " + error);
   if (keyring.holds(*key)) return keyring;  // given again: nothing to do
   if (!keyring.empty()) {
-    return Refusal{2, "--gossip-key-file: the keyring in " + config.data_dir + " (" + keyring_path(config.data_dir) +
+    return Status::invalid_argument("--gossip-key-file: the keyring in " + config.data_dir + " (" + keyring_path(config.data_dir) +
                           ") does not hold this key (" + gossip::key_fingerprint(*key) +
                           "); the file only starts a keyring: change keys with `ringctl keys install` and `ringctl "
-                          "keys use`, or start without --gossip-key-file"};
+                          "keys use`, or start without --gossip-key-file");
   }
   const std::string fingerprint = gossip::key_fingerprint(*key);
   (void)keyring.install(std::move(*key));
   (void)keyring.use(fingerprint);
-  if (std::string err = save_keyring(config.data_dir, keyring); !err.empty()) return Refusal{3, err};
+  if (Status saved = save_keyring(config.data_dir, keyring); !saved.ok()) return saved;
   return keyring;
 }
 

@@ -3,29 +3,29 @@
 // synced on every change. Kept beside the state store rather than in it, so the keys get
 // owner-only permissions of their own and the store stays a protocol-agnostic leaf. Used by
 // Node::open (the opener's thread) and by the node thread's key operations, never at once.
-//   auto opened = open_keyring(config);                  // applies --gossip-key-file at first start
-//   if (auto* refusal = std::get_if<Refusal>(&opened)) { /* exit refusal->exit_code */ }
-//   std::string err = save_keyring(dir, keyring);         // empty: on disk, synced
+//   Result<gossip::Keyring> opened = open_keyring(config);  // applies --gossip-key-file at first start
+//   if (!opened.ok()) { /* opened.status(): kInvalidArgument or kDataDirRefused */ }
+//   Status saved = save_keyring(dir, keyring);               // ok: on disk, synced
 #pragma once
 
 #include <string>
-#include <variant>
 
 #include "gossip/seal.h"
-#include "node/persister.h"
+#include "ringkeeper/node.h"
+#include "ringkeeper/status.h"
 
 namespace ringkeeper {
 
 // DIR/keyring.
 std::string keyring_path(const std::string& data_dir);
-// Reads DIR/keyring (absent: an empty keyring). A Refusal (exit 3) when unreadable or corrupt.
-std::variant<gossip::Keyring, Refusal> load_keyring(const std::string& data_dir);
-// Writes DIR/keyring: a 0600 temporary file, fsync, rename, fsync of DIR. The reason on failure.
-[[nodiscard]] std::string save_keyring(const std::string& data_dir, const gossip::Keyring& keyring);
+// Reads DIR/keyring (absent: an empty keyring). kDataDirRefused when unreadable or corrupt.
+Result<gossip::Keyring> load_keyring(const std::string& data_dir);
+// Writes DIR/keyring: a 0600 temporary file, fsync, rename, fsync of DIR. kIoError on failure.
+Status save_keyring(const std::string& data_dir, const gossip::Keyring& keyring);
 // The keyring a node starts with: the persisted one, after config.gossip_key — a base64 32-byte
 // key — started an empty keyring (installed and made primary, saved). The key given again when
-// the keyring holds it changes nothing; a key the keyring does not hold, or a bad key, is a
-// Refusal with exit 2.
-std::variant<gossip::Keyring, Refusal> open_keyring(const NodeConfig& config);
+// the keyring holds it changes nothing; a key the keyring does not hold, or a bad key, is
+// kInvalidArgument (ringd: exit 2).
+Result<gossip::Keyring> open_keyring(const NodeConfig& config);
 
 }  // namespace ringkeeper

@@ -16,82 +16,110 @@ namespace ringkeeper {
 
 namespace {
 
-Node::OpenResult refused(int exit_code, std::string message) {
-  Node::OpenResult r;
-  r.exit_code = exit_code;
-  r.message = std::move(message);
-  return r;
-}
-
-// The addresses a config names must parse before anything is opened (exit 2 otherwise).
-std::optional<Refusal> check_addresses(const NodeConfig& config) {
-  if (config.data_dir.empty()) return Refusal{2, "a data dir is required (--data-dir)"};
-  if (!gossip::parse_host_port(config.listen)) return Refusal{2, "--listen: not host:port: " + config.listen};
+// The addresses a config names must parse before anything is opened.
+Status check_addresses(const NodeConfig& config) {
+  if (config.data_dir.empty()) return Status::invalid_argument("a data dir is required (--data-dir)");
+  if (!gossip::parse_host_port(config.listen)) return Status::invalid_argument("--listen: not host:port: " + config.listen);
   if (!config.admin.empty() && !gossip::parse_host_port(config.admin)) {
-    return Refusal{2, "--admin: not host:port: " + config.admin};
+    return Status::invalid_argument("--admin: not host:port: " + config.admin);
   }
   if (!config.advertise.empty()) {
     auto hp = gossip::parse_host_port(config.advertise);
-    if (!hp || hp->port == 0) return Refusal{2, "--advertise: not host:port with a port: " + config.advertise};
+    if (!hp || hp->port == 0) {
+      return Status::invalid_argument("--advertise: not host:port with a port: " + config.advertise);
+    }
   }
   for (const std::string& s : config.seeds) {
-    if (!gossip::parse_host_port(s)) return Refusal{2, "--seeds: not host:port: " + s};
+    if (!gossip::parse_host_port(s)) return Status::invalid_argument("--seeds: not host:port: " + s);
   }
-  return std::nullopt;
+  return {};
 }
 
-}  // namespace
-
-// ---- open ----------------------------------------------------------------------------------
-
-Node::OpenResult Node::open(NodeConfig config) {
-  if (config.data_dir.empty()) return refused(2, "a data dir is required (--data-dir)");
-  auto env = make_real_env(config.log_sink);
-  auto opened = storage::open_rocks_store(config.data_dir + "/state");
-  if (!opened.store) return refused(3, opened.error.message);
-  for (const std::string& step : opened.error.migrated) {
-    env->log(LogLevel::kInfo, fmt::format("data dir {}: migrated {}", config.data_dir, step));
-  }
-  return open(std::move(config), std::move(opened.store), std::move(env));
+void log_migrations(Env& env, const std::string& data_dir, const std::vector<std::string>& steps) {
+  for (const std::string& step : steps) env.log(LogLevel::kInfo, fmt::format("data dir {}: migrated {}", data_dir, step));
 }
 
-Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store) {
-  auto env = make_real_env(config.log_sink);
-  return open(std::move(config), std::move(store), std::move(env));
-}
-
-Node::OpenResult Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store,
-                            std::unique_ptr<Env> env) {
-  if (auto bad = check_addresses(config)) return refused(bad->exit_code, bad->message);
+// The data dir exists and its store is in this build's format (migrated forward if older).
+Status check_data_dir(const std::string& data_dir, storage::StateStore& store, Env& env) {
   std::error_code dir_error;
-  std::filesystem::create_directories(config.data_dir, dir_error);
-  if (dir_error) return refused(3, "cannot create data dir " + config.data_dir + ": " + dir_error.message());
-  storage::OpenError format = storage::check_format(*store);
+  std::filesystem::create_directories(data_dir, dir_error);
+  if (dir_error) return Status::data_dir_refused("cannot create data dir " + data_dir + ": " + dir_error.message());
+  storage::OpenError format = storage::check_format(store);
   if (format.reason != storage::OpenError::Reason::kNone) {
-    return refused(3, "data dir " + config.data_dir + ": " + format.message);
+    return Status::data_dir_refused("data dir " + data_dir + ": " + format.message);
   }
-  for (const std::string& step : format.migrated) {
-    env->log(LogLevel::kInfo, fmt::format("data dir {}: migrated {}", config.data_dir, step));
-  }
-  auto keyring = open_keyring(config);
-  if (auto* refusal = std::get_if<Refusal>(&keyring)) return refused(refusal->exit_code, refusal->message);
-  if (auto bad = check_admin_tls(config.admin_tls_cert, config.admin_tls_key); !bad.empty()) return refused(2, bad);
-  auto impl = std::make_unique<Impl>(std::move(config), std::move(env), std::move(store));
-  impl->keyring = std::move(std::get<gossip::Keyring>(keyring));
+  log_migrations(env, data_dir, format.migrated);
+  return {};
+}
+
+// Node::open's work: the parts, with the identity and the persisted state read and the new
+// generation synced; the view of the persisted ring published.
+Result<std::unique_ptr<Node::Impl>> open_impl(NodeConfig config, std::unique_ptr<storage::StateStore> store,
+                                              std::unique_ptr<Env> env) {
+  if (!store || !env) return Status::invalid_argument("Node::open needs a store and an Env");
+  if (Status bad = check_addresses(config); !bad.ok()) return bad;
+  if (Status refused = check_data_dir(config.data_dir, *store, *env); !refused.ok()) return refused;
+  Result<gossip::Keyring> keyring = open_keyring(config);
+  if (!keyring.ok()) return keyring.status();
+  if (Status bad = check_admin_tls(config.admin_tls_cert, config.admin_tls_key); !bad.ok()) return bad;
+  auto impl = std::make_unique<Node::Impl>(std::move(config), std::move(env), std::move(store));
+  impl->keyring = std::move(*keyring);
   impl->rng_seed = impl->env->random_seed();
-  auto read = impl->persister.open(impl->config, *impl->env);
-  if (auto* refusal = std::get_if<Refusal>(&read)) return refused(refusal->exit_code, refusal->message);
-  DataDir& dir = std::get<DataDir>(read);
+  Result<DataDir> read = impl->persister.open(impl->config, *impl->env);
+  if (!read.ok()) return read.status();
+  DataDir& dir = *read;
   impl->identity.id = dir.id;
   impl->identity.generation = dir.generation;
   impl->identity.data_dir = impl->config.data_dir;
   impl->persisted_entries = std::move(dir.entries);
   impl->publisher = std::make_unique<ViewPublisher>(dir.id, impl->log);
-  impl->ownership = std::make_unique<OwnershipTracker>(dir.id, impl->config.streams_data);
+  impl->ownership = std::make_unique<OwnershipTracker>(dir.id, impl->config.streams_data, impl->publisher->subscribers());
   impl->publisher->publish_persisted(impl->persisted_entries, impl->config.replication);
-  Node::OpenResult r;
-  r.node = std::unique_ptr<Node>(new Node(std::move(impl)));
-  return r;
+  return impl;
+}
+
+// A writer's answer from the Driver (the engine's refusal, or empty when done) as a Status.
+Status refusal(std::string reason) { return reason.empty() ? Status() : Status::refused(std::move(reason)); }
+
+}  // namespace
+
+// ---- open ----------------------------------------------------------------------------------
+// Nothing throws out of open: the store's and the runtime's exceptions are caught at this
+// boundary (those of the data dir's reads already as kDataDirRefused, below it).
+
+Result<std::unique_ptr<Node>> Node::open(NodeConfig config) {
+  if (config.data_dir.empty()) return Status::invalid_argument("a data dir is required (--data-dir)");
+  const std::string data_dir = config.data_dir;
+  try {
+    auto env = make_real_env(config.log_sink);
+    auto opened = storage::open_rocks_store(data_dir + "/state");
+    if (!opened.store) return Status::data_dir_refused(opened.error.message);
+    log_migrations(*env, data_dir, opened.error.migrated);
+    return open(std::move(config), std::move(opened.store), std::move(env));
+  } catch (const std::exception& e) {
+    return Status::internal("cannot open a node on data dir " + data_dir + ": " + e.what());
+  }
+}
+
+Result<std::unique_ptr<Node>> Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store) {
+  try {
+    auto env = make_real_env(config.log_sink);
+    return open(std::move(config), std::move(store), std::move(env));
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("cannot make the node's Env: ") + e.what());
+  }
+}
+
+Result<std::unique_ptr<Node>> Node::open(NodeConfig config, std::unique_ptr<storage::StateStore> store,
+                                         std::unique_ptr<Env> env) {
+  const std::string data_dir = config.data_dir;
+  try {
+    Result<std::unique_ptr<Impl>> impl = open_impl(std::move(config), std::move(store), std::move(env));
+    if (!impl.ok()) return impl.status();
+    return std::unique_ptr<Node>(new Node(std::move(impl).value()));
+  } catch (const std::exception& e) {
+    return Status::internal("cannot open a node on data dir " + data_dir + ": " + e.what());
+  }
 }
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -100,10 +128,16 @@ Node::~Node() { stop(); }
 
 // ---- start / stop ----------------------------------------------------------------------------
 
-std::string Node::start() { return impl_->start(); }
+Status Node::start() {
+  try {
+    return impl_->start();
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("cannot start the node: ") + e.what());
+  }
+}
 
-std::string Node::Impl::start() {
-  if (running || driver) return "already started";
+Status Node::Impl::start() {
+  if (running || driver) return Status::refused("already started");
   driver = std::make_unique<Driver>(config, identity,
                                     Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure},
                                     std::move(keyring));
@@ -115,12 +149,13 @@ std::string Node::Impl::start() {
                                        AdminTls{config.admin_tls_cert, config.admin_tls_key});
       identity.admin_bound = admin->start();
     }
-  } catch (const std::exception& e) {
-    return e.what();
+  } catch (const std::exception& e) {  // a port in use, an address that does not resolve
+    return Status::io_error(e.what());
   }
   identity.advertised = config.advertise.empty() ? identity.listen_bound : config.advertise;
   if (auto hp = gossip::parse_host_port(identity.advertised); hp && (hp->host == "0.0.0.0" || hp->host == "::")) {
-    return "listening on a wildcard address needs --advertise HOST:PORT (the address peers should use)";
+    return Status::invalid_argument(
+        "listening on a wildcard address needs --advertise HOST:PORT (the address peers should use)");
   }
   driver->build_engine(std::move(persisted_entries), rng_seed);
   persisted_entries.clear();
@@ -135,8 +170,8 @@ std::string Node::Impl::start() {
   }
   running = true;
   env->post([this] { driver->drive(); });
-  env->start([this](std::string_view what) { driver->fail("node thread: " + std::string(what)); });
-  return "";
+  env->start([this](std::string_view what) { driver->fail(Status::internal("node thread: " + std::string(what))); });
+  return {};
 }
 
 void Node::stop() { impl_->stop(); }
@@ -154,7 +189,7 @@ void Node::Impl::finish_stop() {
 }
 
 bool Node::failed() const { return impl_->failure.failed(); }
-std::string Node::failure() const { return impl_->failure.why(); }
+Status Node::failure() const { return impl_->failure.why(); }
 
 void Node::Impl::write_addresses_file() {
   std::string json = "{\"listen\": \"" + identity.advertised + "\", \"admin\": \"" + identity.admin_bound + "\"";
@@ -218,10 +253,11 @@ std::string Node::metrics_text() const {
   return m.run_on_node([&m] { return ringkeeper::metrics_text(*m.driver, m.stats); }, std::string());
 }
 
-std::string Node::remove_node(const NodeId& nid) {
+Status Node::remove_node(const NodeId& nid) {
   Impl& m = *impl_;
-  if (!m.running) return "the node is not running";
-  return m.run_on_node([&m, nid] { return m.driver->remove_node(nid, false); }, std::string("the node is stopping"));
+  if (!m.running) return Status::not_running("the node is not running");
+  return m.run_on_node([&m, nid] { return refusal(m.driver->remove_node(nid, false)); },
+                       Status::not_running("the node is stopping"));
 }
 
 PeerLiveness Node::liveness(const NodeId& nid) const {
@@ -231,25 +267,38 @@ PeerLiveness Node::liveness(const NodeId& nid) const {
   return it == v->liveness.end() ? PeerLiveness::kUnknown : it->second;
 }
 
-uint64_t Node::on_ring_change(RingListener f) { return impl_->publisher->on_ring_change(std::move(f)); }
-uint64_t Node::on_liveness_change(LivenessListener f) { return impl_->publisher->on_liveness_change(std::move(f)); }
-uint64_t Node::on_ownership(OwnershipListener f) { return impl_->ownership->subscribe(std::move(f)); }
-void Node::unsubscribe(uint64_t s) {
-  if (!impl_->ownership->unsubscribe(s)) impl_->publisher->unsubscribe(s);
+Subscription Node::on_ring_change(RingListener f) { return impl_->publisher->subscribers().on_ring_change(std::move(f)); }
+Subscription Node::on_liveness_change(LivenessListener f) {
+  return impl_->publisher->subscribers().on_liveness_change(std::move(f));
+}
+Subscription Node::on_ownership(OwnershipListener f) {
+  return impl_->publisher->subscribers().on_ownership(std::move(f));
 }
 
-std::string Node::acknowledge_ranges(const NodeId& change) {
+Status Node::acknowledge_ranges(const NodeId& change) {
   Impl& m = *impl_;
-  if (!m.driver) return "the node is not started";
-  return m.run_on_node([&m, change] { return m.driver->acknowledge_data(change); }, std::string("the node is stopping"));
+  if (!m.running) return Status::not_running("the node is not running");
+  if (m.env->on_node_thread() && m.publisher->subscribers().delivering_ownership()) {
+    // From inside a callback (an embedder that holds the data already): applied once the event
+    // being delivered is through, not in the middle of it.
+    m.env->post([&m, change] {
+      if (std::string why = m.driver->acknowledge_data(change); !why.empty()) m.log.warn("acknowledge_ranges: {}", why);
+    });
+    return Status();
+  }
+  return m.run_on_node([&m, change] { return refusal(m.driver->acknowledge_data(change)); },
+                       Status::not_running("the node is stopping"));
 }
 
-std::string Node::set_application_value(const std::string& name, std::string value) {
+Status Node::set_application_value(const std::string& name, std::string value) {
   Impl& m = *impl_;
-  if (!m.running) return "the node is not running";
+  if (!m.running) return Status::not_running("the node is not running");
   return m.run_on_node(
-      [&m, name, value = std::move(value)]() mutable { return m.driver->set_application_value(name, std::move(value)); },
-      std::string("the node did not answer within 5 s (stopping or stalled); the value may still be applied"));
+      [&m, name, value = std::move(value)]() mutable {
+        if (m.driver->halted()) return Status::not_running("the node is stopping");
+        return refusal(m.driver->set_application_value(name, std::move(value)));
+      },
+      Status::not_running("the node did not answer within 5 s (stopping or stalled); the value may still be applied"));
 }
 
 void Node::set_load(std::string value) {
@@ -264,11 +313,15 @@ std::optional<std::string> Node::application_value(const NodeId& node, const std
   return m.run_on_node([&m, node, name] { return m.driver->application_value(node, name); }, std::nullopt);
 }
 
-std::string Node::move_tokens(std::vector<Token> tokens) {
+Status Node::move_tokens(std::vector<Token> tokens) {
   Impl& m = *impl_;
-  if (!m.running) return "the node is not running";
-  return m.run_on_node([&m, tokens = std::move(tokens)]() mutable { return m.driver->move_tokens(std::move(tokens)); },
-                       std::string("the node is stopping"));
+  if (!m.running) return Status::not_running("the node is not running");
+  return m.run_on_node(
+      [&m, tokens = std::move(tokens)]() mutable {
+        if (m.driver->halted()) return Status::not_running("the node is stopping");
+        return refusal(m.driver->move_tokens(std::move(tokens)));
+      },
+      Status::not_running("the node is stopping"));
 }
 
 }  // namespace ringkeeper

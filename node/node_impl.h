@@ -53,7 +53,7 @@ struct Node::Impl {
   std::atomic<bool> running{false};
 
   // Opener's thread.
-  std::string start();
+  Status start();
   // The owner's thread; joins the node thread.
   void stop();
   // Node thread: the shutdown after the driver flushed.

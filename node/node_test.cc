@@ -9,9 +9,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
+#include <ostream>
 #include <random>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -24,9 +28,13 @@
 #include "node/sim_env.h"
 #include "node/state_records.h"
 #include "node/tcp_transport.h"
+#include "node/view_publisher.h"
 #include "storage/memory_store.h"
 
 namespace ringkeeper {
+
+void PrintTo(const Status& s, std::ostream* os) { *os << s.to_string(); }
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -109,10 +117,10 @@ class NodeTest : public ::testing::Test {
   }
   Node& start_on(SharedStore& store, NodeConfig c) {
     auto opened = Node::open(std::move(c), std::make_unique<TestStore>(store), net_.make_env());
-    EXPECT_TRUE(opened.node) << opened.message;
-    if (!opened.node) throw std::runtime_error(opened.message);
-    EXPECT_EQ(opened.node->start(), "");
-    nodes_.push_back(std::move(opened.node));
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    if (!opened.ok()) throw std::runtime_error(opened.status().to_string());
+    EXPECT_EQ((*opened)->start(), Status());
+    nodes_.push_back(std::move(opened).value());
     return *nodes_.back();
   }
   Node& node(size_t i) { return *nodes_[i]; }
@@ -200,8 +208,8 @@ TEST_F(NodeTest, SubscribersSeeTheRingGrowAndAPeerGoDown) {
   start({});
   std::vector<RingChange> changes;
   std::vector<std::pair<NodeId, PeerLiveness>> liveness;
-  node(0).on_ring_change([&](const RingChange& c) { changes.push_back(c); });
-  node(0).on_liveness_change([&](const NodeId& id, PeerLiveness l) { liveness.push_back({id, l}); });
+  Subscription rings = node(0).on_ring_change([&](const RingChange& c) { changes.push_back(c); });
+  Subscription lives = node(0).on_liveness_change([&](const NodeId& id, PeerLiveness l) { liveness.push_back({id, l}); });
   ASSERT_TRUE(founded(0)) << "founded alone";
   start({node(0).listen_address()});
   const NodeId second = node(1).id();
@@ -223,7 +231,7 @@ TEST_F(NodeTest, SubscribersSeeTheRingGrowAndAPeerGoDown) {
   // Both natural replicas (RF 3, two nodes) reachable.
   EXPECT_EQ(node(0).preference_list("user:42").size(), 2u);
   // Application values travel with the entry.
-  ASSERT_EQ(node(1).set_application_value("http", "127.0.0.1:8080"), "");
+  ASSERT_EQ(node(1).set_application_value("http", "127.0.0.1:8080"), Status());
   EXPECT_TRUE(run_until([&] { return node(0).application_value(second, "http") == "127.0.0.1:8080"; }));
   // A clean stop is heard at once: well within one probe interval of simulated time.
   const EnvMillis stopped_at = net_.now();
@@ -238,18 +246,137 @@ TEST_F(NodeTest, SubscribersSeeTheRingGrowAndAPeerGoDown) {
 TEST_F(NodeTest, UnsubscribedListenersHearNothingMore) {
   start({});
   int ring_calls = 0, liveness_calls = 0;
-  const uint64_t r = node(0).on_ring_change([&](const RingChange&) { ++ring_calls; });
-  const uint64_t l = node(0).on_liveness_change([&](const NodeId&, PeerLiveness) { ++liveness_calls; });
-  EXPECT_NE(r, l);
+  Subscription r = node(0).on_ring_change([&](const RingChange&) { ++ring_calls; });
+  Subscription l = node(0).on_liveness_change([&](const NodeId&, PeerLiveness) { ++liveness_calls; });
+  EXPECT_TRUE(r.active());
   ASSERT_TRUE(founded(0));
   EXPECT_GT(ring_calls, 0);
-  node(0).unsubscribe(r);
-  node(0).unsubscribe(l);
+  r.reset();
+  { Subscription dropped = std::move(l); }
+  EXPECT_FALSE(r.active());
+  EXPECT_FALSE(l.active()) << "moved from";
   const int rings_before = ring_calls;
   start({node(0).listen_address()});
   ASSERT_TRUE(run_until([&] { return node(0).ring()->nodes().size() == 2 && node(0).liveness(node(1).id()) == PeerLiveness::kUp; }));
   EXPECT_EQ(ring_calls, rings_before);
   EXPECT_EQ(liveness_calls, 0);
+}
+
+// A callback that drops its own Subscription, or another's, in the middle of a notification:
+// no deadlock, and neither is called again. A Subscription that outlives its Node is inert.
+TEST_F(NodeTest, ASubscriptionDroppedInsideACallbackStopsItAndOneOutlivingTheNodeIsInert) {
+  start({});
+  int own_calls = 0, other_calls = 0, keeper_calls = 0;
+  Subscription own, other;
+  own = node(0).on_ring_change([&](const RingChange&) {
+    ++own_calls;
+    own.reset();    // itself, while it runs
+    other.reset();  // a later one, before its turn
+  });
+  other = node(0).on_ring_change([&](const RingChange&) { ++other_calls; });
+  Subscription keeper = node(0).on_ring_change([&](const RingChange&) { ++keeper_calls; });
+  ASSERT_TRUE(founded(0));
+  start({node(0).listen_address()});
+  ASSERT_TRUE(run_until([&] { return node(0).ring()->nodes().size() == 2 && keeper_calls >= 2; }));
+  EXPECT_EQ(own_calls, 1);
+  EXPECT_EQ(other_calls, 0) << "reset before its turn in the same notification";
+  EXPECT_FALSE(own.active());
+  EXPECT_TRUE(keeper.active());
+  nodes_.clear();
+  EXPECT_FALSE(keeper.active()) << "its node is gone";
+  keeper.reset();  // no node to unsubscribe from: nothing happens
+  Subscription empty;
+  EXPECT_FALSE(empty.active());
+}
+
+// Node::open never throws: a store that throws something other than a StoreError (an embedder's
+// store, bad_alloc on a damaged record) refuses the data dir; bad settings are kInvalidArgument.
+class ThrowingStore final : public storage::StateStore {
+ public:
+  enum class Throw { kOnGet, kOnEntryScan };
+  explicit ThrowingStore(Throw when) : when_(when) {
+    storage::WriteBatch b;  // a data dir of this build's format: the throw comes after the check
+    b.put_meta(storage::meta::kFormat, std::to_string(storage::kFormatVersion));
+    inner_.write(b, true);
+  }
+  std::optional<std::string> get(storage::RecordKind k, std::string_view key) override {
+    if (when_ == Throw::kOnGet) throw std::runtime_error("the disk is on fire");
+    return inner_.get(k, key);
+  }
+  void scan(storage::RecordKind k, const std::function<void(std::string_view, std::string_view)>& f) override {
+    if (when_ == Throw::kOnEntryScan && k == storage::RecordKind::kEntry) throw std::bad_alloc();
+    inner_.scan(k, f);
+  }
+  void write(const storage::WriteBatch& b, bool sync) override { inner_.write(b, sync); }
+
+ private:
+  Throw when_;
+  storage::MemoryStore inner_;
+};
+
+TEST_F(NodeTest, OpenAnswersAStatusAndNeverThrows) {
+  auto open_on = [&](std::unique_ptr<storage::StateStore> store, NodeConfig c) {
+    std::optional<Result<std::unique_ptr<Node>>> r;
+    EXPECT_NO_THROW(r.emplace(Node::open(std::move(c), std::move(store), net_.make_env())));
+    return r ? std::move(*r) : Result<std::unique_ptr<Node>>(Status::internal("threw"));
+  };
+  auto thrown = open_on(std::make_unique<ThrowingStore>(ThrowingStore::Throw::kOnGet), config({}, 0));
+  ASSERT_FALSE(thrown.ok());
+  EXPECT_EQ(thrown.status().code(), StatusCode::kDataDirRefused) << thrown.status().to_string();
+  EXPECT_NE(thrown.status().message().find("the disk is on fire"), std::string::npos) << thrown.status().message();
+
+  auto no_memory = open_on(std::make_unique<ThrowingStore>(ThrowingStore::Throw::kOnEntryScan), config({}, 0));
+  ASSERT_FALSE(no_memory.ok());
+  EXPECT_EQ(no_memory.status().code(), StatusCode::kDataDirRefused) << no_memory.status().to_string();
+
+  auto unreadable = std::make_unique<storage::MemoryStore>();
+  storage::WriteBatch b;
+  b.put_meta(storage::meta::kFormat, "one");
+  unreadable->write(b, true);
+  auto format = open_on(std::move(unreadable), config({}, 0));
+  ASSERT_FALSE(format.ok());
+  EXPECT_EQ(format.status().code(), StatusCode::kDataDirRefused);
+  EXPECT_NE(format.status().message().find("unreadable format version 'one'"), std::string::npos)
+      << format.status().message();
+
+  NodeConfig bad_listen = config({}, 0);
+  bad_listen.listen = "nowhere";
+  EXPECT_EQ(open_on(std::make_unique<storage::MemoryStore>(), bad_listen).status(),
+            Status::invalid_argument("--listen: not host:port: nowhere"));
+  EXPECT_EQ(open_on(nullptr, config({}, 0)).status().code(), StatusCode::kInvalidArgument);
+
+  // A data dir of another cluster: the settings are wrong, not the dir.
+  stores_.push_back(std::make_unique<SharedStore>());
+  start_on(*stores_.back(), config({}, 0));
+  nodes_.clear();
+  NodeConfig other = config({}, 0);
+  other.cluster = "elsewhere";
+  auto refused = open_on(std::make_unique<TestStore>(*stores_.back()), other);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("belongs to cluster 'ringkeeper'"), std::string::npos)
+      << refused.status().message();
+}
+
+TEST_F(NodeTest, ANodeThatLearnsItWasRemovedFailsWithRefused) {
+  ASSERT_TRUE(start_cluster(3));
+  const NodeId gone = node(2).id();
+  node(2).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(gone) == PeerLiveness::kDown; }));
+  ASSERT_TRUE(run_until([&] { return node(0).remove_node(gone).ok(); }));
+  Node& back = start_on(*stores_[2], config({node(0).listen_address()}, 2));
+  ASSERT_TRUE(run_until([&] { return back.failed(); }));
+  EXPECT_EQ(back.failure().code(), StatusCode::kRefused) << back.failure().to_string();
+  EXPECT_NE(back.failure().message().find("was removed from the cluster"), std::string::npos)
+      << back.failure().message();
+}
+
+TEST_F(NodeTest, StartAnswersAStatus) {
+  Node& n = start({});
+  EXPECT_EQ(n.start().code(), StatusCode::kRefused) << "already started";
+  n.stop();
+  EXPECT_EQ(n.move_tokens({Token(3)}).code(), StatusCode::kNotRunning);
+  EXPECT_EQ(n.remove_node(NodeId(1, 2)).code(), StatusCode::kNotRunning);
 }
 
 TEST_F(NodeTest, TheGenerationIsSyncedAndStatePersistedBeforeAnyFrameGoesOut) {
@@ -331,19 +458,20 @@ TEST_F(NodeTest, TheEmbeddingApiDescribesMembersAndRoutesFromDiskBeforeStart) {
   EXPECT_FALSE(a.address_of(NodeId(9, 9)));
   for (const PreferenceEntry& e : a.preference_list("user:42")) EXPECT_EQ(e.address, *a.address_of(e.node));
   EXPECT_NE(a.metrics_text().find("ringkeeper_generation"), std::string::npos);
-  EXPECT_NE(a.remove_node(b.id()), "") << "a live node cannot be removed";
+  EXPECT_EQ(a.remove_node(b.id()).code(), StatusCode::kRefused) << "a live node cannot be removed";
 
   // Stopped, then opened again: before start() it already routes from its data dir.
   const auto digest = a.ring()->digest();
   const std::string b_address = b.listen_address();
   nodes_.erase(nodes_.begin());
   auto reopened = Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env());
-  ASSERT_TRUE(reopened.node) << reopened.message;
-  EXPECT_EQ(reopened.node->ring()->digest(), digest);
-  EXPECT_EQ(reopened.node->members().size(), 2u);
-  EXPECT_EQ(reopened.node->address_of(b.id()), b_address);
-  EXPECT_FALSE(reopened.node->preference_list("user:42").empty());
-  EXPECT_EQ(reopened.node->metrics_text(), "") << "nothing to count before start";
+  ASSERT_TRUE(reopened.ok()) << reopened.status().to_string();
+  EXPECT_EQ(reopened->get()->ring()->digest(), digest);
+  EXPECT_EQ((*reopened)->members().size(), 2u);
+  EXPECT_EQ((*reopened)->address_of(b.id()), b_address);
+  EXPECT_FALSE((*reopened)->preference_list("user:42").empty());
+  EXPECT_EQ((*reopened)->metrics_text(), "") << "nothing to count before start";
+  EXPECT_EQ((*reopened)->move_tokens({Token(1)}).code(), StatusCode::kNotRunning) << "not started";
 }
 
 TEST_F(NodeTest, AFailingStoreStopsTheNodeInsteadOfGossipingWhatItCannotKeep) {
@@ -351,18 +479,23 @@ TEST_F(NodeTest, AFailingStoreStopsTheNodeInsteadOfGossipingWhatItCannotKeep) {
   ASSERT_TRUE(founded(0));
   EXPECT_FALSE(node(0).failed());
   stores_[0]->faulty.fail_writes(1000);
-  ASSERT_EQ(node(0).set_application_value("k", "v"), "");
+  EXPECT_TRUE(node(0).failure().ok());
+  ASSERT_EQ(node(0).set_application_value("k", "v"), Status());
   ASSERT_TRUE(run_until([&] { return node(0).failed(); }));
-  EXPECT_NE(node(0).failure().find("injected write failure"), std::string::npos) << node(0).failure();
+  EXPECT_EQ(node(0).failure().code(), StatusCode::kIoError);
+  EXPECT_NE(node(0).failure().message().find("injected write failure"), std::string::npos) << node(0).failure().to_string();
+  EXPECT_EQ(node(0).set_application_value("k", "w").code(), StatusCode::kNotRunning) << "it stopped";
   EXPECT_TRUE(net_.logged("this node stops"));
 }
 
 TEST_F(NodeTest, MovedTokensAreRefusedWhileJoiningAndAnnouncedOnceNormal) {
   start({});
   ASSERT_TRUE(founded(0));
-  ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(7), Token(9)}).empty(); }));
+  ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(7), Token(9)}).ok(); }));
   EXPECT_TRUE(run_until([&] { return node(0).ring()->current().size() == 2; }));
-  EXPECT_NE(node(0).move_tokens({}), "");
+  const Status empty = node(0).move_tokens({});
+  EXPECT_EQ(empty.code(), StatusCode::kRefused);
+  EXPECT_FALSE(empty.message().empty());
 }
 
 TEST_F(NodeTest, AdminReadsDescribeTheNodeAndTheCluster) {
@@ -418,7 +551,7 @@ TEST_F(NodeTest, AdminReadsDescribeTheNodeAndTheCluster) {
 TEST_F(NodeTest, AdminWritesAreCheckedAppliedAndRefusedWithReasons) {
   start({});
   ASSERT_TRUE(founded(0));
-  ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(5)}).empty(); }));
+  ASSERT_TRUE(run_until([&] { return node(0).move_tokens({Token(5)}).ok(); }));
   // A move is a phased change: the next waits until this one is done.
   ASSERT_TRUE(run_until([&] { return node(0).ring()->current().size() == 1 && !node(0).ring()->has_pending_changes(); }));
   EXPECT_EQ(post(0, "/v1/move", "{}").status, 400);
@@ -729,9 +862,9 @@ TEST_F(NodeTest, ADecommissionWalksEveryPhaseAndLeavesTheNodeLeftAnsweringItsAdm
   // Stopped and opened again on its data dir: refused, exit 3, saying it left.
   nodes_[3]->stop();
   auto again = Node::open(config({}, 3), std::make_unique<TestStore>(*stores_[3]), net_.make_env());
-  EXPECT_FALSE(again.node);
-  EXPECT_EQ(again.exit_code, 3);
-  EXPECT_NE(again.message.find("left the cluster"), std::string::npos) << again.message;
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kDataDirRefused);
+  EXPECT_NE(again.status().message().find("left the cluster"), std::string::npos) << again.status().message();
 }
 
 TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
@@ -806,9 +939,9 @@ TEST_F(NodeTest, KeysAreInstalledUsedAndRemovedOnEveryLiveNode) {
   EXPECT_EQ(node(0).ring()->digest(), ring_before);
   for (size_t i = 0; i < 3; ++i) {
     auto k = load_keyring(config({}, i).data_dir);
-    ASSERT_TRUE(std::holds_alternative<gossip::Keyring>(k));
-    EXPECT_EQ(std::get<gossip::Keyring>(k).fingerprints(), std::vector<std::string>{fb}) << i;
-    EXPECT_EQ(std::get<gossip::Keyring>(k).primary_fingerprint(), fb) << i;
+    ASSERT_TRUE(k.ok()) << k.status().to_string();
+    EXPECT_EQ(k->fingerprints(), std::vector<std::string>{fb}) << i;
+    EXPECT_EQ(k->primary_fingerprint(), fb) << i;
     EXPECT_EQ(std::filesystem::status(keyring_path(config({}, i).data_dir)).permissions(),
               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
@@ -828,7 +961,7 @@ TEST_F(NodeTest, AMemberThatLacksTheKeyAUseNamesRefusesItAndIsListedAsFailed) {
   ASSERT_EQ(both.install(kKeyB), "");
   for (size_t i = 0; i < 2; ++i) {  // nodes 0 and 1 hold A and B, node 2 only A
     std::filesystem::create_directories(config({}, i).data_dir);
-    ASSERT_EQ(save_keyring(config({}, i).data_dir, both), "");
+    ASSERT_TRUE(save_keyring(config({}, i).data_dir, both).ok());
   }
   ASSERT_TRUE(start_cluster(3));
   json used = key_command(0, "use", kKeyB);
@@ -875,7 +1008,8 @@ TEST_F(NodeTest, APlaintextKeyCommandNeverChangesTheKeysOfANodeThatEncrypts) {
   net_.run_for(100);
   ASSERT_EQ(acks.size(), 0u) << "the answer goes out sealed: the forger cannot read it";
   auto k = load_keyring(config({}, 0).data_dir);
-  EXPECT_EQ(std::get<gossip::Keyring>(k).fingerprints(), std::vector<std::string>{gossip::key_fingerprint(kKeyA)});
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->fingerprints(), std::vector<std::string>{gossip::key_fingerprint(kKeyA)});
   EXPECT_TRUE(net_.logged("takes key commands only when they arrive encrypted"));
   forger->close();
 }
@@ -885,21 +1019,24 @@ TEST_F(NodeTest, TheKeyFileStartsTheKeyringOnceAndADifferentKeyIsRefused) {
   start({});
   ASSERT_TRUE(founded(0));
   nodes_[0]->stop();
-  auto same = Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env());
-  EXPECT_TRUE(same.node) << "given again: nothing to do; " << same.message;
-  same.node.reset();
+  auto reopen = [&] { return Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env()); };
+  {
+    auto same = reopen();
+    EXPECT_TRUE(same.ok()) << "given again: nothing to do; " << same.status().to_string();
+  }
   gossip_key_ = gossip::encode_key_base64(kKeyB);
-  auto other = Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env());
-  EXPECT_FALSE(other.node);
-  EXPECT_EQ(other.exit_code, 2);
-  EXPECT_NE(other.message.find("ringctl keys install"), std::string::npos) << other.message;
+  auto other = reopen();
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("ringctl keys install"), std::string::npos) << other.status().to_string();
   gossip_key_ = "c2hvcnQ=";
-  auto bad = Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env());
-  EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.message.find("32"), std::string::npos) << bad.message;
+  auto bad = reopen();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("32"), std::string::npos) << bad.status().to_string();
   gossip_key_.clear();
-  auto without = Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env());
-  EXPECT_TRUE(without.node) << "the keyring lives in the data dir: " << without.message;
+  auto without = reopen();
+  EXPECT_TRUE(without.ok()) << "the keyring lives in the data dir: " << without.status().to_string();
 }
 
 TEST_F(NodeTest, WithTokenReadsRemoteReadsNeedTheTokenToo) {
@@ -914,6 +1051,65 @@ TEST_F(NodeTest, WithTokenReadsRemoteReadsNeedTheTokenToo) {
   EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/metrics", "", "Bearer nope", false}).status, 403);
   EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/v1/status", "", "Bearer t0ken", false}).status, 200);
   EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/v1/status", "", "", true}).status, 200) << "loopback, as for writes";
+}
+
+// ---- SubscriberList on real threads -----------------------------------------------------------
+
+// A notification runs on a thread of its own (the node thread); the test's thread resets.
+TEST(SubscriberList, ResetOnAnotherThreadWaitsForTheRunningCallbackThenNothingMore) {
+  auto list = std::make_shared<SubscriberList>();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_callback = false, reset_returned = false, reset_seen_inside = true;
+  int calls = 0;
+  Subscription sub = list->on_liveness_change([&](const NodeId&, PeerLiveness) {
+    std::unique_lock lock(mu);
+    ++calls;
+    in_callback = true;
+    cv.notify_all();
+    // reset() on the other thread cannot return while this call runs: it must not within 300 ms.
+    reset_seen_inside = cv.wait_for(lock, 300ms, [&] { return reset_returned; });
+  });
+  std::thread node_thread([&] { list->notify_liveness({{NodeId(1, 1), PeerLiveness::kUp}}); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return in_callback; }));
+  }
+  std::thread resetter([&] {
+    sub.reset();
+    std::lock_guard lock(mu);
+    reset_returned = true;
+    cv.notify_all();
+  });
+  node_thread.join();
+  resetter.join();
+  EXPECT_FALSE(reset_seen_inside) << "reset() returned while its callback was running";
+  EXPECT_TRUE(reset_returned);
+  list->notify_liveness({{NodeId(1, 1), PeerLiveness::kDown}});
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(SubscriberList, DestroyingItsOwnSubscriptionInsideTheCallbackDoesNotDeadlock) {
+  auto list = std::make_shared<SubscriberList>();
+  int calls = 0;
+  auto sub = std::make_unique<Subscription>();
+  *sub = list->on_ring_change([&](const RingChange&) {
+    ++calls;
+    sub.reset();  // destroys the Subscription whose callback this is
+  });
+  std::promise<void> done;
+  std::thread node_thread([&] {
+    list->notify_ring(RingChange{});
+    list->notify_ring(RingChange{});
+    done.set_value();
+  });
+  if (done.get_future().wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "deadlocked";
+    std::_Exit(1);  // the thread cannot be joined
+  }
+  node_thread.join();
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(sub);
 }
 
 // ---- real sockets ---------------------------------------------------------------------------
@@ -933,9 +1129,9 @@ TEST(RealEnv, EveryRuntimeLineReachesTheLogSink) {
   };
   {
     auto opened = Node::open(c, std::make_unique<storage::MemoryStore>());
-    ASSERT_TRUE(opened.node) << opened.message;
-    ASSERT_EQ(opened.node->start(), "");
-    opened.node->stop();
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    ASSERT_EQ((*opened)->start(), Status());
+    (*opened)->stop();
   }
   std::filesystem::remove_all(dir);
   std::lock_guard lock(mu);
@@ -1073,16 +1269,38 @@ TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
 // give ranges up. Aborted before read_new, the pending ranges are cancelled.
 TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
   streams_data_ = true;
-  ASSERT_TRUE(start_cluster(4));
   struct Seen {
     size_t node;
     OwnershipEvent event;
   };
   std::vector<Seen> seen;
-  for (size_t i = 0; i < 4; ++i) {
-    (void)node(i).on_ownership([&seen, i](const OwnershipEvent& e) { seen.push_back({i, e}); });
+  std::vector<Subscription> subs;
+  bool auto_ack = true;  // while the cluster forms: each joiner holds what it gains at once
+  auto subscribe = [&](size_t i) {
+    subs.push_back(node(i).on_ownership([&, i](const OwnershipEvent& e) {
+      if (auto_ack) {
+        if (e.kind == OwnershipEvent::Kind::kPending) EXPECT_TRUE(node(i).acknowledge_ranges(e.change).ok());
+        return;
+      }
+      seen.push_back({i, e});
+    }));
+  };
+  start({});
+  subscribe(0);
+  ASSERT_TRUE(founded(0));
+  for (size_t i = 1; i < 4; ++i) {
+    start({node(0).listen_address()});
+    subscribe(i);
   }
-  EXPECT_NE(node(1).acknowledge_ranges(NodeId::from_random_bits(1, 2)), "") << "no such change in flight";
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i = 0; i < 4; ++i) {
+      if (!node(i).converged() || node(i).ring()->nodes().size() != 4) return false;
+    }
+    return true;
+  }, 60'000));
+  auto_ack = false;
+  EXPECT_EQ(node(1).acknowledge_ranges(NodeId::from_random_bits(1, 2)).code(), StatusCode::kRefused)
+      << "no such change in flight";
   AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200", "9000000000000000000"]})");
   ASSERT_EQ(moved.status, 200) << moved.body;
   const NodeId change = *NodeId::parse(json::parse(moved.body)["change"].get<std::string>());
@@ -1106,7 +1324,7 @@ TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
       EXPECT_EQ(std::count(t.sources.begin(), t.sources.end(), node(s.node).id()), 0) << "it did not hold the range";
     }
   }
-  for (size_t i : pending_on()) EXPECT_EQ(node(i).acknowledge_ranges(change), "");
+  for (size_t i : pending_on()) EXPECT_TRUE(node(i).acknowledge_ranges(change).ok());
   ASSERT_TRUE(run_until([&] { return phase_of(0, change.to_string()) == "done"; }));
   net_.run_for(2'000);
   // Per node: pending, then owned; nodes that gave ranges up saw released.

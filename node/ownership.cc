@@ -12,18 +12,6 @@ std::string_view to_string(OwnershipEvent::Kind kind) {
   return "unknown";
 }
 
-uint64_t OwnershipTracker::subscribe(Node::OwnershipListener f) {
-  std::lock_guard lock(mu_);
-  const uint64_t id = next_id_++;
-  listeners_.emplace(id, std::move(f));
-  return id;
-}
-
-bool OwnershipTracker::unsubscribe(uint64_t id) {
-  std::lock_guard lock(mu_);
-  return listeners_.erase(id) > 0;
-}
-
 void OwnershipTracker::update(gossip::GossipEngine& engine) {
   const auto active = engine.active_change();
   if (followed_ && (!active || active->second.id != followed_->change.id)) finish(engine, engine.ring()->version());
@@ -95,12 +83,7 @@ void OwnershipTracker::emit(OwnershipEvent::Kind kind, uint64_t version) {
   } else {
     e.gained = followed_->gains;
   }
-  std::vector<Node::OwnershipListener> copy;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [_, f] : listeners_) copy.push_back(f);
-  }
-  for (const auto& f : copy) f(e);
+  subscribers_.notify_ownership(e);
 }
 
 }  // namespace ringkeeper

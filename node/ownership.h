@@ -1,8 +1,8 @@
 // OwnershipTracker: turns the phased change this node routes by into the embedder's ownership
 // events (OwnershipEvent in <ringkeeper/node.h>: pending → owned → released, or cancelled) and
 // gives the engine its data acknowledgement when the node has nothing to stream. The Driver calls
-// update() on the node thread after every engine event; listeners run there, in order, and must
-// not block. subscribe/unsubscribe may be called from any thread.
+// update() on the node thread after every engine event; listeners (Node::on_ownership, kept in
+// the node's SubscriberList) run there, in order, and must not block.
 //
 // What it remembers is only the change it follows (its plan and what it emitted), so a restart
 // re-emits the events of a change this node has not acknowledged: the embedder treats events
@@ -10,23 +10,21 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "gossip/engine.h"
+#include "node/view_publisher.h"
 #include "ringkeeper/node.h"
 
 namespace ringkeeper {
 
 class OwnershipTracker {
  public:
-  // `streams_data`: the embedder acknowledges ranges itself (NodeConfig::streams_data).
-  OwnershipTracker(NodeId self, bool streams_data) : self_(self), streams_data_(streams_data) {}
-
-  uint64_t subscribe(Node::OwnershipListener f);
-  bool unsubscribe(uint64_t id);  // false: not one of ours
+  // `streams_data`: the embedder acknowledges ranges itself (NodeConfig::streams_data). Events go
+  // to `subscribers` (the node's list, node/view_publisher.h), which outlives the tracker.
+  OwnershipTracker(NodeId self, bool streams_data, SubscriberList& subscribers)
+      : self_(self), streams_data_(streams_data), subscribers_(subscribers) {}
 
   // Node thread: follows the engine's active change and emits what its step calls for.
   void update(gossip::GossipEngine& engine);
@@ -48,10 +46,8 @@ class OwnershipTracker {
 
   const NodeId self_;
   const bool streams_data_;
+  SubscriberList& subscribers_;
   std::optional<Followed> followed_;
-  std::mutex mu_;
-  uint64_t next_id_ = uint64_t{1} << 62;  // apart from the ViewPublisher's subscription ids
-  std::map<uint64_t, Node::OwnershipListener> listeners_;
 };
 
 }  // namespace ringkeeper

@@ -10,34 +10,33 @@ namespace {
 using gossip::keys::kStatus;
 using gossip::keys::kTokens;
 
-Refusal refuse(int exit_code, std::string message) { return Refusal{exit_code, std::move(message)}; }
-
 }  // namespace
 
-std::variant<DataDir, Refusal> Persister::open(const NodeConfig& config, Env& env) {
+Result<DataDir> Persister::open(const NodeConfig& config, Env& env) {
+  // Whatever the store (an embedder's too) or a decode throws — a StoreError, bad_alloc on a
+  // damaged record — means this data dir cannot be read: refused, not thrown at the opener.
   try {
     storage::WriteBatch identity;
-    auto read = read_identity(config, env, identity);
-    if (auto* refused = std::get_if<Refusal>(&read)) return *refused;
-    read = read_entries(config, std::move(std::get<DataDir>(read)));
-    if (std::holds_alternative<DataDir>(read)) {
+    Result<DataDir> read = read_identity(config, env, identity);
+    if (!read.ok()) return read;
+    read = read_entries(config, std::move(read).value());
+    if (read.ok()) {
       // The generation bump is on disk before the node says anything.
       store_->write(identity, true);
     }
     return read;
-  } catch (const storage::StoreError& e) {
-    return refuse(3, "data dir " + config.data_dir + ": " + e.what());
+  } catch (const std::exception& e) {
+    return Status::data_dir_refused("data dir " + config.data_dir + ": " + e.what());
   }
 }
 
-std::variant<DataDir, Refusal> Persister::read_identity(const NodeConfig& config, Env& env,
-                                                       storage::WriteBatch& identity) {
+Result<DataDir> Persister::read_identity(const NodeConfig& config, Env& env, storage::WriteBatch& identity) {
   storage::StateStore& store = *store_;
   DataDir dir;
   const auto stored_id = store.get_meta(storage::meta::kNodeId);
   if (stored_id) {
     auto parsed = NodeId::parse(*stored_id);
-    if (!parsed) return refuse(3, "data dir " + config.data_dir + " is corrupt: bad node id '" + *stored_id + "'");
+    if (!parsed) return Status::data_dir_refused("data dir " + config.data_dir + " is corrupt: bad node id '" + *stored_id + "'");
     dir.id = *parsed;
   } else {
     const uint64_t lo = env.random_seed();
@@ -46,18 +45,18 @@ std::variant<DataDir, Refusal> Persister::read_identity(const NodeConfig& config
     identity.put_meta(storage::meta::kNodeId, dir.id.to_string());
   }
   if (auto name = store.get_meta(storage::meta::kClusterName); name && *name != config.cluster) {
-    return refuse(2, "data dir " + config.data_dir + " belongs to cluster '" + *name + "', not '" + config.cluster + "'");
+    return Status::invalid_argument("data dir " + config.data_dir + " belongs to cluster '" + *name + "', not '" + config.cluster + "'");
   }
   identity.put_meta(storage::meta::kClusterName, config.cluster);
   const std::string replication = config.replication.canonical();
   if (auto rep = store.get_meta(storage::meta::kReplication); rep && *rep != replication) {
-    return refuse(2, "replication settings " + replication + " differ from the cluster's " + *rep +
+    return Status::invalid_argument("replication settings " + replication + " differ from the cluster's " + *rep +
                          " recorded in " + config.data_dir + " (they are cluster-wide)");
   }
   identity.put_meta(storage::meta::kReplication, replication);
   if (auto cid = store.get_meta(storage::meta::kClusterId)) {
     auto parsed = NodeId::parse(*cid);
-    if (!parsed) return refuse(3, "data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
+    if (!parsed) return Status::data_dir_refused("data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
     cluster_id_ = *parsed;
   }
   if (auto h = store.get_meta(storage::meta::kHlc)) persisted_hlc_ = std::strtoull(h->c_str(), nullptr, 10);
@@ -69,7 +68,7 @@ std::variant<DataDir, Refusal> Persister::read_identity(const NodeConfig& config
   return dir;
 }
 
-std::variant<DataDir, Refusal> Persister::read_entries(const NodeConfig& config, DataDir dir) {
+Result<DataDir> Persister::read_entries(const NodeConfig& config, DataDir dir) {
   bool corrupt = false;
   store_->scan(storage::RecordKind::kEntry, [&](std::string_view k, std::string_view v) {
     auto id = gossip::entry_id(k);
@@ -80,25 +79,25 @@ std::variant<DataDir, Refusal> Persister::read_entries(const NodeConfig& config,
     }
     dir.entries.emplace_back(*id, std::move(*st));
   });
-  if (corrupt) return refuse(3, "data dir " + config.data_dir + " is corrupt: an unreadable cluster-state record");
+  if (corrupt) return Status::data_dir_refused("data dir " + config.data_dir + " is corrupt: an unreadable cluster-state record");
   for (const auto& [eid, st] : dir.entries) {
     if (eid != dir.id) continue;
     if (st.is_tombstone()) {
       const gossip::VersionedValue* how = st.get(kStatus);
       const bool left = how && how->value == to_string(NodeStatus::kLeft);
-      return refuse(3, "data dir " + config.data_dir + ": node " + dir.id.to_string() +
+      return Status::data_dir_refused("data dir " + config.data_dir + ": node " + dir.id.to_string() +
                            (left ? " left the cluster (decommission)" : " was removed from the cluster (removenode)") +
                            "; a new node needs a fresh data dir");
     }
     const gossip::VersionedValue* tokens = st.get(kTokens);
     const gossip::VersionedValue* status = st.get(kStatus);
     if (status && status->value == to_string(NodeStatus::kLeft)) {
-      return refuse(3, "data dir " + config.data_dir + ": node " + dir.id.to_string() +
+      return Status::data_dir_refused("data dir " + config.data_dir + ": node " + dir.id.to_string() +
                            " left the cluster (decommission); a new node needs a fresh data dir");
     }
     if (tokens && status && status->value != to_string(NodeStatus::kJoining) && !config.tokens.empty() &&
         tokens->value != gossip::format_token_list(config.tokens)) {
-      return refuse(2, "this node already owns tokens " + tokens->value +
+      return Status::invalid_argument("this node already owns tokens " + tokens->value +
                            "; a restart keeps them (use `ringctl move --tokens` to change them)");
     }
   }
@@ -109,10 +108,10 @@ void Persister::remember(const std::vector<std::pair<NodeId, gossip::NodeState>>
   for (const auto& [eid, st] : entries) persisted_[eid] = {st.generation, st.max_version};
 }
 
-std::string Persister::persist(gossip::GossipEngine& engine) {
+Status Persister::persist(gossip::GossipEngine& engine) {
   const gossip::ClusterState& st = engine.state();
   const NodeId& cid = engine.config().cluster_id;
-  if (st.summary() == persisted_summary_ && cid == cluster_id_) return "";
+  if (st.summary() == persisted_summary_ && cid == cluster_id_) return {};
   storage::WriteBatch b;
   std::vector<std::pair<NodeId, std::pair<uint64_t, uint64_t>>> written;
   for (size_t i = 0; i < st.size(); ++i) {
@@ -136,15 +135,15 @@ std::string Persister::persist(gossip::GossipEngine& engine) {
   if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));
   if (b.empty()) {
     persisted_summary_ = st.summary();
-    return "";
+    return {};
   }
   // A change of this node's own ownership (a step of its change) is synced: a host crash must
   // not take it back to a step its peers have already passed.
   const bool sync = engine.ownership_writes() != synced_ownership_;
   try {
     store_->write(b, sync);
-  } catch (const storage::StoreError& e) {
-    return std::string("cannot persist the cluster state: ") + e.what();
+  } catch (const std::exception& e) {  // a StoreError, or whatever an embedder's store throws
+    return Status::io_error(std::string("cannot persist the cluster state: ") + e.what());
   }
   synced_ownership_ = engine.ownership_writes();
   ++writes_;
@@ -156,7 +155,7 @@ std::string Persister::persist(gossip::GossipEngine& engine) {
     cluster_id_ = cid;
   }
   persisted_summary_ = st.summary();
-  return "";
+  return {};
 }
 
 void Persister::final_sync(uint64_t generation) {
@@ -164,7 +163,7 @@ void Persister::final_sync(uint64_t generation) {
     storage::WriteBatch b;
     b.put_meta(storage::meta::kGeneration, std::to_string(generation));
     store_->write(b, true);  // syncs everything written before it
-  } catch (const storage::StoreError& e) {
+  } catch (const std::exception& e) {
     log_.error("final store flush failed: {}", e.what());
   }
 }

@@ -6,8 +6,8 @@
 // cluster id once learned and the HLC go out in one batch (not synced: gossip re-teaches what a
 // power cut loses). At stop, one synced write flushes what came before it.
 //   Persister p(std::move(store), log);
-//   auto opened = p.open(config, env);          // a DataDir, or a Refusal with ringd's exit code
-//   if (std::string err = p.persist(engine); !err.empty()) /* stop the node */;
+//   Result<DataDir> opened = p.open(config, env);   // or kInvalidArgument / kDataDirRefused
+//   if (Status s = p.persist(engine); !s.ok()) /* stop the node */;
 #pragma once
 
 #include <atomic>
@@ -16,21 +16,14 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "gossip/engine.h"
 #include "node/runtime_log.h"
+#include "ringkeeper/status.h"
 #include "storage/state_store.h"
 
 namespace ringkeeper {
-
-// Why a data dir (or the settings given with it) was refused; exit_code is ringd's (2 bad
-// settings, 3 data dir refused).
-struct Refusal {
-  int exit_code = 3;
-  std::string message;
-};
 
 // What open() found and decided.
 struct DataDir {
@@ -46,14 +39,16 @@ class Persister {
   // Opener's thread, once. Reads the identity (making a node id at first start from
   // env.random_seed()), refuses another cluster's dir, other replication settings, a removed
   // node's dir or --tokens that differ from persisted ones, and syncs the new generation
-  // max(persisted + 1, now in seconds) (--reset-generation: now).
-  [[nodiscard]] std::variant<DataDir, Refusal> open(const NodeConfig& config, Env& env);
+  // max(persisted + 1, now in seconds) (--reset-generation: now). Settings that contradict the
+  // dir (cluster name, replication, --tokens) are kInvalidArgument; a dir that cannot be used
+  // (corrupt, left or removed, unreadable) is kDataDirRefused. Never throws.
+  Result<DataDir> open(const NodeConfig& config, Env& env);
 
   // Node thread. Entries already on disk at start, so persist() writes only what changes.
   void remember(const std::vector<std::pair<NodeId, gossip::NodeState>>& entries);
-  // Writes what changed in the engine's state since the last call. Returns the reason when the
-  // store refused (the node must stop), empty otherwise.
-  [[nodiscard]] std::string persist(gossip::GossipEngine& engine);
+  // Writes what changed in the engine's state since the last call. kIoError when the store
+  // refused the write (the node must stop).
+  Status persist(gossip::GossipEngine& engine);
   // Writes the generation again, synced: everything written before it is durable.
   void final_sync(uint64_t generation);
 
@@ -64,9 +59,8 @@ class Persister {
   uint64_t writes() const { return writes_; }
 
  private:
-  [[nodiscard]] std::variant<DataDir, Refusal> read_identity(const NodeConfig& config, Env& env,
-                                                            storage::WriteBatch& identity);
-  [[nodiscard]] std::variant<DataDir, Refusal> read_entries(const NodeConfig& config, DataDir dir);
+  Result<DataDir> read_identity(const NodeConfig& config, Env& env, storage::WriteBatch& identity);
+  Result<DataDir> read_entries(const NodeConfig& config, DataDir dir);
 
   std::unique_ptr<storage::StateStore> store_;
   RuntimeLog& log_;

@@ -6,9 +6,9 @@
 // latency later, as a refused connect is. The admin API is reached by calling the handler a node
 // registered for its admin address (admin()). Test support: not installed; one thread only.
 //   SimNetwork net;
-//   auto opened = Node::open(config, std::make_unique<storage::MemoryStore>(), net.make_env());
-//   opened.node->start();
-//   ASSERT_TRUE(net.run_until([&] { return opened.node->ring()->current().size() == 16; }, 5'000));
+//   auto node = Node::open(config, std::make_unique<storage::MemoryStore>(), net.make_env());
+//   ASSERT_TRUE(node.ok() && (*node)->start().ok());
+//   ASSERT_TRUE(net.run_until([&] { return (*node)->ring()->current().size() == 16; }, 5'000));
 #pragma once
 
 #include <cstdint>

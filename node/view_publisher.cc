@@ -93,22 +93,14 @@ void ViewPublisher::publish_persisted(const std::vector<std::pair<NodeId, gossip
 }
 
 void ViewPublisher::notify(const PublishedView* old, const PublishedView& now) {
-  // Copies, so a callback may subscribe or unsubscribe without deadlocking.
-  std::vector<Node::RingListener> rl;
-  std::vector<Node::LivenessListener> ll;
-  {
-    std::lock_guard lock(subs_mu_);
-    for (auto& [_, f] : ring_subs_) rl.push_back(f);
-    for (auto& [_, f] : liveness_subs_) ll.push_back(f);
-  }
   if (!old) return;
   if (old->ring != now.ring && old->ring->digest() != now.ring->digest()) {
     log_.info("ring {} -> {}", old->ring->digest_hex(), now.ring->digest_hex());
-    if (!rl.empty()) {
-      RingChange change{old->ring, now.ring, diff_snapshots(*old->ring, *now.ring)};
-      for (auto& f : rl) f(change);
+    if (subscribers_->has_ring_listeners()) {
+      subscribers_->notify_ring(RingChange{old->ring, now.ring, diff_snapshots(*old->ring, *now.ring)});
     }
   }
+  std::vector<std::pair<NodeId, PeerLiveness>> changed;
   for (const auto& [nid, l] : now.liveness) {
     auto it = old->liveness.find(nid);
     const PeerLiveness before = it == old->liveness.end() ? PeerLiveness::kUnknown : it->second;
@@ -116,28 +108,106 @@ void ViewPublisher::notify(const PublishedView* old, const PublishedView& now) {
     if (l == PeerLiveness::kDown || before == PeerLiveness::kDown) {
       log_.info("node {} is {}", nid.to_string(), gossip::to_string(l));
     }
-    for (auto& f : ll) f(nid, l);
+    changed.emplace_back(nid, l);
+  }
+  if (!changed.empty()) subscribers_->notify_liveness(changed);
+}
+
+// ---- SubscriberList and Subscription ---------------------------------------------------------
+
+template <class F>
+Subscription SubscriberList::add(Subs<F>& subs, F f) {
+  std::lock_guard lock(mu_);
+  const uint64_t id = next_id_++;
+  subs.emplace(id, std::make_shared<const F>(std::move(f)));
+  return Subscription(weak_from_this(), id);
+}
+
+Subscription SubscriberList::on_ring_change(Node::RingListener f) { return add(ring_, std::move(f)); }
+Subscription SubscriberList::on_liveness_change(Node::LivenessListener f) { return add(liveness_, std::move(f)); }
+Subscription SubscriberList::on_ownership(Node::OwnershipListener f) { return add(ownership_, std::move(f)); }
+
+void SubscriberList::unsubscribe(uint64_t id) {
+  std::shared_ptr<const void> gone;  // the callback, destroyed outside mu_ (its captures may subscribe)
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = ring_.find(id); it != ring_.end()) {
+      gone = std::move(it->second);
+      ring_.erase(it);
+    } else if (auto lt = liveness_.find(id); lt != liveness_.end()) {
+      gone = std::move(lt->second);
+      liveness_.erase(lt);
+    } else if (auto ot = ownership_.find(id); ot != ownership_.end()) {
+      gone = std::move(ot->second);
+      ownership_.erase(ot);
+    }
+  }
+  // Wait out a call the node thread is making now. On the node thread itself (a callback
+  // unsubscribing) the mutex is ours already: no wait, no deadlock.
+  std::lock_guard wait(calling_);
+}
+
+bool SubscriberList::has_ring_listeners() const {
+  std::lock_guard lock(mu_);
+  return !ring_.empty();
+}
+
+bool SubscriberList::subscribed(uint64_t id) const {
+  std::lock_guard lock(mu_);
+  return ring_.count(id) > 0 || liveness_.count(id) > 0 || ownership_.count(id) > 0;
+}
+
+template <class F>
+std::vector<std::pair<uint64_t, std::shared_ptr<const F>>> SubscriberList::snapshot(const Subs<F>& subs) const {
+  std::lock_guard lock(mu_);
+  return {subs.begin(), subs.end()};
+}
+
+void SubscriberList::notify_ring(const RingChange& change) {
+  std::lock_guard calling(calling_);
+  for (const auto& [id, f] : snapshot(ring_)) {
+    if (subscribed(id)) (*f)(change);
   }
 }
 
-uint64_t ViewPublisher::on_ring_change(Node::RingListener f) {
-  std::lock_guard lock(subs_mu_);
-  const uint64_t s = next_sub_++;
-  ring_subs_[s] = std::move(f);
-  return s;
+void SubscriberList::notify_ownership(const OwnershipEvent& event) {
+  std::lock_guard calling(calling_);
+  ++delivering_ownership_;
+  for (const auto& [id, f] : snapshot(ownership_)) {
+    if (subscribed(id)) (*f)(event);
+  }
+  --delivering_ownership_;
 }
 
-uint64_t ViewPublisher::on_liveness_change(Node::LivenessListener f) {
-  std::lock_guard lock(subs_mu_);
-  const uint64_t s = next_sub_++;
-  liveness_subs_[s] = std::move(f);
-  return s;
+void SubscriberList::notify_liveness(const std::vector<std::pair<NodeId, PeerLiveness>>& changes) {
+  std::lock_guard calling(calling_);
+  const auto subs = snapshot(liveness_);
+  for (const auto& [nid, l] : changes) {
+    for (const auto& [id, f] : subs) {
+      if (subscribed(id)) (*f)(nid, l);
+    }
+  }
 }
 
-void ViewPublisher::unsubscribe(uint64_t s) {
-  std::lock_guard lock(subs_mu_);
-  ring_subs_.erase(s);
-  liveness_subs_.erase(s);
+Subscription::Subscription(Subscription&& other) noexcept
+    : list_(std::move(other.list_)), id_(std::exchange(other.id_, 0)) {}
+
+Subscription& Subscription::operator=(Subscription&& other) noexcept {
+  if (this != &other) {
+    reset();
+    list_ = std::move(other.list_);
+    id_ = std::exchange(other.id_, 0);
+  }
+  return *this;
+}
+
+Subscription::~Subscription() { reset(); }
+
+void Subscription::reset() {
+  if (id_ == 0) return;
+  if (std::shared_ptr<SubscriberList> list = list_.lock()) list->unsubscribe(id_);
+  list_.reset();
+  id_ = 0;
 }
 
 }  // namespace ringkeeper

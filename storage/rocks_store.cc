@@ -1,6 +1,7 @@
 #include "storage/rocks_store.h"
 
 #include <filesystem>
+#include <optional>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -70,10 +71,7 @@ OpenError refusal(const rocksdb::Status& s, const std::string& dir) {
   return {OpenError::Reason::kIo, "cannot open data dir " + dir + ": " + text};
 }
 
-}  // namespace
-
-OpenResult open_rocks_store(const std::string& dir) {
-  OpenResult r;
+rocksdb::Options store_options() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
@@ -81,32 +79,40 @@ OpenResult open_rocks_store(const std::string& dir) {
   options.keep_log_file_num = 2;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.compression = rocksdb::kNoCompression;
-  std::error_code ec;
-  const bool existed = std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec);
-  if (existed) {
-    // Look before touching: a read-only open writes nothing.
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Options ro = options;
-    ro.create_if_missing = false;
-    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(ro, dir, &raw);
-    if (!s.ok()) {
-      r.error = refusal(s, dir);
-      return r;
+  return options;
+}
+
+// Looks at an existing store before touching it: a read-only open writes nothing. Why it must be
+// refused, or nothing.
+std::optional<OpenError> refusal_of_existing(const std::string& dir) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Options ro = store_options();
+  ro.create_if_missing = false;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(ro, dir, &raw);
+  if (!s.ok()) return refusal(s, dir);
+  RocksStore probe{std::unique_ptr<rocksdb::DB>(raw)};
+  try {
+    auto format = probe.get_meta(meta::kFormat);
+    if (!format) {
+      return OpenError{OpenError::Reason::kUnknownFormat,
+                       "data dir " + dir + " holds a database without a ringkeeper format record"};
     }
-    RocksStore probe{std::unique_ptr<rocksdb::DB>(raw)};
-    try {
-      auto format = probe.get_meta(meta::kFormat);
-      if (!format) {
-        r.error = {OpenError::Reason::kUnknownFormat, "data dir " + dir + " holds a database without a ringkeeper format record"};
-        return r;
-      }
-      if (OpenError e = check_format(probe, this_builds_formats(), /*migrate=*/false);
-          e.reason != OpenError::Reason::kNone) {
-        r.error = {e.reason, "data dir " + dir + ": " + e.message};
-        return r;
-      }
-    } catch (const StoreError& e) {
-      r.error = {OpenError::Reason::kCorrupt, "data dir " + dir + " is corrupt: " + e.what()};
+    if (OpenError e = check_format(probe, this_builds_formats(), /*migrate=*/false);
+        e.reason != OpenError::Reason::kNone) {
+      return OpenError{e.reason, "data dir " + dir + ": " + e.message};
+    }
+  } catch (const StoreError& e) {
+    return OpenError{OpenError::Reason::kCorrupt, "data dir " + dir + " is corrupt: " + e.what()};
+  }
+  return std::nullopt;
+}
+
+OpenResult open_or_throw(const std::string& dir) {
+  OpenResult r;
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
+    if (auto refused = refusal_of_existing(dir)) {
+      r.error = std::move(*refused);
       return r;
     }
   } else if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
@@ -115,25 +121,32 @@ OpenResult open_rocks_store(const std::string& dir) {
   }
   std::filesystem::create_directories(dir, ec);
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(store_options(), dir, &raw);
   if (!s.ok()) {
     r.error = refusal(s, dir);
     return r;
   }
   auto store = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw));
-  try {
-    OpenError e = check_format(*store);
-    if (e.reason != OpenError::Reason::kNone) {
-      r.error = {e.reason, "data dir " + dir + ": " + e.message};
-      return r;
-    }
-    r.error.migrated = std::move(e.migrated);  // for the log
-  } catch (const StoreError& e) {
-    r.error = {OpenError::Reason::kIo, "data dir " + dir + ": " + e.what()};
+  OpenError e = check_format(*store);  // never throws
+  if (e.reason != OpenError::Reason::kNone) {
+    r.error = {e.reason, "data dir " + dir + ": " + e.message};
     return r;
   }
+  r.error.migrated = std::move(e.migrated);  // for the log
   r.store = std::move(store);
   return r;
+}
+
+}  // namespace
+
+OpenResult open_rocks_store(const std::string& dir) {
+  try {
+    return open_or_throw(dir);
+  } catch (const std::exception& e) {  // bad_alloc, a filesystem error: nothing is opened
+    OpenResult r;
+    r.error = {OpenError::Reason::kIo, "cannot open data dir " + dir + ": " + e.what()};
+    return r;
+  }
 }
 
 }  // namespace ringkeeper::storage

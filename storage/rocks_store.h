@@ -15,7 +15,7 @@ struct OpenResult {
   OpenError error;  // reason kNone when opened; `migrated` then lists the format steps applied
 };
 
-// Opens (creating if absent) the store in `dir`.
+// Opens (creating if absent) the store in `dir`. Never throws: whatever fails is a refusal.
 OpenResult open_rocks_store(const std::string& dir);
 
 }  // namespace ringkeeper::storage

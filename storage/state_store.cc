@@ -77,7 +77,7 @@ OpenError check_format_or_throw(StateStore& store, const Formats& formats, bool 
 OpenError check_format(StateStore& store, const Formats& formats, bool migrate) {
   try {
     return check_format_or_throw(store, formats, migrate);
-  } catch (const StoreError& e) {
+  } catch (const std::exception& e) {  // a StoreError; whatever another store, or a step, throws
     return {OpenError::Reason::kIo, std::string("cannot read or migrate the format record: ") + e.what()};
   }
 }

@@ -4,7 +4,7 @@
 // Implementations: RocksStore (on disk), MemoryStore (tests), FaultyStore (injects failures).
 // Not thread-safe; the node runtime calls it from its one node thread.
 //   auto opened = open_rocks_store(dir);          // storage/rocks_store.h
-//   if (!opened.store) { print(opened.error); exit(3); }
+//   if (!opened.store) { /* refused: opened.error.reason, opened.error.message (one line) */ }
 //   WriteBatch b; b.put_meta(meta::kGeneration, "42"); opened.store->write(b, /*sync=*/true);
 #pragma once
 
@@ -108,8 +108,9 @@ struct Formats {
 const Formats& this_builds_formats();
 
 // Checks the format record, migrating an older supported format forward step by step (or, in a
-// new store, writes the current one). Shared by every implementation; never throws (a failed
-// write is kIo, and leaves the data dir in the format it had).
+// new store, writes the current one). Shared by every implementation; never throws: whatever the
+// store or a migration step throws (a StoreError or not) is kIo, and a failed write leaves the
+// data dir in the format it had.
 // With `migrate` false it only says whether the data dir could be opened, writing nothing.
 OpenError check_format(StateStore& store, const Formats& formats = this_builds_formats(), bool migrate = true);
 

@@ -194,6 +194,31 @@ TEST(MemoryStore, OlderFormatsMigrateForwardOneAtomicStepAtATime) {
   EXPECT_NE(too_old.message.find("intermediate release"), std::string::npos);
 }
 
+// check_format never throws, whatever the store or a migration step throws (not only StoreError).
+TEST(Format, AnythingThrownIsAnIoRefusalNotAnException) {
+  class ThrowingStore final : public StateStore {
+   public:
+    std::optional<std::string> get(RecordKind, std::string_view) override { throw std::runtime_error("fire"); }
+    void scan(RecordKind, const std::function<void(std::string_view, std::string_view)>&) override {}
+    void write(const WriteBatch&, bool) override {}
+  } throwing;
+  OpenError e;
+  EXPECT_NO_THROW(e = check_format(throwing));
+  EXPECT_EQ(e.reason, OpenError::Reason::kIo);
+  EXPECT_NE(e.message.find("fire"), std::string::npos) << e.message;
+
+  MemoryStore m;
+  WriteBatch b;
+  b.put_meta(meta::kFormat, "1");
+  m.write(b, true);
+  Formats f;
+  f.current = 2;
+  f.steps.push_back({1, "a step that runs out of memory", [](StateStore&, WriteBatch&) { throw std::bad_alloc(); }});
+  EXPECT_NO_THROW(e = check_format(m, f));
+  EXPECT_EQ(e.reason, OpenError::Reason::kIo);
+  EXPECT_EQ(m.get_meta(meta::kFormat), "1") << "left in the format it had";
+}
+
 TEST(FaultyStore, FailedWriteLandsNothing) {
   MemoryStore m;
   FaultyStore f(m);

@@ -4,17 +4,22 @@
 // target ringkeeper::node (find_package(ringkeeper CONFIG REQUIRED)) or pkg-config ringkeeper.
 //
 //   ringkeeper::NodeConfig cfg;  cfg.data_dir = "/var/lib/kv/ring";  cfg.seeds = {"10.0.0.1:7000"};
-//   auto opened = ringkeeper::Node::open(cfg);            // refuses a bad data dir, see OpenResult
-//   if (!opened.node) { fprintf(stderr, "%s\n", opened.message.c_str()); return opened.exit_code; }
-//   if (std::string err = opened.node->start(); !err.empty()) { /* a port in use, ... */ }
-//   for (auto& e : opened.node->preference_list("user:42")) send_to(e.address, e.natural);
+//   auto node = ringkeeper::Node::open(cfg);   // Result<unique_ptr<Node>>: refuses a bad data dir
+//   if (!node.ok()) { fprintf(stderr, "%s\n", node.status().message().c_str()); return 1; }
+//   if (ringkeeper::Status s = (*node)->start(); !s.ok()) { /* a port in use, ... */ }
+//   for (auto& e : (*node)->preference_list("user:42")) send_to(e.address, e.natural);
+//
+// Errors: every call that can fail returns a Status or a Result<T> (ringkeeper/status.h); none
+// throws. The codes say what the embedder can do (fix the settings, another data dir, retry
+// later); the message is one line for a human.
 //
 // Thread model: the node owns one thread (the node thread) that runs the gossip engine, the
 // transport, the admin server and every store write. Public methods may be called from any
 // thread: readers (ring, preference_list, liveness) copy an immutable published view and never
 // block the node thread for longer than a pointer copy; writers (set_application_value,
 // move_tokens, ...) post to the node thread. Subscriber callbacks run on the node thread, in
-// order; they must not block or call stop().
+// order; they must not block or call stop(); a Subscription may be dropped anywhere, a callback
+// included (ringkeeper/subscription.h).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +36,8 @@
 #include "ringkeeper/ring/replication.h"
 #include "ringkeeper/ring/ring_snapshot.h"
 #include "ringkeeper/ring/router.h"
+#include "ringkeeper/status.h"
+#include "ringkeeper/subscription.h"
 
 namespace ringkeeper {
 
@@ -123,30 +130,36 @@ std::string_view to_string(OwnershipEvent::Kind kind);
 
 class Node {
  public:
-  struct OpenResult {
-    std::unique_ptr<Node> node;  // null when refused
-    int exit_code = 0;           // ringd's: 2 bad settings, 3 data dir refused, 1 anything else
-    std::string message;         // one line
-  };
   // Opens the data dir, reads the identity and persisted state, bumps the generation (synced
-  // before anything is sent). Nothing is bound yet.
-  static OpenResult open(NodeConfig config);
+  // before anything is sent). Nothing is bound yet. Never throws. Errors:
+  //   kInvalidArgument  a malformed address or no data dir; a cluster name, replication settings
+  //                     or tokens other than the data dir recorded
+  //   kDataDirRefused   the data dir cannot be used: its format (newer, older, unknown), corrupt,
+  //                     locked by a running node, unreadable, or the dir of a node that left or
+  //                     was removed (a new node needs a fresh one)
+  //   kInternal         anything else that went wrong (a bug)
+  static Result<std::unique_ptr<Node>> open(NodeConfig config);
   // The same on a store of the caller's (tests: MemoryStore, FaultyStore); data_dir is then only
-  // where addresses.json goes.
-  static OpenResult open(NodeConfig config, std::unique_ptr<storage::StateStore> store);
+  // where addresses.json goes. Whatever the store throws while the data dir is read is caught:
+  // kDataDirRefused.
+  static Result<std::unique_ptr<Node>> open(NodeConfig config, std::unique_ptr<storage::StateStore> store);
   // The same on an Env of the caller's (tests: a SimNetwork's, on simulated time without
   // sockets); `config.log_sink` is then unused: lines go to `env`'s logger.
-  static OpenResult open(NodeConfig config, std::unique_ptr<storage::StateStore> store, std::unique_ptr<Env> env);
+  static Result<std::unique_ptr<Node>> open(NodeConfig config, std::unique_ptr<storage::StateStore> store,
+                                            std::unique_ptr<Env> env);
   ~Node();
 
   // Binds the gossip and admin ports, writes DIR/addresses.json and starts the node thread.
-  // Returns an error message (empty on success).
-  [[nodiscard]] std::string start();
+  // kIoError: a port cannot be bound (in use, an address that does not resolve);
+  // kInvalidArgument: a wildcard listen address without `advertise`; kRefused: already started.
+  Status start();
   // Tells peers this node is going down, flushes, and joins the node thread (within ~2 s).
   void stop();
-  // True once the node stopped itself after a fatal error (a store write failed).
+  // True once the node stopped itself after a fatal error; failure() says which (ok until then):
+  // kIoError (a store write failed), kRefused (the cluster removed this node, or its LEFT entry
+  // expired everywhere), kInternal (the node thread threw).
   bool failed() const;
-  std::string failure() const;
+  Status failure() const;
 
   const NodeId& id() const;
   uint64_t generation() const;
@@ -168,30 +181,36 @@ class Node {
   // The Prometheus text of GET /metrics (also without an admin server). Empty before start().
   std::string metrics_text() const;
 
+  // Calls `f` on the node thread after every ring change, or every peer's liveness change, until
+  // the returned Subscription is reset or destroyed (thread rules: ringkeeper/subscription.h).
   using RingListener = std::function<void(const RingChange&)>;
   using LivenessListener = std::function<void(const NodeId&, PeerLiveness)>;
   using OwnershipListener = std::function<void(const OwnershipEvent&)>;
-  uint64_t on_ring_change(RingListener f);
-  uint64_t on_liveness_change(LivenessListener f);
+  Subscription on_ring_change(RingListener f);
+  Subscription on_liveness_change(LivenessListener f);
   // Ownership events of phased changes (see OwnershipEvent); subscribe before start() to see the
   // events of a change this node resumes after a restart.
-  uint64_t on_ownership(OwnershipListener f);
-  void unsubscribe(uint64_t subscription);
+  Subscription on_ownership(OwnershipListener f);
   // With NodeConfig::streams_data: this node holds every range it gains in `change` (the data
-  // barrier before the change reads from new owners). Returns the reason if refused (not the
-  // change in flight here, or not at write_both yet), empty if acknowledged.
-  [[nodiscard]] std::string acknowledge_ranges(const NodeId& change);
+  // barrier before the change reads from new owners). kRefused when `change` is not the change
+  // in flight here or has not reached write_both; kNotRunning before start(). Called from an
+  // ownership callback it is applied right after the callback returns (ok; a refusal is logged).
+  Status acknowledge_ranges(const NodeId& change);
 
-  // An embedder-defined value gossiped with this node's entry (key "x.NAME").
-  // Returns the reason if refused (over the size bounds every peer applies), empty if set.
-  [[nodiscard]] std::string set_application_value(const std::string& name, std::string value);
+  // The writers. Each waits for the node thread's answer (up to 5 s). Errors: kRefused with the
+  // reason (the node's or the cluster's state, or the protocol's bounds, do not allow it);
+  // kNotRunning (not started, stopping, or no answer within 5 s).
+  // An embedder-defined value gossiped with this node's entry (key "x.NAME"); refused over the
+  // size bounds every peer applies.
+  Status set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
   // A value another node (or this one) gossips under "x.NAME"; nullopt if unknown.
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
-  // Announces new tokens for this node; returns the reason if refused, empty if announced.
-  [[nodiscard]] std::string move_tokens(std::vector<Token> tokens);
-  // Writes the REMOVED tombstone for a dead member (ringctl removenode); the reason if refused.
-  [[nodiscard]] std::string remove_node(const NodeId& id);
+  // Announces new tokens for this node (a phased change); refused while joining, while another
+  // change is in flight, or for tokens another node owns.
+  Status move_tokens(std::vector<Token> tokens);
+  // Writes the REMOVED tombstone for a dead member (ringctl removenode); refused for a live one.
+  Status remove_node(const NodeId& id);
 
   struct Impl;
 

@@ -33,14 +33,21 @@ int main(int argc, char** argv) {
   // port and no admin server, so the test never collides with anything on this machine.
   ringkeeper::NodeConfig cfg;  cfg.data_dir = argv[1];  cfg.seeds = {};
   cfg.listen = "127.0.0.1:0";  cfg.admin = "";  cfg.settle_ms = 100;
-  auto opened = ringkeeper::Node::open(cfg);    // refused: opened.message says why, in one line
-  if (!opened.node || !opened.node->start().empty()) return 1;
+  auto node = ringkeeper::Node::open(cfg);      // refused: node.status().message() says why
+  if (!node.ok() || !(*node)->start().ok()) return 1;
+  // The installed Subscription links and unsubscribes (its count is not checked: the founding
+  // claim may come before it subscribes).
+  int ring_changes = 0;
+  ringkeeper::Subscription sub = (*node)->on_ring_change([&](const ringkeeper::RingChange&) { ++ring_changes; });
+  if (!sub.active()) return 1;
   // A founding node claims its tokens once it has settled; wait for that, then route.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (opened.node->preference_list("user:42").empty() && std::chrono::steady_clock::now() < deadline) {
+  while ((*node)->preference_list("user:42").empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (const auto& e : opened.node->preference_list("user:42")) send_to(e.address, e.natural);
-  opened.node->stop();
+  for (const auto& e : (*node)->preference_list("user:42")) send_to(e.address, e.natural);
+  sub.reset();
+  if (sub.active()) return 1;
+  (*node)->stop();
   return replicas_sent > 0 ? 0 : 1;
 }

@@ -24,6 +24,7 @@ pc="$(find "$PREFIX" -name ringkeeper.pc)"
 [ -n "$pc" ] || fail "no ringkeeper.pc installed"
 LIBDIR="$(dirname "$(dirname "$pc")")"
 for f in "$PREFIX/include/ringkeeper/node.h" "$PREFIX/include/ringkeeper/version.h" \
+         "$PREFIX/include/ringkeeper/status.h" "$PREFIX/include/ringkeeper/subscription.h" \
          "$PREFIX/include/ringkeeper/peer_liveness.h" "$PREFIX/include/ringkeeper/ring/router.h" \
          "$LIBDIR/libringkeeper.a" "$LIBDIR/cmake/ringkeeper/ringkeeperConfig.cmake" \
          "$LIBDIR/cmake/ringkeeper/ringkeeperConfigVersion.cmake"; do

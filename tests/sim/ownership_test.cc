@@ -688,6 +688,41 @@ TEST_P(Seeds, ARemovalBlockedByAnotherDeadNodeIsUnblockedByForce) {
   EXPECT_FALSE(sim.engine(0).state().find(c)->is_tombstone()) << "seed " << seed;
 }
 
+// A node joining a running cluster runs its join as a phased change: once its claim is agreed
+// on, write_both (it streams what it gains; the data barrier), read_new, release, then NORMAL —
+// under the same invariants as a move. Nodes founding a cluster together skip the data phases.
+TEST_P(Seeds, AJoinIntoARunningClusterRunsPhaseByPhase) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    const auto c = sim.engine(i).own_change();
+    EXPECT_TRUE(!c || c->kind != gossip::ChangeKind::kJoin) << "founders need no join change (seed " << seed << ")";
+  }
+  const uint64_t version_before = sim.engine(0).ring()->version();
+  const size_t joiner = sim.add_node({0});
+  const NodeId id = sim.engine(joiner).id();
+  const Millis deadline = sim.now() + 30'000;
+  while (!sim.engine(joiner).own_change() && sim.now() < deadline) sim.run_until(sim.now() + 20);
+  ASSERT_TRUE(sim.engine(joiner).own_change()) << "seed " << seed;
+  const gossip::ChangeRecord join = *sim.engine(joiner).own_change();
+  EXPECT_EQ(join.kind, gossip::ChangeKind::kJoin);
+  EXPECT_EQ(join.step, gossip::ChangeStep::kWriteBoth);
+  EXPECT_EQ(sim.engine(joiner).own_status(), NodeStatus::kJoining);
+  EXPECT_NE(sim.engine(joiner).abort_change(join.id), "") << "a join cannot be rolled back";
+  ChangeWatch w{sim, id, join.id, {}};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 48; ++k) w.probes.push_back(Token(rng()));
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  EXPECT_LE(w.max_span, 1) << "seed " << seed;
+  EXPECT_EQ(w.violation, "") << "seed " << seed;
+  EXPECT_TRUE(w.steps_seen.count(2) && w.steps_seen.count(3)) << "read_new and release were passed";
+  EXPECT_EQ(sim.engine(joiner).own_status(), NodeStatus::kNormal);
+  EXPECT_GE(sim.engine(0).ring()->version(), version_before + 4) << "seed " << seed;
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).ring()->find(id)->tokens.size(), 16u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));
 
 }  // namespace
