@@ -63,8 +63,14 @@ struct NodeConfig {
   std::string dc = "dc1";
   std::string rack = "rack1";
   ReplicationConfig replication;           // simple, RF 3
-  std::string secret;                      // gossip HMAC; empty: none
+  // Gossip encryption (docs/security.md): a base64-encoded 32-byte AES-256 key that starts the
+  // keyring in DIR/keyring at first start (empty: none); afterwards `ringctl keys` changes it.
+  std::string gossip_key;
+  bool gossip_accept_plaintext = false;    // migration mode: take plaintext frames as well
   std::string admin_token;                 // lets non-loopback callers change state
+  bool admin_token_reads = false;          // reads (GET) need the token too
+  // HTTPS on the admin port: PEM files of the certificate (chain) and its key; both or neither.
+  std::string admin_tls_cert, admin_tls_key;
   bool reset_generation = false;
   // ringd --replace: the id of a dead NORMAL node whose tokens this new node takes over (a phased
   // change of kind replace) instead of claiming its own. First start only (an empty data dir);

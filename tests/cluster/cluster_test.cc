@@ -810,20 +810,20 @@ TEST(ClusterTest, AdvertisedNameIsWhatPeersUse) {
       30s));
 }
 
-TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
+TEST(ClusterTest, TheGossipKeyEncryptsEveryFrameAndConfigFileSettingsApply) {
   TempDir tmp;
-  const fs::path secret = tmp.path() / "secret";
-  std::ofstream(secret) << "correct horse battery staple\n";
+  const fs::path key = tmp.path() / "gossip.key";
+  std::ofstream(key) << "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n";
   const uint16_t port = free_port();
   const fs::path conf = tmp.path() / "a.conf";
-  std::ofstream(conf) << "# node a\nlisten = 127.0.0.1:" << port << "\nadmin = 127.0.0.1:0\nsecret-file = " << secret.string()
+  std::ofstream(conf) << "# node a\nlisten = 127.0.0.1:" << port << "\nadmin = 127.0.0.1:0\ngossip-key-file = " << key.string()
                       << "\nrack = r9\n";
   Ringd a(tmp.path() / "a", {"--config", conf.string(), "--rack", "r1"});
   ASSERT_TRUE(a.wait_serving()) << a.log();
   const std::string seed = "127.0.0.1:" + std::to_string(port);
   EXPECT_EQ(a.listen(), seed) << "listen from the config file";
-  Ringd b(tmp.path() / "b", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed, "--secret-file",
-                            secret.string()});
+  Ringd b(tmp.path() / "b", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed, "--gossip-key-file",
+                            key.string()});
   Ringd c(tmp.path() / "c", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed});
   ASSERT_TRUE(b.wait_serving() && c.wait_serving());
   ASSERT_TRUE(wait_until(
@@ -838,8 +838,8 @@ TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
       EXPECT_EQ(m["rack"], "r1") << "the flag wins over the config file";
     }
   }
-  EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"bad_mac\"}") > 0; }, 20s))
-      << "the node without the secret is refused";
+  EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"plaintext\"}") > 0; }, 20s))
+      << "the node without the key is refused";
   EXPECT_EQ((*ctl_json(c.admin(), {"status"}))["nodes"].size(), 1u) << "and never merges";
 }
 
