@@ -85,6 +85,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     ar.body = req.body();
     if (auto it = req.find(http::field::authorization); it != req.end()) ar.authorization = std::string(it->value());
     ar.loopback = loopback;
+    if (auto it = req.find(http::field::content_type); it != req.end()) ar.content_type = std::string(it->value());
+    if (auto it = req.find(http::field::host); it != req.end()) ar.host = std::string(it->value());
     try {
       return handler(ar);
     } catch (const std::exception& e) {

@@ -23,6 +23,8 @@ struct AdminRequest {
   std::string body;
   std::string authorization;  // the Authorization header, if any
   bool loopback = false;      // the caller connected from a loopback address
+  std::string content_type;   // the Content-Type header, if any
+  std::string host;           // the Host header, if any
 };
 
 struct AdminResponse {

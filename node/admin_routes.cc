@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "node/address.h"
 #include "gossip/hash.h"
 #include "node/move_plan.h"
 #include "ringkeeper/version.h"
@@ -588,6 +589,42 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
   return view;
 }
 
+namespace {
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool loopback_name(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+std::string state_change_refusal(const AdminRequest& req, const std::string& admin_bound,
+                                 const std::string& advertised) {
+  // A browser tricked into posting here (a form, DNS rebinding) cannot send JSON without a
+  // preflight, nor a Host header that names this node.
+  std::string_view type = req.content_type;
+  type = type.substr(0, std::min(type.find(';'), type.size()));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  if (lowercase(type) != "application/json") return "state-changing calls need Content-Type: application/json";
+  auto named = gossip::parse_host_port(req.host);
+  auto bound = gossip::parse_host_port(admin_bound);
+  if (!named || !bound) return "state-changing calls need a Host header naming this node (HOST:PORT)";
+  const std::string host = lowercase(named->host);
+  auto advertised_hp = gossip::parse_host_port(advertised);
+  const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
+  const bool ours = wildcard || host == lowercase(bound->host) || loopback_name(host) ||
+                    (advertised_hp && host == lowercase(advertised_hp->host));
+  if (named->port != bound->port || !ours) {
+    return "the Host header '" + req.host + "' does not name this node (" + admin_bound + ")";
+  }
+  return "";
+}
+
 AdminResponse AdminRoutes::handle(const AdminRequest& req) {
   ++stats_.admin_requests;
   std::string_view target = req.target;
@@ -607,6 +644,13 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
     const std::string calls = post ? "state-changing calls" : "calls (--admin-token-reads)";
     return error(403, token.empty() ? calls + " are accepted from loopback only (no admin token is configured)"
                                     : calls + " from other hosts need the admin token (Authorization: Bearer)");
+  }
+  if (post) {
+    if (std::string why = state_change_refusal(req, driver_.identity().admin_bound, driver_.identity().advertised);
+        !why.empty()) {
+      ++stats_.admin_refused;
+      return error(why.find("Content-Type") != std::string::npos ? 415 : 403, why);
+    }
   }
   Call call{driver_, req, query, std::nullopt};
   if (!post && target == "/metrics") return metrics(call, stats_);

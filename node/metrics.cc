@@ -55,7 +55,7 @@ void plain_counters(Exposition& x, const gossip::EngineStats& es, const gossip::
       {"ringkeeper_refutations_total", "Times this node refuted a suspicion of itself.", es.refutations},
       {"ringkeeper_store_writes_total", "Batches written to the state store.", store_writes},
       {"ringkeeper_admin_requests_total", "Admin API requests.", stats.admin_requests},
-      {"ringkeeper_admin_refused_total", "State-changing admin calls refused (not loopback, no token).",
+      {"ringkeeper_admin_refused_total", "Admin calls refused: not loopback and no token, or a state-changing call without Content-Type application/json or a Host header naming the node.",
        stats.admin_refused},
   };
   for (const Counter& c : counters) x.counter(c.name, c.help, c.value);

@@ -1355,5 +1355,27 @@ TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
     return true;
   }));
 }
+
+// State-changing admin calls need Content-Type: application/json and a Host header naming the
+// node (a browser's form post or a DNS-rebound page can send neither); each refusal is counted.
+TEST_F(NodeTest, StateChangingCallsNeedJsonAndAHostHeaderNamingTheNode) {
+  ASSERT_TRUE(start_cluster(1));
+  const std::string addr = node(0).admin_address();
+  const std::string port = addr.substr(addr.rfind(':') + 1);
+  auto call = [&](std::string type, std::string host) {
+    return net_.admin(addr, AdminRequest{"POST", "/v1/rebalance", R"({"dry_run": true})", "", true, type, host});
+  };
+  EXPECT_EQ(call("text/plain", addr).status, 415);
+  EXPECT_EQ(call("", addr).status, 415);
+  EXPECT_EQ(call("application/x-www-form-urlencoded", addr).status, 415);
+  EXPECT_EQ(call("application/json", "").status, 403);
+  EXPECT_EQ(call("application/json", "evil.example:" + port).status, 403);
+  EXPECT_EQ(call("application/json", "127.0.0.1:1").status, 403) << "another port";
+  EXPECT_EQ(call("application/json", addr).status, 200);
+  EXPECT_EQ(call("Application/JSON; charset=utf-8", "localhost:" + port).status, 200);
+  EXPECT_NE(node(0).metrics_text().find("ringkeeper_admin_refused_total 6"), std::string::npos)
+      << node(0).metrics_text();
+  EXPECT_EQ(net_.admin_get(addr, "/v1/status").status, 200) << "reads need neither";
+}
 }  // namespace
 }  // namespace ringkeeper

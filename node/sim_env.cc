@@ -235,7 +235,7 @@ AdminResponse SimNetwork::admin_get(const std::string& address, const std::strin
 }
 
 AdminResponse SimNetwork::admin_post(const std::string& address, const std::string& target, const std::string& body) {
-  return admin(address, AdminRequest{"POST", target, body, "", true});
+  return admin(address, AdminRequest{"POST", target, body, "", true, "application/json", address});
 }
 
 bool SimNetwork::logged(std::string_view text) const {
