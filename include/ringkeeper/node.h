@@ -213,8 +213,18 @@ class Node {
   // Announces new tokens for this node (a phased change); refused while joining, while another
   // change is in flight, or for tokens another node owns.
   Status move_tokens(std::vector<Token> tokens);
-  // Writes the REMOVED tombstone for a dead member (ringctl removenode); refused for a live one.
-  Status remove_node(const NodeId& id);
+  // Hands all of this node's ranges to their next owners (ringctl decommission); at done it is
+  // LEFT. The change's id; refused as move_tokens is.
+  Result<NodeId> decommission();
+  // Moves this node to the allocator's tokens against every other node's (ringctl rebalance).
+  // The change's id; kRefused "already balanced" when that would not improve the balance.
+  Result<NodeId> rebalance();
+  // Rolls back this node's change before it reads from its new owners (ringctl abort).
+  Status abort_change(const NodeId& change);
+  // Removes a dead member (ringctl removenode): a phased change this node coordinates, or with
+  // `force`, while another change is in flight, its REMOVED tombstone at once (docs/operations.md
+  // says what that risks). Refused for a member this node does not see down.
+  Status remove_node(const NodeId& id, bool force = false);
 
   struct Impl;
 
