@@ -89,7 +89,8 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
   m.metrics.hints_pending = static_cast<int64_t>(m.hints->count());
   m.service = std::make_unique<KvService>(*m.node, *m.store, *m.clock, *m.peers, m.metrics, m.streaming, *m.hints,
                                           KvService::Options{});
-  m.streamer = std::make_unique<Streamer>(*m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming);
+  m.streamer = std::make_unique<Streamer>(*m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming,
+                                          m.config.log);
   m.streamer->subscribe();
   return std::unique_ptr<KvServer>(new KvServer(std::move(impl)));
 }

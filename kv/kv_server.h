@@ -26,6 +26,9 @@ struct KvConfig {
   int64_t tombstone_grace_ms = 3600 * 1000;  // tombstones are kept at least this long
   int64_t max_clock_ahead_ms = 10'000;       // writes stamped further ahead are refused
   uint64_t max_hints = 100'000;
+  // Where kvd's own lines go (streaming progress, dropped ranges); empty: none. The node's lines
+  // go to node.log_sink.
+  LogSink log;
 };
 
 struct KvMetrics;

@@ -136,6 +136,20 @@ HttpResponse KvService::internal(HttpCall& call, std::string_view path, std::str
     if (req.method() != http::verb::get) {
       return reject(req, http::status::method_not_allowed, Rejection::kBadMethod, "/internal/range takes GET");
     }
+    // A range read for a change at ring version V must not start before this replica routes by
+    // V: until then it may still take writes from coordinators that do not write to the new
+    // owner. The streamer retries.
+    auto version = parse_u64(std::string_view(req[kRingVersionHeader].data(), req[kRingVersionHeader].size()));
+    if (!version) return reject(req, http::status::bad_request, Rejection::kBadInternal, "no ring version header");
+    const uint64_t mine = node_.ring()->version();
+    if (mine < *version) {
+      HttpResponse res = json_error(req, http::status::service_unavailable,
+                                    "this replica's ring version " + std::to_string(mine) + " is behind " +
+                                        std::to_string(*version) + "; retry");
+      res.set(kRingVersionHeader, std::to_string(mine));
+      return res;
+    }
+    { std::unique_lock barrier(fence_mu_); }  // writes that passed an older check are stored
     return replica_range(req, query);
   }
   if (!path.starts_with("kv/")) return reject(req, http::status::not_found, Rejection::kUnknownRoute, "no such route");
@@ -146,6 +160,7 @@ HttpResponse KvService::internal(HttpCall& call, std::string_view path, std::str
   // Fencing: a coordinator behind a ring step this replica passed routes by an older phase.
   auto version = parse_u64(std::string_view(req[kRingVersionHeader].data(), req[kRingVersionHeader].size()));
   if (!version) return reject(req, http::status::bad_request, Rejection::kBadInternal, "no ring version header");
+  std::shared_lock fenced(fence_mu_);
   const uint64_t mine = node_.ring()->version();
   if (*version < mine) {
     HttpResponse res = reject(req, http::status::conflict, Rejection::kStaleRingVersion,

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,10 @@ class KvService {
   RangeSet& streaming_;
   HintStore& hints_;
   const Options options_;
+  // Writes from coordinators hold it shared from their fencing check until they are stored; a
+  // range read takes it exclusively once, so its scan sees every write that passed the check
+  // at an older ring version (docs/kvd.md, "Streaming").
+  std::shared_mutex fence_mu_;
   // Members' kv IPs as last read from gossip, refreshed when a caller is not among them.
   std::mutex members_mu_;
   std::vector<std::string> member_ips_;                   // guarded by members_mu_

@@ -6,8 +6,9 @@
 namespace ringkeeper::kv {
 
 Streamer::Streamer(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics,
-                   RangeSet& streaming)
-    : node_(node), store_(store), peers_(peers), service_(service), metrics_(metrics), streaming_(streaming) {}
+                   RangeSet& streaming, LogSink log)
+    : node_(node), store_(store), peers_(peers), service_(service), metrics_(metrics), streaming_(streaming),
+      log_(std::move(log)) {}
 
 Streamer::~Streamer() { stop(); }
 
@@ -46,6 +47,8 @@ void Streamer::enqueue(Task t) {
 void Streamer::on_ownership(const OwnershipEvent& e) {
   switch (e.kind) {
     case OwnershipEvent::Kind::kPending:
+      log(LogLevel::kInfo, e.change_kind + " " + e.change.to_string() + ": streaming " +
+                               std::to_string(e.gained.size()) + " gained ranges");
       for (const RangeTransfer& t : e.gained) streaming_.add(t.range);
       enqueue(Task{Task::Kind::kStream, e.change, e.gained, {}});
       break;
@@ -70,7 +73,14 @@ void Streamer::on_ownership(const OwnershipEvent& e) {
 void Streamer::on_ring_change(const RingChange& c) {
   wake_.notify_all();  // a change may have completed: released ranges may go now
   const RingNode* self = c.after->find(node_.id());
-  if (!self || self->status != NodeStatus::kJoining || self->phase != ChangePhase::kWriteBoth) return;
+  if (self) {
+    log(LogLevel::kDebug, "ring change: self " + std::string(to_string(self->status)) + " phase " +
+                              std::string(to_string(self->phase)) + ", " + std::to_string(self->tokens.size()) + " tokens");
+  }
+  // A joiner first shows without tokens (learning the cluster), then with its claim.
+  if (!self || self->status != NodeStatus::kJoining || self->phase != ChangePhase::kWriteBoth || self->tokens.empty()) {
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (join_streamed_) return;
@@ -80,6 +90,7 @@ void Streamer::on_ring_change(const RingChange& c) {
   std::erase_if(gained, [](const RangeTransfer& t) { return t.sources.empty(); });  // nobody held it
   if (gained.empty()) return;
   for (const RangeTransfer& t : gained) streaming_.add(t.range);
+  log(LogLevel::kInfo, "joining: streaming " + std::to_string(gained.size()) + " ranges from their replicas");
   enqueue(Task{Task::Kind::kJoinStream, std::nullopt, std::move(gained), {}});
 }
 
@@ -101,12 +112,15 @@ void Streamer::run() {
         if (store_.drop_range(r).ok()) metrics_.ranges_dropped++;
       }
     } else if (task) {
+      const uint64_t keys_before = metrics_.streamed_keys;
       stream_all(task->gained);
+      log(LogLevel::kInfo, "streamed " + std::to_string(task->gained.size()) + " ranges, " +
+                               std::to_string(metrics_.streamed_keys - keys_before) + " records");
       if (task->change) {
-        if (Status s = node_.acknowledge_ranges(*task->change); !s.ok()) {
-          // The change moved on (aborted, or done while this node was away): nothing to gate.
-          (void)s;
-        }
+        // Refused when the change moved on (aborted, or done while this node was away).
+        Status s = node_.acknowledge_ranges(*task->change);
+        log(s.ok() ? LogLevel::kInfo : LogLevel::kWarn,
+            "acknowledged change " + task->change->to_string() + (s.ok() ? "" : ": " + s.to_string()));
       }
     }
     drop_released_if_done();
@@ -198,6 +212,7 @@ void Streamer::drop_released_if_done() {
   for (const TokenRange& r : ranges) {
     if (replicates_any_of(r)) continue;  // ours again since: keep it
     if (store_.drop_range(r).ok()) metrics_.ranges_dropped++;
+    log(LogLevel::kInfo, "dropped released range (" + r.start.to_string() + ", " + r.end.to_string() + "]");
   }
 }
 

@@ -37,7 +37,8 @@ class KvService;
 
 class Streamer {
  public:
-  Streamer(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics, RangeSet& streaming);
+  Streamer(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics, RangeSet& streaming,
+           LogSink log);
   ~Streamer();
   // Subscribes to ownership events and ring changes; call before Node::start() so that a change
   // resumed after a restart is seen.
@@ -65,6 +66,9 @@ class Streamer {
   bool stream_from(const NodeId& source, TokenRange range);
   void drop_released_if_done();
   bool replicates_any_of(TokenRange r) const;
+  void log(LogLevel level, const std::string& line) const {
+    if (log_) log_(level, line);
+  }
 
   Node& node_;
   KvStore& store_;
@@ -72,6 +76,7 @@ class Streamer {
   KvService& service_;
   KvMetrics& metrics_;
   RangeSet& streaming_;
+  const LogSink log_;
   Subscription ownership_sub_, ring_sub_;
 
   mutable std::mutex mu_;

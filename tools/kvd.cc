@@ -104,6 +104,14 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  config.log = [](LogLevel level, std::string_view line) {
+    switch (level) {
+      case LogLevel::kDebug: spdlog::debug("kv: {}", line); break;
+      case LogLevel::kInfo: spdlog::info("kv: {}", line); break;
+      case LogLevel::kWarn: spdlog::warn("kv: {}", line); break;
+      default: spdlog::error("kv: {}", line); break;
+    }
+  };
   auto opened = kv::KvServer::open(config);
   if (!opened.ok()) return fail(open_exit_code(opened.status()), opened.status().message());
   if (Status s = (*opened)->start(); !s.ok()) return fail(1, s.message());
