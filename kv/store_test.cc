@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include "kv/hints.h"
 #include "kv/hlc.h"
 
 namespace ringkeeper::kv {
@@ -166,6 +167,32 @@ TEST_F(KvStoreTest, RefusesAnotherFormat) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kDataDirRefused);
   EXPECT_NE(s.status().message().find("format 9"), std::string::npos) << s.status().message();
+}
+
+TEST_F(KvStoreTest, HintsAreBoundedPersistedAndKeptPerTarget) {
+  const NodeId a(1, 2), b(3, 4);
+  {
+    auto hints = HintStore::open({.path = (dir_ / "hints").string(), .max_hints = 3});
+    ASSERT_TRUE(hints.ok()) << hints.status().to_string();
+    EXPECT_TRUE(*(*hints)->add(a, "k1", Record{1, false, "v1"}));
+    EXPECT_TRUE(*(*hints)->add(b, "k2", Record{2, true, ""}));
+    EXPECT_TRUE(*(*hints)->add(a, "k3", Record{3, false, "v3"}));
+    EXPECT_FALSE(*(*hints)->add(a, "k4", Record{4, false, "v4"})) << "over the bound";
+    EXPECT_EQ((*hints)->count(), 3u);
+  }
+  auto hints = HintStore::open({.path = (dir_ / "hints").string(), .max_hints = 3});
+  ASSERT_TRUE(hints.ok());
+  EXPECT_EQ((*hints)->count(), 3u) << "hints survive a restart";
+  EXPECT_EQ((*hints)->targets(), (std::vector<NodeId>{a, b}));
+  auto for_a = (*hints)->peek(a, 10);
+  ASSERT_TRUE(for_a.ok());
+  ASSERT_EQ(for_a->size(), 2u);
+  EXPECT_EQ((*for_a)[0].key, "k1");
+  EXPECT_EQ((*for_a)[1].record, (Record{3, false, "v3"}));
+  ASSERT_TRUE((*hints)->remove((*for_a)[0].id).ok());
+  EXPECT_EQ((*hints)->count(), 2u);
+  EXPECT_TRUE(*(*hints)->add(b, "k5", Record{5, false, "v5"})) << "room again";
+  EXPECT_EQ((*hints)->peek(b, 10)->size(), 2u);
 }
 
 TEST(HybridClockTest, StampsGrowAndFarFutureStampsAreRefused) {

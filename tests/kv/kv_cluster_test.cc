@@ -410,6 +410,33 @@ TEST_F(KvClusterTest, TooFewReplicasAnswer503NamingThem) {
   EXPECT_GE(c.metric(0, "kv_unavailable_total{op=\"put\"}"), 1u);
 }
 
+TEST_F(KvClusterTest, AReadRepairsTheReplicasThatAnsweredWithAnOlderRecord) {
+  KvCluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s)) << c.logs();
+  KvClient client(c.kv[0]);
+  KvReply put = client.request("PUT", "/kv/repaired?w=3", "old");
+  ASSERT_EQ(put.status, 204);
+  // A newer record lands on one replica only (as a write that reached just one would).
+  const uint64_t newer = std::stoull(put.timestamp) + 1;
+  KvClient replica2(c.kv[2]);
+  const std::string raw = "PUT /internal/kv/repaired HTTP/1.1\r\nHost: x\r\nX-Ringkeeper-Timestamp: " +
+                          std::to_string(newer) + "\r\nX-Ringkeeper-Ring-Version: " + std::to_string(UINT64_MAX) +
+                          "\r\nContent-Length: 3\r\nConnection: close\r\n\r\nnew";
+  ASSERT_NE(replica2.raw(raw).find("204"), std::string::npos);
+  const uint64_t repairs_before = c.metric(0, "kv_read_repairs_total");
+  KvReply got = client.request("GET", "/kv/repaired?r=3");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, "new");
+  EXPECT_EQ(got.timestamp, std::to_string(newer));
+  // Both other replicas get the winner.
+  Dataset want;
+  want.latest["repaired"] = "new";
+  EXPECT_TRUE(wait_until([&] { return check_replicas(c, want, 0, 1, 1).empty(); }, 10s))
+      << check_replicas(c, want, 0, 1, 1);
+  EXPECT_EQ(c.metric(0, "kv_read_repairs_total"), repairs_before + 2);
+}
+
 TEST_F(KvClusterTest, BadInputGetsA4xxAndACounterAndTheNodeKeepsServing) {
   KvCluster c(3);
   ASSERT_TRUE(c.serving());
