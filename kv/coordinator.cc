@@ -127,16 +127,21 @@ asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req
                                                [](const Reply& r) { return r.ok_status(http::status::no_content); }));
     };
     f->enough = [acks, needed] { return acks() >= needed; };
+    // Once every reply is in (each request has a deadline): natural replicas that did not take
+    // the write get it later from a hint.
+    f->on_all = [this, fp = f.get(), natural, key, rec, ex] {
+      std::vector<NodeId> hinted;
+      for (size_t i = 0; i < natural; ++i) {
+        if (!fp->replies[i].ok_status(http::status::no_content)) hinted.push_back(fp->replies[i].node);
+      }
+      if (!hinted.empty()) asio::co_spawn(ex, store_hints(std::move(hinted), key, rec), asio::detached);
+      fp->on_all = nullptr;
+    };
+    if (f->answered == f->replies.size()) f->on_all();
     if (!f->woken && !f->enough()) {
       boost::system::error_code ec;
       co_await f->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
-    // Natural replicas that missed the write get it later from a hint.
-    std::vector<NodeId> hinted;
-    for (size_t i = 0; i < natural; ++i) {
-      if (!f->replies[i].ok_status(http::status::no_content)) hinted.push_back(f->replies[i].node);
-    }
-    if (!hinted.empty()) asio::co_spawn(ex, store_hints(std::move(hinted), key, rec), asio::detached);
     if (acks() >= needed && natural >= w) {
       HttpResponse res{http::status::no_content, req.version()};
       res.set(kTimestampHeader, std::to_string(rec.stamp));
