@@ -1,5 +1,6 @@
 #include "kv/kv_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -127,20 +128,34 @@ void KvServer::stop() {
   if (m.node) m.node->stop();
 }
 
-// Every second: hands each up replica the hints kept for it, oldest first, 100 at a time.
+// Every second: hands each up replica the hints kept for it, oldest first, until none are left
+// or one is not taken; drops the hints of nodes that left or were removed (they will never take
+// them, and their ranges were streamed to new owners).
 asio::awaitable<void> KvServer::Impl::replay_hints() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping) {
     timer.expires_after(std::chrono::seconds(1));
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    const std::vector<Member> members = node->members();
     for (const NodeId& target : hints->targets()) {
-      if (node->liveness(target) != PeerLiveness::kUp) continue;
-      auto batch = hints->peek(target, 100);
-      if (!batch.ok()) break;
-      for (HintStore::Hint& h : *batch) {
-        if (!co_await service->push_record(target, h.key, h.record)) break;
-        if (hints->remove(h.id).ok()) metrics.hints_replayed++;
+      auto m = std::find_if(members.begin(), members.end(), [&](const Member& x) { return x.id == target; });
+      const bool gone = m == members.end() || m->status == NodeStatus::kLeft;
+      if (!gone && node->liveness(target) != PeerLiveness::kUp) continue;
+      for (bool more = true; more && !stopping;) {
+        auto batch = hints->peek(target, 100);
+        if (!batch.ok() || batch->empty()) break;
+        for (HintStore::Hint& h : *batch) {
+          if (!gone && !co_await service->push_record(target, h.key, h.record)) {
+            more = false;
+            break;
+          }
+          if (!hints->remove(h.id).ok()) {
+            more = false;
+            break;
+          }
+          (gone ? metrics.hints_dropped : metrics.hints_replayed)++;
+        }
       }
       metrics.hints_pending = static_cast<int64_t>(hints->count());
     }

@@ -69,6 +69,7 @@ std::string KvMetrics::text() const {
   counter(out, "kv_hints_stored_total", "Hints stored for an unreachable natural replica.", hints_stored);
   counter(out, "kv_hints_replayed_total", "Hints delivered to their replica.", hints_replayed);
   counter(out, "kv_hints_refused_total", "Hints not kept: the hint store was full.", hints_refused);
+  counter(out, "kv_hints_dropped_total", "Hints dropped: their node left or was removed.", hints_dropped);
   out += "# HELP kv_hints_pending Hints waiting for their replica.\n# TYPE kv_hints_pending gauge\n";
   out += "kv_hints_pending " + std::to_string(hints_pending.load()) + "\n";
   return out;

@@ -48,6 +48,7 @@ struct KvMetrics {
   std::atomic<uint64_t> hints_stored{0};
   std::atomic<uint64_t> hints_replayed{0};
   std::atomic<uint64_t> hints_refused{0};    // a hint over the store's bound (not kept)
+  std::atomic<uint64_t> hints_dropped{0};    // hints for a node that left or was removed
   std::atomic<int64_t> hints_pending{0};     // gauge
 
   void reject(Rejection r) { rejected[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed); }

@@ -292,7 +292,10 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
   const int joiner = c.add();
   ASSERT_TRUE(c.serving(joiner)) << c.logs();
   ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 60s)) << c.logs();
-  EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed()), "") << "after a join";
+  // A join is not phased yet: the joiner may turn NORMAL while its catch-up stream still runs
+  // (docs/kvd.md, "Joins"), so wait for the stream rather than expect it done.
+  EXPECT_TRUE(wait_until([&] { return check_replicas(c, data, 0, 60, test_seed()).empty(); }, 20s))
+      << "after a join: " << check_replicas(c, data, 0, 60, test_seed());
   EXPECT_ALL_KEYS(c, data, "after a join");
 
   std::mt19937_64 rng(test_seed());
@@ -377,10 +380,24 @@ TEST_F(KvClusterTest, KeysSurviveKillNineAndRestartAndRemovenodeOfAKilledNode) {
         return false;
       },
       30s));
+  // Writes while it is down leave hints for it; once it is removed they are dropped.
+  std::vector<std::pair<std::string, std::string>> before_removal;
+  for (size_t i = 7; i < data.latest.size(); i += 100) {
+    before_removal.emplace_back(std::next(data.latest.begin(), static_cast<long>(i))->first, "v4-" + std::to_string(i));
+  }
+  EXPECT_EQ(write_all(running_kv(c), before_removal), 0u);
+  for (auto& [k, v] : before_removal) data.latest[k] = v;
   int rc = -1;
   auto removed = ctl_json(c.nodes[0]->admin(), {"removenode", victim, "--wait"}, &rc);
   ASSERT_EQ(rc, 0) << (removed ? removed->dump() : "no answer") << c.logs();
   ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s)) << c.logs();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return c.metric(0, "kv_hints_pending") == 0 && c.metric(1, "kv_hints_pending") == 0 &&
+               c.metric(3, "kv_hints_pending") == 0;
+      },
+      20s))
+      << "hints for a removed node are dropped";
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed() + 1), "") << "after removenode";
   EXPECT_ALL_KEYS(c, data, "after removenode of a killed node");
 }
