@@ -35,6 +35,23 @@ struct KvService::FanOut {
     timer.expires_after(deadline);
     for (NodeId& n : nodes) replies.push_back(Reply{n, std::nullopt});
   }
+  size_t count(const std::function<bool(const Reply&)>& pred) const {
+    return static_cast<size_t>(std::count_if(replies.begin(), replies.end(), pred));
+  }
+  // The replicas for which `ok` does not hold, and the newest ring version a fencing one (409)
+  // answered with (0: none).
+  std::vector<NodeId> missing(const std::function<bool(const Reply&)>& ok, uint64_t* newer_ring) const {
+    std::vector<NodeId> out;
+    *newer_ring = 0;
+    for (const Reply& r : replies) {
+      if (ok(r)) continue;
+      out.push_back(r.node);
+      if (r.code() == 409) {
+        *newer_ring = std::max(*newer_ring, parse_u64(std::string((**r.answer)[kRingVersionHeader])).value_or(0));
+      }
+    }
+    return out;
+  }
   void record(size_t i, Result<HttpResponse> r) {
     replies[i].answer = std::move(r);
     ++answered;
@@ -56,6 +73,22 @@ HttpRequest KvService::replica_request(http::verb verb, const std::string& targe
   HttpRequest req{verb, target, 11};
   req.set(kRingVersionHeader, std::to_string(ring_version));
   return req;
+}
+
+HttpRequest KvService::write_request(const std::string& key, const Record& rec, uint64_t ring_version) const {
+  HttpRequest req = replica_request(http::verb::put, "/internal/kv/" + percent_encode(key), ring_version);
+  req.set(kTimestampHeader, std::to_string(rec.stamp));
+  if (rec.tombstone) req.set(kTombstoneHeader, "1");
+  req.body() = rec.value;
+  req.prepare_payload();
+  return req;
+}
+
+// Returns once `f` has enough replies, all of them, or its deadline passed.
+asio::awaitable<void> KvService::await_replies(const std::shared_ptr<FanOut>& f) {
+  if (f->woken || (f->enough && f->enough())) co_return;
+  boost::system::error_code ec;
+  co_await f->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 std::shared_ptr<KvService::FanOut> KvService::start_fan_out(std::vector<NodeId> targets, const HttpRequest& proto,
@@ -107,6 +140,7 @@ asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req
                                                           uint32_t w) {
   const auto ex = co_await asio::this_coro::executor;
   const KvMetrics::Op op = rec.tombstone ? KvMetrics::kDelete : KvMetrics::kPut;
+  auto acked = [](const Reply& r) { return r.ok_status(http::status::no_content); };
   for (int attempt = 0;; ++attempt) {
     auto ring = node_.ring();
     const Token token = ring->token_of(key);
@@ -116,51 +150,33 @@ asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req
     // Pending owners must acknowledge too (Cassandra's rule: W plus one per pending target), so
     // that whichever owners read after the change, W of them hold the write.
     const size_t needed = w + (targets.size() - natural);
-    HttpRequest proto = replica_request(http::verb::put, "/internal/kv/" + percent_encode(key), ring->version());
-    proto.set(kTimestampHeader, std::to_string(rec.stamp));
-    if (rec.tombstone) proto.set(kTombstoneHeader, "1");
-    proto.body() = rec.value;
-    proto.prepare_payload();
-    auto f = start_fan_out(targets, proto, ex);
-    auto acks = [f] {
-      return static_cast<size_t>(std::count_if(f->replies.begin(), f->replies.end(),
-                                               [](const Reply& r) { return r.ok_status(http::status::no_content); }));
-    };
-    f->enough = [acks, needed] { return acks() >= needed; };
+    auto f = start_fan_out(targets, write_request(key, rec, ring->version()), ex);
+    f->enough = [fp = f.get(), acked, needed] { return fp->count(acked) >= needed; };
     // Once every reply is in (each request has a deadline): natural replicas that did not take
     // the write get it later from a hint.
-    f->on_all = [this, fp = f.get(), natural, key, rec, ex] {
+    f->on_all = [this, fp = f.get(), natural, key, rec, ex, acked] {
       std::vector<NodeId> hinted;
       for (size_t i = 0; i < natural; ++i) {
-        if (!fp->replies[i].ok_status(http::status::no_content)) hinted.push_back(fp->replies[i].node);
+        if (!acked(fp->replies[i])) hinted.push_back(fp->replies[i].node);
       }
       if (!hinted.empty()) asio::co_spawn(ex, store_hints(std::move(hinted), key, rec), asio::detached);
       fp->on_all = nullptr;
     };
     if (f->answered == f->replies.size()) f->on_all();
-    if (!f->woken && !f->enough()) {
-      boost::system::error_code ec;
-      co_await f->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (acks() >= needed && natural >= w) {
+    co_await await_replies(f);
+    if (f->count(acked) >= needed && natural >= w) {
       HttpResponse res{http::status::no_content, req.version()};
       res.set(kTimestampHeader, std::to_string(rec.stamp));
       co_return res;
     }
-    std::vector<NodeId> missing;
     uint64_t newer = 0;
-    for (const Reply& r : f->replies) {
-      if (r.ok_status(http::status::no_content)) continue;
-      missing.push_back(r.node);
-      if (r.code() == 409) newer = std::max(newer, parse_u64(std::string((**r.answer)[kRingVersionHeader])).value_or(0));
-    }
+    std::vector<NodeId> missing = f->missing(acked, &newer);
     if (newer > 0 && attempt == 0) {
       metrics_.fenced_retries++;
       if (co_await wait_for_ring_version(newer)) continue;
     }
-    // Not enough natural replicas in the ring for W: every natural replica missing counts.
     co_return unavailable(req, op,
-                          "the write reached " + std::to_string(acks()) + " of the " + std::to_string(needed) +
+                          "the write reached " + std::to_string(f->count(acked)) + " of the " + std::to_string(needed) +
                               " replicas it needs (not rolled back where it landed)",
                           missing);
   }
@@ -180,11 +196,8 @@ asio::awaitable<void> KvService::store_hints(std::vector<NodeId> replicas, std::
     bool held = false;
     if (fallback && *fallback != node_.id()) {
       if (auto address = kv_address(*fallback)) {
-        HttpRequest req = replica_request(http::verb::put, "/internal/kv/" + percent_encode(key), node_.ring()->version());
-        req.set(kTimestampHeader, std::to_string(rec.stamp));
-        if (rec.tombstone) req.set(kTombstoneHeader, "1");
+        HttpRequest req = write_request(key, rec, node_.ring()->version());
         req.set(kHintForHeader, replica.to_string());
-        req.body() = rec.value;
         auto r = co_await peers_.send(*address, std::move(req), options_.replica_timeout);
         held = r.ok() && r->result() == http::status::no_content;
       }
@@ -202,22 +215,17 @@ asio::awaitable<void> KvService::store_hints(std::vector<NodeId> replicas, std::
 
 asio::awaitable<HttpResponse> KvService::coordinate_read(const HttpRequest& req, const std::string& key, uint32_t r) {
   const auto ex = co_await asio::this_coro::executor;
+  auto answered = [](const Reply& x) {
+    return x.ok_status(http::status::ok) || x.ok_status(http::status::not_found);
+  };
   for (int attempt = 0;; ++attempt) {
     auto ring = node_.ring();
     std::vector<NodeId> targets = ring->natural_replicas(ring->token_of(key)).to_vector();
     auto f = start_fan_out(targets, replica_request(http::verb::get, "/internal/kv/" + percent_encode(key), ring->version()), ex);
     // A replica answers: 200 with a record, or 404 with none; "not ready" and errors do not count.
-    auto answered = [f] {
-      return static_cast<size_t>(std::count_if(f->replies.begin(), f->replies.end(), [](const Reply& x) {
-        return x.ok_status(http::status::ok) || x.ok_status(http::status::not_found);
-      }));
-    };
-    f->enough = [answered, r] { return answered() >= r; };
-    if (!f->woken && !f->enough()) {
-      boost::system::error_code ec;
-      co_await f->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (answered() >= r) {
+    f->enough = [fp = f.get(), answered, r] { return fp->count(answered) >= r; };
+    co_await await_replies(f);
+    if (f->count(answered) >= r) {
       std::optional<Record> winner;
       for (const Reply& x : f->replies) {
         auto rec = record_of(x);
@@ -238,19 +246,15 @@ asio::awaitable<HttpResponse> KvService::coordinate_read(const HttpRequest& req,
       res.body() = winner->value;
       co_return res;
     }
-    std::vector<NodeId> missing;
     uint64_t newer = 0;
-    for (const Reply& x : f->replies) {
-      if (x.ok_status(http::status::ok) || x.ok_status(http::status::not_found)) continue;
-      missing.push_back(x.node);
-      if (x.code() == 409) newer = std::max(newer, parse_u64(std::string((**x.answer)[kRingVersionHeader])).value_or(0));
-    }
+    std::vector<NodeId> missing = f->missing(answered, &newer);
     if (newer > 0 && attempt == 0) {
       metrics_.fenced_retries++;
       if (co_await wait_for_ring_version(newer)) continue;
     }
     co_return unavailable(req, KvMetrics::kGet,
-                          std::to_string(answered()) + " of the " + std::to_string(r) + " replicas a read needs answered",
+                          std::to_string(f->count(answered)) + " of the " + std::to_string(r) +
+                              " replicas a read needs answered",
                           missing);
   }
 }
@@ -284,11 +288,7 @@ void KvService::read_repair(const std::shared_ptr<FanOut>& f, const std::string&
 asio::awaitable<bool> KvService::push_record(NodeId to, std::string key, Record rec) {
   auto address = kv_address(to);
   if (!address) co_return false;
-  HttpRequest req = replica_request(http::verb::put, "/internal/kv/" + percent_encode(key), node_.ring()->version());
-  req.set(kTimestampHeader, std::to_string(rec.stamp));
-  if (rec.tombstone) req.set(kTombstoneHeader, "1");
-  req.body() = std::move(rec.value);
-  auto r = co_await peers_.send(*address, std::move(req), options_.replica_timeout);
+  auto r = co_await peers_.send(*address, write_request(key, rec, node_.ring()->version()), options_.replica_timeout);
   co_return r.ok() && r->result() == http::status::no_content;
 }
 

@@ -71,6 +71,8 @@ class KvService {
   boost::asio::awaitable<HttpResponse> coordinate_read(const HttpRequest& req, const std::string& key, uint32_t r);
   boost::asio::awaitable<bool> wait_for_ring_version(uint64_t version);
   HttpRequest replica_request(http::verb verb, const std::string& target, uint64_t ring_version) const;
+  HttpRequest write_request(const std::string& key, const Record& rec, uint64_t ring_version) const;
+  boost::asio::awaitable<void> await_replies(const std::shared_ptr<FanOut>& f);
   std::shared_ptr<FanOut> start_fan_out(std::vector<NodeId> targets, const HttpRequest& proto,
                                         const boost::asio::any_io_executor& ex);
   void read_repair(const std::shared_ptr<FanOut>& f, const std::string& key, const Record& winner);
