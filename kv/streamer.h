@@ -7,12 +7,12 @@
 //               replicates again by then);
 //   kCancelled  drops what it streamed for the aborted change.
 // Joins are not phased changes yet (docs/design.md, "Next"): a JOINING node streams the ranges
-// the finished join will give it, from their current replicas, as soon as it sees itself joining,
-// and answers reads of them "not ready" until they are in.
+// the finished join will give it, from their current replicas, as soon as its claim shows
+// tokens, and answers reads of them "not ready" until they are in (docs/kvd.md, "Joins").
 //
-// A range is in once a majority of the replication factor of its sources (or all of them, when
-// fewer are reachable members... never fewer than one) were read completely; until then it is
-// retried every 500 ms. Every event is handled idempotently: merging twice changes nothing.
+// A range is in once a majority of the replication factor of its sources (all of them, when it
+// has fewer; at least one) were read completely; until then it is retried every 500 ms. Every
+// event is handled idempotently: merging twice changes nothing.
 //
 // Thread rules: construct, start() and stop() on the owner's thread; the node calls the
 // subscriptions on its thread, which only enqueue; the work runs on the streamer's thread.
