@@ -60,6 +60,12 @@ void Streamer::on_ownership(const OwnershipEvent& e) {
       break;
     }
     case OwnershipEvent::Kind::kCancelled: {
+      {
+        std::lock_guard lock(mu_);
+        cancelled_.push_back(e.change);  // a stream of it still retrying gives up
+      }
+      log(LogLevel::kInfo, e.change_kind + " " + e.change.to_string() + " cancelled: dropping " +
+                               std::to_string(e.gained.size()) + " ranges streamed for it");
       std::vector<TokenRange> ranges;
       for (const RangeTransfer& t : e.gained) ranges.push_back(t.range);
       enqueue(Task{Task::Kind::kDrop, std::nullopt, {}, std::move(ranges)});
@@ -113,7 +119,7 @@ void Streamer::run() {
       }
     } else if (task) {
       const uint64_t keys_before = metrics_.streamed_keys;
-      stream_all(task->gained);
+      if (!stream_all(task->gained, task->change)) continue;
       log(LogLevel::kInfo, "streamed " + std::to_string(task->gained.size()) + " ranges, " +
                                std::to_string(metrics_.streamed_keys - keys_before) + " records");
       if (task->change) {
@@ -127,21 +133,24 @@ void Streamer::run() {
   }
 }
 
-void Streamer::stream_all(const std::vector<RangeTransfer>& gained) {
+bool Streamer::stream_all(const std::vector<RangeTransfer>& gained, const std::optional<NodeId>& change) {
+  auto given_up = [&] {
+    std::lock_guard lock(mu_);
+    return stopping_ || (change && std::find(cancelled_.begin(), cancelled_.end(), *change) != cancelled_.end());
+  };
   for (const RangeTransfer& t : gained) {
-    for (;;) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-      }
-      if (stream_range(t)) break;
+    while (!stream_range(t)) {
       metrics_.stream_failures++;
-      std::unique_lock lock(mu_);
-      wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+      }
+      if (given_up()) return false;  // the cancel's own task drops the ranges and their marks
     }
     streaming_.remove(t.range);
     metrics_.streamed_ranges++;
   }
+  return true;
 }
 
 bool Streamer::stream_range(const RangeTransfer& t) {

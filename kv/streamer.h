@@ -19,6 +19,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -60,7 +61,8 @@ class Streamer {
   void on_ring_change(const RingChange& c);
   void enqueue(Task t);
   void run();
-  void stream_all(const std::vector<RangeTransfer>& gained);
+  // Streams every gained range; false when `change` was cancelled (or kvd stops) first.
+  bool stream_all(const std::vector<RangeTransfer>& gained, const std::optional<NodeId>& change);
   // One range from enough of its sources; false when not enough could be read.
   bool stream_range(const RangeTransfer& t);
   bool stream_from(const NodeId& source, TokenRange range);
@@ -84,6 +86,7 @@ class Streamer {
   std::deque<Task> queue_;                 // guarded by mu_
   std::vector<TokenRange> release_later_;  // guarded by mu_
   bool join_streamed_ = false;             // guarded by mu_
+  std::vector<NodeId> cancelled_;          // guarded by mu_: changes whose streams must stop
   bool stopping_ = false;                  // guarded by mu_
   std::thread worker_;
 };
