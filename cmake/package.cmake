@@ -17,7 +17,7 @@ endforeach()
 # What the modules' objects call at run time. Header-only dependencies (Asio, Beast, msgpack,
 # nlohmann-json) were compile-time only and are not listed.
 set(ringkeeper_package_link_deps
-  PkgConfig::XXHASH RocksDB::rocksdb-shared OpenSSL::Crypto spdlog::spdlog fmt::fmt)
+  PkgConfig::XXHASH RocksDB::rocksdb-shared OpenSSL::SSL OpenSSL::Crypto spdlog::spdlog fmt::fmt)
 
 # Before 1.0 every minor release may break the ABI, so the soname carries major.minor.
 if(PROJECT_VERSION_MAJOR EQUAL 0)

@@ -4,6 +4,8 @@
 #include <tuple>
 #include <vector>
 
+#include "gossip/hash.h"
+
 namespace ringkeeper::gossip {
 
 std::string_view to_string(ChangeKind kind) {
@@ -12,6 +14,8 @@ std::string_view to_string(ChangeKind kind) {
     case ChangeKind::kDecommission: return "decommission";
     case ChangeKind::kRebalance: return "rebalance";
     case ChangeKind::kRemoveNode: return "removenode";
+    case ChangeKind::kJoin: return "join";
+    case ChangeKind::kReplace: return "replace";
   }
   return "unknown";
 }
@@ -79,7 +83,8 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   auto step = parse_step(w[2]);
   if (!id || !step) return std::nullopt;
   bool known = false;
-  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance, ChangeKind::kRemoveNode}) {
+  for (auto k : {ChangeKind::kMove, ChangeKind::kDecommission, ChangeKind::kRebalance, ChangeKind::kRemoveNode,
+                 ChangeKind::kJoin, ChangeKind::kReplace}) {
     if (w[1] == to_string(k)) {
       r.kind = k;
       known = true;
@@ -93,11 +98,16 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
     if (!subject || subject->is_nil()) return std::nullopt;
     r.subject = *subject;
   }
-  // A removenode names its subject; the other kinds change their coordinator's own ownership.
-  if (r.on_behalf() != (r.kind == ChangeKind::kRemoveNode)) return std::nullopt;
+  // A removenode and a replace name their subject; the other kinds change their coordinator's
+  // own ownership alone.
+  if (r.on_behalf() != (r.kind == ChangeKind::kRemoveNode || r.kind == ChangeKind::kReplace)) return std::nullopt;
   r.id = *id;
   r.step = *step;
   return r;
+}
+
+NodeId join_change_id(const NodeId& joiner, uint64_t claim_stamp) {
+  return NodeId::from_random_bits(joiner.hi() ^ mix64(claim_stamp), joiner.lo() ^ mix64(claim_stamp + 1));
 }
 
 bool ChangeRecord::precedes(const ChangeRecord& other) const {

@@ -32,7 +32,7 @@ inline constexpr std::string_view kData = "data";
 inline constexpr std::string_view kEpoch = "epoch";
 }  // namespace keys
 
-enum class ChangeKind : uint8_t { kMove, kDecommission, kRebalance, kRemoveNode };
+enum class ChangeKind : uint8_t { kMove, kDecommission, kRebalance, kRemoveNode, kJoin, kReplace };
 std::string_view to_string(ChangeKind kind);
 
 // A change's step: the four routing phases, then how it ended.
@@ -48,8 +48,9 @@ struct ChangeRecord {
   ChangeStep step = ChangeStep::kAnnounce;
   uint64_t stamp = 0;        // HLC when announced: earlier changes take precedence
   // The node the change is made on behalf of (removenode: the dead node whose ranges go to their
-  // next owners); the ring reads that node as LEAVING in the change's phase, and the barrier does
-  // not wait for it. Nil for a change of the coordinator's own ownership.
+  // next owners; replace: the dead node whose tokens the coordinator takes over); the ring reads
+  // that node as LEAVING in the change's phase, and the barrier does not wait for it. Nil for a
+  // change of the coordinator's own ownership alone.
   NodeId subject;
   bool on_behalf() const { return !subject.is_nil(); }
   std::string format() const;
@@ -58,6 +59,10 @@ struct ChangeRecord {
   // lower id — the same answer on every node.
   bool precedes(const ChangeRecord& other) const;
 };
+
+// The id of a node's join: the same on every node, from the joiner's id and its claim's stamp
+// (ringctl shows it while the claim is still being agreed on, before the join's record exists).
+NodeId join_change_id(const NodeId& joiner, uint64_t claim_stamp);
 
 // A member's acknowledgement: the change it routes by and that change's step as it sees it.
 struct SeenRecord {

@@ -2,10 +2,6 @@
 
 #include <algorithm>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <msgpack.hpp>
 
 namespace ringkeeper::gossip {
@@ -19,6 +15,9 @@ std::string_view to_string(DecodeError e) {
     case DecodeError::kWrongVersion: return "wrong_version";
     case DecodeError::kWrongCluster: return "wrong_cluster";
     case DecodeError::kMalformed: return "malformed";
+    case DecodeError::kPlaintext: return "plaintext";
+    case DecodeError::kReplayed: return "replayed";
+    case DecodeError::kStale: return "stale";
   }
   return "unknown";
 }
@@ -31,7 +30,6 @@ bool LivenessRecord::supersedes(const LivenessRecord& o) const {
 
 namespace {
 
-constexpr size_t kMacBytes = 32;
 using Packer = msgpack::packer<msgpack::sbuffer>;
 
 void pack_str(Packer& pk, std::string_view s) {
@@ -107,15 +105,21 @@ struct BodyPacker {
     pack_str(pk, m.target_address);
   }
   void operator()(const Rumor&) { pk.pack_array(0); }
+  void operator()(const KeyOp& m) {
+    pk.pack_array(4);
+    pk.pack_uint64(m.op);
+    pk.pack_uint8(static_cast<uint8_t>(m.kind));
+    pack_str(pk, m.key);
+    pack_str(pk, m.fingerprint);
+  }
+  void operator()(const KeyOpAck& m) {
+    pk.pack_array(4);
+    pk.pack_uint64(m.op);
+    pack_str(pk, m.error);
+    pack_str(pk, m.primary);
+    pack_list(pk, m.fingerprints, [](Packer& p, const std::string& f) { pack_str(p, f); });
+  }
 };
-
-std::string mac_of(std::string_view secret, std::string_view payload) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
 
 static_assert(kMaxListEntries >= kMaxLivenessRecords && kMaxListEntries >= kMaxKeysPerEntry &&
               kMaxListEntries >= ClusterState::kBuckets && kMaxValueBytes >= kMaxKeyBytes);
@@ -310,6 +314,32 @@ class Reader {
   uint32_t budget_ = kMaxElementsPerMessage;  // list elements left for this message
 };
 
+// A fingerprint is 16 hex digits; 64 bytes leaves room without letting a peer send megabytes.
+constexpr uint32_t kMaxFingerprintBytes = 64;
+constexpr uint32_t kMaxKeyOpKeys = 256;
+
+KeyOp read_key_op(Reader& r, uint32_t& extra) {
+  extra = r.record(4);
+  KeyOp m;
+  m.op = r.u64();
+  const uint64_t kind = r.u64();
+  if (kind > static_cast<uint64_t>(KeyOpKind::kRemove)) throw Malformed{};
+  m.kind = static_cast<KeyOpKind>(kind);
+  m.key = r.str(kMaxFingerprintBytes);
+  m.fingerprint = r.str(kMaxFingerprintBytes);
+  return m;
+}
+
+KeyOpAck read_key_op_ack(Reader& r, uint32_t& extra) {
+  extra = r.record(4);
+  KeyOpAck m;
+  m.op = r.u64();
+  m.error = r.str(1024);
+  m.primary = r.str(kMaxFingerprintBytes);
+  m.fingerprints = r.list_of(kMaxKeyOpKeys, [&] { return r.str(kMaxFingerprintBytes); });
+  return m;
+}
+
 Body read_body(uint64_t type, Reader& r) {
   namespace t = wire_tag;
   auto bucket = [&] {
@@ -390,6 +420,12 @@ Body read_body(uint64_t type, Reader& r) {
       extra = r.record(0);
       body = Rumor{};
       break;
+    case t::kKeyOp:
+      body = read_key_op(r, extra);
+      break;
+    case t::kKeyOpAck:
+      body = read_key_op_ack(r, extra);
+      break;
     default: throw Malformed{};
   }
   r.end_record(extra);
@@ -402,7 +438,6 @@ std::string encode(const Message& msg, const CodecOptions& opts, uint32_t versio
   if (version == 0) version = opts.newest_version;
   msgpack::sbuffer buf;
   buf.write("\0\0\0\0", 4);  // length prefix, filled in below
-  const size_t start = buf.size();
   Packer pk(&buf);
   pk.pack_array(12);
   pk.pack_uint32(version);
@@ -423,7 +458,6 @@ std::string encode(const Message& msg, const CodecOptions& opts, uint32_t versio
   // A trailing field every version reads or skips: what the sender speaks.
   pk.pack_uint32(opts.newest_version);
   std::string out(buf.data(), buf.size());
-  if (!opts.secret.empty()) out += mac_of(opts.secret, std::string_view(out).substr(start));
   const uint32_t len = static_cast<uint32_t>(out.size() - 4);
   for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(len >> (24 - 8 * i));
   return out;
@@ -447,19 +481,6 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
   }
   r.consumed = 4 + size_t{len};
   std::string_view payload = bytes.substr(4, len);
-  if (!opts.secret.empty()) {
-    if (payload.size() < kMacBytes) {
-      r.error = DecodeError::kBadMac;
-      return r;
-    }
-    std::string_view mac = payload.substr(payload.size() - kMacBytes);
-    payload.remove_suffix(kMacBytes);
-    const std::string want = mac_of(opts.secret, payload);
-    if (CRYPTO_memcmp(want.data(), mac.data(), kMacBytes) != 0) {
-      r.error = DecodeError::kBadMac;
-      return r;
-    }
-  }
   try {
     Reader in(payload);
     const uint32_t extra = in.record(11);
@@ -510,6 +531,8 @@ uint32_t wire_tag_of(const Body& body) {
     uint32_t operator()(const PingAck&) const { return wire_tag::kPingAck; }
     uint32_t operator()(const PingReq&) const { return wire_tag::kPingReq; }
     uint32_t operator()(const Rumor&) const { return wire_tag::kRumor; }
+    uint32_t operator()(const KeyOp&) const { return wire_tag::kKeyOp; }
+    uint32_t operator()(const KeyOpAck&) const { return wire_tag::kKeyOpAck; }
   };
   return std::visit(Tag{}, body);
 }

@@ -1,5 +1,6 @@
-// Wire codec: Message <-> length-prefixed msgpack frame with a wire-format version, the cluster
-// name and, when a secret is set, an HMAC-SHA256 over the frame. Pure functions; any thread.
+// Wire codec: Message <-> length-prefixed msgpack frame with a wire-format version and the cluster
+// name. Pure functions; any thread. With a gossip key these frames travel sealed (AES-256-GCM,
+// gossip/seal.h), which wraps this codec's frames without changing them.
 // The simulator passes every message through these, exactly as the TCP transport does.
 //   std::string frame = encode(msg, opts);
 //   DecodeResult r = decode(frame, opts);   // r.error says why a frame was refused
@@ -55,13 +56,12 @@ inline constexpr uint32_t kMaxDepth = 8;
 // (a new type takes the next free number; codec_test pins them).
 namespace wire_tag {
 inline constexpr uint32_t kSyn = 0, kSynReply = 1, kDigests = 2, kAck = 3, kAck2 = 4, kPing = 5, kPingAck = 6,
-                          kPingReq = 7, kRumor = 8;
+                          kPingReq = 7, kRumor = 8, kKeyOp = 9, kKeyOpAck = 10;
 }
 uint32_t wire_tag_of(const Body& body);
 
 struct CodecOptions {
   std::string cluster_name = "ringkeeper";
-  std::string secret;  // empty: no MAC
   size_t max_frame = kDefaultMaxFrame;
   // The newest version this node reads and writes (lower only to stand in for an older build in
   // tests); frames above it are refused as kWrongVersion.
@@ -73,10 +73,14 @@ enum class DecodeError : uint8_t {
   kNone = 0,
   kTruncated,     // fewer bytes than the length prefix says (more may still arrive)
   kOversized,     // the length prefix exceeds max_frame
-  kBadMac,        // MAC missing or wrong
+  kBadMac,        // a sealed frame no installed key authenticates (tampered, or another key)
   kWrongVersion,  // a wire version this build does not speak
-  kWrongCluster,  // another cluster's name
+  kWrongCluster,  // another cluster's name (or, sealed, another cluster id)
   kMalformed,     // not a message at all, or over one of the caps above
+  // Sealed frames (gossip/seal.h); appended, so the values above keep their metric indices.
+  kPlaintext,     // a plaintext frame to a node that encrypts and does not accept plaintext
+  kReplayed,      // a sealed frame whose nonce this node has already accepted from that sender
+  kStale,         // a sealed frame sent further from this node's clock than the frame age bound
 };
 std::string_view to_string(DecodeError e);
 

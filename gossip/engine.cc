@@ -318,10 +318,14 @@ void GossipEngine::start(Millis now) {
   started_ = true;
   const NodeState* own = state_.find(config_.id);
   const VersionedValue* tokens = own ? own->get(keys::kTokens) : nullptr;
-  if (tokens && !tokens->value.empty() && own_status()) {
-    join_.finish();  // persisted tokens win: a restart keeps what it owned
+  const auto change = own_change();
+  const bool joining = own_status() == NodeStatus::kJoining;
+  const bool resumable = change && (change->kind == ChangeKind::kJoin || change->kind == ChangeKind::kReplace);
+  if (tokens && !tokens->value.empty() && own_status() && (!joining || resumable)) {
+    join_.finish();  // persisted tokens win: a restart keeps what it owned, or resumes its join
     return;
   }
+  // A joiner that stopped before its claim was agreed on claims again (a fresh claim).
   if (join_.founder() && config_.cluster_id.is_nil()) {
     config_.cluster_id = NodeId::from_random_bits(rng_.next(), rng_.next());
   }
@@ -423,7 +427,9 @@ bool GossipEngine::converged() {
 
 void GossipEngine::update_membership(Millis now) {
   if (removed_) return;
-  if (!join_.done()) {
+  if (!join_.done() && !config_.join.replace.is_nil()) {
+    drive_replace(now);
+  } else if (!join_.done()) {
     auto r = ring();
     std::vector<NodeId> waiting = join_.claimed() ? not_agreeing(*r, true, 64) : std::vector<NodeId>{};
     JoinProcess::Action a = join_.step(now, *r, state_.size(), waiting.empty());
@@ -433,8 +439,12 @@ void GossipEngine::update_membership(Millis now) {
       claim(*a.claim, now);
     }
     if (a.become_normal) {
-      bump_epoch();
-      set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+      if (join_.founding()) {
+        bump_epoch();  // ranges nobody owned before: no data phases
+        set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
+      } else {
+        start_join_change(now);
+      }
       waiting.clear();
     }
     if (waiting != join_waiting_) {
@@ -514,7 +524,7 @@ void GossipEngine::write_tombstone(const NodeId& id) {
 std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::removal_of(const NodeId& id) const {
   for (const NodeId& coordinator : changing_) {
     auto c = ChangeRecord::parse(state_.find(coordinator)->get(keys::kChange)->value);
-    if (c && c->kind == ChangeKind::kRemoveNode && c->subject == id) return std::make_pair(coordinator, *c);
+    if (c && c->on_behalf() && c->subject == id) return std::make_pair(coordinator, *c);  // removenode, replace
   }
   return std::nullopt;
 }
@@ -596,6 +606,72 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
     }
   }
   return "";
+}
+
+void GossipEngine::drive_replace(Millis now) {
+  if (!fatal_.empty()) return;
+  const NodeId& x = config_.join.replace;
+  if (state_.size() <= 1) return;  // still learning the cluster from its seeds
+  if (replace_learning_since_ < 0) replace_learning_since_ = now;
+  const NodeState* st = state_.find(x);
+  const VersionedValue* status = st && !st->is_tombstone() ? st->get(keys::kStatus) : nullptr;
+  if (!st) {
+    // Entries arrive within a few rounds of the first exchange; past that, it is not there.
+    if (now - replace_learning_since_ > std::max<Millis>(config_.join.settle, 5 * config_.gossip_interval)) {
+      fatal_ = "cannot replace " + x.to_string() + ": the cluster has no such node";
+    }
+    return;
+  }
+  if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal))) {
+    fatal_ = "cannot replace " + x.to_string() + ": it is " +
+             (st->is_tombstone() ? std::string("REMOVED") : status->value) +
+             " (only a NORMAL node that is down can be replaced; start a new node without --replace)";
+    return;
+  }
+  std::string wait;
+  if (liveness_.view(x) != PeerLiveness::kDown) {
+    wait = "waits until " + x.to_string() + " is seen down before taking over its tokens";
+  } else if (auto other = active_change()) {
+    wait = "waits for change " + other->second.id.to_string() + " to end (one change at a time)";
+  }
+  if (!wait.empty()) {
+    if (wait != replace_wait_) note("replace " + wait);
+    replace_wait_ = std::move(wait);
+    return;
+  }
+  const VersionedValue* tokens = st->get(keys::kTokens);
+  ChangeRecord c;
+  c.id = NodeId::from_random_bits(rng_.next(), rng_.next());
+  c.kind = ChangeKind::kReplace;
+  c.step = ChangeStep::kAnnounce;
+  c.subject = x;
+  bump_epoch();
+  claim(parse_tokens(tokens ? tokens->value : ""), now);  // the dead node's tokens, a fresh stamp
+  c.stamp = next_hlc(now);
+  ++ownership_writes_;
+  set_local(keys::kChange, c.format());
+  join_.finish();
+  note("replacing " + x.to_string() + ": took over its tokens; change " + c.id.to_string() + " announced");
+  publish_seen();
+  hurry(now);
+}
+
+void GossipEngine::start_join_change(Millis now) {
+  // The claim stage was the join's announce (its claim agreed on by every live member, routed
+  // as write_both all along): the change starts at write_both, where the joiner's embedder
+  // streams what it gains (the data barrier), then read_new, release, and NORMAL at done.
+  const NodeState* own = state_.find(config_.id);
+  const VersionedValue* stamp = own ? own->get(keys::kStamp) : nullptr;
+  ChangeRecord c;
+  c.id = join_change_id(config_.id, stamp ? parse_stamp(stamp) : 0);
+  c.kind = ChangeKind::kJoin;
+  c.step = ChangeStep::kWriteBoth;
+  c.stamp = next_hlc(now);
+  bump_epoch();
+  ++ownership_writes_;
+  set_local(keys::kChange, c.format());
+  publish_seen();
+  hurry(now);
 }
 
 void GossipEngine::start_change(ChangeKind kind, Millis now, const NodeId& subject) {
@@ -681,11 +757,9 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState&
   if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
   if (auto* v = st.get(keys::kChange); v && !st.is_tombstone()) {
     if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) {
-      if (!c->on_behalf()) {
-        d.phase = phase_of(c->step);
-      } else if (on_behalf) {
-        *on_behalf = std::move(c);
-      }
+      if (!c->on_behalf() || c->kind == ChangeKind::kReplace) d.phase = phase_of(c->step);
+      if (c->kind == ChangeKind::kReplace) d.replaces = c->subject;  // takes over its tokens
+      if (c->on_behalf() && on_behalf) *on_behalf = std::move(c);
     }
   }
   if (auto* v = st.get(keys::kDc)) d.dc = v->value;
@@ -733,6 +807,9 @@ void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   if (change.on_behalf()) {
     set_local(keys::kChange, change.format());
     if (step == ChangeStep::kDone) write_tombstone(change.subject);  // its ranges have their new owners
+    if (step == ChangeStep::kDone && change.kind == ChangeKind::kReplace) {
+      set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));  // it holds the tokens now
+    }
     publish_seen();
     if (step == ChangeStep::kAborted) note("change " + change.id.to_string() + " (" + std::string(to_string(change.kind)) + ") aborted");
     return;
@@ -767,6 +844,10 @@ std::string GossipEngine::abort_change(const NodeId& change) {
   auto c = own_change();
   if (!c || c->id != change) return "change " + change.to_string() + " is not this node's";
   if (!in_flight(c->step)) return "change " + change.to_string() + " already ended (" + std::string(to_string(c->step)) + ")";
+  if (c->kind == ChangeKind::kJoin || c->kind == ChangeKind::kReplace) {
+    return "a " + std::string(to_string(c->kind)) +
+           " cannot be rolled back; stop the joining node, and removenode it once it is seen down";
+  }
   if (c->step >= ChangeStep::kReadNew) {
     return "change " + change.to_string() + " reads from its new owners already (" + std::string(to_string(c->step)) +
            "); it can only complete";
@@ -784,8 +865,12 @@ void GossipEngine::drive_own_change(Millis now) {
   }
   if (c->step == ChangeStep::kAnnounce) {
     // Two changes announced at once (neither saw the other): the later one yields, before it
-    // routed anything differently.
+    // routed anything differently. A replace waits instead (the node exists to replace).
     auto first = active_change();
+    if (first && first->second.id != c->id && c->kind == ChangeKind::kReplace) {
+      change_waiting_.clear();
+      return;
+    }
     if (first && first->second.id != c->id) {
       note("change " + c->id.to_string() + " yields to change " + first->second.id.to_string() + " of " +
            first->first.to_string() + ", announced first");

@@ -39,7 +39,7 @@ struct EngineConfig {
   size_t max_delta_bytes = 256 << 10; // per Ack/Ack2; the rest follows in later rounds
   Millis gossip_interval = 1000;      // one round
   LivenessTimings liveness;           // failure detection
-  JoinSettings join;                  // tokens, dc, rack; used only if no tokens are persisted
+  JoinSettings join;                  // tokens, dc, rack, replace; used only if no tokens are persisted
   Millis left_expiry = 3 * 24 * 3600 * 1000LL;  // a LEFT entry becomes a bare tombstone after this
   Millis load_interval = 60'000;      // the load value is republished at most this often
 
@@ -181,7 +181,8 @@ class GossipEngine {
   // with the reason, for this node, an unknown node, or one this node does not see as down.
   // Already removed, or a removal of it already in flight: accepted, nothing new is started.
   std::string remove_node(const NodeId& id, Millis now, bool force = false);
-  // The change in flight that removes `id`, with its coordinator, if any.
+  // The change in flight that removes `id` (a removenode or a replace of it), with its
+  // coordinator, if any.
   std::optional<std::pair<NodeId, ChangeRecord>> removal_of(const NodeId& id) const;
 
   // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
@@ -243,6 +244,9 @@ class GossipEngine {
   // True once this node learned that an operator removed it (a REMOVED tombstone naming it):
   // from then on it claims nothing, sends nothing and answers nothing; the runtime stops.
   bool removed() const { return removed_; }
+  // Why this node cannot go on (a --replace of a node that is not there to replace), once known:
+  // it then claims and sends nothing; the runtime stops with this line.
+  const std::string& fatal() const { return fatal_; }
   // Members whose gossiped placement did not yet show this node's join at its last round (down
   // ones included: no join completes on one side of a partition; at most 64). Empty unless this
   // node is joining with a claim.
@@ -327,6 +331,10 @@ class GossipEngine {
   // `subject`: the dead node a removal is for (its own state does not refuse it).
   std::string change_refusal(const NodeId* subject = nullptr);
   void start_change(ChangeKind kind, Millis now, const NodeId& subject = NodeId());
+  void start_join_change(Millis now);
+  // --replace: waits to learn the cluster, to see the replaced node down and no change in flight,
+  // then claims its tokens and announces the replace.
+  void drive_replace(Millis now);
   // Writes the REMOVED tombstone for `id` (the end of a removal, or a forced one).
   void write_tombstone(const NodeId& id);
   // Before this node changes the ring: its epoch becomes the ring version + 1.
@@ -405,6 +413,9 @@ class GossipEngine {
   NodeMap<Millis> left_seen_;         // when this node first saw an entry as LEFT; -1 handled
   std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)
   bool removed_ = false;
+  std::string fatal_;
+  std::string replace_wait_;  // last reported reason a --replace waits
+  Millis replace_learning_since_ = -1;  // --replace: when the node first knew a peer
   std::vector<NodeId> join_waiting_;  // last reported (a notice when it changes)
   std::vector<NodeId> change_waiting_;  // last reported for this node's in-flight change
   size_t catchup_offset_ = 0;         // where the next down-record catch-up starts

@@ -56,6 +56,9 @@ JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size
         if (id == self_) claimed_ = tokens;
       }
     }
+    founding_ = std::none_of(ring.nodes().begin(), ring.nodes().end(), [](const RingNode& n) {
+      return owns_current_tokens(n.status) && !n.tokens.empty();
+    });
     phase_ = Phase::kClaimed;
     action.claim = claimed_;
     return action;
@@ -66,6 +69,9 @@ JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size
   if (me->tokens.size() < claimed_.size()) {
     // Lost some: re-pick all of them against the ring without us (a fresh claim, a new stamp).
     ++repicks_;
+    founding_ = founding_ && std::none_of(ring.nodes().begin(), ring.nodes().end(), [&](const RingNode& n) {
+                  return n.id != self_ && owns_current_tokens(n.status) && !n.tokens.empty();
+                });
     claimed_ = pick_tokens(ring, self_, settings_.dc, settings_.rack, settings_.num_tokens);
     action.claim = claimed_;
     return action;

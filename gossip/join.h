@@ -22,6 +22,9 @@ struct JoinSettings {
   std::string dc = "dc1";
   std::string rack = "rack1";
   Millis settle = 2000;               // wait after learning the cluster before claiming
+  // ringd --replace: instead of claiming tokens of its own, take over this dead node's (a phased
+  // change of kind replace; the engine drives it). Nil: join as usual.
+  NodeId replace;
 };
 
 // `count` tokens for `self` from the allocator, against every other node's tokens in `ring` and
@@ -46,6 +49,9 @@ class JoinProcess {
   // node routes with this node's ring and no joiner lacks tokens.
   Action step(Millis now, const RingSnapshot& ring, size_t known_nodes, bool ring_agreed);
 
+  // The claim was made with no node owning tokens yet (nodes founding a cluster together): the
+  // ranges it takes have no previous owner, so the join needs no data phases.
+  bool founding() const { return founding_; }
   bool done() const { return phase_ == Phase::kDone; }
   bool claimed() const { return phase_ == Phase::kClaimed; }
   void finish() { phase_ = Phase::kDone; }  // the node already owns tokens (a restart)
@@ -62,6 +68,7 @@ class JoinProcess {
   size_t known_ = 0;
   std::vector<Token> claimed_;
   uint32_t repicks_ = 0;
+  bool founding_ = false;
 };
 
 }  // namespace ringkeeper::gossip

@@ -82,7 +82,27 @@ struct Rumor {
   bool operator==(const Rumor&) const = default;
 };
 
-using Body = std::variant<Syn, SynReply, Digests, Ack, Ack2, Ping, PingAck, PingReq, Rumor>;
+// Operator keyring commands (`ringctl keys`): sent by the node that took the command to every live
+// member, and each member's answer. The node runtime handles both (node/key_ops.h); the engine
+// never sees them. A KeyOp is obeyed only when it arrived sealed, or the receiver holds no primary
+// key yet (docs/security.md).
+enum class KeyOpKind : uint8_t { kList = 0, kInstall = 1, kUse = 2, kRemove = 3 };
+struct KeyOp {
+  uint64_t op = 0;  // the coordinator's id for the command, echoed by the answers
+  KeyOpKind kind = KeyOpKind::kList;
+  std::string key;          // install: the raw 32-byte key; empty otherwise
+  std::string fingerprint;  // use, remove: the key's fingerprint (gossip/seal.h)
+  bool operator==(const KeyOp&) const = default;
+};
+struct KeyOpAck {
+  uint64_t op = 0;
+  std::string error;                      // empty: applied (or, for list, answered)
+  std::string primary;                    // the answering node's primary key's fingerprint ("" none)
+  std::vector<std::string> fingerprints;  // every key it holds, after the command
+  bool operator==(const KeyOpAck&) const = default;
+};
+
+using Body = std::variant<Syn, SynReply, Digests, Ack, Ack2, Ping, PingAck, PingReq, Rumor, KeyOp, KeyOpAck>;
 
 struct Message {
   NodeId from;

@@ -5,8 +5,11 @@
 #include <stdexcept>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "node/acceptor.h"
 
@@ -17,45 +20,91 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace ssl = asio::ssl;
+
+namespace {
+
+// TLS 1.2 and later, the certificate chain and its key from PEM files. Throws on a bad file.
+std::unique_ptr<ssl::context> tls_context(const AdminTls& tls) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  try {
+    ctx->use_certificate_chain_file(tls.cert_file);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--admin-tls-cert: cannot load " + tls.cert_file + ": " + e.what());
+  }
+  try {
+    ctx->use_private_key_file(tls.key_file, ssl::context::pem);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--admin-tls-key: cannot load " + tls.key_file + " (or it is not the key of " +
+                             tls.cert_file + "): " + e.what());
+  }
+  return ctx;
+}
+
+// What a plain-HTTP request to the HTTPS port gets: a readable refusal instead of TLS garbage.
+const std::string kPlainHttpRefusal = [] {
+  const std::string body =
+      "{\"error\":\"this admin port speaks HTTPS: call it with https:// (ringctl: --cacert FILE)\"}\n";
+  return "HTTP/1.1 400 Bad Request\r\nServer: ringkeeper\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}();
+
+}  // namespace
+
+Status check_admin_tls(const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() && key_file.empty()) return {};
+  if (cert_file.empty() || key_file.empty()) {
+    return Status::invalid_argument("--admin-tls-cert and --admin-tls-key go together: give both");
+  }
+  try {
+    (void)tls_context(AdminTls{cert_file, key_file});
+  } catch (const std::exception& e) {
+    return Status::invalid_argument(e.what());
+  }
+  return {};
+}
+
 struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   std::string listen;
   Handler handler;
+  std::unique_ptr<ssl::context> tls;  // null: plain HTTP
   tcp::acceptor acceptor;
   bool closed = false;
 
-  Impl(asio::io_context& io_, std::string l, Handler h)
-      : io(io_), listen(std::move(l)), handler(std::move(h)), acceptor(io_) {}
+  Impl(asio::io_context& io_, std::string l, Handler h, const AdminTls& t)
+      : io(io_), listen(std::move(l)), handler(std::move(h)), tls(t.enabled() ? tls_context(t) : nullptr),
+        acceptor(io_) {}
 
-  asio::awaitable<void> serve(tcp::socket socket) {
-    auto self = shared_from_this();
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
-    boost::system::error_code ec;
-    const auto remote = stream.socket().remote_endpoint(ec);
-    const bool loopback = !ec && remote.address().is_loopback();
+  AdminResponse answer(const http::request<http::string_body>& req, bool loopback) {
+    AdminRequest ar;
+    ar.method = std::string(req.method_string());
+    ar.target = std::string(req.target());
+    ar.body = req.body();
+    if (auto it = req.find(http::field::authorization); it != req.end()) ar.authorization = std::string(it->value());
+    ar.loopback = loopback;
+    try {
+      return handler(ar);
+    } catch (const std::exception& e) {
+      return {500, "application/json", std::string("{\"error\":\"internal error\"}")};
+    }
+  }
+
+  // Requests on one connection (plain or TLS) until it closes, errs or asks to.
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream, beast::flat_buffer& buffer, bool loopback) {
     for (;;) {
-      http::request<http::string_body> req;
       http::request_parser<http::string_body> parser;
       parser.body_limit(1 << 20);
-      stream.expires_after(std::chrono::seconds(10));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
       boost::system::error_code rec;
       auto rn = co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, rec));
       (void)rn;
       if (rec) break;
-      req = parser.release();
-      AdminRequest ar;
-      ar.method = std::string(req.method_string());
-      ar.target = std::string(req.target());
-      ar.body = req.body();
-      if (auto it = req.find(http::field::authorization); it != req.end()) ar.authorization = std::string(it->value());
-      ar.loopback = loopback;
-      AdminResponse resp;
-      try {
-        resp = handler(ar);
-      } catch (const std::exception& e) {
-        resp = {500, "application/json", std::string("{\"error\":\"internal error\"}")};
-      }
+      http::request<http::string_body> req = parser.release();
+      AdminResponse resp = answer(req, loopback);
       http::response<http::string_body> res{static_cast<http::status>(resp.status), req.version()};
       res.set(http::field::server, "ringkeeper");
       res.set(http::field::content_type, resp.content_type);
@@ -67,7 +116,36 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       (void)wn;
       if (wec || !res.keep_alive() || closed) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  asio::awaitable<void> serve(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    const auto remote = stream.socket().remote_endpoint(ec);
+    const bool loopback = !ec && remote.address().is_loopback();
+    if (!tls) {
+      co_await session(stream, buffer, loopback);
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_return;
+    }
+    stream.expires_after(std::chrono::seconds(10));
+    const bool is_tls = co_await beast::async_detect_ssl(stream, buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    if (!is_tls) {
+      co_await asio::async_write(stream, asio::buffer(kPlainHttpRefusal), asio::redirect_error(asio::use_awaitable, ec));
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *tls);
+    const size_t used = co_await secure.async_handshake(ssl::stream_base::server, buffer.data(),
+                                                        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    buffer.consume(used);
+    co_await session(secure, buffer, loopback);
+    beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(2));
+    co_await secure.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
   }
 
   asio::awaitable<void> accept_loop() {
@@ -87,8 +165,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-AdminServer::AdminServer(asio::io_context& io, std::string listen, Handler handler)
-    : impl_(std::make_shared<Impl>(io, std::move(listen), std::move(handler))) {}
+AdminServer::AdminServer(asio::io_context& io, std::string listen, Handler handler, AdminTls tls)
+    : impl_(std::make_shared<Impl>(io, std::move(listen), std::move(handler), tls)) {}
 
 AdminServer::~AdminServer() { close(); }
 

@@ -1,5 +1,6 @@
 // The admin API's requests and answers as values, the call policy, and AdminServer: the admin
-// HTTP/1.1 listener (Boost.Beast) that hands each request to a handler on the node thread.
+// HTTP/1.1 listener (Boost.Beast) that hands each request to a handler on the node thread, over
+// TLS when given a certificate and key (HTTPS; a plain-HTTP request to it gets a 400 saying so).
 // Requests are small; one request in flight per connection, keep-alive honoured, a 10 s deadline
 // per request. Not thread-safe: node thread only.
 #pragma once
@@ -7,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "ringkeeper/status.h"
 
 namespace boost::asio {
 class io_context;
@@ -28,9 +31,20 @@ struct AdminResponse {
   std::string body;
 };
 
-// Read-only calls (GET) are open; state-changing ones need a loopback caller or the admin token
-// ("Authorization: Bearer TOKEN", compared in constant time).
-bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token);
+// Read-only calls (GET) are open unless `reads_need_token`; state-changing ones (and then reads)
+// need a loopback caller or the admin token ("Authorization: Bearer TOKEN", compared in constant
+// time).
+bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token, bool reads_need_token = false);
+
+// HTTPS for the admin listener: PEM file paths; both empty: plain HTTP.
+struct AdminTls {
+  std::string cert_file;
+  std::string key_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+// Loads the certificate and key as the server will: ok when usable (or not configured), else
+// kInvalidArgument naming the flag and the reason (a missing half, an unreadable or mismatched file).
+Status check_admin_tls(const std::string& cert_file, const std::string& key_file);
 
 // What the Env hands the runtime for its admin address (Env::make_admin_listener): something
 // that passes requests to the handler on the node thread until closed.
@@ -45,7 +59,8 @@ class AdminListener {
 
 class AdminServer final : public AdminListener {
  public:
-  AdminServer(boost::asio::io_context& io, std::string listen, Handler handler);
+  // Throws std::runtime_error when `tls` is enabled and its files do not load.
+  AdminServer(boost::asio::io_context& io, std::string listen, Handler handler, AdminTls tls = {});
   ~AdminServer() override;
   std::string start() override;
   void close() override;

@@ -2,8 +2,12 @@
 #include "node/admin_routes.h"
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <map>
 #include <optional>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -115,8 +119,7 @@ AdminResponse health(Call& c) {
 // only the joiner knows whom it waits for.
 json join_change(Call& c, const MemberView& m) {
   if (m.gone || !m.status_gossiped || m.status != "JOINING" || !m.has_claim) return nullptr;
-  const NodeId change_id =
-      NodeId::from_random_bits(m.id.hi() ^ gossip::mix64(m.stamp), m.id.lo() ^ gossip::mix64(m.stamp + 1));
+  const NodeId change_id = gossip::join_change_id(m.id, m.stamp);
   json waiting = json::array();
   if (m.self) {
     for (const NodeId& w : c.driver.engine().join_waiting_for()) waiting.push_back(w.to_string());
@@ -134,7 +137,9 @@ json change_waiting_for(Call& c, const MemberView& m) {
 // status's per-node "change": a gossiped change in flight, else a removal of it in flight, else a
 // join in flight, else null.
 json change_in_flight(Call& c, const MemberView& m) {
-  if (m.gone || !m.change || !gossip::in_flight(m.change->step) || m.change->on_behalf()) {
+  const bool coordinates_own = m.change && gossip::in_flight(m.change->step) &&
+                               m.change->kind != gossip::ChangeKind::kRemoveNode;  // a removal shows on its subject
+  if (m.gone || !coordinates_own) {
     if (auto removal = m.gone ? std::nullopt : c.driver.engine().removal_of(m.id)) {
       const bool coordinating = removal->first == c.driver.identity().id;
       return json{{"id", removal->second.id.to_string()},
@@ -434,6 +439,79 @@ AdminResponse removenode(Call& c) {
                          {"removed", nid->to_string()}});
 }
 
+// ---- keys (ringctl keys; node/key_ops.h) ----
+// Each command answers at once with {"op": ID, ...}; GET /v1/keys/op?id=ID follows it until
+// "done": every live member answered, or the deadline passed.
+
+std::string op_hex(uint64_t id) { return fmt::format("{:016x}", id); }
+
+std::vector<KeyOps::Target> live_peers(Call& c) {
+  std::vector<KeyOps::Target> out;
+  for (const MemberView& m : c.view().members) {
+    if (!m.self && !m.gone && m.reachable && !m.address.empty()) out.push_back({m.id, m.address});
+  }
+  return out;
+}
+
+AdminResponse start_key_op(Call& c, gossip::KeyOp op) {
+  uint64_t id = 0;
+  if (std::string err = c.driver.start_key_op(op, live_peers(c), &id); !err.empty()) return error(409, err);
+  return reply(200, json{{"op", op_hex(id)}, {"kind", std::string(key_op_name(op.kind))}, {"done", false}});
+}
+
+AdminResponse keys_list(Call& c) { return start_key_op(c, gossip::KeyOp{0, gossip::KeyOpKind::kList, "", ""}); }
+
+// install, use, remove: {"key": "<base64 key>"}.
+AdminResponse keys_change(Call& c, gossip::KeyOpKind kind) {
+  const json body = body_object(c);
+  std::string why = "expects {\"key\": \"<base64-encoded 32-byte key>\"}";
+  std::optional<std::string> raw;
+  if (!body.is_discarded() && body.contains("key") && body["key"].is_string()) {
+    raw = gossip::decode_key_base64(body["key"].get<std::string>(), &why);
+  }
+  if (!raw) return error(400, std::string("keys ") + std::string(key_op_name(kind)) + ": " + why);
+  const std::string fingerprint = gossip::key_fingerprint(*raw);
+  if (kind != gossip::KeyOpKind::kInstall && !c.driver.keyring().holds(*raw)) {
+    return error(409, "key " + fingerprint + " is not installed on this node (keys install it first)");
+  }
+  return start_key_op(c, gossip::KeyOp{0, kind, kind == gossip::KeyOpKind::kInstall ? *raw : "", fingerprint});
+}
+AdminResponse keys_install(Call& c) { return keys_change(c, gossip::KeyOpKind::kInstall); }
+AdminResponse keys_use(Call& c) { return keys_change(c, gossip::KeyOpKind::kUse); }
+AdminResponse keys_remove(Call& c) { return keys_change(c, gossip::KeyOpKind::kRemove); }
+
+// list: {"primary", "keys": [{"fingerprint", "nodes"}]}; the others: {"key"}; both with "nodes",
+// "acked", "failed" and "errors" ({id: reason}).
+AdminResponse keys_op(Call& c) {
+  auto text = query_param(c.query, "id");
+  uint64_t id = 0;
+  if (!text || text->size() != 16 || std::sscanf(text->c_str(), "%16" SCNx64, &id) != 1) {
+    return error(400, "keys/op needs ?id=<the 16 hex digits a keys command answered>");
+  }
+  const auto s = c.driver.key_op_status(id);
+  if (!s) return error(404, "no keys command " + *text + " is known here (it was long ago, or on another node)");
+  json failed = json::array(), errors = json::object();
+  for (const NodeId& n : s->failed) failed.push_back(n.to_string());
+  for (const auto& [n, why] : s->errors) errors[n.to_string()] = why;
+  json out{{"op", *text}, {"kind", std::string(key_op_name(s->op.kind))}, {"done", s->done}, {"nodes", s->nodes},
+           {"acked", s->acked}, {"failed", failed}, {"errors", errors}};
+  if (s->op.kind != gossip::KeyOpKind::kList) {
+    out["key"] = s->op.fingerprint;
+    return reply(200, out);
+  }
+  std::map<std::string, size_t> holders;
+  for (const gossip::KeyOpAck& a : s->answers) {
+    if (!a.error.empty()) continue;
+    for (const std::string& f : a.fingerprints) ++holders[f];
+  }
+  json keys = json::array();
+  for (const auto& [f, n] : holders) keys.push_back(json{{"fingerprint", f}, {"nodes", n}});
+  const std::string primary = c.driver.keyring().primary_fingerprint();
+  out["primary"] = primary.empty() ? json(nullptr) : json(primary);
+  out["keys"] = keys;
+  return reply(200, out);
+}
+
 struct Route {
   bool post;  // POST (state-changing) or GET
   std::string_view path;
@@ -453,12 +531,17 @@ constexpr Route kRoutes[] = {
     {true, "/v1/removenode", removenode},
     {true, "/v1/rebalance", rebalance},
     {true, "/v1/decommission", decommission},
+    {false, "/v1/keys", keys_list},
+    {false, "/v1/keys/op", keys_op},
+    {true, "/v1/keys/install", keys_install},
+    {true, "/v1/keys/use", keys_use},
+    {true, "/v1/keys/remove", keys_remove},
 };
 
 }  // namespace
 
-bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token) {
-  if (req.method == "GET") return true;
+bool admin_call_allowed(const AdminRequest& req, const std::string& admin_token, bool reads_need_token) {
+  if (req.method == "GET" && !reads_need_token) return true;
   if (req.loopback) return true;
   if (admin_token.empty()) return false;
   const std::string want = "Bearer " + admin_token;
@@ -517,12 +600,13 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
   const bool post = req.method == "POST";
   if (!post && req.method != "GET") return error(405, "use GET or POST");
   // State-changing calls: loopback callers, or callers presenting the admin token.
+  // With --admin-token-reads, reads too.
   const std::string& token = driver_.config().admin_token;
-  if (post && !admin_call_allowed(req, token)) {
+  if (!admin_call_allowed(req, token, driver_.config().admin_token_reads)) {
     ++stats_.admin_refused;
-    return error(403, token.empty()
-                          ? "state-changing calls are accepted from loopback only (no admin token is configured)"
-                          : "state-changing calls from other hosts need the admin token (Authorization: Bearer)");
+    const std::string calls = post ? "state-changing calls" : "calls (--admin-token-reads)";
+    return error(403, token.empty() ? calls + " are accepted from loopback only (no admin token is configured)"
+                                    : calls + " from other hosts need the admin token (Authorization: Bearer)");
   }
   Call call{driver_, req, query, std::nullopt};
   if (!post && target == "/metrics") return metrics(call, stats_);

@@ -3,6 +3,8 @@
 
 #include <fmt/ranges.h>
 
+#include "node/keyring_file.h"
+
 namespace ringkeeper {
 
 namespace {
@@ -35,15 +37,18 @@ gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& iden
   ec.join.settle = c.settle_ms;
   ec.wall_offset = wall_offset;
   ec.auto_ack_data = !c.streams_data;  // an embedder that streams acknowledges its ranges itself
+  if (!c.replace.empty()) ec.join.replace = *NodeId::parse(c.replace);  // checked by Node::open
   return ec;
 }
 
 }  // namespace
 
-Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps)
-    : config_(config), identity_(identity), d_(deps) {
+Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps, gossip::Keyring keyring)
+    : config_(config),
+      identity_(identity),
+      d_(deps),
+      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation) {
   codec_.cluster_name = config.cluster;
-  codec_.secret = config.secret;
 }
 
 Driver::~Driver() = default;
@@ -98,6 +103,7 @@ void Driver::drive() {
   auto out = engine_->tick(now());
   after_event();
   send_all(std::move(out));
+  for (auto& [address, op] : key_ops_.due_resends(now())) send_message(address, std::move(op));
   if (engine_->state().size() <= 1 && !config_.seeds.empty() && engine_->config().cluster_id.is_nil()) {
     // Still alone and not founding: say so now and then, so an operator sees why.
     const bool first = !seed_log_.ever_logged();
@@ -124,6 +130,7 @@ void Driver::after_event() {
   d_.publisher.publish(*engine_);
   d_.ownership.update(*engine_);
   for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
+  if (!engine_->fatal().empty() && !d_.failure.failed()) fail(Status::refused(engine_->fatal()));
   if (engine_->removed() && !d_.failure.failed()) {
     // Persisted above: started again on this data dir, the node refuses to run (exit 3). A LEFT
     // node's entry becomes a tombstone too once the others collect it (left_expiry).
@@ -139,24 +146,24 @@ void Driver::after_event() {
 void Driver::send_all(std::vector<gossip::Envelope> out) {
   for (gossip::Envelope& e : out) {
     if (e.to == identity_.advertised || e.to.empty()) continue;
-    transport_->send(e.to, gossip::encode(e.message, codec_, peer_versions_.version_for(e.to, engine_->wire_version_at(e.to))));
+    const uint32_t version = peer_versions_.version_for(e.to, engine_->wire_version_at(e.to));
+    transport_->send(e.to, sealed_.encode(e.message, codec_, version, d_.env.wall_ms()));
   }
 }
 
 bool Driver::on_frame(std::string_view frame, const std::string& peer) {
   if (halted_) return false;
-  gossip::DecodeResult r = gossip::decode(frame, codec_);
+  bool sealed = false;
+  gossip::DecodeResult r = sealed_.decode(frame, codec_, d_.env.wall_ms(), &sealed);
   if (r.error != gossip::DecodeError::kNone) {
-    const size_t reason = decode_error_index(r.error);
-    ++d_.stats.frames_rejected[reason];
-    if (reject_logs_[reason].allow(now())) {
-      const uint64_t suppressed = reject_logs_[reason].take_suppressed();
-      d_.log.warn("dropped a frame from {} ({}) and closed the connection{}", peer, gossip::to_string(r.error),
-                  suppressed ? fmt::format(" ({} more since the last report)", suppressed) : std::string());
-    }
+    log_rejected_frame(r.error, peer);
     return false;
   }
   const gossip::Message& msg = *r.message;
+  if (std::holds_alternative<gossip::KeyOp>(msg.body) || std::holds_alternative<gossip::KeyOpAck>(msg.body)) {
+    on_key_message(msg, sealed);
+    return true;
+  }
   log_refused_peer(msg);
   auto out = engine_->on_message(now(), msg);
   // What a peer speaks is learned only from a member the engine accepted, at the address it
@@ -169,6 +176,28 @@ bool Driver::on_frame(std::string_view frame, const std::string& peer) {
   send_all(std::move(out));
   rearm(false);
   return true;
+}
+
+void Driver::log_rejected_frame(gossip::DecodeError error, const std::string& peer) {
+  const size_t reason = decode_error_index(error);
+  ++d_.stats.frames_rejected[reason];
+  if (!reject_logs_[reason].allow(now())) return;
+  const uint64_t suppressed = reject_logs_[reason].take_suppressed();
+  std::string_view why;
+  switch (error) {
+    case gossip::DecodeError::kPlaintext:
+      why = ": this node encrypts gossip and the peer sent plaintext (give it the cluster's key; "
+            "--gossip-accept-plaintext takes plaintext while encryption is being turned on)";
+      break;
+    case gossip::DecodeError::kBadMac:
+      why = sealed_.keyring().empty() ? ": the frame is encrypted and this node holds no gossip key"
+                                      : ": no key in this node's keyring opens it (another key, or tampered)";
+      break;
+    case gossip::DecodeError::kStale: why = ": sent too long ago or ahead (are the clocks synchronised?)"; break;
+    default: break;
+  }
+  d_.log.warn("dropped a frame from {} ({}{}) and closed the connection{}", peer, gossip::to_string(error), why,
+              suppressed ? fmt::format(" ({} more since the last report)", suppressed) : std::string());
 }
 
 // The engine refuses (and counts) a peer of other replication settings or another cluster id;
@@ -272,6 +301,74 @@ std::string Driver::set_application_value(const std::string& name, std::string v
 
 void Driver::set_load(std::string value) {
   if (!halted_) engine_->set_load(std::move(value));
+}
+
+// ---- keyring commands ----------------------------------------------------------------------
+
+void Driver::send_message(const std::string& to, gossip::Body body) {
+  gossip::Message m;
+  m.from = identity_.id;
+  m.cluster_id = engine_->config().cluster_id;
+  m.replication = config_.replication.canonical();
+  m.from_address = identity_.advertised;
+  m.body = std::move(body);
+  const uint32_t version = peer_versions_.version_for(to, engine_->wire_version_at(to));
+  transport_->send(to, sealed_.encode(m, codec_, version, d_.env.wall_ms()));
+}
+
+// The KeyOps go out sealed with the keyring as it was: after a `use`, a member that does not hold
+// the new key can still open the command and answer why it refuses, instead of going silent.
+std::string Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets, uint64_t* id) {
+  if (halted_) return "the node is stopping";
+  gossip::Keyring next = sealed_.keyring();
+  if (std::string err = apply_key_op(next, op); !err.empty()) return err;
+  const bool changed = !(next == sealed_.keyring());
+  if (changed) {
+    if (Status saved = save_keyring(identity_.data_dir, next); !saved.ok()) {
+      return "cannot save the keyring: " + saved.message();
+    }
+  }
+  *id = d_.env.random_seed() | 1;  // never 0
+  op.op = *id;
+  for (const KeyOps::Target& t : targets) send_message(t.address, op);
+  if (changed) {
+    sealed_.keyring() = std::move(next);
+    d_.log.info("keyring: {} {} (operator command); primary key {}", key_op_name(op.kind),
+                op.kind == gossip::KeyOpKind::kInstall ? gossip::key_fingerprint(op.key) : op.fingerprint,
+                sealed_.keyring().primary_fingerprint());
+  }
+  key_ops_.begin(op, *id, identity_.id, key_op_answer(*id, sealed_.keyring(), ""), targets, now());
+  return "";
+}
+
+// A KeyOp is obeyed from a member of this cluster, and — once this node encrypts — only sealed:
+// plaintext is never enough to change the keys of a node that has one in use.
+void Driver::on_key_message(const gossip::Message& msg, bool sealed) {
+  if (auto* ack = std::get_if<gossip::KeyOpAck>(&msg.body)) {
+    key_ops_.on_ack(msg.from, *ack);
+    return;
+  }
+  const auto& op = std::get<gossip::KeyOp>(msg.body);
+  std::string refusal;
+  const NodeId& cid = engine_->config().cluster_id;
+  if (!sealed && sealed_.keyring().primary()) {
+    refusal = "refused: this node encrypts gossip and takes key commands only when they arrive encrypted";
+  } else if (cid.is_nil() || msg.cluster_id != cid || !engine_->state().find(msg.from)) {
+    refusal = "refused: the sender is not a member of this node's cluster";
+  }
+  gossip::Keyring next = sealed_.keyring();
+  if (refusal.empty()) refusal = apply_key_op(next, op);
+  if (refusal.empty() && !(next == sealed_.keyring())) {
+    refusal = save_keyring(identity_.data_dir, next).message();
+    if (refusal.empty()) {
+      sealed_.keyring() = std::move(next);
+      d_.log.info("keyring: {} {} (asked by {}); primary key {}", key_op_name(op.kind),
+                  op.kind == gossip::KeyOpKind::kInstall ? gossip::key_fingerprint(op.key) : op.fingerprint,
+                  msg.from.to_string(), sealed_.keyring().primary_fingerprint());
+    }
+  }
+  if (!refusal.empty() && refusal_log_.allow(now())) d_.log.warn("key command from {}: {}", msg.from_address, refusal);
+  send_message(msg.from_address, key_op_answer(op.op, sealed_.keyring(), refusal));
 }
 
 std::optional<std::string> Driver::application_value(const NodeId& node, const std::string& name) const {

@@ -18,7 +18,9 @@
 
 #include "gossip/codec.h"
 #include "gossip/engine.h"
+#include "gossip/seal.h"
 #include "node/env.h"
+#include "node/key_ops.h"
 #include "node/metrics.h"
 #include "node/persister.h"
 #include "node/runtime_log.h"
@@ -75,7 +77,8 @@ class Driver {
     RuntimeStats& stats;
     NodeFailure& failure;
   };
-  Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps);
+  // `keyring`: the gossip keyring as open_keyring (node/keyring_file.h) left it.
+  Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps, gossip::Keyring keyring);
   ~Driver();
 
   // ---- before the node thread starts (the owner's thread) ----
@@ -106,6 +109,13 @@ class Driver {
   std::string set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
+  // `ringctl keys` (node/key_ops.h): applies `op` here (DIR/keyring saved, synced), then sends it
+  // to `targets`. The reason when refused here (nothing is sent then), empty when started; *id
+  // names the command for key_op_status.
+  std::string start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets, uint64_t* id);
+  std::optional<KeyOps::Status> key_op_status(uint64_t id) const { return key_ops_.status(id, now()); }
+  const gossip::Keyring& keyring() const { return sealed_.keyring(); }
+  const gossip::SealedCodec& sealed() const { return sealed_; }
 
   gossip::GossipEngine& engine() { return *engine_; }
   const NodeConfig& config() const { return config_; }
@@ -124,6 +134,10 @@ class Driver {
   void rearm(bool force);
   bool on_frame(std::string_view frame, const std::string& peer);
   void log_refused_peer(const gossip::Message& msg);
+  void log_rejected_frame(gossip::DecodeError error, const std::string& peer);
+  // KeyOp / KeyOpAck: handled here, never seen by the engine.
+  void on_key_message(const gossip::Message& msg, bool sealed);
+  void send_message(const std::string& to, gossip::Body body);
   void on_refused(const std::string& address);
   void finish_shutdown(gossip::Millis deadline, std::function<void()> done);
   gossip::Millis now() const { return d_.env.steady_ms(); }
@@ -132,6 +146,8 @@ class Driver {
   const NodeIdentity& identity_;
   Deps d_;
   gossip::CodecOptions codec_;
+  gossip::SealedCodec sealed_;  // the keyring; seals what goes out, opens and checks what comes in
+  KeyOps key_ops_;
   gossip::PeerVersions peer_versions_;  // the wire version to write to each peer
   std::unique_ptr<gossip::Transport> transport_;
   gossip::SplitMixRng rng_{0};

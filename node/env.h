@@ -63,8 +63,9 @@ class Env {
   // The node's gossip transport.
   virtual std::unique_ptr<gossip::Transport> make_transport(gossip::TransportConfig config,
                                                             gossip::Transport::FrameHandler on_frame) = 0;
-  // The admin API's listener on `listen` ("host:port").
-  virtual std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler) = 0;
+  // The admin API's listener on `listen` ("host:port"), HTTPS when `tls` is enabled.
+  virtual std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler,
+                                                             AdminTls tls) = 0;
 };
 
 // The production Env: a Boost.Asio io_context run by one thread of its own, TcpTransport and the

@@ -131,11 +131,23 @@ void ring_gauges(Exposition& x, Driver& driver) {
 
 }  // namespace
 
+// The keyring as gauges (never a key), and plaintext frames still taken in the migration mode.
+void encryption(Exposition& x, Driver& driver) {
+  const gossip::SealedCodec& sealed = driver.sealed();
+  x.gauge("ringkeeper_gossip_encrypted", "1 when this node seals what it sends (it has a primary gossip key).",
+          sealed.keyring().primary() ? 1 : 0);
+  x.gauge("ringkeeper_gossip_keys", "Keys in this node's gossip keyring.", static_cast<double>(sealed.keyring().keys().size()));
+  x.counter("ringkeeper_gossip_plaintext_accepted_total",
+            "Plaintext frames taken while this node encrypts (--gossip-accept-plaintext, the migration mode).",
+            sealed.plaintext_accepted());
+}
+
 std::string metrics_text(Driver& driver, const RuntimeStats& stats) {
   Exposition x;
   const gossip::EngineStats& es = driver.engine().stats();
   plain_counters(x, es, driver.transport_stats(), stats, driver.persister().writes());
   refusals(x, es, stats);
+  encryption(x, driver);
   ring_gauges(x, driver);
   return std::move(x.text());
 }

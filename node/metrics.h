@@ -28,13 +28,16 @@ constexpr size_t decode_error_index(gossip::DecodeError e) {
     case gossip::DecodeError::kWrongVersion: return 4;
     case gossip::DecodeError::kWrongCluster: return 5;
     case gossip::DecodeError::kMalformed: return 6;
+    case gossip::DecodeError::kPlaintext: return 7;
+    case gossip::DecodeError::kReplayed: return 8;
+    case gossip::DecodeError::kStale: return 9;
   }
-  return 7;
+  return 10;
 }
 #pragma GCC diagnostic pop
-inline constexpr size_t kDecodeErrorCount = decode_error_index(gossip::DecodeError::kMalformed) + 1;
-static_assert(kDecodeErrorCount == 7, "a DecodeError was added: give it an index above and a metric label");
-static_assert(decode_error_index(gossip::DecodeError::kMalformed) == static_cast<size_t>(gossip::DecodeError::kMalformed),
+inline constexpr size_t kDecodeErrorCount = decode_error_index(gossip::DecodeError::kStale) + 1;
+static_assert(kDecodeErrorCount == 10, "a DecodeError was added: give it an index above and a metric label");
+static_assert(decode_error_index(gossip::DecodeError::kStale) == static_cast<size_t>(gossip::DecodeError::kStale),
               "the index is the enum's value, as the metric labels assume");
 
 struct RuntimeStats {

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "node/address.h"
+#include "node/keyring_file.h"
 #include "storage/rocks_store.h"
 
 namespace ringkeeper {
@@ -30,6 +31,12 @@ Status check_addresses(const NodeConfig& config) {
   }
   for (const std::string& s : config.seeds) {
     if (!gossip::parse_host_port(s)) return Status::invalid_argument("--seeds: not host:port: " + s);
+  }
+  if (!config.replace.empty()) {
+    auto id = NodeId::parse(config.replace);
+    if (!id || id->is_nil()) return Status::invalid_argument("--replace: not a node id (a UUID): " + config.replace);
+    if (config.seeds.empty()) return Status::invalid_argument("--replace needs --seeds: the cluster to learn the node from");
+    if (!config.tokens.empty()) return Status::invalid_argument("--replace takes the dead node's tokens; drop --tokens");
   }
   return {};
 }
@@ -58,7 +65,11 @@ Result<std::unique_ptr<Node::Impl>> open_impl(NodeConfig config, std::unique_ptr
   if (!store || !env) return Status::invalid_argument("Node::open needs a store and an Env");
   if (Status bad = check_addresses(config); !bad.ok()) return bad;
   if (Status refused = check_data_dir(config.data_dir, *store, *env); !refused.ok()) return refused;
+  Result<gossip::Keyring> keyring = open_keyring(config);
+  if (!keyring.ok()) return keyring.status();
+  if (Status bad = check_admin_tls(config.admin_tls_cert, config.admin_tls_key); !bad.ok()) return bad;
   auto impl = std::make_unique<Node::Impl>(std::move(config), std::move(env), std::move(store));
+  impl->keyring = std::move(*keyring);
   impl->rng_seed = impl->env->random_seed();
   Result<DataDir> read = impl->persister.open(impl->config, *impl->env);
   if (!read.ok()) return read.status();
@@ -134,12 +145,14 @@ Status Node::start() {
 Status Node::Impl::start() {
   if (running || driver) return Status::refused("already started");
   driver = std::make_unique<Driver>(config, identity,
-                                    Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure});
+                                    Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure},
+                                    std::move(keyring));
   routes = std::make_unique<AdminRoutes>(*driver, stats);
   try {
     identity.listen_bound = driver->listen();
     if (!config.admin.empty()) {
-      admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); });
+      admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); },
+                                       AdminTls{config.admin_tls_cert, config.admin_tls_key});
       identity.admin_bound = admin->start();
     }
   } catch (const std::exception& e) {  // a port in use, an address that does not resolve
@@ -271,6 +284,14 @@ Subscription Node::on_ownership(OwnershipListener f) {
 Status Node::acknowledge_ranges(const NodeId& change) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
+  if (m.env->on_node_thread() && m.publisher->subscribers().delivering_ownership()) {
+    // From inside a callback (an embedder that holds the data already): applied once the event
+    // being delivered is through, not in the middle of it.
+    m.env->post([&m, change] {
+      if (std::string why = m.driver->acknowledge_data(change); !why.empty()) m.log.warn("acknowledge_ranges: {}", why);
+    });
+    return Status();
+  }
   return m.run_on_node([&m, change] { return refusal(m.driver->acknowledge_data(change)); },
                        Status::not_running("the node is stopping"));
 }

@@ -38,6 +38,7 @@ struct Node::Impl {
   NodeIdentity identity;  // addresses set by start(), before the node thread runs
   uint64_t rng_seed = 0;
   std::vector<std::pair<NodeId, gossip::NodeState>> persisted_entries;  // read at open, installed at start
+  gossip::Keyring keyring;  // read (and started by --gossip-key-file) at open; the driver's from start
 
   // The parts (see above). The driver and the routes exist from start() on.
   Persister persister;

@@ -21,7 +21,10 @@
 #include <nlohmann/json.hpp>
 
 #include "gossip/codec.h"
+#include "gossip/seal.h"
 #include "node/admin_http.h"
+#include "node/key_ops.h"
+#include "node/keyring_file.h"
 #include "node/sim_env.h"
 #include "node/state_records.h"
 #include "node/tcp_transport.h"
@@ -102,6 +105,8 @@ class NodeTest : public ::testing::Test {
     c.probe_timeout_ms = 40;
     c.settle_ms = 300;
     c.replication.rf = rf_;
+    c.gossip_key = gossip_key_;
+    c.gossip_accept_plaintext = accept_plaintext_;
     c.streams_data = streams_data_;
     return c;
   }
@@ -169,9 +174,30 @@ class NodeTest : public ::testing::Test {
     return answer;
   }
 
-  uint32_t rf_ = 3;
+  // Polls a keys command (its answer {"op"}) until done; its final status.
+  json key_op(size_t i, const AdminResponse& started) {
+    EXPECT_EQ(started.status, 200) << started.body;
+    const std::string op = json::parse(started.body, nullptr, false).value("op", "");
+    json s;
+    EXPECT_TRUE(run_until([&] {
+      s = get(i, "/v1/keys/op?id=" + op);
+      return s.value("done", false);
+    }));
+    return s;
+  }
+  json key_command(size_t i, const std::string& command, const std::string& raw_key) {
+    return key_op(i, post(i, "/v1/keys/" + command, json{{"key", gossip::encode_key_base64(raw_key)}}.dump()));
+  }
+  uint64_t metric(size_t i, const std::string& line_start) {
+    const std::string text = net_.admin_get(node(i).admin_address(), "/metrics").body;
+    const size_t at = text.find("\n" + line_start + " ");
+    return at == std::string::npos ? ~uint64_t{0} : std::stoull(text.substr(at + line_start.size() + 2));
+  }
 
-  bool streams_data_ = false;  // NodeConfig::streams_data of the nodes started  // the replication factor of nodes started from here on
+  std::string gossip_key_ = "";  // base64; the key nodes started from here on get
+  bool accept_plaintext_ = false;
+  uint32_t rf_ = 3;  // the replication factor of nodes started from here on
+  bool streams_data_ = false;  // NodeConfig::streams_data of the nodes started from here on
   SimNetwork net_;  // outlives the nodes
   std::filesystem::path dir_;
   std::vector<std::unique_ptr<SharedStore>> stores_;
@@ -859,6 +885,174 @@ TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
   sender->close();
 }
 
+// ---- gossip encryption and the keyring ------------------------------------------------------
+
+const std::string kKeyA(32, 'a'), kKeyB(32, 'b');
+
+TEST_F(NodeTest, EncryptedNodesFormAClusterAndRefuseAPlaintextPeerWhileServing) {
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  std::vector<std::string> frames;
+  net_.on_send([&](const std::string&, const std::string&, std::string_view f) { frames.emplace_back(f); });
+  ASSERT_TRUE(start_cluster(3));
+  for (const std::string& f : frames) ASSERT_TRUE(gossip::is_sealed(f)) << "every frame goes out sealed";
+  // A node without the key: its plaintext frames are dropped, counted and logged; it never joins.
+  gossip_key_.clear();
+  start({node(0).listen_address()});
+  ASSERT_TRUE(run_until([&] { return metric(0, "ringkeeper_gossip_frames_rejected_total{reason=\"plaintext\"}") >= 3; }));
+  EXPECT_TRUE(net_.logged("(plaintext: this node encrypts gossip"));
+  net_.run_for(3000);
+  EXPECT_EQ(node(3).members().size(), 1u) << "never merges";
+  EXPECT_EQ(node(0).members().size(), 3u);
+  EXPECT_EQ(get(0, "/v1/health")["live"], 3) << "the node keeps serving";
+  EXPECT_EQ(metric(0, "ringkeeper_gossip_encrypted"), 1u);
+  EXPECT_EQ(metric(3, "ringkeeper_gossip_encrypted"), 0u);
+  net_.on_send(nullptr);  // `frames` goes before the nodes stop
+}
+
+TEST_F(NodeTest, KeysAreInstalledUsedAndRemovedOnEveryLiveNode) {
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  ASSERT_TRUE(start_cluster(3));
+  const std::string fa = gossip::key_fingerprint(kKeyA), fb = gossip::key_fingerprint(kKeyB);
+  json listed = key_op(1, net_.admin_get(node(1).admin_address(), "/v1/keys"));
+  EXPECT_EQ(listed["primary"], fa);
+  EXPECT_EQ(listed["keys"], json::array({json{{"fingerprint", fa}, {"nodes", 3}}}));
+
+  json installed = key_command(0, "install", kKeyB);
+  EXPECT_EQ(installed["key"], fb);
+  EXPECT_EQ(installed["nodes"], 3);
+  EXPECT_EQ(installed["acked"], 3);
+  EXPECT_EQ(installed["failed"], json::array());
+  json used = key_command(1, "use", kKeyB);
+  EXPECT_EQ(used["acked"], 3) << used;
+  listed = key_op(2, net_.admin_get(node(2).admin_address(), "/v1/keys"));
+  EXPECT_EQ(listed["primary"], fb);
+  EXPECT_EQ(listed["keys"].size(), 2u);
+  // Removing the primary is refused where the command is taken.
+  AdminResponse primary = post(2, "/v1/keys/remove", json{{"key", gossip::encode_key_base64(kKeyB)}}.dump());
+  EXPECT_EQ(primary.status, 409);
+  EXPECT_NE(primary.body.find("primary"), std::string::npos) << primary.body;
+  json removed = key_command(2, "remove", kKeyA);
+  EXPECT_EQ(removed["acked"], 3) << removed;
+  // The cluster carries on with key B alone, and every keyring on disk says so.
+  const auto ring_before = node(0).ring()->digest();
+  ASSERT_TRUE(run_until([&] { return get(2, "/v1/health")["converged"] == true; }));
+  EXPECT_EQ(node(0).ring()->digest(), ring_before);
+  for (size_t i = 0; i < 3; ++i) {
+    auto k = load_keyring(config({}, i).data_dir);
+    ASSERT_TRUE(k.ok()) << k.status().to_string();
+    EXPECT_EQ(k->fingerprints(), std::vector<std::string>{fb}) << i;
+    EXPECT_EQ(k->primary_fingerprint(), fb) << i;
+    EXPECT_EQ(std::filesystem::status(keyring_path(config({}, i).data_dir)).permissions(),
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  // Bad input: clear 400s.
+  EXPECT_EQ(post(0, "/v1/keys/install", R"({"key": "c2hvcnQ="})").status, 400);
+  EXPECT_EQ(post(0, "/v1/keys/use", "{}").status, 400);
+  EXPECT_EQ(post(0, "/v1/keys/use", json{{"key", gossip::encode_key_base64(kKeyA)}}.dump()).status, 409)
+      << "a key this node does not hold";
+  get(0, "/v1/keys/op?id=0000000000000001", 404);
+}
+
+TEST_F(NodeTest, AMemberThatLacksTheKeyAUseNamesRefusesItAndIsListedAsFailed) {
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  gossip::Keyring both;
+  ASSERT_EQ(both.install(kKeyA), "");
+  ASSERT_EQ(both.use(gossip::key_fingerprint(kKeyA)), "");
+  ASSERT_EQ(both.install(kKeyB), "");
+  for (size_t i = 0; i < 2; ++i) {  // nodes 0 and 1 hold A and B, node 2 only A
+    std::filesystem::create_directories(config({}, i).data_dir);
+    ASSERT_TRUE(save_keyring(config({}, i).data_dir, both).ok());
+  }
+  ASSERT_TRUE(start_cluster(3));
+  json used = key_command(0, "use", kKeyB);
+  EXPECT_EQ(used["nodes"], 3);
+  EXPECT_EQ(used["acked"], 2);
+  EXPECT_EQ(used["failed"], json::array({node(2).id().to_string()}));
+  EXPECT_NE(used["errors"][node(2).id().to_string()].get<std::string>().find("not installed"), std::string::npos)
+      << used;
+}
+
+TEST_F(NodeTest, EncryptionIsTurnedOnAcrossARunningClusterWithTheMigrationMode) {
+  accept_plaintext_ = true;
+  ASSERT_TRUE(start_cluster(3));
+  EXPECT_EQ(key_command(0, "install", kKeyA)["acked"], 3) << "sent in plaintext: nobody encrypts yet";
+  EXPECT_EQ(metric(0, "ringkeeper_gossip_encrypted"), 0u) << "installed is not in use";
+  EXPECT_EQ(key_command(0, "use", kKeyA)["acked"], 3);
+  size_t plain = 0;
+  net_.on_send([&](const std::string&, const std::string&, std::string_view f) { plain += !gossip::is_sealed(f); });
+  net_.run_for(5000);
+  EXPECT_EQ(plain, 0u) << "every node now seals what it sends";
+  EXPECT_TRUE(get(1, "/v1/health")["converged"] == true);
+  net_.on_send(nullptr);  // `plain` goes before the nodes stop
+}
+
+TEST_F(NodeTest, APlaintextKeyCommandNeverChangesTheKeysOfANodeThatEncrypts) {
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  accept_plaintext_ = true;  // plaintext frames are taken, but not to change keys
+  start({});
+  ASSERT_TRUE(founded(0));
+  auto env = net_.make_env();
+  std::vector<gossip::KeyOpAck> acks;
+  auto forger = env->make_transport({.listen = "127.0.0.1:0"}, [&](std::string_view f, const std::string&) {
+    auto r = gossip::decode(f, gossip::CodecOptions{});
+    if (r.message) acks.push_back(std::get<gossip::KeyOpAck>(r.message->body));
+    return true;
+  });
+  const std::string at = forger->listen();
+  gossip::Message m;
+  m.from = node(0).id();  // even claiming to be the node itself
+  m.from_address = at;
+  m.replication = "simple:3";
+  m.body = gossip::KeyOp{7, gossip::KeyOpKind::kInstall, kKeyB, ""};
+  forger->send(node(0).listen_address(), gossip::encode(m, gossip::CodecOptions{}));
+  net_.run_for(100);
+  ASSERT_EQ(acks.size(), 0u) << "the answer goes out sealed: the forger cannot read it";
+  auto k = load_keyring(config({}, 0).data_dir);
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->fingerprints(), std::vector<std::string>{gossip::key_fingerprint(kKeyA)});
+  EXPECT_TRUE(net_.logged("takes key commands only when they arrive encrypted"));
+  forger->close();
+}
+
+TEST_F(NodeTest, TheKeyFileStartsTheKeyringOnceAndADifferentKeyIsRefused) {
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  start({});
+  ASSERT_TRUE(founded(0));
+  nodes_[0]->stop();
+  auto reopen = [&] { return Node::open(config({}, 0), std::make_unique<TestStore>(*stores_[0]), net_.make_env()); };
+  {
+    auto same = reopen();
+    EXPECT_TRUE(same.ok()) << "given again: nothing to do; " << same.status().to_string();
+  }
+  gossip_key_ = gossip::encode_key_base64(kKeyB);
+  auto other = reopen();
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("ringctl keys install"), std::string::npos) << other.status().to_string();
+  gossip_key_ = "c2hvcnQ=";
+  auto bad = reopen();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("32"), std::string::npos) << bad.status().to_string();
+  gossip_key_.clear();
+  auto without = reopen();
+  EXPECT_TRUE(without.ok()) << "the keyring lives in the data dir: " << without.status().to_string();
+}
+
+TEST_F(NodeTest, WithTokenReadsRemoteReadsNeedTheTokenToo) {
+  stores_.push_back(std::make_unique<SharedStore>());
+  NodeConfig c = config({}, 0);
+  c.admin_token = "t0ken";
+  c.admin_token_reads = true;
+  start_on(*stores_.back(), c);
+  ASSERT_TRUE(founded(0));
+  const std::string admin = node(0).admin_address();
+  EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/v1/status", "", "", false}).status, 403);
+  EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/metrics", "", "Bearer nope", false}).status, 403);
+  EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/v1/status", "", "Bearer t0ken", false}).status, 200);
+  EXPECT_EQ(net_.admin(admin, AdminRequest{"GET", "/v1/status", "", "", true}).status, 200) << "loopback, as for writes";
+}
+
 // ---- SubscriberList on real threads -----------------------------------------------------------
 
 // A notification runs on a thread of its own (the node thread); the test's thread resets.
@@ -972,6 +1166,34 @@ TEST(TcpTransport, DeliversLargeFramesWhole) {
   t.close();
 }
 
+TEST(KeyOpsTest, SilentMembersGetTheCommandAgainAndFailAtTheDeadline) {
+  KeyOps ops;
+  const NodeId self(1, 1), quick(2, 2), silent(3, 3), stranger(4, 4);
+  gossip::Keyring k;
+  const uint64_t id = ops.begin(gossip::KeyOp{0, gossip::KeyOpKind::kList, "", ""}, 42, self, key_op_answer(0, k, ""),
+                                {{quick, "q:1"}, {silent, "s:1"}}, 1000);
+  EXPECT_EQ(id, 42u);
+  ops.on_ack(quick, key_op_answer(42, k, ""));
+  ops.on_ack(stranger, key_op_answer(42, k, ""));  // not asked: ignored
+  auto s = ops.status(42, 1500);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->done);
+  EXPECT_EQ(s->acked, 2u);
+  EXPECT_TRUE(ops.due_resends(1500).empty()) << "not a second yet";
+  auto again = ops.due_resends(2000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].first, "s:1");
+  EXPECT_EQ(again[0].second.op, 42u);
+  s = ops.status(42, 1000 + KeyOps::kDeadlineMs);
+  EXPECT_TRUE(s->done);
+  EXPECT_EQ(s->nodes, 3u);
+  EXPECT_EQ(s->acked, 2u);
+  EXPECT_EQ(s->failed, std::vector<NodeId>{silent});
+  EXPECT_NE(s->errors[silent].find("no answer"), std::string::npos);
+  EXPECT_TRUE(ops.due_resends(1000 + KeyOps::kDeadlineMs).empty()) << "nothing after the deadline";
+  EXPECT_FALSE(ops.status(43, 0)) << "unknown command";
+}
+
 TEST(AdminPolicy, StateChangesNeedLoopbackOrTheToken) {
   AdminRequest get{"GET", "/v1/status", "", "", false};
   EXPECT_TRUE(admin_call_allowed(get, ""));
@@ -984,6 +1206,10 @@ TEST(AdminPolicy, StateChangesNeedLoopbackOrTheToken) {
   EXPECT_FALSE(admin_call_allowed(post, "s3cret"));
   post.authorization = "Bearer s3cret";
   EXPECT_TRUE(admin_call_allowed(post, "s3cret"));
+  get.authorization.clear();
+  EXPECT_FALSE(admin_call_allowed(get, "s3cret", true)) << "--admin-token-reads";
+  get.authorization = "Bearer s3cret";
+  EXPECT_TRUE(admin_call_allowed(get, "s3cret", true));
 }
 
 
@@ -1043,16 +1269,36 @@ TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
 // give ranges up. Aborted before read_new, the pending ranges are cancelled.
 TEST_F(NodeTest, OwnershipEventsGateReadNewOnTheEmbeddersAcknowledgement) {
   streams_data_ = true;
-  ASSERT_TRUE(start_cluster(4));
   struct Seen {
     size_t node;
     OwnershipEvent event;
   };
   std::vector<Seen> seen;
   std::vector<Subscription> subs;
-  for (size_t i = 0; i < 4; ++i) {
-    subs.push_back(node(i).on_ownership([&seen, i](const OwnershipEvent& e) { seen.push_back({i, e}); }));
+  bool auto_ack = true;  // while the cluster forms: each joiner holds what it gains at once
+  auto subscribe = [&](size_t i) {
+    subs.push_back(node(i).on_ownership([&, i](const OwnershipEvent& e) {
+      if (auto_ack) {
+        if (e.kind == OwnershipEvent::Kind::kPending) EXPECT_TRUE(node(i).acknowledge_ranges(e.change).ok());
+        return;
+      }
+      seen.push_back({i, e});
+    }));
+  };
+  start({});
+  subscribe(0);
+  ASSERT_TRUE(founded(0));
+  for (size_t i = 1; i < 4; ++i) {
+    start({node(0).listen_address()});
+    subscribe(i);
   }
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i = 0; i < 4; ++i) {
+      if (!node(i).converged() || node(i).ring()->nodes().size() != 4) return false;
+    }
+    return true;
+  }, 60'000));
+  auto_ack = false;
   EXPECT_EQ(node(1).acknowledge_ranges(NodeId::from_random_bits(1, 2)).code(), StatusCode::kRefused)
       << "no such change in flight";
   AdminResponse moved = post(0, "/v1/move", R"({"tokens": ["100", "200", "9000000000000000000"]})");

@@ -98,8 +98,9 @@ class RealEnv final : public Env {
                                                     gossip::Transport::FrameHandler on_frame) override {
     return std::make_unique<gossip::TcpTransport>(io_, std::move(config), std::move(on_frame));
   }
-  std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler) override {
-    return std::make_unique<AdminServer>(io_, std::move(listen), std::move(handler));
+  std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler,
+                                                     AdminTls tls) override {
+    return std::make_unique<AdminServer>(io_, std::move(listen), std::move(handler), std::move(tls));
   }
 
  private:

@@ -57,7 +57,9 @@ class SimNetwork::SimEnv final : public Env {
 
   std::unique_ptr<gossip::Transport> make_transport(gossip::TransportConfig config,
                                                     gossip::Transport::FrameHandler on_frame) override;
-  std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler) override;
+  // TLS is the real listener's business: requests reach the handler as values here.
+  std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler,
+                                                     AdminTls tls) override;
 
   bool stopped() const { return stopped_; }
   // A callback of this Env threw: the loop ends, as the real node thread's would.
@@ -168,7 +170,7 @@ std::unique_ptr<gossip::Transport> SimNetwork::SimEnv::make_transport(gossip::Tr
 }
 
 std::unique_ptr<AdminListener> SimNetwork::SimEnv::make_admin_listener(std::string listen,
-                                                                      AdminListener::Handler handler) {
+                                                                      AdminListener::Handler handler, AdminTls) {
   return std::make_unique<SimAdmin>(net_, *this, std::move(listen), std::move(handler));
 }
 

@@ -172,9 +172,11 @@ void SubscriberList::notify_ring(const RingChange& change) {
 
 void SubscriberList::notify_ownership(const OwnershipEvent& event) {
   std::lock_guard calling(calling_);
+  ++delivering_ownership_;
   for (const auto& [id, f] : snapshot(ownership_)) {
     if (subscribed(id)) (*f)(event);
   }
+  --delivering_ownership_;
 }
 
 void SubscriberList::notify_liveness(const std::vector<std::pair<NodeId, PeerLiveness>>& changes) {

@@ -44,6 +44,8 @@ class SubscriberList : public std::enable_shared_from_this<SubscriberList> {
   void notify_ring(const RingChange& change);
   void notify_liveness(const std::vector<std::pair<NodeId, PeerLiveness>>& changes);
   void notify_ownership(const OwnershipEvent& event);
+  // Node thread: true while an ownership callback runs (Node::acknowledge_ranges then queues).
+  bool delivering_ownership() const { return delivering_ownership_ > 0; }
 
  private:
   template <class F>
@@ -61,6 +63,7 @@ class SubscriberList : public std::enable_shared_from_this<SubscriberList> {
   Subs<Node::LivenessListener> liveness_;
   Subs<Node::OwnershipListener> ownership_;
   std::recursive_mutex calling_;
+  int delivering_ownership_ = 0;  // node thread only
 };
 
 // Replaced whole, never mutated once published.

@@ -158,7 +158,7 @@ TEST(RingPropertiesTest, AdjacentPhasesOfAChangeWriteToEveryOwnerEitherReadsFrom
     std::mt19937_64 rng(seed);
     const auto base = random_cluster(rng);
     const ReplicationConfig config = random_config(rng);
-    const int kind = static_cast<int>(rng() % 3);  // 0 join, 1 move, 2 leave
+    const int kind = static_cast<int>(rng() % 4);  // 0 join, 1 move, 2 leave, 3 replace
     SCOPED_TRACE("kind " + std::to_string(kind));
     std::vector<Token> fresh;
     for (int k = 0; k < 1 + static_cast<int>(rng() % 8); ++k) fresh.push_back(Token(rng()));
@@ -179,9 +179,22 @@ TEST(RingPropertiesTest, AdjacentPhasesOfAChangeWriteToEveryOwnerEitherReadsFrom
           d.status = NodeStatus::kMoving;
           d.pending_tokens = fresh;
         }
-      } else {
+      } else if (kind == 2) {
         NodeDescription& d = nodes[subject];
         if (step >= 0) d.status = step >= 4 ? NodeStatus::kLeft : NodeStatus::kLeaving;
+      } else {
+        // A new node takes over the subject's tokens: the subject leaves, the replacement joins
+        // with the same tokens, then the subject is gone.
+        NodeDescription r;
+        r.id = NodeId(0xFFFF, 2);
+        r.tokens = nodes[subject].tokens;
+        r.dc = nodes[subject].dc;
+        r.rack = nodes[subject].rack;
+        r.status = step >= 4 ? NodeStatus::kNormal : NodeStatus::kJoining;
+        if (step >= 0 && step < 4) r.replaces = nodes[subject].id;
+        if (step >= 0 && step < 4) nodes[subject].status = NodeStatus::kLeaving;
+        if (step >= 4) nodes[subject].status = NodeStatus::kRemoved;
+        if (step >= 0) nodes.push_back(r);
       }
       if (step >= 0 && step < 4) {
         for (auto& d : nodes) {
@@ -192,6 +205,13 @@ TEST(RingPropertiesTest, AdjacentPhasesOfAChangeWriteToEveryOwnerEitherReadsFrom
     };
     std::vector<std::shared_ptr<const RingSnapshot>> steps;
     for (int step = -1; step <= 4; ++step) steps.push_back(at(step));
+    if (kind == 3) {  // the replacement's claim of the subject's tokens is no conflict
+      const RingNode* r = steps[2]->find(NodeId(0xFFFF, 2));
+      const RingNode* x = steps[0]->find(base[subject].id);
+      ASSERT_TRUE(r && x);
+      ASSERT_EQ(r->tokens, x->tokens);
+      ASSERT_EQ(steps[2]->find(base[subject].id)->tokens, x->tokens);
+    }
     std::vector<Token> probes;
     for (int k = 0; k < 64; ++k) probes.push_back(Token(rng()));
     for (size_t i = 0; i + 1 < steps.size(); ++i) {

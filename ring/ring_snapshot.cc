@@ -114,6 +114,8 @@ struct ClaimTable {
     for (size_t k = g; k < end; ++k) {
       TokenEntry& c = sorted[k];
       if (c.node == winner) continue;  // a node may claim a token twice (moving in place)
+      // A replacement takes over the replaced node's tokens: one holds the old side, one the new.
+      if (nodes[c.node].replaces == nodes[winner].id || nodes[winner].replaces == nodes[c.node].id) continue;
       c.tag |= kLostClaim;
       lost.push_back({nodes[c.node].id, nodes[winner].id, Token(c.token), (c.tag & kPendingClaim) != 0});
     }
@@ -199,8 +201,9 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
   snap->nodes_.reserve(descriptions.size());
   for (auto& d : descriptions) {
     RingNode n{d.id, d.status, std::move(d.dc), std::move(d.rack), std::move(d.tokens),
-               std::move(d.pending_tokens), d.stamp, d.phase};
+               std::move(d.pending_tokens), d.stamp, d.phase, d.replaces};
     if (!changing(n.status)) n.phase = ChangePhase::kWriteBoth;  // only a change has a phase
+    if (n.status != NodeStatus::kJoining) n.replaces = NodeId();
     sort_unique(n.tokens);
     sort_unique(n.pending_tokens);
     if (n.status != NodeStatus::kMoving) n.pending_tokens.clear();
@@ -251,6 +254,11 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
     w.tokens(n.pending_tokens);
     // Digests of unphased rings (the default phase) stay what they always were.
     if (changing(n.status) && n.phase != ChangePhase::kWriteBoth) w.u8(0x80 | static_cast<uint8_t>(n.phase));
+    if (!n.replaces.is_nil()) {
+      w.u8(0xA0);
+      w.u64(n.replaces.hi());
+      w.u64(n.replaces.lo());
+    }
   }
   snap->digest_ = w.finish();
   // Placement digest: who will own which token once in-flight changes complete, statuses aside.

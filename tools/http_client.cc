@@ -5,11 +5,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "node/address.h"
 
@@ -78,14 +80,80 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
+namespace {
+
+http::request<http::string_body> make_request(const gossip::HostPort& hp, const std::string& method,
+                                              const std::string& target, const std::string& body,
+                                              const std::string& authorization) {
+  http::request<http::string_body> req;
+  req.version(11);
+  if (const http::verb verb = http::string_to_verb(method); verb != http::verb::unknown) {
+    req.method(verb);
+  } else {
+    req.method_string(method);
+  }
+  req.target(target);
+  req.set(http::field::host, hp.to_string());
+  req.set(http::field::user_agent, "ringkeeper");
+  req.keep_alive(false);
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
+  if (!body.empty() || (req.method() != http::verb::get && req.method() != http::verb::head)) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  return req;
+}
+
+// Writes the request and reads the answer on a connected (and, for TLS, handshaken) stream.
+template <class Stream>
+std::optional<HttpResponse> exchange(asio::io_context& ioc, Stream& stream, http::request<http::string_body>& req,
+                                     Clock::time_point deadline, std::string* error) {
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  beast::error_code ec = run_one(ioc, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+  if (ec) {
+    *error = describe(ec, "timed out sending the request", "send");
+    return std::nullopt;
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kBodyLimit);
+  ec = run_one(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+  if (ec) {
+    *error = describe(ec, "timed out waiting for the answer", "not an HTTP answer");
+    return std::nullopt;
+  }
+  HttpResponse r;
+  r.status = static_cast<int>(parser.get().result_int());
+  r.body = std::move(parser.get().body());
+  return r;
+}
+
+// The client side of TLS: the CA file, peer verification and the host name (or IP) check.
+std::optional<asio::ssl::context> client_tls(const std::string& cacert, std::string* error) {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  beast::error_code ec;
+  ctx.load_verify_file(cacert, ec);
+  if (ec) {
+    *error = "--cacert: cannot load " + cacert + ": " + ec.message();
+    return std::nullopt;
+  }
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  return ctx;
+}
+
+}  // namespace
+
 std::optional<HttpResponse> http_request(const std::string& host_port, const std::string& method,
                                          const std::string& target, const std::string& body, std::string* error,
-                                         int timeout_ms, const std::string& authorization) {
+                                         int timeout_ms, const std::string& authorization, const std::string& cacert) {
   auto hp = gossip::parse_host_port(host_port);
   if (!hp) {
     *error = "not HOST:PORT: " + host_port;
     return std::nullopt;
   }
+  std::optional<asio::ssl::context> tls;
+  if (!cacert.empty() && !(tls = client_tls(cacert, error))) return std::nullopt;
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::milliseconds(timeout_ms);
   asio::io_context ioc;
@@ -100,44 +168,28 @@ std::optional<HttpResponse> http_request(const std::string& host_port, const std
     *error = ec == beast::error::timeout ? "connect timed out" : ec.message();
     return std::nullopt;
   }
-
-  http::request<http::string_body> req;
-  req.version(11);
-  if (const http::verb verb = http::string_to_verb(method); verb != http::verb::unknown) {
-    req.method(verb);
-  } else {
-    req.method_string(method);
+  auto req = make_request(*hp, method, target, body, authorization);
+  if (!tls) {
+    auto r = exchange(ioc, stream, req, deadline, error);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return r;
   }
-  req.target(target);
-  req.set(http::field::host, hp->to_string());
-  req.set(http::field::user_agent, "ringkeeper");
-  req.keep_alive(false);
-  if (!authorization.empty()) req.set(http::field::authorization, authorization);
-  if (!body.empty() || (req.method() != http::verb::get && req.method() != http::verb::head)) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  stream.expires_at(deadline);
-  ec = run_one(ioc, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+  beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *tls);
+  beast::error_code literal;
+  (void)asio::ip::make_address(hp->host, literal);
+  if (literal) SSL_set_tlsext_host_name(secure.native_handle(), hp->host.c_str());  // SNI: names only
+  secure.set_verify_callback(asio::ssl::host_name_verification(hp->host));
+  beast::get_lowest_layer(secure).expires_at(deadline);
+  ec = run_one(ioc, [&](auto handler) { secure.async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
   if (ec) {
-    *error = describe(ec, "timed out sending the request", "send");
+    *error = describe(ec, "timed out in the TLS handshake", "TLS handshake failed (is the admin port HTTPS, and its "
+                                                           "certificate signed by --cacert for this host?)");
     return std::nullopt;
   }
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kBodyLimit);
-  ec = run_one(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
-  if (ec) {
-    *error = describe(ec, "timed out waiting for the answer", "not an HTTP answer");
-    return std::nullopt;
-  }
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  HttpResponse r;
-  r.status = static_cast<int>(parser.get().result_int());
-  r.body = std::move(parser.get().body());
+  auto r = exchange(ioc, secure, req, deadline, error);
+  beast::get_lowest_layer(secure).expires_after(std::chrono::seconds(1));
+  (void)run_one(ioc, [&](auto handler) { secure.async_shutdown(std::move(handler)); });
   return r;
 }
 

@@ -231,10 +231,77 @@ void print_human(const std::string& cmd, const json& j) {
 struct Client {
   std::string host;
   std::string authorization;  // "Bearer <token>" or empty
+  std::string cacert;         // HTTPS, verified against this CA file; empty: HTTP
   std::optional<ringkeeper::tools::HttpResponse> request(const Call& call, std::string* error) const {
-    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, 10000, authorization);
+    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, 10000, authorization,
+                                           cacert);
   }
 };
+
+// A gossip key as `keys` takes it: 44 base64 characters (32 bytes). The node checks it again.
+bool looks_like_key(const std::string& k) {
+  if (k.size() != 44 || k[43] != '=') return false;
+  for (size_t i = 0; i < 43; ++i) {
+    const char c = k[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') return false;
+  }
+  return true;
+}
+
+void print_keys(const json& j) {
+  const json& primary = j.contains("primary") ? j["primary"] : json();
+  if (j.value("kind", "") == "list") {
+    std::printf("primary key: %s\n%-18s %s\n", primary.is_string() ? primary.get<std::string>().c_str() : "(none: "
+                "gossip is plaintext)", "Key fingerprint", "Nodes");
+    for (const json& k : j["keys"]) {
+      std::printf("%-18s %zu of %zu\n", k.value("fingerprint", "").c_str(), k.value("nodes", size_t{0}),
+                  j.value("nodes", size_t{0}));
+    }
+  } else {
+    std::printf("keys %s %s: %zu of %zu live nodes acknowledged\n", j.value("kind", "").c_str(),
+                j.value("key", "").c_str(), j.value("acked", size_t{0}), j.value("nodes", size_t{0}));
+  }
+  const json errors = j.contains("errors") ? j["errors"] : json::object();
+  for (auto& [id, why] : errors.items()) {
+    std::printf("  %s: %s\n", id.c_str(), why.get<std::string>().c_str());
+  }
+}
+
+// keys: the command answers {"op"} at once; GET /v1/keys/op follows it until every live member
+// answered or the node's deadline passed. Exit 0 only if every live node acknowledged.
+int follow_keys(const Client& client, const json& started, bool as_json) {
+  using namespace std::chrono_literals;
+  const Call poll{"GET", "/v1/keys/op?id=" + ringkeeper::tools::url_encode(started.value("op", "")), ""};
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    std::string error;
+    auto resp = client.request(poll, &error);
+    if (!resp) {
+      std::fprintf(stderr, "ringctl: lost the node at %s while following the keys command: %s\n",
+                   client.host.c_str(), error.c_str());
+      return 3;
+    }
+    json j = json::parse(resp->body, nullptr, false);
+    if (resp->status != 200 || j.is_discarded()) {
+      std::fprintf(stderr, "ringctl: %s\n", j.is_discarded() ? resp->body.c_str() : j.value("error", "").c_str());
+      return 1;
+    }
+    if (j.value("done", false) || std::chrono::steady_clock::now() > give_up) {
+      if (as_json) {
+        std::printf("%s\n", j.dump().c_str());
+      } else {
+        print_keys(j);
+      }
+      const bool all = j.value("done", false) && j["failed"].empty() && j.value("acked", 0) == j.value("nodes", -1);
+      if (!all) {
+        std::fprintf(stderr, "ringctl: keys %s: %zu of %zu live nodes acknowledged\n", j.value("kind", "").c_str(),
+                     j.value("acked", size_t{0}), j.value("nodes", size_t{0}));
+      }
+      return all ? 0 : 1;
+    }
+    std::this_thread::sleep_for(50ms);  // the poll interval
+  }
+}
 
 bool is_uuid(const std::string& s) {
   if (s.size() != 36) return false;
@@ -340,6 +407,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", host, "the node's admin address HOST:PORT")->capture_default_str();
   app.add_flag("--json", as_json, "print the node's JSON answer as is (with --wait: one JSON line per phase)");
   app.add_option("--admin-token-file", token_file, "file with the admin token (state-changing calls from other hosts)");
+  std::string cacert;
+  app.add_option("--cacert", cacert, "PEM file of the CA that signed the node's admin certificate: talk HTTPS");
   app.set_version_flag("--version", std::string("ringctl ") + ringkeeper::kVersion);
   app.require_subcommand(1);
   app.add_subcommand("info", "the answering node: id, cluster, addresses, generation, data dir, version");
@@ -379,6 +448,16 @@ int main(int argc, char** argv) {
   removenode->add_flag("--force", force, "while another change is in flight (one waiting for this dead node): "
                                          "write the tombstone at once, without data phases (see docs/operations.md)");
   removenode->add_flag("--wait", wait, "follow the removal until it is done (exit 0) or aborted (exit 1)");
+  CLI::App* keys = app.add_subcommand("keys", "the gossip keyring of every live node (keys are never printed, only "
+                                             "fingerprints); exit 1 unless every live node acknowledged")
+                       ->require_subcommand(1);
+  keys->add_subcommand("list", "the primary key and every installed key with how many live nodes hold it");
+  std::string key_arg;
+  for (const auto& [name, help] : {std::pair{"install", "add KEY to every live node's keyring (not primary yet)"},
+                                   std::pair{"use", "make KEY, installed everywhere, the primary (what nodes encrypt with)"},
+                                   std::pair{"remove", "take KEY out of every live node's keyring (not the primary)"}}) {
+    keys->add_subcommand(name, help)->add_option("KEY", key_arg, "base64-encoded 32-byte key")->required();
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -391,7 +470,18 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = app.get_subcommands().front()->get_name();
   Call call;
-  if (cmd == "owners") {
+  if (cmd == "keys") {
+    const std::string sub = keys->get_subcommands().front()->get_name();
+    if (sub == "list") {
+      call.target = "/v1/keys";
+    } else if (!looks_like_key(key_arg)) {
+      std::fprintf(stderr, "ringctl: keys %s: not a base64-encoded 32-byte key (44 characters ending in '=', as "
+                           "`openssl rand -base64 32` prints)\n", sub.c_str());
+      return 2;
+    } else {
+      call = {"POST", "/v1/keys/" + sub, json{{"key", key_arg}}.dump()};
+    }
+  } else if (cmd == "owners") {
     call.target = "/v1/owners?key=" + ringkeeper::tools::url_encode(key);
   } else if (cmd == "move") {
     json list = json::array();
@@ -426,7 +516,11 @@ int main(int argc, char** argv) {
   } else {
     call.target = "/v1/" + cmd;
   }
-  Client client{host, ""};
+  if (!cacert.empty() && !std::ifstream(cacert)) {
+    std::fprintf(stderr, "ringctl: --cacert: cannot read %s\n", cacert.c_str());
+    return 2;
+  }
+  Client client{host, "", cacert};
   if (!token_file.empty()) {
     std::ifstream f(token_file);
     std::string token;
@@ -453,6 +547,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringctl: %s\n", msg.c_str());
     return resp->status == 501 || resp->status == 404 ? 2 : 1;
   }
+  if (cmd == "keys") return follow_keys(client, j, as_json);
   if (wait && !dry_run && j.contains("change")) {
     const int rc = follow_change(client, j, as_json);
     if (rc == 0 && cmd == "decommission" && !as_json) {

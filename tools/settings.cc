@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "gossip/seal.h"
 #include "node/address.h"
 
 namespace ringkeeper::tools {
@@ -110,6 +111,50 @@ bool read_secret(const NodeFlags& f, const std::string& name, const std::string&
   return true;
 }
 
+// The gossip key, the admin token and TLS files: readable, well formed, and the old HMAC secret
+// refused with the flag that replaces it.
+bool resolve_security_flags(const NodeFlags& f, NodeConfig& c, std::string* error) {
+  if (!f.secret_file.empty()) {
+    *error = setting_name(f, "secret-file") + " is no longer supported (it HMAC-signed gossip): gossip is now "
+             "encrypted with AES-256-GCM; give --gossip-key-file FILE with a base64-encoded 32-byte key "
+             "(`openssl rand -base64 32`) instead (docs/security.md)";
+    return false;
+  }
+  c.gossip_key.clear();
+  if (!f.gossip_key_file.empty()) {
+    if (!read_secret(f, "gossip-key-file", f.gossip_key_file, &c.gossip_key, error)) return false;
+    std::string why;
+    if (!gossip::decode_key_base64(c.gossip_key, &why)) {
+      *error = setting_name(f, "gossip-key-file") + ": " + f.gossip_key_file + ": " + why;
+      return false;
+    }
+  }
+  c.gossip_accept_plaintext = f.gossip_accept_plaintext;
+  if (!f.admin_token_file.empty() &&
+      !read_secret(f, "admin-token-file", f.admin_token_file, &c.admin_token, error)) {
+    return false;
+  }
+  c.admin_token_reads = f.admin_token_reads;
+  if (c.admin_token_reads && c.admin_token.empty()) {
+    *error = setting_name(f, "admin-token-reads") + " needs --admin-token-file (the token reads must present)";
+    return false;
+  }
+  if (f.admin_tls_cert.empty() != f.admin_tls_key.empty()) {
+    *error = setting_name(f, f.admin_tls_cert.empty() ? "admin-tls-key" : "admin-tls-cert") +
+             ": --admin-tls-cert and --admin-tls-key go together: give both";
+    return false;
+  }
+  for (const auto& [name, path] : {std::pair{"admin-tls-cert", &f.admin_tls_cert}, std::pair{"admin-tls-key", &f.admin_tls_key}}) {
+    if (!path->empty() && !std::ifstream(*path)) {
+      *error = setting_name(f, name) + ": cannot read " + *path;
+      return false;
+    }
+  }
+  c.admin_tls_cert = f.admin_tls_cert;
+  c.admin_tls_key = f.admin_tls_key;
+  return true;
+}
+
 }  // namespace
 
 void add_node_flags(CLI::App& app, NodeFlags& f) {
@@ -130,15 +175,28 @@ void add_node_flags(CLI::App& app, NodeFlags& f) {
   app.add_option("--rf", f.rf, "replication factor N, or DC:N,DC:N with topology (cluster-wide)")
       ->delimiter(',')
       ->default_str(join(f.rf));
-  app.add_option("--secret-file", f.secret_file, "file holding the gossip secret (frames are then HMAC-signed)");
+  app.add_option("--gossip-key-file", f.gossip_key_file,
+                 "file with a base64 32-byte AES-256 key: encrypt gossip, refuse plaintext peers; it starts the "
+                 "keyring kept in DIR (then: ringctl keys)");
+  app.add_flag("--gossip-accept-plaintext", f.gossip_accept_plaintext,
+               "take plaintext gossip too: the migration mode that turns encryption on across a running cluster");
+  // Gone (it signed frames with HMAC); kept as an option so that its use gets a clear refusal.
+  app.add_option("--secret-file", f.secret_file, "replaced by --gossip-key-file")->group("");
   app.add_option("--admin-token-file", f.admin_token_file,
                  "file holding the token that lets non-loopback callers make state-changing admin calls");
+  app.add_flag("--admin-token-reads", f.admin_token_reads,
+               "read-only admin calls (and /metrics) from non-loopback callers need the token too");
+  app.add_option("--admin-tls-cert", f.admin_tls_cert, "PEM certificate (chain): serve the admin API over HTTPS");
+  app.add_option("--admin-tls-key", f.admin_tls_key, "PEM private key of --admin-tls-cert");
   app.set_config("--config", "", "file of `name = value` lines with these settings (names without dashes); flags win")
       ->type_name("FILE");
   app.config_formatter(std::make_shared<NodeConfigFile>(app, f));
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
   app.add_flag("--reset-generation", f.reset_generation,
                "start from the wall clock's generation even if the persisted one is higher (a clock that ran ahead)");
+  app.add_option("--replace", f.replace,
+                 "NODE_ID of a dead NORMAL node whose tokens this new node takes over, phase by phase (first start "
+                 "only; needs --seeds)");
 }
 
 bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
@@ -158,6 +216,10 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
   c.dc = f.dc;
   c.rack = f.rack;
   c.reset_generation = f.reset_generation;
+  c.replace = f.replace;
+  if (!c.replace.empty() && (!NodeId::parse(c.replace) || NodeId::parse(c.replace)->is_nil())) {
+    return fail("replace", "expected a node id (a UUID), got '" + c.replace + "'");
+  }
   for (const auto& [name, value] : {std::pair{"listen", &c.listen}, std::pair{"admin", &c.admin}}) {
     if (!gossip::parse_host_port(*value)) {
       return fail(name, "expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'");
@@ -201,11 +263,7 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
     return false;
   }
   c.replication = *rep;
-  if (!f.secret_file.empty() && !read_secret(f, "secret-file", f.secret_file, &c.secret, error)) return false;
-  if (!f.admin_token_file.empty() &&
-      !read_secret(f, "admin-token-file", f.admin_token_file, &c.admin_token, error)) {
-    return false;
-  }
+  if (!resolve_security_flags(f, c, error)) return false;
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(levels), std::end(levels), f.log_level) == std::end(levels)) {
     return fail("log-level", "expected trace|debug|info|warn|error|critical|off, got '" + f.log_level + "'");

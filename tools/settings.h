@@ -30,10 +30,16 @@ struct NodeFlags {
   std::string rack = "rack1";
   std::string strategy = "simple";
   std::vector<std::string> rf = {"3"};  // N, or DC:N items
-  std::string secret_file;
+  std::string secret_file;  // gone: refused, naming --gossip-key-file
+  std::string gossip_key_file;
+  bool gossip_accept_plaintext = false;
   std::string admin_token_file;
+  bool admin_token_reads = false;
+  std::string admin_tls_cert;
+  std::string admin_tls_key;
   std::string log_level = "info";
   bool reset_generation = false;
+  std::string replace;  // --replace NODE_ID
 
   // Filled while parsing: the --config file read, and the settings whose value it supplied (the
   // names without dashes; a setting also given as a flag is not among them). For error messages.

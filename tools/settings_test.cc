@@ -109,10 +109,10 @@ TEST(SettingsTest, ListsInBothForms) {
   }
 }
 
-// The example in docs/operations.md, with the secret file in the scratch dir.
+// The example in docs/operations.md, with the key file in the scratch dir.
 TEST(SettingsTest, TheDocumentedExample) {
   TempDir dir;
-  const std::string secret = write(dir, "gossip.secret", "s3cret\n");
+  const std::string key = write(dir, "gossip.key", "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n");
   const std::string conf = write(dir, "n1.conf",
                                      "# /etc/ringkeeper/n1.conf\n"
                                      "cluster     = \"prod\"\n"
@@ -124,7 +124,7 @@ TEST(SettingsTest, TheDocumentedExample) {
                                      "rack        = r1\n"
                                      "strategy    = topology\n"
                                      "rf          = east:3,west:2      # a list: east 3 replicas, west 2\n"
-                                     "secret-file = " + secret + "\n"
+                                     "gossip-key-file = " + key + "\n"
                                      "log-level   = info\n");
   Parsed p = parse({"--config", conf, "--log-level", "debug"});
   ASSERT_TRUE(p.ok) << p.error;
@@ -134,7 +134,7 @@ TEST(SettingsTest, TheDocumentedExample) {
   EXPECT_EQ(p.config.seeds.size(), 3u);
   EXPECT_EQ(p.config.dc, "east");
   EXPECT_EQ(p.config.replication.canonical(), "topology:east=3,west=2");
-  EXPECT_EQ(p.config.secret, "s3cret");
+  EXPECT_EQ(p.config.gossip_key, "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=");
   EXPECT_EQ(p.flags.log_level, "debug");
 }
 
@@ -197,11 +197,53 @@ TEST(SettingsTest, BadValuesNameTheSettingAndTheFile) {
   expect_refused(dir, "num-tokens = 0\n", "num-tokens (in ");
   expect_refused(dir, "rf = many\n", "rf (in ");
   expect_refused(dir, "log-level = loud\n", "log-level (in ");
-  expect_refused(dir, "secret-file = /nonexistent/secret\n", "secret-file (in ");
+  expect_refused(dir, "gossip-key-file = /nonexistent/key\n", "gossip-key-file (in ");
   expect_refused(dir, "num-tokens = 4\ntokens = 1\n", "give num-tokens (in ");
   expect_refused(dir, "cluster = two words\n", "cluster takes one value, got 2");
   expect_refused(dir, "cluster = a\nrack = r\ncluster = b\n", "cluster is set twice");
   expect_refused(dir, "reset-generation = maybe\n", "reset-generation: expected true or false, got 'maybe'");
+}
+
+TEST(SettingsTest, SecurityFlags) {
+  TempDir dir;
+  const std::string key = write(dir, "k", "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n");
+  const std::string token = write(dir, "t", "tok\n");
+  const std::string pem = write(dir, "pem", "not checked here: Node::open loads it\n");
+  Parsed p = parse({"--data-dir", "/d", "--gossip-key-file", key, "--gossip-accept-plaintext", "--admin-token-file", token,
+                    "--admin-token-reads", "--admin-tls-cert", pem, "--admin-tls-key", pem});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.config.gossip_key, "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=");
+  EXPECT_TRUE(p.config.gossip_accept_plaintext);
+  EXPECT_TRUE(p.config.admin_token_reads);
+  EXPECT_EQ(p.config.admin_tls_cert, pem);
+  // And in the file, names without dashes.
+  const std::string conf = write(dir, "s.conf", "data-dir = /d\ngossip-key-file = " + key +
+                                                    "\ngossip-accept-plaintext = true\nadmin-token-file = " + token +
+                                                    "\nadmin-token-reads = true\nadmin-tls-cert = " + pem +
+                                                    "\nadmin-tls-key = " + pem + "\n");
+  Parsed f = parse({"--config", conf});
+  ASSERT_TRUE(f.ok) << f.error;
+  EXPECT_EQ(f.config.gossip_key, p.config.gossip_key);
+  EXPECT_TRUE(f.config.gossip_accept_plaintext && f.config.admin_token_reads);
+  EXPECT_EQ(f.config.admin_tls_key, pem);
+}
+
+TEST(SettingsTest, BadKeysTheOldSecretAndHalfATlsPairAreRefusedClearly) {
+  TempDir dir;
+  Parsed old = parse({"--data-dir", "/d", "--secret-file", write(dir, "s", "s3cret\n")});
+  EXPECT_FALSE(old.ok);
+  EXPECT_NE(old.error.find("--secret-file is no longer supported"), std::string::npos) << old.error;
+  EXPECT_NE(old.error.find("--gossip-key-file"), std::string::npos) << old.error;
+  expect_refused(dir, "secret-file = /anything\n", "secret-file (in ");
+  Parsed short_key = parse({"--data-dir", "/d", "--gossip-key-file", write(dir, "short", "c2hvcnQ=\n")});
+  EXPECT_NE(short_key.error.find("--gossip-key-file: "), std::string::npos) << short_key.error;
+  EXPECT_NE(short_key.error.find("decodes to 5 bytes; an AES-256 key is 32"), std::string::npos) << short_key.error;
+  Parsed not_base64 = parse({"--data-dir", "/d", "--gossip-key-file", write(dir, "junk", "correct horse battery staple\n")});
+  EXPECT_NE(not_base64.error.find("not base64"), std::string::npos) << not_base64.error;
+  Parsed half = parse({"--data-dir", "/d", "--admin-tls-cert", write(dir, "c", "x")});
+  EXPECT_NE(half.error.find("give both"), std::string::npos) << half.error;
+  Parsed reads = parse({"--data-dir", "/d", "--admin-token-reads"});
+  EXPECT_NE(reads.error.find("needs --admin-token-file"), std::string::npos) << reads.error;
 }
 
 TEST(SettingsTest, MissingFileIsAnError) {

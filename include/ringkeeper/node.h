@@ -63,9 +63,19 @@ struct NodeConfig {
   std::string dc = "dc1";
   std::string rack = "rack1";
   ReplicationConfig replication;           // simple, RF 3
-  std::string secret;                      // gossip HMAC; empty: none
+  // Gossip encryption (docs/security.md): a base64-encoded 32-byte AES-256 key that starts the
+  // keyring in DIR/keyring at first start (empty: none); afterwards `ringctl keys` changes it.
+  std::string gossip_key;
+  bool gossip_accept_plaintext = false;    // migration mode: take plaintext frames as well
   std::string admin_token;                 // lets non-loopback callers change state
+  bool admin_token_reads = false;          // reads (GET) need the token too
+  // HTTPS on the admin port: PEM files of the certificate (chain) and its key; both or neither.
+  std::string admin_tls_cert, admin_tls_key;
   bool reset_generation = false;
+  // ringd --replace: the id of a dead NORMAL node whose tokens this new node takes over (a phased
+  // change of kind replace) instead of claiming its own. First start only (an empty data dir);
+  // later starts resume or ignore it. Empty: join as usual.
+  std::string replace;
   // Other addresses the embedder serves, written into DIR/addresses.json ("kv" for kvd).
   std::map<std::string, std::string> extra_addresses;
   // Where the runtime's log lines go; empty: spdlog's default logger (ringd's stderr).
@@ -187,7 +197,8 @@ class Node {
   Subscription on_ownership(OwnershipListener f);
   // With NodeConfig::streams_data: this node holds every range it gains in `change` (the data
   // barrier before the change reads from new owners). kRefused when `change` is not the change
-  // in flight here or has not reached write_both; kNotRunning before start().
+  // in flight here or has not reached write_both; kNotRunning before start(). Called from an
+  // ownership callback it is applied right after the callback returns (ok; a refusal is logged).
   Status acknowledge_ranges(const NodeId& change);
 
   // The writers. Each waits for the node thread's answer (up to 5 s). Errors: kRefused with the

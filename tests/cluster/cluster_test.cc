@@ -556,6 +556,55 @@ TEST(ClusterTest, RemovenodeWaitFollowsThePhasesAndForceUnblocksIt) {
   EXPECT_EQ(ringctl({"--host", c.nodes[0]->admin(), "removenode", "not-a-node"}).exit_code, 2);
 }
 
+// A new ringd started with --replace of a SIGKILLed node takes over exactly its tokens as a
+// phased change (ringctl status shows it, kind replace); the dead node ends REMOVED. A --replace
+// naming no member stops the new node with exit 1 and a line; a malformed one exits 2.
+TEST(ClusterTest, ANewNodeStartedWithReplaceTakesOverADeadNodesTokens) {
+  Cluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
+  const std::string dead = c.id_of(3);
+  auto ring_of = [&](int viewer, const std::string& id) {
+    std::vector<std::string> out;
+    auto r = ctl_json(c.nodes[viewer]->admin(), {"ring"});
+    for (const json& t : (*r)["tokens"]) {
+      if (t["node"] == id) out.push_back(t["token"]);
+    }
+    return out;
+  };
+  const std::vector<std::string> tokens = ring_of(0, dead);
+  ASSERT_EQ(tokens.size(), 16u);
+  c.nodes[3]->kill9();
+  ASSERT_TRUE(wait_until([&] { return (*c.member(0, dead))["liveness"] == "down"; }, 30s));
+  c.ports.push_back(0);
+  c.start(4, {"--seeds", c.seed(), "--replace", dead});
+  ASSERT_TRUE(c.nodes[4]->wait_serving());
+  const std::string fresh = c.id_of(4);
+  std::set<std::string> kinds;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = c.member(0, fresh);
+        if (m && (*m)["change"].is_object()) kinds.insert((*m)["change"]["kind"].get<std::string>());
+        return m && (*m)["status"] == "NORMAL" && (*m)["tokens"] == 16;
+      },
+      60s))
+      << c.nodes[4]->log();
+  EXPECT_TRUE(kinds.empty() || kinds == std::set<std::string>{"replace"}) << "only the replace was seen in flight";
+  EXPECT_EQ(ring_of(0, fresh), tokens) << "exactly the dead node's tokens";
+  EXPECT_TRUE(ring_of(0, dead).empty());
+  ASSERT_TRUE(wait_until([&] { return (*c.member(1, dead))["status"] == "REMOVED"; }, 30s));
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
+
+  // Nothing to replace: exit 1 with the reason; not a UUID: exit 2.
+  c.ports.push_back(0);
+  c.start(5, {"--seeds", c.seed(), "--replace", "11111111-2222-3333-4444-555555555555"});
+  EXPECT_EQ(c.nodes[5]->wait_exit(30s), 1);
+  EXPECT_NE(c.nodes[5]->log().find("no such node"), std::string::npos) << c.nodes[5]->log();
+  c.ports.push_back(0);
+  c.start(6, {"--seeds", c.seed(), "--replace", "not-a-node"});
+  EXPECT_EQ(c.nodes[6]->wait_exit(10s), 2);
+}
+
 TEST(ClusterTest, ADecommissionedNodeLeavesRoutingAnswersAsLeftAndRefusesToStartAgain) {
   Cluster c(4);
   ASSERT_TRUE(c.serving());
@@ -761,20 +810,20 @@ TEST(ClusterTest, AdvertisedNameIsWhatPeersUse) {
       30s));
 }
 
-TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
+TEST(ClusterTest, TheGossipKeyEncryptsEveryFrameAndConfigFileSettingsApply) {
   TempDir tmp;
-  const fs::path secret = tmp.path() / "secret";
-  std::ofstream(secret) << "correct horse battery staple\n";
+  const fs::path key = tmp.path() / "gossip.key";
+  std::ofstream(key) << "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n";
   const uint16_t port = free_port();
   const fs::path conf = tmp.path() / "a.conf";
-  std::ofstream(conf) << "# node a\nlisten = 127.0.0.1:" << port << "\nadmin = 127.0.0.1:0\nsecret-file = " << secret.string()
+  std::ofstream(conf) << "# node a\nlisten = 127.0.0.1:" << port << "\nadmin = 127.0.0.1:0\ngossip-key-file = " << key.string()
                       << "\nrack = r9\n";
   Ringd a(tmp.path() / "a", {"--config", conf.string(), "--rack", "r1"});
   ASSERT_TRUE(a.wait_serving()) << a.log();
   const std::string seed = "127.0.0.1:" + std::to_string(port);
   EXPECT_EQ(a.listen(), seed) << "listen from the config file";
-  Ringd b(tmp.path() / "b", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed, "--secret-file",
-                            secret.string()});
+  Ringd b(tmp.path() / "b", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed, "--gossip-key-file",
+                            key.string()});
   Ringd c(tmp.path() / "c", {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--seeds", seed});
   ASSERT_TRUE(b.wait_serving() && c.wait_serving());
   ASSERT_TRUE(wait_until(
@@ -789,8 +838,8 @@ TEST(ClusterTest, SecretSignsEveryFrameAndConfigFileSettingsApply) {
       EXPECT_EQ(m["rack"], "r1") << "the flag wins over the config file";
     }
   }
-  EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"bad_mac\"}") > 0; }, 20s))
-      << "the node without the secret is refused";
+  EXPECT_TRUE(wait_until([&] { return metric(a.admin(), "ringkeeper_gossip_frames_rejected_total{reason=\"plaintext\"}") > 0; }, 20s))
+      << "the node without the key is refused";
   EXPECT_EQ((*ctl_json(c.admin(), {"status"}))["nodes"].size(), 1u) << "and never merges";
 }
 

@@ -688,6 +688,97 @@ TEST_P(Seeds, ARemovalBlockedByAnotherDeadNodeIsUnblockedByForce) {
   EXPECT_FALSE(sim.engine(0).state().find(c)->is_tombstone()) << "seed " << seed;
 }
 
+// A node joining a running cluster runs its join as a phased change: once its claim is agreed
+// on, write_both (it streams what it gains; the data barrier), read_new, release, then NORMAL —
+// under the same invariants as a move. Nodes founding a cluster together skip the data phases.
+TEST_P(Seeds, AJoinIntoARunningClusterRunsPhaseByPhase) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  for (size_t i = 0; i < sim.size(); ++i) {
+    const auto c = sim.engine(i).own_change();
+    EXPECT_TRUE(!c || c->kind != gossip::ChangeKind::kJoin) << "founders need no join change (seed " << seed << ")";
+  }
+  const uint64_t version_before = sim.engine(0).ring()->version();
+  const size_t joiner = sim.add_node({0});
+  const NodeId id = sim.engine(joiner).id();
+  const Millis deadline = sim.now() + 30'000;
+  while (!sim.engine(joiner).own_change() && sim.now() < deadline) sim.run_until(sim.now() + 20);
+  ASSERT_TRUE(sim.engine(joiner).own_change()) << "seed " << seed;
+  const gossip::ChangeRecord join = *sim.engine(joiner).own_change();
+  EXPECT_EQ(join.kind, gossip::ChangeKind::kJoin);
+  EXPECT_EQ(join.step, gossip::ChangeStep::kWriteBoth);
+  EXPECT_EQ(sim.engine(joiner).own_status(), NodeStatus::kJoining);
+  EXPECT_NE(sim.engine(joiner).abort_change(join.id), "") << "a join cannot be rolled back";
+  ChangeWatch w{sim, id, join.id, {}};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 48; ++k) w.probes.push_back(Token(rng()));
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  EXPECT_LE(w.max_span, 1) << "seed " << seed;
+  EXPECT_EQ(w.violation, "") << "seed " << seed;
+  EXPECT_TRUE(w.steps_seen.count(2) && w.steps_seen.count(3)) << "read_new and release were passed";
+  EXPECT_EQ(sim.engine(joiner).own_status(), NodeStatus::kNormal);
+  EXPECT_GE(sim.engine(0).ring()->version(), version_before + 4) << "seed " << seed;
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).ring()->find(id)->tokens.size(), 16u);
+}
+
+// A new node started to replace a dead one (ringd --replace) waits to see it down, takes over
+// its tokens and runs a phased change on its behalf: the dead node LEAVING, the new one JOINING
+// with the same tokens (no conflict), the same invariants as a move; at done the new node is
+// NORMAL with the dead node's tokens and the dead node is REMOVED.
+TEST_P(Seeds, ANewNodeReplacesADeadOnePhaseByPhase) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  const NodeId dead = sim.engine(3).id();
+  const std::vector<Token> tokens = gossiped_tokens(sim.engine(0), dead);
+  sim.crash(3);
+  gossip::JoinSettings replace;
+  replace.replace = dead;
+  const size_t r = sim.add_node({0}, replace);
+  const NodeId id = sim.engine(r).id();
+  const Millis deadline = sim.now() + 60'000;
+  while (!sim.engine(r).own_change() && sim.now() < deadline) sim.run_until(sim.now() + 20);
+  ASSERT_TRUE(sim.engine(r).own_change()) << "seed " << seed;
+  EXPECT_EQ(sim.engine(r).liveness(dead), gossip::PeerLiveness::kDown) << "only once it saw it down";
+  const gossip::ChangeRecord change = *sim.engine(r).own_change();
+  EXPECT_EQ(change.kind, gossip::ChangeKind::kReplace);
+  EXPECT_EQ(change.subject, dead);
+  EXPECT_NE(sim.engine(r).abort_change(change.id), "");
+  ChangeWatch w{sim, id, change.id, {}};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 48; ++k) w.probes.push_back(Token(rng()));
+  for (Token t : tokens) w.probes.push_back(t);
+  ASSERT_TRUE(w.run(60'000)) << "seed " << seed;
+  EXPECT_LE(w.max_span, 1) << "seed " << seed;
+  EXPECT_EQ(w.violation, "") << "seed " << seed;
+  EXPECT_EQ(w.steps_seen, (std::set<int>{0, 1, 2, 3, 4})) << "seed " << seed;
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(r).own_status(), NodeStatus::kNormal);
+  EXPECT_EQ(gossiped_tokens(sim.engine(0), id), tokens) << "it took over exactly the dead node's tokens";
+  EXPECT_EQ(sim.engine(0).ring()->find(id)->tokens, tokens);
+  EXPECT_TRUE(tombstone_everywhere(sim, dead)) << "seed " << seed;
+  EXPECT_EQ(sim.engine(r).stats().claims_lost, 0u);
+}
+
+// --replace of a node the cluster does not have, or of one that is not NORMAL, stops the node
+// with a reason instead of claiming anything.
+TEST_P(Seeds, AReplaceOfANodeThatIsNotThereIsFatal) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 3);
+  SimCluster& sim = *owned;
+  gossip::JoinSettings replace;
+  replace.replace = NodeId::from_random_bits(seed, 77);
+  const size_t r = sim.add_node({0}, replace);
+  const Millis deadline = sim.now() + 30'000;
+  while (sim.engine(r).fatal().empty() && sim.now() < deadline) sim.run_until(sim.now() + 100);
+  EXPECT_NE(sim.engine(r).fatal().find("no such node"), std::string::npos) << sim.engine(r).fatal();
+  EXPECT_FALSE(sim.engine(r).own_change());
+  const RingNode* seen = sim.engine(0).ring()->find(sim.engine(r).id());
+  EXPECT_TRUE(seen == nullptr || seen->tokens.empty()) << "it claimed nothing";
+}
+
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));
 
 }  // namespace

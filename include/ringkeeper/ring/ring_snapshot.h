@@ -32,6 +32,10 @@ struct NodeDescription {
   // JOINING, MOVING, LEAVING: where its change stands. The default routes as the ring always
   // did for an unphased change: writes to old and new owners, reads from the old ones.
   ChangePhase phase = ChangePhase::kWriteBoth;
+  // JOINING only: the dead node this one replaces (ringd --replace). Its claim of that node's
+  // tokens is not a conflict: the replaced node (LEAVING) holds them on the old side, this one on
+  // the new side.
+  NodeId replaces;
 };
 
 // A claim that lost a token conflict; the losing node must pick another token.
@@ -53,6 +57,7 @@ struct RingNode {
   std::vector<Token> pending_tokens;  // effective new tokens while MOVING, sorted
   HlcStamp stamp;
   ChangePhase phase = ChangePhase::kWriteBoth;  // meaningful while JOINING, MOVING or LEAVING
+  NodeId replaces;                              // JOINING only: see NodeDescription::replaces
 };
 
 class RingSnapshot;
