@@ -14,7 +14,6 @@ Streamer::~Streamer() { stop(); }
 
 void Streamer::subscribe() {
   ownership_sub_ = node_.on_ownership([this](const OwnershipEvent& e) { on_ownership(e); });
-  ring_sub_ = node_.on_ring_change([this](const RingChange& c) { on_ring_change(c); });
 }
 
 void Streamer::start() { worker_ = std::thread([this] { run(); }); }
@@ -27,7 +26,6 @@ void Streamer::stop() {
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
   ownership_sub_.reset();
-  ring_sub_.reset();
 }
 
 size_t Streamer::pending_drops() const {
@@ -73,31 +71,6 @@ void Streamer::on_ownership(const OwnershipEvent& e) {
     }
   }
   wake_.notify_all();
-}
-
-// Node thread: a JOINING node starts streaming what the join will give it.
-void Streamer::on_ring_change(const RingChange& c) {
-  wake_.notify_all();  // a change may have completed: released ranges may go now
-  const RingNode* self = c.after->find(node_.id());
-  if (self) {
-    log(LogLevel::kDebug, "ring change: self " + std::string(to_string(self->status)) + " phase " +
-                              std::string(to_string(self->phase)) + ", " + std::to_string(self->tokens.size()) + " tokens");
-  }
-  // A joiner first shows without tokens (learning the cluster), then with its claim.
-  if (!self || self->status != NodeStatus::kJoining || self->phase != ChangePhase::kWriteBoth || self->tokens.empty()) {
-    return;
-  }
-  {
-    std::lock_guard lock(mu_);
-    if (join_streamed_) return;
-    join_streamed_ = true;
-  }
-  auto gained = transfers_to(node_.id(), c.after->nodes(), c.after->current(), c.after->future());
-  std::erase_if(gained, [](const RangeTransfer& t) { return t.sources.empty(); });  // nobody held it
-  if (gained.empty()) return;
-  for (const RangeTransfer& t : gained) streaming_.add(t.range);
-  log(LogLevel::kInfo, "joining: streaming " + std::to_string(gained.size()) + " ranges from their replicas");
-  enqueue(Task{Task::Kind::kJoinStream, std::nullopt, std::move(gained), {}});
 }
 
 void Streamer::run() {

@@ -6,9 +6,7 @@
 //   kReleased   drops the released ranges once no change is in flight (never a range this node
 //               replicates again by then);
 //   kCancelled  drops what it streamed for the aborted change.
-// Joins are not phased changes yet (docs/design.md, "Next"): a JOINING node streams the ranges
-// the finished join will give it, from their current replicas, as soon as its claim shows
-// tokens, and answers reads of them "not ready" until they are in (docs/kvd.md, "Joins").
+// Joins, moves, rebalances, decommissions, removals and replacements all arrive as these events.
 //
 // A range is in once a majority of the replication factor of its sources (all of them, when it
 // has fewer; at least one) were read completely; until then it is retried every 500 ms. Every
@@ -41,7 +39,7 @@ class Streamer {
   Streamer(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics, RangeSet& streaming,
            LogSink log);
   ~Streamer();
-  // Subscribes to ownership events and ring changes; call before Node::start() so that a change
+  // Subscribes to ownership events; call before Node::start() so that a change
   // resumed after a restart is seen.
   void subscribe();
   void start();
@@ -52,13 +50,12 @@ class Streamer {
 
  private:
   struct Task {
-    enum class Kind { kStream, kDrop, kJoinStream } kind;
+    enum class Kind { kStream, kDrop } kind;
     std::optional<NodeId> change;        // kStream: the change to acknowledge
-    std::vector<RangeTransfer> gained;   // kStream, kJoinStream
+    std::vector<RangeTransfer> gained;   // kStream
     std::vector<TokenRange> ranges;      // kDrop: cancelled ranges, dropped at once
   };
   void on_ownership(const OwnershipEvent& e);
-  void on_ring_change(const RingChange& c);
   void enqueue(Task t);
   void run();
   // Streams every gained range; false when `change` was cancelled (or kvd stops) first.
@@ -79,13 +76,12 @@ class Streamer {
   KvMetrics& metrics_;
   RangeSet& streaming_;
   const LogSink log_;
-  Subscription ownership_sub_, ring_sub_;
+  Subscription ownership_sub_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Task> queue_;                 // guarded by mu_
   std::vector<TokenRange> release_later_;  // guarded by mu_
-  bool join_streamed_ = false;             // guarded by mu_
   std::vector<NodeId> cancelled_;          // guarded by mu_: changes whose streams must stop
   bool stopping_ = false;                  // guarded by mu_
   std::thread worker_;

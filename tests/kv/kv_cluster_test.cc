@@ -47,19 +47,20 @@ struct KvCluster {
   }
   std::string seed() const { return "127.0.0.1:" + std::to_string(ports[0]); }
   fs::path dir(int i) const { return tmp.path() / ("n" + std::to_string(i)); }
-  int add() {
+  int add(const std::vector<std::string>& extra = {}) {
     ports.push_back(free_port());
     kv.emplace_back();
     ids.emplace_back();
     nodes.emplace_back();
     const int i = static_cast<int>(nodes.size()) - 1;
-    start(i);
+    start(i, extra);
     return i;
   }
-  void start(int i) {
+  void start(int i, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"--listen", "127.0.0.1:" + std::to_string(ports[i]), "--admin", "127.0.0.1:0",
                                      "--kv", "127.0.0.1:0", "--seeds", seed()};
     args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), extra.begin(), extra.end());
     nodes[i] = std::make_unique<Ringd>(dir(i), args, CommandPrefix{}, KVD_PATH);
   }
   bool serving(int i) {
@@ -292,10 +293,7 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
   const int joiner = c.add();
   ASSERT_TRUE(c.serving(joiner)) << c.logs();
   ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 60s)) << c.logs();
-  // A join is not phased yet: the joiner may turn NORMAL while its catch-up stream still runs
-  // (docs/kvd.md, "Joins"), so wait for the stream rather than expect it done.
-  EXPECT_TRUE(wait_until([&] { return check_replicas(c, data, 0, 60, test_seed()).empty(); }, 20s))
-      << "after a join: " << check_replicas(c, data, 0, 60, test_seed());
+  EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed()), "") << "after a join";
   EXPECT_ALL_KEYS(c, data, "after a join");
 
   std::mt19937_64 rng(test_seed());
@@ -400,6 +398,31 @@ TEST_F(KvClusterTest, KeysSurviveKillNineAndRestartAndRemovenodeOfAKilledNode) {
       << "hints for a removed node are dropped";
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed() + 1), "") << "after removenode";
   EXPECT_ALL_KEYS(c, data, "after removenode of a killed node");
+}
+
+TEST_F(KvClusterTest, KeysSurviveTheReplacementOfAKilledNode) {
+  KvCluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s)) << c.logs();
+  Dataset data = write_dataset(running_kv(c), key_count() / 4, test_seed());
+  const std::string dead = c.ids[3];
+  c.nodes[3]->kill9();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = ctl_json(c.nodes[0]->admin(), {"status"});
+        if (!s) return false;
+        for (const json& m : (*s)["nodes"]) {
+          if (m["id"] == dead) return m["liveness"] == "down";
+        }
+        return false;
+      },
+      30s));
+  const int fresh = c.add({"--replace", dead});
+  ASSERT_TRUE(c.serving(fresh)) << c.logs();
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 60s)) << c.logs();
+  EXPECT_GT(c.metric(fresh, "kv_streamed_keys_total"), 0u) << "the replacement streamed nothing";
+  EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed()), "") << "after a replace";
+  EXPECT_ALL_KEYS(c, data, "after a replace");
 }
 
 TEST_F(KvClusterTest, TooFewReplicasAnswer503NamingThem) {
