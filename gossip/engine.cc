@@ -628,11 +628,14 @@ void GossipEngine::drive_replace(Millis now) {
              " (only a NORMAL node that is down can be replaced; start a new node without --replace)";
     return;
   }
+  // It announces even while another change is in flight: from then on that change's barrier no
+  // longer waits for the dead node (it may be what holds it), and the replace waits in announce,
+  // routing as before, until it comes first.
   std::string wait;
   if (liveness_.view(x) != PeerLiveness::kDown) {
     wait = "waits until " + x.to_string() + " is seen down before taking over its tokens";
-  } else if (auto other = active_change()) {
-    wait = "waits for change " + other->second.id.to_string() + " to end (one change at a time)";
+  } else if (auto other = removal_of(x)) {
+    wait = "waits: change " + other->second.id.to_string() + " already removes " + x.to_string();
   }
   if (!wait.empty()) {
     if (wait != replace_wait_) note("replace " + wait);
@@ -727,7 +730,8 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   std::vector<NodeId> out;
   for (size_t i = 0; i < state_.size() && out.size() < limit; ++i) {
     const NodeState& st = state_.state_at(i);
-    if (st.is_tombstone() || state_.id_at(i) == change.subject) continue;  // the dead node a removal is for
+    // The dead node a removal or replace is for, this change's or another's in flight.
+    if (st.is_tombstone() || state_.id_at(i) == change.subject || removal_of(state_.id_at(i))) continue;
     const VersionedValue* status = st.get(keys::kStatus);
     if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) {
       continue;

@@ -95,6 +95,7 @@ uint64_t count_healthy_marks(SimCluster& sim, std::string* first, bool verbose =
 struct Expectations {
   std::vector<size_t> joiners;  // indices whose current life joined during the run
   std::vector<NodeId> removed;
+  std::vector<std::pair<NodeId, size_t>> replaced;  // a dead node's id, the index replacing it
 };
 
 bool own_entry_is_tombstone(SimCluster& sim, size_t i) {
@@ -236,6 +237,43 @@ void check_joiners(SimCluster& sim, const Expectations& expect, Findings& f) {
   }
 }
 
+// A node whose own decommission is done is LEFT and owns nothing in every live node's ring.
+void check_left(SimCluster& sim, Findings& f) {
+  for (size_t x = 0; x < sim.size(); ++x) {
+    if (!sim.alive(x)) continue;
+    const auto c = sim.engine(x).own_change();
+    if (!c || c->kind != gossip::ChangeKind::kDecommission || c->step != gossip::ChangeStep::kDone) continue;
+    for (size_t i = 0; i < sim.size(); ++i) {
+      if (!sim.alive(i)) continue;
+      const RingNode* n = sim.engine(i).ring()->find(sim.engine(x).id());
+      if (n && (!n->tokens.empty() || (n->status != NodeStatus::kLeft && n->status != NodeStatus::kRemoved))) {
+        f.add(kind::kLeftOwner, "node " + std::to_string(x) + " decommissioned, but node " + std::to_string(i) +
+                                    "'s ring has it " + std::string(to_string(n->status)) + " with " +
+                                    std::to_string(n->tokens.size()) + " tokens");
+      }
+    }
+  }
+}
+
+// A replaced node is a tombstone everywhere; its replacement owns its tokens.
+void check_replaced(SimCluster& sim, const Expectations& expect, Findings& f) {
+  for (const auto& [old_id, r] : expect.replaced) {
+    if (!sim.alive(r)) continue;
+    for (size_t i = 0; i < sim.size(); ++i) {
+      if (!sim.alive(i)) continue;
+      const NodeState* st = sim.engine(i).state().find(old_id);
+      const RingNode* n = sim.engine(i).ring()->find(sim.engine(r).id());
+      if (!st || !st->is_tombstone() || !n || n->tokens.empty()) {
+        f.add(kind::kReplaceIncomplete, "node " + std::to_string(i) + ": " + short_id(old_id) +
+                                            (st && st->is_tombstone() ? " removed" : " not removed") +
+                                            ", replacement node " + std::to_string(r) + " owns " +
+                                            std::to_string(n ? n->tokens.size() : 0) + " tokens");
+        break;
+      }
+    }
+  }
+}
+
 // Everything but liveness (see ChaosRun::heal).
 Findings check_end_state(SimCluster& sim, const Expectations& expect) {
   Findings f;
@@ -243,6 +281,8 @@ Findings check_end_state(SimCluster& sim, const Expectations& expect) {
   check_rings(sim, expect, f);
   check_claims(sim, f);
   check_joiners(sim, expect, f);
+  check_left(sim, f);
+  check_replaced(sim, expect, f);
   return f;
 }
 
@@ -286,7 +326,7 @@ class ChaosRun {
  private:
   // kRestoreBackup: started again on a copy of its data dir taken at backup_step (not after the
   // crash), as an operator restoring a backup would.
-  enum class Fate { kRestart, kRemove, kRemoveThenRestart, kWipe, kRestoreBackup };
+  enum class Fate { kRestart, kRemove, kRemoveThenRestart, kWipe, kRestoreBackup, kReplace };
   struct Victim {
     size_t index = 0;
     int crash_step = 0;
@@ -303,8 +343,9 @@ class ChaosRun {
     int step;
     int side;  // -1: any (a random side while split)
   };
-  // Fresh random tokens; one of them another node's claim; two nodes at once onto one token.
-  enum class MoveKind { kFresh, kOntoClaimed, kTwoOntoOne };
+  // Fresh random tokens; one of them another node's claim; two nodes at once onto one token; the
+  // allocator's tokens (rebalance); a decommission.
+  enum class MoveKind { kFresh, kOntoClaimed, kTwoOntoOne, kRebalance, kDecommission };
   struct Move {
     int step;
     MoveKind kind;
@@ -371,7 +412,7 @@ class ChaosRun {
         v.index = pick(nodes_);
       } while (is_victim(v.index));
       v.crash_step = static_cast<int>(pick(kFaultSteps - 15));
-      v.fate = nodes_ > 3 ? static_cast<Fate>(pick(5)) : pick(2) ? Fate::kRestart : Fate::kRestoreBackup;
+      v.fate = nodes_ > 3 ? static_cast<Fate>(pick(6)) : pick(2) ? Fate::kRestart : Fate::kRestoreBackup;
       v.backup_step = static_cast<int>(pick(static_cast<uint64_t>(v.crash_step) + 1));
       v.act_step =
           v.crash_step + (v.fate == Fate::kWipe ? 8 + static_cast<int>(pick(6)) : 3 + static_cast<int>(pick(8)));
@@ -380,7 +421,7 @@ class ChaosRun {
     }
     for (size_t k = pick(3); k > 0; --k) joins_.push_back({static_cast<int>(pick(kFaultSteps - 10)), -1});
     for (size_t k = pick(4); k > 0; --k) {
-      moves_.push_back({2 + static_cast<int>(pick(kFaultSteps - 12)), static_cast<MoveKind>(pick(3))});
+      moves_.push_back({2 + static_cast<int>(pick(kFaultSteps - 12)), static_cast<MoveKind>(pick(nodes_ > 4 ? 5 : 4))});
     }
     stall_step_ = static_cast<int>(pick(kFaultSteps - 20));
     stall_node_ = pick(nodes_);
@@ -521,6 +562,19 @@ class ChaosRun {
     }
     if (normal.size() < (kind == MoveKind::kTwoOntoOne ? 2u : 1u)) return;
     const size_t a = normal[pick(normal.size())];
+    if (kind == MoveKind::kRebalance) {
+      std::vector<Token> next = sim_.engine(a).rebalance_tokens();
+      const std::string refused = next.empty() ? "already balanced"
+                                               : sim_.engine(a).move_tokens(next, sim_.now(), gossip::ChangeKind::kRebalance);
+      log("rebalance node %zu%s%s", a, refused.empty() ? "" : ": refused: ", refused.c_str());
+      return;
+    }
+    if (kind == MoveKind::kDecommission) {
+      if (normal.size() < 4 || is_victim(a)) return;  // keep RF owners, and victims to their fate
+      const std::string refused = sim_.engine(a).decommission(sim_.now());
+      log("decommission node %zu%s%s", a, refused.empty() ? "" : ": refused: ", refused.c_str());
+      return;
+    }
     const size_t count = std::max<size_t>(1, gossiped_tokens(a).size());
     std::vector<Token> tokens = fresh_tokens(count);
     if (kind == MoveKind::kFresh) {
@@ -603,6 +657,7 @@ class ChaosRun {
           : v.fate == Fate::kRestoreBackup     ? "restore its backup"
           : v.fate == Fate::kRemove            ? "removenode"
           : v.fate == Fate::kRemoveThenRestart ? "removenode, then restart"
+          : v.fate == Fate::kReplace           ? "a new node replaces it"
           : v.wipe_first                       ? "wipe, then removenode"
                                                : "removenode, then wipe");
     }
@@ -627,7 +682,30 @@ class ChaosRun {
         if (!v.wiped && (v.wipe_first || v.removed || s >= kFaultSteps - 5)) wipe(v);
         if (!v.removed && (v.wiped || !v.wipe_first)) v.removed = try_remove(v.old_id);
         break;
+      case Fate::kReplace:
+        if (!v.removed) v.removed = replace(v);
+        break;
     }
+  }
+
+  // A new node started with --replace of the dead one (seeded like a joiner); true once started.
+  bool replace(Victim& v) {
+    std::vector<size_t> seeds = seeds_on(side_of(v.index));
+    if (seeds.empty()) seeds = seeds_on(-1);
+    if (seeds.empty()) return false;  // tried again next step
+    gossip::JoinSettings join;
+    join.replace = v.old_id;
+    const size_t r = sim_.add_node(seeds, join);
+    if (partitioned_) {
+      const int side = side_of(seeds[0]);
+      sim_.cut_between({r}, sides_[1 - side]);
+      sides_[side].push_back(r);
+    }
+    expect_.joiners.push_back(r);
+    expect_.replaced.emplace_back(v.old_id, r);
+    log("node %zu (%s) starts to replace %s via %zu", r, short_id(sim_.engine(r).id()).c_str(),
+        short_id(v.old_id).c_str(), seeds[0]);
+    return true;
   }
 
   // A removenode runs as a change its coordinator gossips; it can be lost — the coordinator died
