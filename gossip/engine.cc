@@ -622,10 +622,19 @@ void GossipEngine::drive_replace(Millis now) {
     }
     return;
   }
-  if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal))) {
+  // A node that died in the middle of its own move or decommission can be replaced while that
+  // change had not reached release (writes still reached its old ranges): the replacement takes
+  // its current tokens and the dead node's change is abandoned.
+  const VersionedValue* own_change = st && !st->is_tombstone() ? st->get(keys::kChange) : nullptr;
+  const auto dead_change = own_change ? ChangeRecord::parse(own_change->value) : std::nullopt;
+  const bool mid_change = status && (status->value == to_string(NodeStatus::kMoving) ||
+                                     status->value == to_string(NodeStatus::kLeaving)) &&
+                          dead_change && in_flight(dead_change->step) && dead_change->step < ChangeStep::kRelease;
+  if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal) && !mid_change)) {
     fatal_ = "cannot replace " + x.to_string() + ": it is " +
              (st->is_tombstone() ? std::string("REMOVED") : status->value) +
-             " (only a NORMAL node that is down can be replaced; start a new node without --replace)";
+             " (only a NORMAL node that is down, or one that died before its change reached release, can be "
+             "replaced; start a new node without --replace)";
     return;
   }
   // It announces even while another change is in flight: from then on that change's barrier no
@@ -706,6 +715,9 @@ std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() con
   for (const NodeId& id : changing_) {
     const VersionedValue* v = state_.find(id)->get(keys::kChange);
     auto c = ChangeRecord::parse(v->value);
+    // A dead coordinator being removed or replaced will never drive its own change again: that
+    // change is left where it stood (the ring reads its node as the removal's LEAVING subject).
+    if (!c->on_behalf() && removal_of(id)) continue;
     if (!best || c->precedes(best->second)) best = std::make_pair(id, *c);
   }
   return best;
