@@ -762,6 +762,35 @@ TEST_P(Seeds, ANewNodeReplacesADeadOnePhaseByPhase) {
   EXPECT_EQ(sim.engine(r).stats().claims_lost, 0u);
 }
 
+// A node that dies in the middle of its own move (here in write_both) holds the move forever; a
+// new node replacing it takes its current (old) tokens, the dead mover's change is abandoned,
+// and the cluster settles with no change in flight.
+TEST_P(Seeds, AMoverThatDiedMidMoveIsReplacedWithItsOldTokens) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  const NodeId dead = sim.engine(3).id();
+  const std::vector<Token> old_tokens = gossiped_tokens(sim.engine(0), dead);
+  (void)start_move(sim, 3, seed);
+  for (const Millis end = sim.now() + 30'000;
+       sim.engine(3).own_change()->step < gossip::ChangeStep::kWriteBoth && sim.now() < end;) {
+    sim.run_until(sim.now() + 20);
+  }
+  ASSERT_EQ(sim.engine(3).own_change()->step, gossip::ChangeStep::kWriteBoth);
+  sim.crash(3);
+  gossip::JoinSettings replace;
+  replace.replace = dead;
+  const size_t r = sim.add_node({0}, replace);
+  for (const Millis end = sim.now() + 90'000; sim.engine(r).own_status() != NodeStatus::kNormal && sim.now() < end;) {
+    sim.run_until(sim.now() + 100);
+  }
+  ASSERT_EQ(sim.engine(r).own_status(), NodeStatus::kNormal) << "seed " << seed << ": " << sim.engine(r).fatal();
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).ring()->find(sim.engine(r).id())->tokens, old_tokens);
+  EXPECT_TRUE(tombstone_everywhere(sim, dead));
+  EXPECT_FALSE(sim.engine(0).active_change()) << "the dead mover's change was abandoned";
+}
+
 // --replace of a node the cluster does not have, or of one that is not NORMAL, stops the node
 // with a reason instead of claiming anything.
 TEST_P(Seeds, AReplaceOfANodeThatIsNotThereIsFatal) {
