@@ -638,7 +638,9 @@ TEST_P(Seeds, ARemovenodeHandsADeadNodesRangesOverPhaseByPhase) {
   EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
   EXPECT_TRUE(tombstone_everywhere(sim, dead)) << "seed " << seed;
   for (size_t i = 0; i < sim.size(); ++i) {
-    if (sim.alive(i)) EXPECT_EQ(sim.engine(i).ring()->current().size(), 5u * 16) << "seed " << seed;
+    if (sim.alive(i)) {
+      EXPECT_EQ(sim.engine(i).ring()->current().size(), 5u * 16) << "seed " << seed;
+    }
   }
 }
 
