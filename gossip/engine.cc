@@ -670,14 +670,15 @@ void GossipEngine::drive_replace(Millis now) {
 
 void GossipEngine::start_join_change(Millis now) {
   // The claim stage was the join's announce (its claim agreed on by every live member, routed
-  // as write_both all along): the change starts at write_both, where the joiner's embedder
-  // streams what it gains (the data barrier), then read_new, release, and NORMAL at done.
+  // as before it): the change starts at announce — where it waits while another change runs —
+  // then write_both, where the joiner's embedder streams what it gains (the data barrier),
+  // read_new, release, and NORMAL at done.
   const NodeState* own = state_.find(config_.id);
   const VersionedValue* stamp = own ? own->get(keys::kStamp) : nullptr;
   ChangeRecord c;
   c.id = join_change_id(config_.id, stamp ? parse_stamp(stamp) : 0);
   c.kind = ChangeKind::kJoin;
-  c.step = ChangeStep::kWriteBoth;
+  c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
   bump_epoch();
   ++ownership_writes_;
@@ -771,6 +772,10 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState&
   d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
   if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
   if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
+  // A joiner routes as announce (as before it) until its join change moves it on: its claim
+  // stage, and a join waiting for another change to end, add nothing to anyone's reads or writes
+  // (two changes routing past announce at once could leave a reader's owner unwritten).
+  if (d.status == NodeStatus::kJoining) d.phase = ChangePhase::kAnnounce;
   if (auto* v = st.get(keys::kChange); v && !st.is_tombstone()) {
     if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) {
       if (!c->on_behalf() || c->kind == ChangeKind::kReplace) d.phase = phase_of(c->step);
@@ -881,9 +886,9 @@ void GossipEngine::drive_own_change(Millis now) {
   }
   if (c->step == ChangeStep::kAnnounce) {
     // Two changes announced at once (neither saw the other): the later one yields, before it
-    // routed anything differently. A replace waits instead (the node exists to replace).
+    // routed anything differently. A replace or a join waits instead (its node is there to stay).
     auto first = active_change();
-    if (first && first->second.id != c->id && c->kind == ChangeKind::kReplace) {
+    if (first && first->second.id != c->id && (c->kind == ChangeKind::kReplace || c->kind == ChangeKind::kJoin)) {
       change_waiting_.clear();
       return;
     }

@@ -288,6 +288,79 @@ Findings check_end_state(SimCluster& sim, const Expectations& expect) {
   return f;
 }
 
+// Where node `viewer` sees change `c` of `coordinator` as routing goes: 0 before it (or rolled
+// back: aborted routes as before), 1..3 write_both..release, 4 done (routes as after). A record
+// of another change of that coordinator counts as before or after by its stamp.
+int routing_step(SimCluster& sim, size_t viewer, const NodeId& coordinator, const gossip::ChangeRecord& c) {
+  const NodeState* st = sim.engine(viewer).state().find(coordinator);
+  const auto* v = st && !st->is_tombstone() ? st->get(gossip::keys::kChange) : nullptr;
+  const auto seen = v ? gossip::ChangeRecord::parse(v->value) : std::nullopt;
+  if (!seen) return st && st->is_tombstone() ? 4 : 0;
+  if (seen->id != c.id) return seen->stamp > c.stamp ? 4 : 0;
+  if (seen->step == gossip::ChangeStep::kAborted) return 0;
+  return std::min(static_cast<int>(seen->step), 4);
+}
+
+// The phase invariants at one instant, over the live nodes in `eligible`: for each change in
+// flight anywhere, the steps members route by span at most two adjacent ones; and for each probe
+// token, every member's write targets hold every owner any member reads from.
+void sample_phases(SimCluster& sim, const std::vector<size_t>& eligible, const std::vector<Token>& probes,
+                   Findings& f) {
+  std::vector<std::pair<NodeId, gossip::ChangeRecord>> changes;
+  for (size_t i : eligible) {
+    if (auto a = sim.engine(i).active_change()) {
+      bool known = false;
+      for (const auto& c : changes) known |= c.second.id == a->second.id;
+      if (!known) changes.push_back(*a);
+    }
+  }
+  for (const auto& [coordinator, c] : changes) {
+    int lo = 5, hi = -1;
+    for (size_t i : eligible) {
+      const int step = routing_step(sim, i, coordinator, c);
+      lo = std::min(lo, step);
+      hi = std::max(hi, step);
+    }
+    if (hi - lo > 1) {
+      f.add(kind::kPhaseSpan, "t=" + std::to_string(sim.now()) + ": change " + short_id(c.id) + " (" +
+                                  std::string(gossip::to_string(c.kind)) + ") routed at steps " + std::to_string(lo) +
+                                  " and " + std::to_string(hi));
+    }
+  }
+  for (Token t : probes) {
+    std::vector<NodeId> reads;
+    for (size_t i : eligible) {
+      for (const NodeId& n : sim.engine(i).ring()->natural_replicas(t)) {
+        if (std::find(reads.begin(), reads.end(), n) == reads.end()) reads.push_back(n);
+      }
+    }
+    for (size_t i : eligible) {
+      const auto w = sim.engine(i).ring()->write_targets(t);
+      for (const NodeId& r : reads) {
+        if (std::find(w.begin(), w.end(), r) != w.end()) continue;
+        std::string who;
+        for (size_t j : eligible) {
+          if (sim.engine(j).ring()->natural_replicas(t).contains(r)) who += " " + std::to_string(j);
+        }
+        std::string views;
+        for (size_t j : eligible) {
+          std::string v;
+          for (const RingNode& n : sim.engine(j).ring()->nodes()) {
+            if (n.status != NodeStatus::kNormal) {
+              v += short_id(n.id) + ":" + std::string(to_string(n.status)).substr(0, 2) + std::to_string(static_cast<int>(n.phase)) + " ";
+            }
+          }
+          views += "\n    node " + std::to_string(j) + ": " + v;
+        }
+        f.add(kind::kUnwrittenReader, "t=" + std::to_string(sim.now()) + ": node " + std::to_string(i) +
+                                          " does not write token " + t.to_string() + " to " + short_id(r) +
+                                          ", which node(s)" + who + " read from" + (std::getenv("RINGSIM_DEBUG") ? views : ""));
+        return;
+      }
+    }
+  }
+}
+
 // One chaos run: plans its faults and changes from the seed, applies them one simulated second at
 // a time, resolves every crash before the heal, then waits for the checks to hold.
 class ChaosRun {
@@ -303,13 +376,15 @@ class ChaosRun {
     sim_.add_preconverged(nodes_);
     plan();
     log("%zu nodes, loss %.2f", nodes_, sim_.options().loss);
+    for (int k = 0; k < 16; ++k) probes_.push_back(Token(rng_()));
     for (int s = 0; s < kFaultSteps; ++s) {
       step(s);
-      sim_.run_until(sim_.now() + kStep);
+      advance();
     }
     Findings found;
     resolve_before_heal(found);
     heal(found);
+    found.merge(sampled_);
     ChaosResult r;
     if (!zombie_message_.empty()) found.add(kind::kZombie, zombie_message_);
     found.fill(r);
@@ -616,11 +691,15 @@ class ChaosRun {
     for (size_t k = 0; k < sim_.size(); ++k) {
       const size_t i = (start + k) % sim_.size();
       if (!sim_.alive(i) || sim_.stalled(i) || sim_.engine(i).id() == id) continue;
-      if (sim_.engine(i).remove_node(id, sim_.now(), true).empty()) {
-        expect_.removed.push_back(id);
-        log("removenode %s on node %zu", short_id(id).c_str(), i);
-        return true;
+      bool forced = false;
+      if (!sim_.engine(i).remove_node(id, sim_.now()).empty()) {
+        if (!sim_.engine(i).remove_node(id, sim_.now(), true).empty()) continue;
+        forced = !sim_.engine(i).removal_of(id);  // written at once, not phased
       }
+      if (forced) forced_.push_back(id);
+      expect_.removed.push_back(id);
+      log("removenode %s on node %zu%s", short_id(id).c_str(), i, forced ? " (--force: at once)" : "");
+      return true;
     }
     return false;
   }
@@ -628,6 +707,7 @@ class ChaosRun {
   void restart(Victim& v) {
     if (v.fate == Fate::kRestoreBackup) {
       sim_.restore(v.index, v.backup);
+      restored_at_[v.index] = sim_.now();
     } else {
       sim_.restart(v.index);
     }
@@ -749,7 +829,7 @@ class ChaosRun {
       for (Victim& v : victims_) {
         if (removal_pending(v)) v.removed = try_remove(v.old_id);
       }
-      sim_.run_until(sim_.now() + kStep);
+      advance();
     }
     for (Victim& v : victims_) {
       if (!v.crashed || v.restarted) continue;
@@ -780,7 +860,7 @@ class ChaosRun {
     Findings end, liveness;
     int liveness_streak = 0;
     do {
-      sim_.run_until(sim_.now() + kStep);
+      advance();
       redo_lost_removals();
       healthy_marks += count_healthy_marks(sim_, healthy_marks ? nullptr : &first_mark, debug_, expect_.removed);
       end = check_end_state(sim_, expect_);
@@ -796,6 +876,50 @@ class ChaosRun {
     found.merge(end);
     if (liveness_streak >= kStuckChecks) found.merge(liveness);
   }
+
+  // One step of simulated time, sampling the phase invariants every 100 ms (sample_phases) over
+  // the live nodes, except: a node restored from a backup routes by its older state until it has
+  // merged its peers' (kRestoredGrace), and while a forced removal's tombstone spreads members
+  // disagree on the dead node's ranges by design (docs/operations.md, "What --force risks").
+  void advance() {
+    for (Millis end = sim_.now() + kStep; sim_.now() < end;) {
+      sim_.run_until(std::min(end, sim_.now() + 100));
+      if (forced_spreading()) continue;
+      std::vector<size_t> eligible;
+      for (size_t i = 0; i < sim_.size(); ++i) {
+        if (!sim_.alive(i) || own_entry_is_tombstone(sim_, i)) continue;
+        // A joiner still learning the cluster (no claim yet) routes with what little it knows;
+        // no embedder serves from it before it joined.
+        const auto status = sim_.engine(i).own_status();
+        if (!status || (status == NodeStatus::kJoining && sim_.engine(i).claimed_tokens() == 0)) continue;
+        auto r = restored_at_.find(i);
+        if (r != restored_at_.end() && sim_.now() < r->second + kRestoredGrace) continue;
+        eligible.push_back(i);
+      }
+      Findings f;
+      sample_phases(sim_, eligible, probes_, f);
+      if (!f.empty() && sampled_.empty()) log("sampled violation");
+      sampled_.merge(f);
+    }
+  }
+
+  bool forced_spreading() {
+    std::erase_if(forced_, [&](const NodeId& id) {
+      for (size_t i = 0; i < sim_.size(); ++i) {
+        if (!sim_.alive(i)) continue;
+        const NodeState* st = sim_.engine(i).state().find(id);
+        if (st && !st->is_tombstone()) return false;
+      }
+      return true;
+    });
+    return !forced_.empty();
+  }
+
+  static constexpr Millis kRestoredGrace = 10'000;
+  std::vector<Token> probes_;
+  Findings sampled_;
+  std::vector<NodeId> forced_;                // removals forced while another change was in flight
+  std::map<size_t, Millis> restored_at_;      // nodes started again on a backup, when
 
   const size_t nodes_;
   std::mt19937_64 rng_;

@@ -42,12 +42,16 @@ inline constexpr std::string_view kLeftOwner = "left_owner";
 // A node replaced by a new one (--replace) is not REMOVED everywhere, or its replacement does not
 // own exactly its tokens.
 inline constexpr std::string_view kReplaceIncomplete = "replace_incomplete";
+// Sampled every 100 ms through the run: the live members' steps of one change spanned more than
+// two adjacent phases, or a member's write targets missed an owner another member read from.
+inline constexpr std::string_view kPhaseSpan = "phase_span";
+inline constexpr std::string_view kUnwrittenReader = "unwritten_reader";
 // In this order (the order ChaosResult::kind picks the first failed check by).
 inline constexpr std::string_view kAll[] = {
     kZombie,       kLostClaimGossiped, kNormalNoTokens,    kTokenTwoOwners,
     kRemovedOwner, kJoinerNotNormal,   kHealthyMarkedDown, kOldIdNotRemoved,
     kStuckDown,    kNotConverged,      kUnparsableTokens,  kLeftOwner,
-    kReplaceIncomplete};
+    kReplaceIncomplete, kPhaseSpan,    kUnwrittenReader};
 }  // namespace chaos_kind
 
 struct ChaosResult {

@@ -709,7 +709,7 @@ TEST_P(Seeds, AJoinIntoARunningClusterRunsPhaseByPhase) {
   ASSERT_TRUE(sim.engine(joiner).own_change()) << "seed " << seed;
   const gossip::ChangeRecord join = *sim.engine(joiner).own_change();
   EXPECT_EQ(join.kind, gossip::ChangeKind::kJoin);
-  EXPECT_EQ(join.step, gossip::ChangeStep::kWriteBoth);
+  EXPECT_EQ(join.step, gossip::ChangeStep::kAnnounce);
   EXPECT_EQ(sim.engine(joiner).own_status(), NodeStatus::kJoining);
   EXPECT_NE(sim.engine(joiner).abort_change(join.id), "") << "a join cannot be rolled back";
   ChangeWatch w{sim, id, join.id, {}};
