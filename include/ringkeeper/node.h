@@ -121,6 +121,21 @@ struct RingChange {
 //              what was streamed.
 // A node that restarts mid-change, or a change that passes several steps between two events,
 // emits what it has not acknowledged again: handle each event idempotently.
+//
+//   cfg.streams_data = true;                                   // before Node::open
+//   auto sub = node->on_ownership([&](const ringkeeper::OwnershipEvent& e) {
+//     using K = ringkeeper::OwnershipEvent::Kind;
+//     if (e.kind == K::kPending) {                             // stream on a thread of yours:
+//       pool.post([&node, e] {                                 // not on the node thread
+//         for (const auto& t : e.gained) copy_range(t.range, t.sources);  // from any source up
+//         (void)node->acknowledge_ranges(e.change);            // now reads may come here
+//       });
+//     } else if (e.kind == K::kReleased) {
+//       for (const auto& r : e.released) drop_range(r);
+//     } else if (e.kind == K::kCancelled) {
+//       for (const auto& t : e.gained) drop_range(t.range);
+//     }
+//   });
 struct OwnershipEvent {
   enum class Kind : uint8_t { kPending, kOwned, kReleased, kCancelled };
   Kind kind = Kind::kPending;
