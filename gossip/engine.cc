@@ -426,7 +426,7 @@ bool GossipEngine::converged() {
 }
 
 void GossipEngine::update_membership(Millis now) {
-  if (removed_) return;
+  if (removed_ || !fatal_.empty()) return;
   if (!join_.done() && !config_.join.replace.is_nil()) {
     drive_replace(now);
   } else if (!join_.done()) {
@@ -487,7 +487,17 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
   if (id == config_.id) return "a node cannot remove itself (use decommission)";
   const NodeState* st = state_.find(id);
   if (!st) return "unknown node " + id.to_string();
-  if (st->is_tombstone() || removal_of(id)) return "";  // already removed or being removed: idempotent
+  if (st->is_tombstone()) return "";  // already removed: idempotent
+  if (removal_of(id) && !force) return "";  // being removed: that removal answers
+  if (removal_of(id)) {
+    // Forced while a removal of it is in flight (its coordinator died, say): the tombstone now.
+    if (liveness_.view(id) != PeerLiveness::kDown) {
+      return "node " + id.to_string() + " is not down here; only a dead node can be removed";
+    }
+    note("removing " + id.to_string() + " at once (--force) while a removal of it is in flight");
+    write_tombstone(id);
+    return "";
+  }
   if (liveness_.view(id) != PeerLiveness::kDown) {
     return "node " + id.to_string() + " is not down here; only a dead node can be removed";
   }
@@ -623,17 +633,17 @@ void GossipEngine::drive_replace(Millis now) {
     return;
   }
   // A node that died in the middle of its own move or decommission can be replaced while that
-  // change had not reached release (writes still reached its old ranges): the replacement takes
-  // its current tokens and the dead node's change is abandoned.
+  // change had not reached read_new (every member still reads its old ranges): the replacement
+  // takes its current tokens and the dead node's change is abandoned — a rollback, as an abort.
   const VersionedValue* own_change = st && !st->is_tombstone() ? st->get(keys::kChange) : nullptr;
   const auto dead_change = own_change ? ChangeRecord::parse(own_change->value) : std::nullopt;
   const bool mid_change = status && (status->value == to_string(NodeStatus::kMoving) ||
                                      status->value == to_string(NodeStatus::kLeaving)) &&
-                          dead_change && in_flight(dead_change->step) && dead_change->step < ChangeStep::kRelease;
+                          dead_change && in_flight(dead_change->step) && dead_change->step < ChangeStep::kReadNew;
   if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal) && !mid_change)) {
     fatal_ = "cannot replace " + x.to_string() + ": it is " +
              (st->is_tombstone() ? std::string("REMOVED") : status->value) +
-             " (only a NORMAL node that is down, or one that died before its change reached release, can be "
+             " (only a NORMAL node that is down, or one that died before its change reached read_new, can be "
              "replaced; start a new node without --replace)";
     return;
   }
@@ -716,10 +726,17 @@ std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() con
   for (const NodeId& id : changing_) {
     const VersionedValue* v = state_.find(id)->get(keys::kChange);
     auto c = ChangeRecord::parse(v->value);
-    // A dead coordinator being removed or replaced will never drive its own change again: that
+    // A dead coordinator being removed or replaced will never drive its change again: that
     // change is left where it stood (the ring reads its node as the removal's LEAVING subject).
-    if (!c->on_behalf() && removal_of(id)) continue;
-    if (!best || c->precedes(best->second)) best = std::make_pair(id, *c);
+    if (removal_of(id)) continue;
+    // A change past announce goes on before any still in announce, whatever their stamps (a
+    // later change stamped by a clock behind must not cut in); otherwise the earlier stamp.
+    auto ahead = [](const ChangeRecord& a, const ChangeRecord& b) {
+      const bool a_started = a.step != ChangeStep::kAnnounce, b_started = b.step != ChangeStep::kAnnounce;
+      if (a_started != b_started) return a_started;
+      return a.precedes(b);
+    };
+    if (!best || ahead(*c, best->second)) best = std::make_pair(id, *c);
   }
   return best;
 }
@@ -779,7 +796,6 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState&
   if (auto* v = st.get(keys::kChange); v && !st.is_tombstone()) {
     if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) {
       if (!c->on_behalf() || c->kind == ChangeKind::kReplace) d.phase = phase_of(c->step);
-      if (c->kind == ChangeKind::kReplace) d.replaces = c->subject;  // takes over its tokens
       if (c->on_behalf() && on_behalf) *on_behalf = std::move(c);
     }
   }
@@ -789,17 +805,26 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState&
   return d;
 }
 
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes) {
-  std::sort(changes.begin(), changes.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.precedes(b); });
+void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<std::pair<NodeId, ChangeRecord>> changes) {
+  std::sort(changes.begin(), changes.end(),
+            [](const auto& a, const auto& b) { return a.second.precedes(b.second); });
   std::vector<NodeId> applied;
-  for (const ChangeRecord& c : changes) {
+  auto find = [&](const NodeId& id) -> NodeDescription* {
+    for (NodeDescription& d : nodes) {
+      if (d.id == id) return &d;
+    }
+    return nullptr;
+  };
+  for (const auto& [coordinator, c] : changes) {
     if (std::find(applied.begin(), applied.end(), c.subject) != applied.end()) continue;
     applied.push_back(c.subject);
-    for (NodeDescription& d : nodes) {
-      if (d.id != c.subject || d.status == NodeStatus::kLeft || d.status == NodeStatus::kRemoved) continue;
-      d.status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
-      d.pending_tokens.clear();
-      d.phase = phase_of(c.step);
+    NodeDescription* d = find(c.subject);
+    if (!d || d->status == NodeStatus::kLeft || d->status == NodeStatus::kRemoved) continue;
+    d->status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
+    d->pending_tokens.clear();
+    d->phase = phase_of(c.step);
+    if (c.kind == ChangeKind::kReplace) {
+      if (NodeDescription* r = find(coordinator)) r->replaces = c.subject;  // takes over its tokens
     }
   }
 }
@@ -887,6 +912,19 @@ void GossipEngine::drive_own_change(Millis now) {
   if (c->step == ChangeStep::kAnnounce) {
     // Two changes announced at once (neither saw the other): the later one yields, before it
     // routed anything differently. A replace or a join waits instead (its node is there to stay).
+    if (c->kind == ChangeKind::kReplace) {
+      // Two replaces (or a removal and a replace) of one node, announced apart: the first goes
+      // on; this node ends its own and stops — it has nothing to take over.
+      for (const NodeId& k : changing_) {
+        auto other = ChangeRecord::parse(state_.find(k)->get(keys::kChange)->value);
+        if (k == config_.id || !other->on_behalf() || other->subject != c->subject || !other->precedes(*c)) continue;
+        set_step(*c, ChangeStep::kAborted);
+        fatal_ = "cannot replace " + c->subject.to_string() + ": node " + k.to_string() + " already " +
+                 (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it";
+        change_waiting_.clear();
+        return;
+      }
+    }
     auto first = active_change();
     if (first && first->second.id != c->id && (c->kind == ChangeKind::kReplace || c->kind == ChangeKind::kJoin)) {
       change_waiting_.clear();
