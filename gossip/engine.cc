@@ -618,6 +618,15 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
   return "";
 }
 
+void GossipEngine::give_up(std::string why) {
+  // It will own nothing and stop: LEFT, so no barrier waits for it (a JOINING member, up or
+  // down, would hold every change), and its data dir is not started again.
+  fatal_ = std::move(why);
+  set_local(keys::kTokens, "");
+  set_local(keys::kStatus, std::string(to_string(NodeStatus::kLeft)));
+  note(fatal_);
+}
+
 void GossipEngine::drive_replace(Millis now) {
   if (!fatal_.empty()) return;
   const NodeId& x = config_.join.replace;
@@ -628,7 +637,7 @@ void GossipEngine::drive_replace(Millis now) {
   if (!st) {
     // Entries arrive within a few rounds of the first exchange; past that, it is not there.
     if (now - replace_learning_since_ > std::max<Millis>(config_.join.settle, 5 * config_.gossip_interval)) {
-      fatal_ = "cannot replace " + x.to_string() + ": the cluster has no such node";
+      give_up("cannot replace " + x.to_string() + ": the cluster has no such node");
     }
     return;
   }
@@ -641,10 +650,10 @@ void GossipEngine::drive_replace(Millis now) {
                                      status->value == to_string(NodeStatus::kLeaving)) &&
                           dead_change && in_flight(dead_change->step) && dead_change->step < ChangeStep::kReadNew;
   if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal) && !mid_change)) {
-    fatal_ = "cannot replace " + x.to_string() + ": it is " +
+    give_up("cannot replace " + x.to_string() + ": it is " +
              (st->is_tombstone() ? std::string("REMOVED") : status->value) +
              " (only a NORMAL node that is down, or one that died before its change reached read_new, can be "
-             "replaced; start a new node without --replace)";
+             "replaced; start a new node without --replace)");
     return;
   }
   // It announces even while another change is in flight: from then on that change's barrier no
@@ -919,8 +928,8 @@ void GossipEngine::drive_own_change(Millis now) {
         auto other = ChangeRecord::parse(state_.find(k)->get(keys::kChange)->value);
         if (k == config_.id || !other->on_behalf() || other->subject != c->subject || !other->precedes(*c)) continue;
         set_step(*c, ChangeStep::kAborted);
-        fatal_ = "cannot replace " + c->subject.to_string() + ": node " + k.to_string() + " already " +
-                 (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it";
+        give_up("cannot replace " + c->subject.to_string() + ": node " + k.to_string() + " already " +
+                (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it");
         change_waiting_.clear();
         return;
       }
