@@ -142,11 +142,13 @@ asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req
   const KvMetrics::Op op = rec.tombstone ? KvMetrics::kDelete : KvMetrics::kPut;
   auto acked = [](const Reply& r) { return r.ok_status(http::status::no_content); };
   for (int attempt = 0;; ++attempt) {
+    const auto routing_started = std::chrono::steady_clock::now();
     auto ring = node_.ring();
     const Token token = ring->token_of(key);
     std::vector<NodeId> targets = ring->natural_replicas(token).to_vector();
     const size_t natural = targets.size();
     for (const NodeId& p : ring->pending_replicas(token)) targets.push_back(p);
+    metrics_.add_routing_time(std::chrono::steady_clock::now() - routing_started);
     // Pending owners must acknowledge too (Cassandra's rule: W plus one per pending target), so
     // that whichever owners read after the change, W of them hold the write.
     const size_t needed = w + (targets.size() - natural);
@@ -219,8 +221,10 @@ asio::awaitable<HttpResponse> KvService::coordinate_read(const HttpRequest& req,
     return x.ok_status(http::status::ok) || x.ok_status(http::status::not_found);
   };
   for (int attempt = 0;; ++attempt) {
+    const auto routing_started = std::chrono::steady_clock::now();
     auto ring = node_.ring();
     std::vector<NodeId> targets = ring->natural_replicas(ring->token_of(key)).to_vector();
+    metrics_.add_routing_time(std::chrono::steady_clock::now() - routing_started);
     auto f = start_fan_out(targets, replica_request(http::verb::get, "/internal/kv/" + percent_encode(key), ring->version()), ex);
     // A replica answers: 200 with a record, or 404 with none; "not ready" and errors do not count.
     f->enough = [fp = f.get(), answered, r] { return fp->count(answered) >= r; };

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "kv/anti_entropy.h"
 #include "kv/hints.h"
 #include "kv/hlc.h"
 #include "kv/http_server.h"
@@ -44,6 +45,7 @@ struct KvServer::Impl {
   std::unique_ptr<HintStore> hints;
   std::unique_ptr<KvService> service;
   std::unique_ptr<Streamer> streamer;
+  std::unique_ptr<AntiEntropy> anti_entropy;  // null when turned off
   std::string bound;
   std::atomic<bool> stopping{false};
 
@@ -75,13 +77,16 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
   if (!bound.ok()) return bound.status();
   m.bound = *bound;
   m.config.node.extra_addresses["kv"] = m.bound;
+  // kvd's counters ride on the admin port's /metrics too (one scrape per process).
+  m.config.node.extra_metrics = [mp = &m] { return mp->metrics.text(); };
   auto node = Node::open(m.config.node);
   if (!node.ok()) return node.status();
   m.node = std::move(node).value();
   const std::filesystem::path dir = std::filesystem::path(m.config.node.data_dir) / "kv";
   auto store = KvStore::open({.path = (dir / "data").string(),
                               .partitioner = &m.node->ring()->partitioner(),
-                              .tombstone_grace_ms = m.config.tombstone_grace_ms});
+                              .tombstone_grace_ms = m.config.tombstone_grace_ms,
+                              .tombstones_wait_for_repair = m.config.anti_entropy_interval_ms > 0});
   if (!store.ok()) return store.status();
   m.store = std::move(store).value();
   auto hints = HintStore::open({.path = (dir / "hints").string(), .max_hints = m.config.max_hints});
@@ -91,8 +96,15 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
   m.service = std::make_unique<KvService>(*m.node, *m.store, *m.clock, *m.peers, m.metrics, m.streaming, *m.hints,
                                           KvService::Options{});
   m.streamer = std::make_unique<Streamer>(*m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming,
-                                          m.config.log);
+                                          m.config.log, std::chrono::milliseconds(m.config.ack_delay_ms));
   m.streamer->subscribe();
+  if (m.config.anti_entropy_interval_ms > 0) {
+    m.anti_entropy = std::make_unique<AntiEntropy>(
+        *m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming,
+        AntiEntropy::Options{std::chrono::milliseconds(m.config.anti_entropy_interval_ms),
+                             m.config.anti_entropy_bytes_per_s},
+        m.config.log);
+  }
   return std::unique_ptr<KvServer>(new KvServer(std::move(impl)));
 }
 
@@ -112,6 +124,7 @@ Status KvServer::start() {
   m.work.emplace(m.io.get_executor());
   for (int i = 0; i < std::max(1, m.config.io_threads); ++i) m.threads.emplace_back([&m] { m.io.run(); });
   m.streamer->start();
+  if (m.anti_entropy) m.anti_entropy->start();
   asio::co_spawn(m.io, m.replay_hints(), asio::detached);
   return m.node->set_application_value(kKvAddressValue, published_address(m.bound, m.node->listen_address()));
 }
@@ -119,6 +132,7 @@ Status KvServer::start() {
 void KvServer::stop() {
   Impl& m = *impl_;
   if (m.stopping.exchange(true)) return;
+  if (m.anti_entropy) m.anti_entropy->stop();
   if (m.streamer) m.streamer->stop();
   if (m.server) m.server->close();
   m.work.reset();

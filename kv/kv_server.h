@@ -1,6 +1,6 @@
 // KvServer: a whole kvd — a ringkeeper Node (streams_data on), its data in RocksDB under
 // DIR/kv, the HTTP server on the --kv address (data API, /internal/ replica routes, /metrics),
-// the streamer that follows ownership changes, and the hint replayer. tools/kvd.cc is this plus
+// the streamer that follows ownership changes, the hint replayer and anti-entropy. tools/kvd.cc is this plus
 // flags; tests may embed it directly.
 //
 // Thread rules: open(), start() and stop() from one owner thread; node() and the accessors from
@@ -25,7 +25,14 @@ struct KvConfig {
   int io_threads = 4;                      // the HTTP server's fixed pool
   int64_t tombstone_grace_ms = 3600 * 1000;  // tombstones are kept at least this long
   int64_t max_clock_ahead_ms = 10'000;       // writes stamped further ahead are refused
-  uint64_t max_hints = 100'000;
+  uint64_t max_hints = 100'000;             // 0: no hints (tests of anti-entropy)
+  // Anti-entropy (kv/anti_entropy.h): between the starts of two repair cycles; 0 turns it off
+  // (tombstones then go after the grace period alone). Repair traffic is paced to the rate.
+  int64_t anti_entropy_interval_ms = 10 * 60 * 1000;
+  uint64_t anti_entropy_bytes_per_s = 8 << 20;
+  // Tests only (kvd --kv-ack-delay-ms): hold each change's acknowledgement this long after its
+  // ranges are in, so that a test can abort a change while it is in write_both.
+  int64_t ack_delay_ms = 0;
   // Where kvd's own lines go (streaming progress, dropped ranges); empty: none. The node's lines
   // go to node.log_sink.
   LogSink log;

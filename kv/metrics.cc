@@ -70,6 +70,16 @@ std::string KvMetrics::text() const {
   counter(out, "kv_hints_replayed_total", "Hints delivered to their replica.", hints_replayed);
   counter(out, "kv_hints_refused_total", "Hints not kept: the hint store was full.", hints_refused);
   counter(out, "kv_hints_dropped_total", "Hints dropped: their node left or was removed.", hints_dropped);
+  counter(out, "kv_antientropy_ranges_compared_total", "Range hash trees compared with a replica.", ae_ranges_compared);
+  counter(out, "kv_antientropy_ranges_differing_total", "Comparisons that found differing leaves.", ae_ranges_differing);
+  counter(out, "kv_antientropy_keys_repaired_total", "Records merged here or pushed to a replica by anti-entropy.",
+          ae_keys_repaired);
+  counter(out, "kv_antientropy_bytes_total", "Bytes of trees and records moved by anti-entropy.", ae_bytes);
+  counter(out, "kv_antientropy_failures_total", "Comparisons that could not finish (retried next cycle).", ae_failures);
+  counter(out, "kv_antientropy_cycles_total", "Cycles that compared every range with every replica.",
+          ae_cycles_completed);
+  counter(out, "kv_request_nanoseconds_total", "Time spent coordinating client requests, start to answer.", request_ns);
+  counter(out, "kv_routing_nanoseconds_total", "Of which routing: ring snapshot, token and replica lookups.", routing_ns);
   out += "# HELP kv_hints_pending Hints waiting for their replica.\n# TYPE kv_hints_pending gauge\n";
   out += "kv_hints_pending " + std::to_string(hints_pending.load()) + "\n";
   return out;

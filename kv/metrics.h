@@ -7,6 +7,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,6 +51,20 @@ struct KvMetrics {
   std::atomic<uint64_t> hints_refused{0};    // a hint over the store's bound (not kept)
   std::atomic<uint64_t> hints_dropped{0};    // hints for a node that left or was removed
   std::atomic<int64_t> hints_pending{0};     // gauge
+  // Anti-entropy (anti_entropy.h).
+  std::atomic<uint64_t> ae_ranges_compared{0};   // (range, replica) hash-tree comparisons
+  std::atomic<uint64_t> ae_ranges_differing{0};  // comparisons that found differing leaves
+  std::atomic<uint64_t> ae_keys_repaired{0};     // records merged here or pushed to a replica
+  std::atomic<uint64_t> ae_bytes{0};             // tree, pulled and pushed bytes
+  std::atomic<uint64_t> ae_failures{0};          // comparisons that could not finish (retried next cycle)
+  std::atomic<uint64_t> ae_cycles_completed{0};  // cycles that compared every range with every replica
+
+  // Where coordinated client requests spend their time: the whole request (input checked to
+  // answer ready) and its routing step (ring snapshot, token, replicas; docs/benchmarks.md).
+  std::atomic<uint64_t> request_ns{0};
+  std::atomic<uint64_t> routing_ns{0};
+  void add_request_time(std::chrono::nanoseconds d) { request_ns.fetch_add(d.count(), std::memory_order_relaxed); }
+  void add_routing_time(std::chrono::nanoseconds d) { routing_ns.fetch_add(d.count(), std::memory_order_relaxed); }
 
   void reject(Rejection r) { rejected[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
   uint64_t rejections(Rejection r) const { return rejected[static_cast<size_t>(r)].load(); }

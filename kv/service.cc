@@ -7,10 +7,25 @@
 #include <nlohmann/json.hpp>
 
 #include "kv/http_util.h"
+#include "kv/range_hash.h"
 
 namespace ringkeeper::kv {
 
 namespace asio = boost::asio;
+
+bool for_each_range_frame(std::string_view body, const std::function<bool(std::string_view key, Record&& rec)>& f) {
+  while (!body.empty()) {
+    if (body.size() < 8) return false;
+    const uint32_t klen = get_u32_be(body);
+    if (body.size() < 8ull + klen) return false;
+    const uint32_t rlen = get_u32_be(body.substr(4 + klen));
+    if (body.size() < 8ull + klen + rlen) return false;
+    auto rec = decode_record(body.substr(8 + klen, rlen));
+    if (!rec || !f(body.substr(4, klen), std::move(*rec))) return false;
+    body.remove_prefix(8 + klen + rlen);
+  }
+  return true;
+}
 
 uint32_t replication_factor(const RingSnapshot& ring) {
   const ReplicationConfig& c = ring.config();
@@ -94,14 +109,19 @@ asio::awaitable<HttpResponse> KvService::client(HttpCall& call, std::string_view
     }
     quorum = static_cast<uint32_t>(*v);
   }
+  const auto started = std::chrono::steady_clock::now();
+  HttpResponse res;
   if (verb == http::verb::get) {
     metrics_.requests[KvMetrics::kGet]++;
-    co_return co_await coordinate_read(req, *key, quorum);
+    res = co_await coordinate_read(req, *key, quorum);
+  } else {
+    const bool del = verb == http::verb::delete_;
+    metrics_.requests[del ? KvMetrics::kDelete : KvMetrics::kPut]++;
+    Record rec{clock_.now(), del, del ? std::string() : req.body()};
+    res = co_await coordinate_write(req, *key, std::move(rec), quorum);
   }
-  const bool del = verb == http::verb::delete_;
-  metrics_.requests[del ? KvMetrics::kDelete : KvMetrics::kPut]++;
-  Record rec{clock_.now(), del, del ? std::string() : req.body()};
-  co_return co_await coordinate_write(req, *key, std::move(rec), quorum);
+  metrics_.add_request_time(std::chrono::steady_clock::now() - started);
+  co_return res;
 }
 
 bool KvService::is_member_address(const asio::ip::address& ip) {
@@ -132,9 +152,9 @@ HttpResponse KvService::internal(HttpCall& call, std::string_view path, std::str
                   "/internal/ is for cluster members; " + call.remote.to_string() + " is not a member's kv address");
   }
   metrics_.internal_requests++;
-  if (path == "range") {
+  if (path == "range" || path == "tree") {
     if (req.method() != http::verb::get) {
-      return reject(req, http::status::method_not_allowed, Rejection::kBadMethod, "/internal/range takes GET");
+      return reject(req, http::status::method_not_allowed, Rejection::kBadMethod, "/internal/range and tree take GET");
     }
     // A range read for a change at ring version V must not start before this replica routes by
     // V: until then it may still take writes from coordinators that do not write to the new
@@ -150,8 +170,9 @@ HttpResponse KvService::internal(HttpCall& call, std::string_view path, std::str
       return res;
     }
     { std::unique_lock barrier(fence_mu_); }  // writes that passed an older check are stored
-    return replica_range(req, query);
+    return path == "range" ? replica_range(req, query) : replica_tree(req, query);
   }
+  if (path == "placement" && req.method() == http::verb::get) return placement(req);
   if (!path.starts_with("kv/")) return reject(req, http::status::not_found, Rejection::kUnknownRoute, "no such route");
   auto key = percent_decode(path.substr(3));
   if (!key || key->empty() || key->size() > kMaxKeyBytes || req.body().size() > kMaxValueBytes) {
@@ -253,6 +274,74 @@ HttpResponse KvService::replica_range(const HttpRequest& req, std::string_view q
   res.set(http::field::content_type, "application/octet-stream");
   if (body.size() >= kPageBytes) res.set(kNextHeader, to_hex(next));
   res.body() = std::move(body);
+  return res;
+}
+
+// GET /internal/tree?start=S&end=E&root=R: anti-entropy's comparison of (S, E]. 204 when this
+// replica's root equals R (decimal); else 200 with the leaves (range_hash.h, 8 bytes each), or
+// 503 + X-Ringkeeper-Not-Ready while this replica streams any range.
+HttpResponse KvService::replica_tree(const HttpRequest& req, std::string_view query) {
+  auto params = parse_query(query);
+  std::optional<Token> start, end;
+  std::optional<uint64_t> root;
+  if (params && params->count("start") && params->count("end") && params->count("root")) {
+    start = Token::parse((*params)["start"]);
+    end = Token::parse((*params)["end"]);
+    root = parse_u64((*params)["root"]);
+  }
+  if (!start || !end || !root) {
+    return reject(req, http::status::bad_request, Rejection::kBadInternal, "tree needs start, end (tokens) and root");
+  }
+  if (streaming_.size() > 0) {
+    HttpResponse res = json_error(req, http::status::service_unavailable, "this replica is streaming ranges");
+    res.set(kNotReadyHeader, "1");
+    return res;
+  }
+  auto mine = hash_range(store_, TokenRange{*start, *end});
+  if (!mine.ok()) return json_error(req, http::status::service_unavailable, mine.status().message());
+  if (mine->root() == *root) return HttpResponse{http::status::no_content, req.version()};
+  HttpResponse res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "application/octet-stream");
+  res.body() = mine->encode_leaves();
+  return res;
+}
+
+// GET /internal/placement (a debug route for tests and operators): for each range of the read
+// ring this node replicates, its record count and hash-tree root, and how many records it holds
+// outside them. Once a cluster converged, the replicas of a range report equal counts and roots
+// and every "outside" is 0: every key is on exactly its natural replicas.
+HttpResponse KvService::placement(const HttpRequest& req) {
+  auto ring = node_.ring();
+  const NodeId self = node_.id();
+  nlohmann::json ranges = nlohmann::json::array();
+  uint64_t inside = 0;
+  for (uint32_t i = 0; i < ring->current().size(); ++i) {
+    const TokenRange r = ring->current().range_at(i);
+    if (!ring->natural_replicas(r.end).contains(self)) continue;
+    RangeHashes tree(r);
+    uint64_t keys = 0;
+    Status s = store_.scan(r, "", [&](KvStore::Entry&& e) {
+      tree.add(e.key, e.token, e.record);
+      ++keys;
+      return true;
+    });
+    if (!s.ok()) return json_error(req, http::status::service_unavailable, s.message());
+    inside += keys;
+    ranges.push_back({{"start", r.start.to_string()}, {"end", r.end.to_string()}, {"keys", keys},
+                      {"root", std::to_string(tree.root())}});
+  }
+  uint64_t total = 0;
+  Status s = store_.scan(TokenRange{Token{0}, Token{0}}, "", [&](KvStore::Entry&&) {
+    ++total;
+    return true;
+  });
+  if (!s.ok()) return json_error(req, http::status::service_unavailable, s.message());
+  const nlohmann::json body = {{"node", self.to_string()}, {"ring_version", ring->version()},
+                               {"pending", ring->has_pending_changes()}, {"ranges", ranges},
+                               {"keys", total}, {"outside", total - inside}};
+  HttpResponse res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.body() = body.dump();
   return res;
 }
 

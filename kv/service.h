@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,6 +44,10 @@ inline constexpr const char* kKvAddressValue = "kv";
 inline constexpr size_t kMaxKeyBytes = 1024;
 inline constexpr size_t kMaxValueBytes = 1 << 20;
 
+// Calls `f` for each (key, record) frame of an /internal/range page body; false on a malformed
+// page or when `f` returns false.
+bool for_each_range_frame(std::string_view body, const std::function<bool(std::string_view key, Record&& rec)>& f);
+
 // The replication factor quorums are taken of: RF (simple), or the sum over DCs (topology).
 uint32_t replication_factor(const RingSnapshot& ring);
 
@@ -61,6 +66,8 @@ class KvService {
   std::optional<std::string> kv_address(const NodeId& id) const;
   // Copies `rec` for `key` to the replica `to` (hint replay, read repair); true once it acknowledged.
   boost::asio::awaitable<bool> push_record(NodeId to, std::string key, Record rec);
+  // The replica write (PUT /internal/kv/KEY) of `rec`, fenced at `ring_version`.
+  HttpRequest write_request(const std::string& key, const Record& rec, uint64_t ring_version) const;
 
  private:
   struct Reply;
@@ -71,7 +78,6 @@ class KvService {
   boost::asio::awaitable<HttpResponse> coordinate_read(const HttpRequest& req, const std::string& key, uint32_t r);
   boost::asio::awaitable<bool> wait_for_ring_version(uint64_t version);
   HttpRequest replica_request(http::verb verb, const std::string& target, uint64_t ring_version) const;
-  HttpRequest write_request(const std::string& key, const Record& rec, uint64_t ring_version) const;
   boost::asio::awaitable<void> await_replies(const std::shared_ptr<FanOut>& f);
   std::shared_ptr<FanOut> start_fan_out(std::vector<NodeId> targets, const HttpRequest& proto,
                                         const boost::asio::any_io_executor& ex);
@@ -85,6 +91,8 @@ class KvService {
   HttpResponse replica_put(const HttpRequest& req, const std::string& key);
   HttpResponse replica_get(const HttpRequest& req, const std::string& key);
   HttpResponse replica_range(const HttpRequest& req, std::string_view query);
+  HttpResponse replica_tree(const HttpRequest& req, std::string_view query);
+  HttpResponse placement(const HttpRequest& req);
   bool is_member_address(const boost::asio::ip::address& ip);
   HttpResponse reject(const HttpRequest& req, http::status status, Rejection why, const std::string& message);
 

@@ -45,19 +45,23 @@ Status io(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-// Drops tombstones older than the grace period while RocksDB compacts.
+// Drops tombstones older than the grace period (and, when `repaired_before` is given, stamped
+// before the last completed anti-entropy cycle) while RocksDB compacts.
 struct TombstoneFilter final : rocksdb::CompactionFilter {
-  TombstoneFilter(int64_t grace_ms, std::function<int64_t()> wall) : grace_ms(grace_ms), wall(std::move(wall)) {}
+  TombstoneFilter(int64_t grace_ms, std::function<int64_t()> wall, const std::atomic<int64_t>* repaired_before)
+      : grace_ms(grace_ms), wall(std::move(wall)), repaired_before(repaired_before) {}
   bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*, bool*) const override {
     if (key.size() < 9 || key[0] != kDataPrefix) return false;
     auto r = decode_record(std::string_view(value.data(), value.size()));
     if (!r || !r->tombstone) return false;
     const auto millis = static_cast<int64_t>(r->stamp >> 16);
+    if (repaired_before && millis >= repaired_before->load()) return false;
     return millis + grace_ms < wall();
   }
   const char* Name() const override { return "ringkeeper.kv.tombstones"; }
   int64_t grace_ms;
   std::function<int64_t()> wall;
+  const std::atomic<int64_t>* repaired_before;  // null: the grace period alone decides
 };
 
 KvStore::KvStore(Options options) : options_(std::move(options)) {}
@@ -79,7 +83,8 @@ Result<std::unique_ptr<KvStore>> KvStore::open(Options options) {
   std::error_code ec;
   std::filesystem::create_directories(o.path, ec);
   if (ec) return Status::data_dir_refused("cannot create " + o.path + ": " + ec.message());
-  store->filter_ = std::make_unique<TombstoneFilter>(o.tombstone_grace_ms, o.wall_ms);
+  store->filter_ = std::make_unique<TombstoneFilter>(
+      o.tombstone_grace_ms, o.wall_ms, o.tombstones_wait_for_repair ? &store->repaired_before_ms_ : nullptr);
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.compaction_filter = store->filter_.get();

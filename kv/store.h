@@ -4,8 +4,9 @@
 // Layout: a data record's RocksDB key is 'd' + the key's token (8 bytes, big-endian) + the key
 // bytes, its value encode_record(); 'm' keys hold the format version. Tokens come from the
 // ring's partitioner (RingSnapshot::partitioner()), so the store orders keys as the ring does.
-// Tombstones are dropped by a compaction filter once older than `tombstone_grace_ms` (see
-// docs/kvd.md, "Deletes").
+// Tombstones are dropped by a compaction filter once older than `tombstone_grace_ms` and, with
+// `tombstones_wait_for_repair`, only once an anti-entropy cycle that started after them completed
+// (set_repaired_before_ms; docs/kvd.md, "Deletes").
 //
 // Thread-safe: any thread may call any method. merge() is atomic per key (striped locks around
 // read-compare-write), so concurrent writers and a stream merging into the same key keep the
@@ -44,6 +45,9 @@ class KvStore {
     const Partitioner* partitioner = &default_partitioner();
     int64_t tombstone_grace_ms = 3600 * 1000;           // tombstones live at least this long
     std::function<int64_t()> wall_ms;                   // empty: the system clock
+    // Keep every tombstone newer than the last set_repaired_before_ms() too (kvd with
+    // anti-entropy on): a replica that missed the delete gets it from a repair first.
+    bool tombstones_wait_for_repair = false;
   };
   // One record met by scan().
   struct Entry {
@@ -69,6 +73,10 @@ class KvStore {
   Status drop_range(TokenRange range);
   // Compacts everything now (tests: applies tombstone collection at once).
   Status compact();
+  // Anti-entropy finished a cycle that started at `wall_ms`: every range this node replicates
+  // was compared with (and repaired against) every replica. Tombstones stamped before it may go.
+  void set_repaired_before_ms(int64_t wall_ms) { repaired_before_ms_.store(wall_ms); }
+  int64_t repaired_before_ms() const { return repaired_before_ms_.load(); }
   // Records currently stored (RocksDB's estimate).
   uint64_t estimated_keys() const;
 
@@ -82,6 +90,7 @@ class KvStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<struct TombstoneFilter> filter_;
   std::array<std::mutex, 64> stripes_;
+  std::atomic<int64_t> repaired_before_ms_{0};
 };
 
 }  // namespace ringkeeper::kv

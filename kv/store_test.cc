@@ -13,6 +13,7 @@
 
 #include "kv/hints.h"
 #include "kv/hlc.h"
+#include "kv/range_hash.h"
 
 namespace ringkeeper::kv {
 namespace {
@@ -35,9 +36,10 @@ class KvStoreTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("ringkeeper-kvstore-" + std::to_string(rd()));
   }
   void TearDown() override { fs::remove_all(dir_); }
-  std::unique_ptr<KvStore> open() {
+  std::unique_ptr<KvStore> open(bool wait_for_repair = false) {
     auto s = KvStore::open({.path = dir_.string(), .partitioner = &partitioner_, .tombstone_grace_ms = 1000,
-                            .wall_ms = [this] { return now_.load(); }});
+                            .wall_ms = [this] { return now_.load(); },
+                            .tombstones_wait_for_repair = wait_for_repair});
     EXPECT_TRUE(s.ok()) << s.status().to_string();
     return s.ok() ? std::move(s).value() : nullptr;
   }
@@ -152,6 +154,54 @@ TEST_F(KvStoreTest, TombstonesAreCollectedOnlyAfterTheGracePeriod) {
   ASSERT_TRUE(store->compact().ok());
   EXPECT_FALSE(store->get("1:gone")->has_value()) << "not collected after the grace period";
   EXPECT_TRUE(store->get("2:kept")->has_value());
+}
+
+TEST_F(KvStoreTest, WithAntiEntropyTombstonesWaitForARepairCycleThatStartedAfterThem) {
+  auto store = open(/*wait_for_repair=*/true);
+  ASSERT_TRUE(store);
+  const uint64_t stamp = HybridClock::make(static_cast<uint64_t>(now_.load()), 0);
+  ASSERT_TRUE(store->merge("1:gone", Record{stamp, true, ""}).ok());
+  now_ += 5000;  // far past the grace period
+  ASSERT_TRUE(store->compact().ok());
+  EXPECT_TRUE(store->get("1:gone")->has_value()) << "collected before any repair";
+  store->set_repaired_before_ms(now_.load() - 4999);  // a cycle that started 1 ms after the delete
+  ASSERT_TRUE(store->compact().ok());
+  EXPECT_FALSE(store->get("1:gone")->has_value()) << "kept after a completed repair cycle";
+}
+
+TEST(RangeHashesTest, LeavesTileTheRangeAndEqualContentsHashAlike) {
+  for (TokenRange r : {TokenRange{Token{100}, Token{1000}}, TokenRange{Token{UINT64_MAX - 50}, Token{70}},
+                       TokenRange{Token{7}, Token{7}}, TokenRange{Token{10}, Token{20}}}) {
+    RangeHashes h(r);
+    ASSERT_GT(h.leaf_count(), 0u);
+    EXPECT_EQ(h.leaf_range(0).start, r.start);
+    EXPECT_EQ(h.leaf_range(h.leaf_count() - 1).end, r.end);
+    for (uint32_t i = 0; i + 1 < h.leaf_count(); ++i) {
+      EXPECT_EQ(h.leaf_range(i).end, h.leaf_range(i + 1).start);
+      EXPECT_NE(h.leaf_range(i).start, h.leaf_range(i).end) << "an empty leaf reads as the whole ring";
+    }
+    // Every token of a leaf's slice maps to that leaf.
+    for (uint32_t i = 0; i < h.leaf_count(); ++i) {
+      EXPECT_EQ(h.leaf_of(h.leaf_range(i).end), i);
+      EXPECT_EQ(h.leaf_of(Token{h.leaf_range(i).start.value() + 1}), i);
+    }
+  }
+  EXPECT_EQ(RangeHashes(TokenRange{Token{10}, Token{20}}).leaf_count(), 10u);
+  // The same records in another order: the same root; one record newer: one leaf differs.
+  const TokenRange r{Token{0}, Token{6400}};
+  RangeHashes a(r), b(r), c(r);
+  for (uint64_t t = 1; t <= 6400; t += 37) a.add("k" + std::to_string(t), Token{t}, Record{1, false, "v"});
+  for (uint64_t t = 6400 - 6400 % 37 + 1; t >= 1 && t <= 6400; t -= 37) {
+    b.add("k" + std::to_string(t), Token{t}, Record{1, false, "v"});
+    c.add("k" + std::to_string(t), Token{t}, Record{t == 38 ? 2u : 1u, false, "v"});
+  }
+  EXPECT_EQ(a.root(), b.root());
+  EXPECT_NE(a.root(), c.root());
+  EXPECT_EQ(a.differing(c.leaves()), std::vector<uint32_t>{a.leaf_of(Token{38})});
+  auto decoded = RangeHashes::decode_leaves(c.encode_leaves(), c.leaf_count());
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, c.leaves());
+  EXPECT_FALSE(RangeHashes::decode_leaves("short", c.leaf_count()));
 }
 
 TEST_F(KvStoreTest, RefusesAnotherFormat) {

@@ -6,9 +6,9 @@
 namespace ringkeeper::kv {
 
 Streamer::Streamer(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics,
-                   RangeSet& streaming, LogSink log)
+                   RangeSet& streaming, LogSink log, std::chrono::milliseconds ack_delay)
     : node_(node), store_(store), peers_(peers), service_(service), metrics_(metrics), streaming_(streaming),
-      log_(std::move(log)) {}
+      log_(std::move(log)), ack_delay_(ack_delay) {}
 
 Streamer::~Streamer() { stop(); }
 
@@ -95,6 +95,15 @@ void Streamer::run() {
       if (!stream_all(task->gained, task->change)) continue;
       log(LogLevel::kInfo, "streamed " + std::to_string(task->gained.size()) + " ranges, " +
                                std::to_string(metrics_.streamed_keys - keys_before) + " records");
+      if (task->change && ack_delay_.count() > 0) {
+        log(LogLevel::kInfo, "holding the acknowledgement of " + task->change->to_string() + " for " +
+                                 std::to_string(ack_delay_.count()) + " ms (--kv-ack-delay-ms, tests only)");
+        std::unique_lock lock(mu_);
+        wake_.wait_for(lock, ack_delay_, [&] {
+          return stopping_ || std::find(cancelled_.begin(), cancelled_.end(), *task->change) != cancelled_.end();
+        });
+      }
+      if (given_up(task->change)) continue;  // the cancel's own task drops the ranges
       if (task->change) {
         // Refused when the change moved on (aborted, or done while this node was away).
         Status s = node_.acknowledge_ranges(*task->change);
@@ -106,11 +115,12 @@ void Streamer::run() {
   }
 }
 
+bool Streamer::given_up(const std::optional<NodeId>& change) const {
+  std::lock_guard lock(mu_);
+  return stopping_ || (change && std::find(cancelled_.begin(), cancelled_.end(), *change) != cancelled_.end());
+}
+
 bool Streamer::stream_all(const std::vector<RangeTransfer>& gained, const std::optional<NodeId>& change) {
-  auto given_up = [&] {
-    std::lock_guard lock(mu_);
-    return stopping_ || (change && std::find(cancelled_.begin(), cancelled_.end(), *change) != cancelled_.end());
-  };
   for (const RangeTransfer& t : gained) {
     while (!stream_range(t)) {
       metrics_.stream_failures++;
@@ -118,7 +128,7 @@ bool Streamer::stream_all(const std::vector<RangeTransfer>& gained, const std::o
         std::unique_lock lock(mu_);
         wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
       }
-      if (given_up()) return false;  // the cancel's own task drops the ranges and their marks
+      if (given_up(change)) return false;  // the cancel's own task drops the ranges and their marks
     }
     streaming_.remove(t.range);
     metrics_.streamed_ranges++;
@@ -151,20 +161,13 @@ bool Streamer::stream_from(const NodeId& source, TokenRange range) {
     req.set(kRingVersionHeader, std::to_string(node_.ring()->version()));
     auto res = peers_.send_blocking(*address, std::move(req), std::chrono::seconds(10));
     if (!res.ok() || res->result() != http::status::ok) return false;
-    std::string_view body = res->body();
-    while (!body.empty()) {
-      if (body.size() < 4 || body.size() < 8 + get_u32_be(body)) return false;
-      const uint32_t klen = get_u32_be(body);
-      const std::string key(body.substr(4, klen));
-      const uint32_t rlen = get_u32_be(body.substr(4 + klen));
-      if (body.size() < 8 + klen + rlen) return false;
-      auto rec = decode_record(body.substr(8 + klen, rlen));
-      if (!rec || !range.contains(store_.token_of(key))) return false;
-      if (!store_.merge(key, *rec).ok()) return false;
+    const bool parsed = for_each_range_frame(res->body(), [&](std::string_view key, Record&& rec) {
+      if (!range.contains(store_.token_of(key)) || !store_.merge(key, rec).ok()) return false;
       metrics_.streamed_keys++;
-      metrics_.streamed_bytes += 8 + klen + rlen;
-      body.remove_prefix(8 + klen + rlen);
-    }
+      metrics_.streamed_bytes += 8 + key.size() + encode_record(rec).size();
+      return true;
+    });
+    if (!parsed) return false;
     const auto next = (*res)[kNextHeader];
     if (next.empty()) return true;
     auto pos = from_hex(std::string_view(next.data(), next.size()));

@@ -16,6 +16,7 @@
 // subscriptions on its thread, which only enqueue; the work runs on the streamer's thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <algorithm>
 #include <deque>
@@ -36,8 +37,10 @@ class KvService;
 
 class Streamer {
  public:
+  // `ack_delay` (tests only, kvd --kv-ack-delay-ms): waits this long after a change's ranges are
+  // in before acknowledging them, so a test can hold the change in write_both and abort it.
   Streamer(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics, RangeSet& streaming,
-           LogSink log);
+           LogSink log, std::chrono::milliseconds ack_delay = std::chrono::milliseconds(0));
   ~Streamer();
   // Subscribes to ownership events; call before Node::start() so that a change
   // resumed after a restart is seen.
@@ -65,6 +68,8 @@ class Streamer {
   bool stream_from(const NodeId& source, TokenRange range);
   void drop_released_if_done();
   bool replicates_any_of(TokenRange r) const;
+  // True once `change` was cancelled (or kvd stops).
+  bool given_up(const std::optional<NodeId>& change) const;
   void log(LogLevel level, const std::string& line) const {
     if (log_) log_(level, line);
   }
@@ -76,6 +81,7 @@ class Streamer {
   KvMetrics& metrics_;
   RangeSet& streaming_;
   const LogSink log_;
+  const std::chrono::milliseconds ack_delay_;
   Subscription ownership_sub_;
 
   mutable std::mutex mu_;

@@ -45,6 +45,16 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& 
   tools::add_node_flags(app, flags);
   app.add_option("--kv", config.kv_listen, "the data API's HOST:PORT (port 0: any; see DIR/addresses.json)")
       ->capture_default_str();
+  app.add_option("--kv-anti-entropy-ms", config.anti_entropy_interval_ms,
+                 "milliseconds between the starts of two anti-entropy cycles (0: off)")
+      ->capture_default_str();
+  app.add_option("--kv-anti-entropy-rate", config.anti_entropy_bytes_per_s,
+                 "anti-entropy repair traffic, bytes per second")
+      ->capture_default_str();
+  app.add_option("--kv-max-hints", config.max_hints, "hints kept at most (0: none)")->capture_default_str();
+  app.add_option("--kv-ack-delay-ms", config.ack_delay_ms,
+                 "TESTS ONLY: hold each change's data acknowledgement this long (keeps it in write_both)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

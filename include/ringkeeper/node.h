@@ -80,6 +80,12 @@ struct NodeConfig {
   std::map<std::string, std::string> extra_addresses;
   // Where the runtime's log lines go; empty: spdlog's default logger (ringd's stderr).
   LogSink log_sink;
+  // The embedder's own metrics, as Prometheus text, appended to GET /metrics on the admin port
+  // (and to metrics_text()), so one scrape sees the node's and the embedder's counters. Called on
+  // the node thread once per scrape: it must return quickly and must not call this Node (read
+  // atomics). Its names must not clash with the node's (ringkeeper_*). Empty: nothing appended.
+  //   cfg.extra_metrics = [&] { return "# TYPE kv_requests_total counter\nkv_requests_total 7\n"; };
+  std::function<std::string()> extra_metrics;
   // True for an embedder that holds data per range (a KV server): the node then waits for
   // acknowledge_ranges() of every range it gains before a change reads from it (on_ownership).
   // False (ringd): nothing to stream; every change is acknowledged at once.

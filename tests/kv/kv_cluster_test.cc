@@ -15,6 +15,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -42,7 +43,10 @@ struct KvCluster {
   std::vector<std::string> ids;
   std::vector<std::string> flags;
 
-  explicit KvCluster(int n, std::vector<std::string> extra = {}) : flags(std::move(extra)) {
+  // Anti-entropy runs every 500 ms in these tests, so that "every key ends on exactly its
+  // replicas" is reached within seconds of a change.
+  explicit KvCluster(int n, std::vector<std::string> extra = {"--kv-anti-entropy-ms", "500"})
+      : flags(std::move(extra)) {
     for (int i = 0; i < n; ++i) add();
   }
   std::string seed() const { return "127.0.0.1:" + std::to_string(ports[0]); }
@@ -236,6 +240,49 @@ std::string check_replicas(KvCluster& c, const Dataset& data, int viewer, size_t
   return misses;
 }
 
+// Empty when every key is on exactly its natural replicas, as the running nodes report it on
+// /internal/placement: all route with the same ring and no change in flight, each range of the
+// ring is held by `rf` nodes with equal record counts and hash-tree roots (no replica short),
+// and no node holds a record outside the ranges it replicates (none left on released nodes).
+std::string placement_problems(KvCluster& c, size_t rf = 3) {
+  std::map<std::string, std::vector<std::string>> holders;  // "(s, e]" → "id: keys/root" per node
+  std::string problems;
+  std::optional<uint64_t> version;
+  for (size_t i = 0; i < c.nodes.size(); ++i) {
+    if (!c.nodes[i] || !c.nodes[i]->running()) continue;
+    KvClient k(c.kv[i]);
+    KvReply r = k.request("GET", "/internal/placement");
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object()) return "node " + std::to_string(i) + ": placement " + std::to_string(r.status);
+    if (j["pending"].get<bool>()) return "node " + std::to_string(i) + ": a change in flight";
+    if (version && *version != j["ring_version"].get<uint64_t>()) return "ring versions differ";
+    version = j["ring_version"].get<uint64_t>();
+    if (j["outside"].get<uint64_t>() != 0) {
+      problems += "node " + std::to_string(i) + " holds " + j["outside"].dump() + " records outside its ranges; ";
+    }
+    for (const json& range : j["ranges"]) {
+      holders["(" + range["start"].get<std::string>() + ", " + range["end"].get<std::string>() + "]"].push_back(
+          std::to_string(i) + ": " + range["keys"].dump() + "/" + range["root"].get<std::string>());
+    }
+  }
+  for (const auto& [range, held] : holders) {
+    auto content = [](const std::string& h) { return h.substr(h.find(':')); };
+    const bool equal = std::all_of(held.begin(), held.end(), [&](const std::string& h) { return content(h) == content(held[0]); });
+    if (held.size() != rf || !equal) {
+      std::string list;
+      for (const std::string& h : held) list += h + " ";
+      if (problems.size() < 2000) problems += "range " + range + " held by " + list + "; ";
+    }
+  }
+  return problems;
+}
+
+#define EXPECT_EXACT_PLACEMENT(c, when)                                                                    \
+  do {                                                                                                     \
+    EXPECT_TRUE(wait_until([&] { return placement_problems(c).empty(); }, 30s))                            \
+        << (when) << ": not every key is on exactly its natural replicas: " << placement_problems(c);      \
+  } while (0)
+
 // Writers that keep writing fresh keys through every node until stopped; what was acknowledged.
 struct BackgroundWriters {
   std::atomic<bool> stop{false};
@@ -295,6 +342,7 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
   ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 60s)) << c.logs();
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed()), "") << "after a join";
   EXPECT_ALL_KEYS(c, data, "after a join");
+  EXPECT_EXACT_PLACEMENT(c, "after a join");
 
   std::mt19937_64 rng(test_seed());
   std::string tokens;
@@ -305,6 +353,7 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
   ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed() + 1), "") << "after a move";
   EXPECT_ALL_KEYS(c, data, "after a move");
+  EXPECT_EXACT_PLACEMENT(c, "after a move");
 
   // A rebalance with writers running through every node: no acknowledged write is lost.
   BackgroundWriters writers(running_kv(c));
@@ -319,6 +368,7 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
   EXPECT_EQ(check_replicas(c, writers.acked, 0, 60, test_seed() + 3, 2), "") << "written during a rebalance";
   EXPECT_ALL_KEYS(c, data, "after a rebalance");
   EXPECT_ALL_KEYS(c, writers.acked, "written during a rebalance");
+  EXPECT_EXACT_PLACEMENT(c, "after a rebalance");
 
   auto left = ctl_json(c.nodes[2]->admin(), {"decommission", "--wait"}, &rc);
   ASSERT_EQ(rc, 0) << (left ? left->dump() : "no answer");
@@ -327,6 +377,7 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed() + 4), "") << "after a decommission";
   EXPECT_ALL_KEYS(c, data, "after a decommission");
   EXPECT_ALL_KEYS(c, writers.acked, "written during the rebalance, after a decommission");
+  EXPECT_EXACT_PLACEMENT(c, "after a decommission");
   uint64_t streamed = 0;
   for (int i : {0, 1, 3}) streamed += c.metric(i, "kv_streamed_keys_total");
   EXPECT_GT(streamed, 0u) << "the changes streamed nothing";
@@ -364,6 +415,7 @@ TEST_F(KvClusterTest, KeysSurviveKillNineAndRestartAndRemovenodeOfAKilledNode) {
       },
       20s));
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed()), "") << "after the hints were replayed";
+  EXPECT_EXACT_PLACEMENT(c, "after kill -9 and restart");
 
   // kill -9 another for good, and remove it: its ranges stream to new owners.
   const std::string victim = c.ids[2];
@@ -398,6 +450,7 @@ TEST_F(KvClusterTest, KeysSurviveKillNineAndRestartAndRemovenodeOfAKilledNode) {
       << "hints for a removed node are dropped";
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed() + 1), "") << "after removenode";
   EXPECT_ALL_KEYS(c, data, "after removenode of a killed node");
+  EXPECT_EXACT_PLACEMENT(c, "after removenode of a killed node");
 }
 
 TEST_F(KvClusterTest, KeysSurviveTheReplacementOfAKilledNode) {
@@ -423,6 +476,118 @@ TEST_F(KvClusterTest, KeysSurviveTheReplacementOfAKilledNode) {
   EXPECT_GT(c.metric(fresh, "kv_streamed_keys_total"), 0u) << "the replacement streamed nothing";
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed()), "") << "after a replace";
   EXPECT_ALL_KEYS(c, data, "after a replace");
+  EXPECT_EXACT_PLACEMENT(c, "after a replace");
+}
+
+// How many of `data`'s keys node i does not hold with their latest value, read straight from its
+// /internal/ route (which never repairs anything).
+size_t missing_on(KvCluster& c, int i, const Dataset& data) {
+  KvClient replica(c.kv[i]);
+  size_t missing = 0;
+  for (const auto& [key, value] : data.latest) {
+    KvReply r = replica.request("GET", "/internal/kv/" + encode_key(key), "", "X-Ringkeeper-Ring-Version",
+                                std::to_string(UINT64_MAX));
+    if (r.status != 200 || r.body != value) ++missing;
+  }
+  return missing;
+}
+
+TEST_F(KvClusterTest, AntiEntropyBringsMissedWritesToAReplicaThatNobodyReads) {
+  // No hints at all: a replica that was down misses the writes for good unless anti-entropy
+  // brings them. RF 3 on 3 nodes: every node replicates every key.
+  KvCluster c(3, {"--kv-anti-entropy-ms", "300", "--kv-max-hints", "0"});
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s)) << c.logs();
+  c.nodes[2]->kill9();
+  ASSERT_TRUE(wait_until([&] { return c.formed(2); }, 30s)) << c.logs();
+  Dataset missed = write_dataset({c.kv[0], c.kv[1]}, key_count() / 10, test_seed());
+  EXPECT_GT(c.metric(0, "kv_hints_refused_total") + c.metric(1, "kv_hints_refused_total"), 0u)
+      << "the writes were hinted; this test needs them not to be";
+  c.start(2);
+  ASSERT_TRUE(c.serving(2)) << c.logs();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return missing_on(c, 2, missed) == 0; }, 30s))
+      << missing_on(c, 2, missed) << " of " << missed.latest.size() << " keys still missing on the restarted node\n"
+      << c.logs();
+  std::fprintf(stderr, "anti-entropy brought %zu keys to the restarted node in %lld ms\n", missed.latest.size(),
+               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count()));
+  uint64_t repaired = 0, gets = 0;
+  for (int i = 0; i < 3; ++i) {
+    repaired += c.metric(i, "kv_antientropy_keys_repaired_total");
+    gets += c.metric(i, "kv_requests_total{op=\"get\"}");
+  }
+  EXPECT_GE(repaired, missed.latest.size());
+  EXPECT_EQ(gets, 0u) << "nobody read: no read repair could have done it";
+  EXPECT_EXACT_PLACEMENT(c, "after anti-entropy");
+  EXPECT_ALL_KEYS(c, missed, "after anti-entropy");
+}
+
+// A change aborted in write_both (held there by the test-only --kv-ack-delay-ms on the node that
+// moves) drops what was streamed for it: afterwards every key is again on exactly its natural
+// replicas, and every key reads back.
+TEST_F(KvClusterTest, AnAbortedChangeDropsWhatWasStreamedForIt) {
+  KvCluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s)) << c.logs();
+  Dataset data = write_dataset(running_kv(c), key_count() / 10, test_seed());
+  ASSERT_EQ(c.nodes[1]->terminate(), 0);
+  c.start(1, {"--kv-ack-delay-ms", "120000"});
+  ASSERT_TRUE(c.serving(1)) << c.logs();
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s)) << c.logs();
+  const auto tokens_before = ctl_json(c.nodes[0]->admin(), {"ring"});
+  ASSERT_TRUE(tokens_before);
+
+  std::mt19937_64 rng(test_seed() + 7);
+  std::string tokens;
+  for (int i = 0; i < 16; ++i) tokens += (i ? "," : "") + std::to_string(rng());
+  int rc = -1;
+  auto moved = ctl_json(c.nodes[1]->admin(), {"move", "--tokens", tokens}, &rc);
+  ASSERT_EQ(rc, 0) << (moved ? moved->dump() : "no answer");
+  const std::string change = moved->value("change", moved->value("id", ""));
+  ASSERT_FALSE(change.empty()) << moved->dump();
+  // Node 1 streamed what it gains (records outside the ranges it reads for), and holds its
+  // acknowledgement: the change stays in write_both.
+  auto outside_on_1 = [&] {
+    KvClient k(c.kv[1]);
+    json j = json::parse(k.request("GET", "/internal/placement").body, nullptr, false);
+    return j.is_object() ? j["outside"].get<uint64_t>() : 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return c.metric(1, "kv_streamed_ranges_total") > 0 && outside_on_1() > 0; }, 30s))
+      << c.logs();
+  auto status = ctl_json(c.nodes[1]->admin(), {"status"});
+  ASSERT_TRUE(status);
+  std::string phase;
+  for (const json& m : (*status)["nodes"]) {
+    if (m["self"] == true && m["change"].is_object()) phase = m["change"].value("phase", "");
+  }
+  EXPECT_EQ(phase, "write_both") << status->dump();
+  const uint64_t dropped_before = c.metric(1, "kv_ranges_dropped_total");
+
+  auto aborted = ctl_json(c.nodes[1]->admin(), {"abort", change}, &rc);
+  ASSERT_EQ(rc, 0) << (aborted ? aborted->dump() : "no answer");
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s)) << c.logs();
+  EXPECT_TRUE(wait_until([&] { return outside_on_1() == 0; }, 20s)) << "what was streamed for the aborted move stayed";
+  EXPECT_GT(c.metric(1, "kv_ranges_dropped_total"), dropped_before);
+  const auto tokens_after = ctl_json(c.nodes[0]->admin(), {"ring"});
+  ASSERT_TRUE(tokens_after);
+  EXPECT_EQ((*tokens_after)["tokens"], (*tokens_before)["tokens"]) << "the aborted move changed the ring";
+  EXPECT_EXACT_PLACEMENT(c, "after an aborted move");
+  EXPECT_ALL_KEYS(c, data, "after an aborted move");
+}
+
+TEST_F(KvClusterTest, KvMetricsAreOnTheAdminPortToo) {
+  KvCluster c(1);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(1); }, 30s)) << c.logs();
+  KvClient client(c.kv[0]);
+  ASSERT_EQ(client.request("PUT", "/kv/counted?w=1", "x").status, 204);
+  KvClient admin(c.nodes[0]->admin());
+  const std::string text = admin.request("GET", "/metrics").body;
+  EXPECT_NE(text.find("ringkeeper_generation"), std::string::npos) << "the node's own metrics";
+  EXPECT_NE(text.find("kv_requests_total{op=\"put\"} 1\n"), std::string::npos) << text.substr(0, 3000);
+  EXPECT_NE(text.find("kv_antientropy_cycles_total"), std::string::npos);
 }
 
 TEST_F(KvClusterTest, TooFewReplicasAnswer503NamingThem) {
