@@ -1397,5 +1397,63 @@ TEST_F(NodeTest, StateChangingCallsNeedJsonAndAHostHeaderNamingTheNode) {
       << node(0).metrics_text();
   EXPECT_EQ(net_.admin_get(addr, "/v1/status").status, 200) << "reads need neither";
 }
+
+// Two nodes join at once with interleaved tokens (RF 1): the first join's pending event must
+// name every range it reads from at read_new, though the second joiner's claim (waiting in
+// announce) sits between its tokens in the future ring (found by a review: the plan was read off
+// the ring with every change applied). On this schedule the second claim reaches the first
+// joiner only after its plan is made, so this passes without the fix too; the review's own
+// simulator schedule (seed 1 of 3) failed before it.
+TEST_F(NodeTest, AJoinsPendingRangesAreWhatItServesWithAnotherJoinWaiting) {
+  rf_ = 1;
+  ASSERT_TRUE(start_cluster(3));
+  streams_data_ = true;
+  const uint64_t x = 0x4000'0000'0000'0000ULL, y = 0xB000'0000'0000'0000ULL;
+  struct Joiner {
+    size_t index;
+    std::vector<OwnershipEvent> events;
+  };
+  std::vector<Joiner> joiners;
+  std::vector<Subscription> subs;
+  for (auto tokens : {std::vector<Token>{Token(x + 1000), Token(y)}, std::vector<Token>{Token(x), Token(y + 1000)}}) {
+    stores_.push_back(std::make_unique<SharedStore>());
+    NodeConfig c = config({node(0).listen_address()}, nodes_.size());
+    c.tokens = tokens;
+    start_on(*stores_.back(), c);
+    joiners.push_back({nodes_.size() - 1, {}});
+  }
+  for (Joiner& j : joiners) {
+    subs.push_back(node(j.index).on_ownership([&, idx = j.index](const OwnershipEvent& e) {
+      for (Joiner& k : joiners) {
+        if (k.index == idx) k.events.push_back(e);
+      }
+      if (e.kind == OwnershipEvent::Kind::kPending) (void)node(idx).acknowledge_ranges(e.change);
+    }));
+  }
+  // Whenever a joiner reads a probe token at read_new of its own join, its pending event named it.
+  std::string problem;
+  auto check = [&] {
+    for (Joiner& j : joiners) {
+      const auto ring = node(j.index).ring();
+      const RingNode* me = ring->find(node(j.index).id());
+      if (!me || me->status != NodeStatus::kJoining || me->phase != ChangePhase::kReadNew) continue;
+      for (Token t : {Token(x), Token(x - 5), Token(y + 1000), Token(y + 999)}) {
+        if (!ring->natural_replicas(t).contains(node(j.index).id())) continue;
+        bool named = false;
+        for (const OwnershipEvent& e : j.events) {
+          for (const RangeTransfer& g : e.gained) named |= e.kind == OwnershipEvent::Kind::kPending && g.range.contains(t);
+        }
+        if (!named && problem.empty()) problem = "joiner " + std::to_string(j.index) + " reads " + t.to_string() + " unnamed";
+      }
+    }
+    return node(joiners[0].index).ring()->find(node(joiners[0].index).id())->status == NodeStatus::kNormal &&
+           node(joiners[1].index).ring()->find(node(joiners[1].index).id())->status == NodeStatus::kNormal;
+  };
+  ASSERT_TRUE(run_until([&] { return node(joiners[0].index).ring()->find(node(joiners[0].index).id()) &&
+                                     node(joiners[1].index).ring()->find(node(joiners[1].index).id()) && check(); },
+                        90'000));
+  EXPECT_EQ(problem, "");
+  for (const Joiner& j : joiners) EXPECT_FALSE(j.events.empty()) << "joiner " << j.index << " streamed";
+}
 }  // namespace
 }  // namespace ringkeeper
