@@ -710,6 +710,8 @@ class ChaosRun {
       restored_at_[v.index] = sim_.now();
     } else {
       sim_.restart(v.index);
+      // Removed while it was down: it routes as a member until its peers tell it (then stops).
+      if (v.removed) restored_at_[v.index] = sim_.now();
     }
     v.restarted = true;
     log("%s node %zu (%s)%s", v.fate == Fate::kRestoreBackup ? "restore a backup of" : "restart", v.index,
@@ -879,7 +881,8 @@ class ChaosRun {
 
   // One step of simulated time, sampling the phase invariants every 100 ms (sample_phases) over
   // the live nodes, except: a node restored from a backup routes by its older state until it has
-  // merged its peers' (kRestoredGrace), and while a forced removal's tombstone spreads members
+  // merged its peers' (kRestoredGrace), as does a removed node started again on its data dir until
+  // it learns it was removed, and while a forced removal's tombstone spreads members
   // disagree on the dead node's ranges by design (docs/operations.md, "What --force risks").
   void advance() {
     for (Millis end = sim_.now() + kStep; sim_.now() < end;) {
