@@ -605,6 +605,37 @@ TEST(ClusterTest, ANewNodeStartedWithReplaceTakesOverADeadNodesTokens) {
   EXPECT_EQ(c.nodes[6]->wait_exit(10s), 2);
 }
 
+// A move held by a hung member (SIGSTOP) names it and waits; once the member runs again the move
+// resumes on its own and `move --wait` ends done (exit 0) with the new tokens.
+TEST(ClusterTest, AMoveBlockedByAHungMemberResumesWhenItReturns) {
+  Cluster c(3);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  const std::string mover = c.id_of(1), hung = c.id_of(2);
+  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{c.nodes[2]->pid()};
+  auto waiting = std::async(std::launch::async, [&] {
+    return ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
+  });
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const json ch = change_of(c, 1, mover);
+        return ch.is_object() && ch["waiting_for"] == json::array({hung});
+      },
+      30s));
+  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGCONT), 0);
+  RunResult waited = waiting.get();
+  EXPECT_EQ(waited.exit_code, 0) << waited.out;
+  const std::vector<json> lines = json_lines(waited.out);
+  ASSERT_FALSE(lines.empty()) << waited.out;
+  EXPECT_EQ(lines.back()["phase"], "done");
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
+  EXPECT_EQ((*c.member(0, mover))["tokens"], 3) << "the new tokens";
+}
+
 // The mover is SIGKILLed in each phase of its move in turn (announce, write_both, read_new,
 // release) and started again on its data dir: the change resumes from the phase it had
 // gossiped and completes with the new tokens; the cluster converges each time.
