@@ -120,7 +120,19 @@ bool Streamer::given_up(const std::optional<NodeId>& change) const {
   return stopping_ || (change && std::find(cancelled_.begin(), cancelled_.end(), *change) != cancelled_.end());
 }
 
+void Streamer::publish_progress(const std::optional<NodeId>& change, size_t done, size_t total) {
+  // Gossiped as the application value "stream" (ringctl status shows it): a few bytes per range.
+  if (!change) return;
+  const std::string value = "{\"change\":\"" + change->to_string() + "\",\"ranges_done\":" + std::to_string(done) +
+                            ",\"ranges\":" + std::to_string(total) +
+                            ",\"keys\":" + std::to_string(metrics_.streamed_keys.load()) +
+                            ",\"bytes\":" + std::to_string(metrics_.streamed_bytes.load()) + "}";
+  (void)node_.set_application_value("stream", value);
+}
+
 bool Streamer::stream_all(const std::vector<RangeTransfer>& gained, const std::optional<NodeId>& change) {
+  size_t done = 0;
+  publish_progress(change, done, gained.size());
   for (const RangeTransfer& t : gained) {
     while (!stream_range(t)) {
       metrics_.stream_failures++;
@@ -132,6 +144,7 @@ bool Streamer::stream_all(const std::vector<RangeTransfer>& gained, const std::o
     }
     streaming_.remove(t.range);
     metrics_.streamed_ranges++;
+    publish_progress(change, ++done, gained.size());
   }
   return true;
 }

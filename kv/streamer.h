@@ -63,6 +63,9 @@ class Streamer {
   void run();
   // Streams every gained range; false when `change` was cancelled (or kvd stops) first.
   bool stream_all(const std::vector<RangeTransfer>& gained, const std::optional<NodeId>& change);
+  // The streaming progress of `change` as the node's application value "stream" (JSON:
+  // change, ranges_done, ranges, keys, bytes), which `ringctl status` shows.
+  void publish_progress(const std::optional<NodeId>& change, size_t done, size_t total);
   // One range from enough of its sources; false when not enough could be read.
   bool stream_range(const RangeTransfer& t);
   bool stream_from(const NodeId& source, TokenRange range);

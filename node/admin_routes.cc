@@ -167,8 +167,22 @@ json change_answer(const NodeId& coordinator, const gossip::ChangeRecord& change
               {"phase", std::string(gossip::to_string(change.step))}};
 }
 
+// An embedder's streaming progress, as it gossips it in the application value "stream" (a JSON
+// object: change, ranges_done, ranges, keys, bytes — kvd publishes it); null when none.
+json streaming_of(const MemberView& m, const std::optional<NodeId>& active) {
+  const gossip::VersionedValue* v = m.gone ? nullptr : m.state->get("x.stream");
+  if (!v) return nullptr;
+  json j = json::parse(v->value, nullptr, false);
+  if (!j.is_object() || !j.contains("change") || !j["change"].is_string()) return nullptr;
+  // Only while that change is still in flight: afterwards the progress is history.
+  auto id = NodeId::parse(j["change"].get<std::string>());
+  return id && active == *id ? j : json(nullptr);
+}
+
 AdminResponse status(Call& c) {
   const ClusterView& view = c.view();
+  std::optional<NodeId> active;
+  if (auto a = c.driver.engine().active_change()) active = a->second.id;
   const RingSnapshot& ring = *view.ring;
   const auto own = ring.ownership();
   json nodes = json::array();
@@ -184,6 +198,7 @@ AdminResponse status(Call& c) {
                          {"tokens", rn ? rn->tokens.size() : 0},
                          {"claimed_tokens", m.claimed_tokens},
                          {"change", change_in_flight(c, m)},
+                         {"streaming", streaming_of(m, active)},
                          {"ownership", ownership},
                          {"dc", m.dc},
                          {"rack", m.rack},

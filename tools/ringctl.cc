@@ -97,6 +97,13 @@ void print_status(const json& s) {
                 change.value("id", "").c_str(), change.value("phase", "").c_str(),
                 waiting.empty() ? "" : ("; waiting for " + waiting).c_str());
   }
+  for (const json& n : s["nodes"]) {
+    const json& st = n.contains("streaming") ? n["streaming"] : json();
+    if (!st.is_object()) continue;
+    std::printf("  streaming on %s: %s of %s ranges, %s keys, %s bytes\n", n.value("id", "").c_str(),
+                st.value("ranges_done", json(0)).dump().c_str(), st.value("ranges", json(0)).dump().c_str(),
+                st.value("keys", json(0)).dump().c_str(), st.value("bytes", json(0)).dump().c_str());
+  }
 }
 
 std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
