@@ -611,11 +611,11 @@ std::string state_change_refusal(const AdminRequest& req, const std::string& adm
   type = type.substr(0, std::min(type.find(';'), type.size()));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
   if (lowercase(type) != "application/json") return "state-changing calls need Content-Type: application/json";
-  auto named = gossip::parse_host_port(req.host);
-  auto bound = gossip::parse_host_port(admin_bound);
+  auto named = parse_host_port(req.host);
+  auto bound = parse_host_port(admin_bound);
   if (!named || !bound) return "state-changing calls need a Host header naming this node (HOST:PORT)";
   const std::string host = lowercase(named->host);
-  auto advertised_hp = gossip::parse_host_port(advertised);
+  auto advertised_hp = parse_host_port(advertised);
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
   const bool ours = wildcard || host == lowercase(bound->host) || loopback_name(host) ||
                     (advertised_hp && host == lowercase(advertised_hp->host));

@@ -54,7 +54,7 @@ Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps
 Driver::~Driver() = default;
 
 std::string Driver::listen() {
-  gossip::TransportConfig tc;
+  TransportConfig tc;
   tc.listen = config_.listen;
   tc.max_frame = codec_.max_frame;
   transport_ = d_.env.make_transport(

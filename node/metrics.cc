@@ -32,7 +32,7 @@ class Exposition {
   std::string out_;
 };
 
-void plain_counters(Exposition& x, const gossip::EngineStats& es, const gossip::TransportStats& ts,
+void plain_counters(Exposition& x, const gossip::EngineStats& es, const TransportStats& ts,
                     const RuntimeStats& stats, uint64_t store_writes) {
   struct Counter {
     std::string_view name, help;

@@ -71,7 +71,7 @@ Result<DataDir> Persister::read_identity(const NodeConfig& config, Env& env, sto
 Result<DataDir> Persister::read_entries(const NodeConfig& config, DataDir dir) {
   bool corrupt = false;
   store_->scan(storage::RecordKind::kEntry, [&](std::string_view k, std::string_view v) {
-    auto id = gossip::entry_id(k);
+    auto id = entry_id(k);
     auto st = gossip::decode_node_state(v);
     if (!id || !st) {
       corrupt = true;
@@ -120,7 +120,7 @@ Status Persister::persist(gossip::GossipEngine& engine) {
     const std::pair<uint64_t, uint64_t> key{ns.generation, ns.max_version};
     auto it = persisted_.find(nid);
     if (it != persisted_.end() && it->second == key) continue;
-    b.put(storage::RecordKind::kEntry, gossip::entry_key(nid), gossip::encode_node_state(ns));
+    b.put(storage::RecordKind::kEntry, entry_key(nid), gossip::encode_node_state(ns));
     written.push_back({nid, key});
   }
   std::vector<NodeId> gone;
@@ -129,7 +129,7 @@ Status Persister::persist(gossip::GossipEngine& engine) {
       if (!st.find(nid)) gone.push_back(nid);
     }
   }
-  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, gossip::entry_key(nid));
+  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, entry_key(nid));
   if (cid != cluster_id_) b.put_meta(storage::meta::kClusterId, cid.to_string());
   const uint64_t hlc = engine.hlc();
   if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));

@@ -11,7 +11,7 @@
 #include "gossip/cluster_state.h"
 #include "storage/state_store.h"
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 std::string entry_key(const NodeId& id);
 std::optional<NodeId> entry_id(std::string_view key);
@@ -26,6 +26,6 @@ struct DataDirIdentity {
 
 // Writes a whole data dir's records in one synced batch: identity and every entry.
 void write_data_dir(storage::StateStore& store, const DataDirIdentity& identity,
-                    const std::vector<std::pair<NodeId, NodeState>>& entries);
+                    const std::vector<std::pair<NodeId, gossip::NodeState>>& entries);
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

@@ -52,12 +52,12 @@ PersistedRing write_persisted_ring(const std::string& data_dir, size_t nodes, ui
     descriptions.push_back(std::move(d));
   }
   out.self = entries[0].first;
-  gossip::DataDirIdentity identity;
+  DataDirIdentity identity;
   identity.node_id = out.self;
   identity.cluster_id = NodeId::from_random_bits(rng.next(), rng.next());
   identity.generation = generation - 100;
   try {
-    gossip::write_data_dir(*opened.store, identity, entries);
+    write_data_dir(*opened.store, identity, entries);
   } catch (const storage::StoreError& e) {
     out.error = e.what();
     return out;

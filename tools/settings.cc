@@ -221,18 +221,18 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
     return fail("replace", "expected a node id (a UUID), got '" + c.replace + "'");
   }
   for (const auto& [name, value] : {std::pair{"listen", &c.listen}, std::pair{"admin", &c.admin}}) {
-    if (!gossip::parse_host_port(*value)) {
+    if (!parse_host_port(*value)) {
       return fail(name, "expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'");
     }
   }
-  if (!c.advertise.empty() && !gossip::parse_host_port(c.advertise)) {
+  if (!c.advertise.empty() && !parse_host_port(c.advertise)) {
     return fail("advertise", "expected HOST:PORT, got '" + c.advertise + "'");
   }
   c.seeds.clear();
   for (const std::string& s : f.seeds) {
     const std::string seed = trim(s);
     if (seed.empty()) continue;
-    if (!gossip::parse_host_port(seed)) return fail("seeds", "expected HOST:PORT,..., got '" + seed + "'");
+    if (!parse_host_port(seed)) return fail("seeds", "expected HOST:PORT,..., got '" + seed + "'");
     c.seeds.push_back(seed);
   }
   if (!f.tokens.empty() && app.count("--num-tokens") > 0) {
