@@ -56,10 +56,10 @@ GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
 
 uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
   if (!st) return 0;
-  uint64_t h = mix64(id.hi() ^ mix64(id.lo() ^ mix64(st->generation)));
+  uint64_t h = mix64(id.hi() ^ mix64(id.lo() ^ mix64(st->generation.value())));
   for (std::string_view key : kRingKeys) {
     const VersionedValue* v = st->get(key);
-    h = mix64(h ^ (v ? v->version + 1 : 0));
+    h = mix64(h ^ (v ? v->version.value() + 1 : 0));
   }
   return h;
 }
@@ -106,12 +106,12 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     }
     return true;
   }
-  if (st.max_version >= (1ull << 62)) {  // no run writes that many values: forged or corrupt
+  if (st.max_version.value() >= (1ull << 62)) {  // no run writes that many values: forged or corrupt
     ++stats_.rejected_malformed;
     return false;
   }
   const uint64_t wall = wall_ms(now);
-  if (config_.max_generation_ahead_s != 0 && st.generation > wall / 1000 + config_.max_generation_ahead_s) {
+  if (config_.max_generation_ahead_s != 0 && st.generation.value() > wall / 1000 + config_.max_generation_ahead_s) {
     ++stats_.rejected_generation;
     return false;
   }
@@ -191,13 +191,13 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   }
 }
 
-bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
+bool GossipEngine::peer_holds_own(Generation generation, Version version) {
   if (generation == kTombstoneGeneration) return false;  // a removal: merge handles it
   if (generation == config_.generation) {
     const NodeState* own = state_.find(config_.id);
     // A run writes far fewer than 2^32 values; a claim beyond that is forged or corrupt, and
     // re-authoring above it would run the version counter to its end.
-    if (own && version > own->max_version && version - own->max_version < (1ull << 32)) {
+    if (own && version > own->max_version && version.value() - own->max_version.value() < (1ull << 32)) {
       // Versions of this generation were issued before, by a run this node does not remember (a
       // data dir copied from an earlier moment, or a generation reused): re-author every value
       // above them, so no (generation, version) pair names two values.
@@ -205,8 +205,8 @@ bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
       local_version_ = std::max(local_version_, version);
       const auto values = own->values;
       for (const auto& [key, v] : values) set_local(key, v.value);
-      note("peers hold versions of this node's entry up to " + std::to_string(version) +
-           " in its own generation " + std::to_string(generation) + " (its data dir is older than its last run); "
+      note("peers hold versions of this node's entry up to " + version.to_string() +
+           " in its own generation " + generation.to_string() + " (its data dir is older than its last run); "
            "re-published its values above them");
     }
     return false;
@@ -215,8 +215,8 @@ bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
     ++stats_.newer_generation_seen;
     if (generation > newer_generation_noted_) {
       newer_generation_noted_ = generation;
-      note("peers know this node at generation " + std::to_string(generation) + ", above this run's " +
-           std::to_string(config_.generation) + ": they ignore this run (another process runs with this node's id, "
+      note("peers know this node at generation " + generation.to_string() + ", above this run's " +
+           config_.generation.to_string() + ": they ignore this run (another process runs with this node's id, "
            "or --reset-generation went below a generation they accepted)");
     }
     return false;
@@ -230,7 +230,7 @@ void GossipEngine::fetch_own_copy(const std::string& address, const NodeId* peer
   d.buckets.push_back(ClusterState::bucket_of(config_.id));
   d.digests = state_.digests_in(d.buckets);
   for (Digest& g : d.digests) {
-    if (g.id == config_.id) g = Digest{config_.id, 0, 0};
+    if (g.id == config_.id) g = Digest{config_.id, {}, {}};
   }
   out.push_back({address, make(std::move(d), peer)});
 }
@@ -243,7 +243,7 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   // ours — never a step back from what peers saw. A copy no newer in ring changes is left alone
   // (this run may already have moved on); with no epochs at all (an older build's record) the
   // restored claim is re-stamped unless the copy is an established claim to adopt.
-  const std::pair<uint64_t, uint64_t> was = newest_own_copy_;
+  const std::pair<Generation, Version> was = newest_own_copy_;
   newest_own_copy_ = {copy.generation, copy.max_version};
   ++stats_.data_dir_behind;
   const NodeState* own = state_.find(config_.id);
@@ -273,9 +273,9 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   } else {
     what = own_status() == NodeStatus::kJoining ? "it is joining afresh" : "nothing to take from it";
   }
-  note("this node's data dir is behind what peers know of it (generation " + std::to_string(was.first) +
-       " version " + std::to_string(was.second) + " on disk, generation " + std::to_string(copy.generation) +
-       " version " + std::to_string(copy.max_version) + " in the cluster): restored from a backup or copied; " + what);
+  note("this node's data dir is behind what peers know of it (generation " + was.first.to_string() +
+       " version " + was.second.to_string() + " on disk, generation " + copy.generation.to_string() +
+       " version " + copy.max_version.to_string() + " in the cluster): restored from a backup or copied; " + what);
 }
 
 void GossipEngine::hurry(Millis now) {
@@ -327,7 +327,7 @@ void GossipEngine::start(Millis now) {
   }
   // A joiner that stopped before its claim was agreed on claims again (a fresh claim).
   if (join_.founder() && config_.cluster_id.is_nil()) {
-    config_.cluster_id = NodeId::from_random_bits(rng_.next(), rng_.next());
+    config_.cluster_id = ClusterId(NodeId::from_random_bits(rng_.next(), rng_.next()));
   }
   set_local(keys::kDc, config_.join.dc);
   set_local(keys::kRack, config_.join.rack);
@@ -516,7 +516,7 @@ void GossipEngine::write_tombstone(const NodeId& id) {
   ++ownership_writes_;
   NodeState tomb;
   tomb.generation = kTombstoneGeneration;
-  tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), 2}});
+  tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), Version{2}}});
   merge({id, std::move(tomb)}, last_tick_);
   ++stats_.tombstones_written;
 }
@@ -900,7 +900,7 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
   if (probe_ && probe_->target == id) {
     ++stats_.probes_failed;
     const NodeState* st = state_.find(id);
-    liveness_.suspect(id, st ? st->generation : 0, now);
+    liveness_.suspect(id, st ? st->generation : Generation{}, now);
     probe_.reset();
     start_check(now, out);  // the suspicion is checked at once: a refused check settles it
   } else if (liveness_.view(id) == PeerLiveness::kSuspect) {
@@ -926,7 +926,7 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
 std::vector<Envelope> GossipEngine::announce_shutdown(Millis now) {
   std::vector<Envelope> out;
   LivenessRecord bye = liveness_.self_record();
-  bye.incarnation += 1;
+  bye.incarnation = bye.incarnation.next();
   bye.state = Liveness::kDown;
   for (size_t i = 0; i < state_.size(); ++i) {
     const NodeId& id = state_.id_at(i);
@@ -963,7 +963,7 @@ void GossipEngine::collect_left(Millis now) {
     bump_epoch();  // its epoch leaves with its payload
     NodeState tomb;
     tomb.generation = kTombstoneGeneration;
-    tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kLeft)), 1}});
+    tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kLeft)), Version{1}}});
     merge({id, std::move(tomb)}, now);
     ++stats_.tombstones_written;
   }
@@ -977,7 +977,8 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   if (key == keys::kStamp) observe_hlc(parse_stamp_strict(value).value_or(0));
   NodeState delta;
   delta.generation = config_.generation;
-  delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});
+  local_version_ = local_version_.next();
+  delta.values.push_back({std::string(key), {std::move(value), local_version_}});
   change_entry(config_.id, [&] { return state_.merge(config_.id, delta); });
 }
 
@@ -998,7 +999,7 @@ void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
 
 Ping GossipEngine::ping_for(uint64_t seq, const NodeId& target) const {
   const NodeState* st = state_.find(target);
-  return Ping{seq, target, st ? st->generation : 0};
+  return Ping{seq, target, st ? st->generation : Generation{}};
 }
 
 Message GossipEngine::make(Body body, const NodeId* to) {
@@ -1091,7 +1092,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
     if (now >= probe_->sent_at + t.probe_interval) {
       ++stats_.probes_failed;
       const NodeState* st = state_.find(probe_->target);
-      liveness_.suspect(probe_->target, st ? st->generation : 0, now);
+      liveness_.suspect(probe_->target, st ? st->generation : Generation{}, now);
       probe_.reset();
     }
   }
@@ -1150,7 +1151,7 @@ void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
   // A refutation relayed by others goes as wide as the suspicion it answers: a member that got
   // the suspicion but misses the refutation marks a live node down.
   const bool wide = std::any_of(fresh.begin(), fresh.end(), [&](const LivenessRecord& r) {
-    return r.node == config_.id || r.state == Liveness::kSuspect || (r.state == Liveness::kUp && r.incarnation > 0);
+    return r.node == config_.id || r.state == Liveness::kSuspect || (r.state == Liveness::kUp && r.incarnation > Incarnation{});
   });
   for (auto& [id, address] : random_live_peers(config_.fanout * (wide ? 2 : 1), nullptr)) {
     out.push_back({address, make(Rumor{}, &id)});
@@ -1226,7 +1227,7 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
       }
       if (st->generation > r.generation) continue;
     }
-    const uint64_t before = liveness_.self_record().incarnation;
+    const Incarnation before = liveness_.self_record().incarnation;
     liveness_.apply(r, msg.from, now);
     if (liveness_.self_record().incarnation != before) ++stats_.refutations;
   }
@@ -1302,7 +1303,7 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
       // At most once a second, and only to the address the prober gossips (no amplification
       // toward an address a frame merely claims).
       if (!ping->target.is_nil() && (last_fetch_ < 0 || now - last_fetch_ >= 1000) && address_of(msg.from) == reply_to &&
-          peer_holds_own(ping->target_generation, 0)) {
+          peer_holds_own(ping->target_generation, Version{})) {
         last_fetch_ = now;
         fetch_own_copy(reply_to, peer, out);
       }
@@ -1380,15 +1381,15 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
     while (i < dg->digests.size() || j < mine.size()) {
       if (j == mine.size() || (i < dg->digests.size() && dg->digests[i].id < mine[j].id)) {
         const Digest& t = dg->digests[i++];
-        ack.requests.push_back({t.id, 0, 0});  // unknown to me: ask for everything
+        ack.requests.push_back({t.id, {}, {}});  // unknown to me: ask for everything
       } else if (i == dg->digests.size() || mine[j].id < dg->digests[i].id) {
-        send.push_back({mine[j++].id, 0, 0});  // unknown to them
+        send.push_back({mine[j++].id, {}, {}});  // unknown to them
       } else {
         const Digest& t = dg->digests[i++];
         const Digest& m = mine[j++];
         if (t.id == config_.id) {
           if (peer_holds_own(t.generation, t.max_version)) {
-            ack.requests.push_back({t.id, 0, 0});  // their whole copy; ours waits until we took it
+            ack.requests.push_back({t.id, {}, {}});  // their whole copy; ours waits until we took it
             continue;
           }
           const NodeState* own = state_.find(config_.id);  // re-authored above theirs, maybe

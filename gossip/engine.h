@@ -33,8 +33,8 @@ struct EngineConfig {
   std::string address;                // where this node listens (gossiped as "address")
   std::vector<std::string> seeds;     // addresses
   ReplicationConfig replication;
-  NodeId cluster_id;                  // nil until learned from a peer, or founded
-  uint64_t generation = 1;
+  ClusterId cluster_id;               // nil until learned from a peer, or founded
+  Generation generation{1};
   uint32_t fanout = 3;                // exchanges started per round
   size_t max_delta_bytes = 256 << 10; // per Ack/Ack2; the rest follows in later rounds
   Millis gossip_interval = 1000;      // one round
@@ -59,8 +59,8 @@ struct EngineConfig {
   // the data dir was restored from a backup or copied from an earlier moment; the node adopts
   // that copy's claim (docs/design.md, "Restored data dirs"). A run in the same generation as the
   // data dir's entry continues its versions above data_dir_version.
-  uint64_t data_dir_generation = 0;
-  uint64_t data_dir_version = 0;
+  Generation data_dir_generation;
+  Version data_dir_version;
   // The newest wire version this node's codec speaks, gossiped as "wire" so peers that have not
   // heard from it yet can write to it in that version (see wire_version_at).
   uint32_t wire_version = kWireVersion;
@@ -352,7 +352,7 @@ class GossipEngine {
   // Returns true when that copy is from an earlier run and newer than anything this node knows of
   // itself (its data dir is behind): fetch it with fetch_own_copy instead of sending ours. A copy
   // of this run with a higher version makes this node re-author its values above it.
-  bool peer_holds_own(uint64_t generation, uint64_t version);
+  bool peer_holds_own(Generation generation, Version version);
   // Asks the peer at `address` for its whole copy of this node's entry.
   void fetch_own_copy(const std::string& address, const NodeId* peer, std::vector<Envelope>& out);
   // A copy of this node's entry from an earlier run, newer than its data dir: take its claim.
@@ -365,7 +365,7 @@ class GossipEngine {
   RingCache& ring_cache_;
 
   ClusterState state_;
-  uint64_t local_version_ = 0;
+  Version local_version_;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   size_t tombstones_ = 0;    // entries that are tombstones (kept by change_entry)
   std::vector<NodeId> changing_;  // entries gossiping an in-flight change (kept by change_entry)
@@ -421,8 +421,8 @@ class GossipEngine {
   size_t catchup_offset_ = 0;         // where the next down-record catch-up starts
   // The newest (generation, version) of this node's own entry from an earlier run that it knows
   // of: its data dir's, then any newer copy adopted from a peer.
-  std::pair<uint64_t, uint64_t> newest_own_copy_;
-  uint64_t newer_generation_noted_ = 0;
+  std::pair<Generation, Version> newest_own_copy_;
+  Generation newer_generation_noted_;
   std::vector<std::string> notices_;
 };
 

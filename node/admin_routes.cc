@@ -91,13 +91,13 @@ AdminResponse metrics(Call& c, RuntimeStats& stats) {
 AdminResponse info(Call& c) {
   const NodeConfig& config = c.driver.config();
   const NodeIdentity& me = c.driver.identity();
-  const NodeId& cluster_id = c.driver.engine().config().cluster_id;
+  const gossip::ClusterId& cluster_id = c.driver.engine().config().cluster_id;
   return reply(200, json{{"id", me.id.to_string()},
                          {"cluster", config.cluster},
                          {"cluster_id", cluster_id.is_nil() ? "" : cluster_id.to_string()},
                          {"address", me.advertised},
                          {"admin", me.admin_bound},
-                         {"generation", me.generation},
+                         {"generation", me.generation.value()},
                          {"data_dir", me.data_dir},
                          {"version", std::string(kVersion)},
                          {"replication", config.replication.canonical()}});
@@ -187,7 +187,7 @@ AdminResponse status(Call& c) {
                          {"ownership", ownership},
                          {"dc", m.dc},
                          {"rack", m.rack},
-                         {"generation", m.state->generation}});
+                         {"generation", m.state->generation.value()}});
   }
   return reply(200, json{{"cluster", c.driver.config().cluster},
                          {"ring_digest", ring.digest_hex()},
@@ -243,10 +243,10 @@ AdminResponse gossipinfo(Call& c) {
   for (size_t i = 0; i < st.size(); ++i) {
     const gossip::NodeState& ns = st.state_at(i);
     json values = json::object();
-    for (const auto& [k, v] : ns.values) values[k] = json{{"value", v.value}, {"version", v.version}};
+    for (const auto& [k, v] : ns.values) values[k] = json{{"value", v.value}, {"version", v.version.value()}};
     nodes.push_back(json{{"id", st.id_at(i).to_string()},
-                         {"generation", ns.generation},
-                         {"version", ns.max_version},
+                         {"generation", ns.generation.value()},
+                         {"version", ns.max_version.value()},
                          {"values", values}});
   }
   return reply(200, json{{"nodes", nodes}});

@@ -32,7 +32,7 @@ namespace ringkeeper {
 // Who this node is and where it answers. Set before the node thread starts; constant after.
 struct NodeIdentity {
   NodeId id;
-  uint64_t generation = 0;
+  gossip::Generation generation;
   std::string data_dir;
   std::string listen_bound;  // the transport's bound address
   std::string advertised;    // what peers are told (--advertise, or listen_bound)

@@ -166,7 +166,7 @@ Status Node::Impl::start() {
   driver->build_engine(std::move(persisted_entries), rng_seed);
   persisted_entries.clear();
   write_addresses_file();
-  log.info("node {} generation {} gossip {} admin {} data {}", identity.id.to_string(), identity.generation,
+  log.info("node {} generation {} gossip {} admin {} data {}", identity.id.to_string(), identity.generation.value(),
            identity.advertised, identity.admin_bound.empty() ? "-" : identity.admin_bound, identity.data_dir);
   const size_t known = driver->engine().state().size();
   if (known <= 1 && !config.seeds.empty()) {
@@ -215,7 +215,7 @@ void Node::Impl::write_addresses_file() {
 // ---- public API ------------------------------------------------------------------------------
 
 const NodeId& Node::id() const { return impl_->identity.id; }
-uint64_t Node::generation() const { return impl_->identity.generation; }
+uint64_t Node::generation() const { return impl_->identity.generation.value(); }
 std::string Node::listen_address() const { return impl_->identity.advertised; }
 std::string Node::admin_address() const { return impl_->identity.admin_bound; }
 

@@ -30,7 +30,7 @@ void write_data_dir(storage::StateStore& store, const DataDirIdentity& identity,
   if (!identity.cluster_id.is_nil()) b.put_meta(storage::meta::kClusterId, identity.cluster_id.to_string());
   b.put_meta(storage::meta::kClusterName, identity.cluster_name);
   b.put_meta(storage::meta::kReplication, identity.replication);
-  b.put_meta(storage::meta::kGeneration, std::to_string(identity.generation));
+  b.put_meta(storage::meta::kGeneration, identity.generation.to_string());
   for (const auto& [id, st] : entries) b.put(storage::RecordKind::kEntry, entry_key(id), gossip::encode_node_state(st));
   store.write(b, true);
 }

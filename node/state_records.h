@@ -18,10 +18,10 @@ std::optional<NodeId> entry_id(std::string_view key);
 
 struct DataDirIdentity {
   NodeId node_id;
-  NodeId cluster_id;
+  gossip::ClusterId cluster_id;
   std::string cluster_name = "ringkeeper";
   std::string replication = "simple:3";  // ReplicationConfig::canonical()
-  uint64_t generation = 0;
+  gossip::Generation generation;
 };
 
 // Writes a whole data dir's records in one synced batch: identity and every entry.
