@@ -21,16 +21,9 @@ constexpr Millis kLeftSeenAtNextTick = -2;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp, keys::kChange, keys::kMovingTo, keys::kEpoch};
 
-// A claim stamp, strictly: nullopt unless the whole value is a decimal number.
-std::optional<uint64_t> parse_stamp_strict(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
 // A malformed stamp loses every conflict (it cannot come from a well-behaved node).
 uint64_t parse_stamp(const VersionedValue* v) {
-  return v ? parse_stamp_strict(v->value).value_or(UINT64_MAX) : 0;
+  return v ? decode_stamp(v->value).value_or(UINT64_MAX) : 0;
 }
 
 // A malformed token list counts as no tokens (it cannot come from a well-behaved node).
@@ -116,7 +109,7 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     return false;
   }
   if (const VersionedValue* stamp = st.get(keys::kStamp)) {
-    const auto value = parse_stamp_strict(stamp->value);
+    const auto value = decode_stamp(stamp->value);
     if (!value) {
       ++stats_.rejected_malformed;
       return false;
@@ -183,7 +176,7 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   if (new_member || ring_input_ != ring_before) hurry(now);
   const NodeState* after = state_.find(delta.id);
   liveness_.on_generation(delta.id, after->generation, now);
-  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(parse_stamp_strict(stamp->value).value_or(0));
+  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(0));
   if (const VersionedValue* status = after->get(keys::kStatus);
       status && !after->is_tombstone() && status->value == to_string(NodeStatus::kLeft)) {
     Millis& since = left_seen_[delta.id];
@@ -253,7 +246,7 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   const VersionedValue* stamp = copy.get(keys::kStamp);
   const auto copy_status = status ? parse_node_status(status->value) : std::nullopt;
   const bool claim = copy_status && *copy_status != NodeStatus::kJoining && tokens && parse_token_list(tokens->value) &&
-                     stamp && parse_stamp_strict(stamp->value);
+                     stamp && decode_stamp(stamp->value);
   std::string what;
   if (claim && (copy_epoch > own_epoch || (copy_epoch == 0 && own_epoch == 0))) {
     for (std::string_view key : {keys::kTokens, keys::kStamp, keys::kMovingTo, keys::kChange, keys::kStatus}) {
@@ -744,52 +737,6 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   return out;
 }
 
-std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
-                                              std::optional<ChangeRecord>* on_behalf) {
-  const VersionedValue* status = st.get(keys::kStatus);
-  if (!status) return std::nullopt;
-  auto parsed = parse_node_status(status->value);
-  if (!parsed) return std::nullopt;
-  NodeDescription d;
-  d.id = id;
-  d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
-  if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
-  if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
-  if (auto* v = st.get(keys::kChange); v && !st.is_tombstone()) {
-    if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) {
-      if (!c->on_behalf() || c->kind == ChangeKind::kReplace) d.phase = phase_of(c->step);
-      if (c->kind == ChangeKind::kReplace) d.replaces = c->subject;  // takes over its tokens
-      if (c->on_behalf() && on_behalf) *on_behalf = std::move(c);
-    }
-  }
-  if (auto* v = st.get(keys::kDc)) d.dc = v->value;
-  if (auto* v = st.get(keys::kRack)) d.rack = v->value;
-  if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
-  return d;
-}
-
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes) {
-  std::sort(changes.begin(), changes.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.precedes(b); });
-  std::vector<NodeId> applied;
-  for (const ChangeRecord& c : changes) {
-    if (std::find(applied.begin(), applied.end(), c.subject) != applied.end()) continue;
-    applied.push_back(c.subject);
-    for (NodeDescription& d : nodes) {
-      if (d.id != c.subject || d.status == NodeStatus::kLeft || d.status == NodeStatus::kRemoved) continue;
-      d.status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
-      d.pending_tokens.clear();
-      d.phase = phase_of(c.step);
-    }
-  }
-}
-
-uint64_t epoch_of(const NodeState& st) {
-  const VersionedValue* e = st.is_tombstone() ? nullptr : st.get(keys::kEpoch);
-  uint64_t n = 0;
-  if (e && std::from_chars(e->value.data(), e->value.data() + e->value.size(), n).ec == std::errc()) return n;
-  return 0;
-}
-
 uint64_t GossipEngine::ring_version() const {
   uint64_t v = 0;
   state_.for_each([&](const NodeId&, const NodeState& st) { v = std::max(v, epoch_of(st)); });
@@ -974,7 +921,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);
   }
-  if (key == keys::kStamp) observe_hlc(parse_stamp_strict(value).value_or(0));
+  if (key == keys::kStamp) observe_hlc(decode_stamp(value).value_or(0));
   NodeState delta;
   delta.generation = config_.generation;
   local_version_ = local_version_.next();
@@ -983,7 +930,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
-  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(parse_stamp_strict(stamp->value).value_or(0));
+  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(0));
   if (id == config_.id && st->is_tombstone()) removed_ = true;
   if (const VersionedValue* status = st->get(keys::kStatus);
       id != config_.id && !st->is_tombstone() && status && status->value == to_string(NodeStatus::kLeft)) {

@@ -19,6 +19,7 @@
 #include "gossip/cluster_state.h"
 #include "gossip/change.h"
 #include "gossip/codec.h"
+#include "gossip/entry_view.h"
 #include "gossip/interfaces.h"
 #include "gossip/join.h"
 #include "gossip/liveness.h"
@@ -75,30 +76,6 @@ struct EngineConfig {
   size_t max_keys_per_entry = 1000;    // values in one node's entry (codec: kMaxKeysPerEntry)
   size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
-
-// What a node's gossiped entry says about it for the ring (nullopt: no readable status yet), and
-// its ring epoch (0 if none). One reading for the engine and for a runtime routing from disk.
-// `on_behalf`, when given, receives the entry's in-flight change made on behalf of another node.
-std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
-                                              std::optional<ChangeRecord>* on_behalf = nullptr);
-uint64_t epoch_of(const NodeState& st);
-// Applies in-flight changes made on behalf of another node to that node's description: the
-// subject of a removenode is LEAVING in the change's phase (the first change by precedence wins).
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes);
-// Every entry's description for the ring: describe_entry of each, then apply_on_behalf.
-// `for_each(f)` calls f(const NodeId&, const NodeState&) for every entry.
-template <class ForEach>
-std::vector<NodeDescription> describe_entries(ForEach&& for_each) {
-  std::vector<NodeDescription> nodes;
-  std::vector<ChangeRecord> on_behalf;
-  for_each([&](const NodeId& id, const NodeState& st) {
-    std::optional<ChangeRecord> c;
-    if (auto d = describe_entry(id, st, &c)) nodes.push_back(std::move(*d));
-    if (c) on_behalf.push_back(std::move(*c));
-  });
-  apply_on_behalf(nodes, std::move(on_behalf));
-  return nodes;
-}
 
 struct Envelope {
   std::string to;  // address

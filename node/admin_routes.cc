@@ -61,11 +61,6 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-std::string value_or_empty(const gossip::NodeState& st, std::string_view key) {
-  const gossip::VersionedValue* v = st.get(key);
-  return v ? v->value : std::string();
-}
-
 json ids(const std::vector<NodeId>& v) {
   json a = json::array();
   for (const NodeId& n : v) a.push_back(n.to_string());
@@ -563,27 +558,21 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
     m.id = st.id_at(i);
     m.self = m.id == self;
     m.state = &st.state_at(i);
-    m.tombstone = m.state->is_tombstone();
-    const gossip::VersionedValue* status = m.state->get(gossip::keys::kStatus);
-    m.gone = m.tombstone || (status && (status->value == "LEFT" || status->value == "REMOVED"));
-    m.status = status ? status->value : (m.tombstone ? "REMOVED" : "JOINING");
-    m.status_gossiped = status != nullptr;
+    gossip::EntryView entry = gossip::EntryView::read(*m.state);
+    m.tombstone = entry.tombstone;
+    m.gone = m.tombstone || entry.status == NodeStatus::kLeft || entry.status == NodeStatus::kRemoved;
+    m.status = entry.status_text ? std::string(*entry.status_text) : (m.tombstone ? "REMOVED" : "JOINING");
+    m.status_gossiped = entry.status_text.has_value();
     m.liveness = m.self ? PeerLiveness::kUp : engine.liveness(m.id);
     m.reachable = m.liveness != PeerLiveness::kSuspect && m.liveness != PeerLiveness::kDown;
-    m.address = value_or_empty(*m.state, gossip::keys::kAddress);
-    m.dc = value_or_empty(*m.state, gossip::keys::kDc);
-    m.rack = value_or_empty(*m.state, gossip::keys::kRack);
-    m.ring_digest = value_or_empty(*m.state, gossip::keys::kRingDigest);
-    if (const gossip::VersionedValue* claimed = m.state->get(gossip::keys::kTokens)) {
-      m.has_claim = !claimed->value.empty();
-      if (!m.gone) m.claimed_tokens = gossip::parse_token_list(claimed->value).value_or(std::vector<Token>{}).size();
-    }
-    if (const gossip::VersionedValue* stamp = m.state->get(gossip::keys::kStamp)) {
-      m.stamp = std::strtoull(stamp->value.c_str(), nullptr, 10);
-    }
-    if (const gossip::VersionedValue* change = m.state->get(gossip::keys::kChange)) {
-      m.change = gossip::ChangeRecord::parse(change->value);
-    }
+    m.address = entry.address;
+    m.dc = entry.dc.value_or("");
+    m.rack = entry.rack.value_or("");
+    m.ring_digest = entry.ring_digest;
+    m.has_claim = entry.has_claim;
+    if (!m.gone) m.claimed_tokens = entry.tokens.size();
+    m.stamp = entry.stamp.value;
+    m.change = std::move(entry.change);
     view.members.push_back(std::move(m));
   }
   return view;
