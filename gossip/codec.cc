@@ -340,6 +340,8 @@ KeyOpAck read_key_op_ack(Reader& r, uint32_t& extra) {
   return m;
 }
 
+// Long on purpose: one case per wire tag, in tag order, each a few lines — it reads as the table
+// of body formats (docs/wire.md) and stays beside the tag list it must cover.
 Body read_body(uint64_t type, Reader& r) {
   namespace t = wire_tag;
   auto bucket = [&] {

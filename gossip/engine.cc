@@ -125,6 +125,11 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     ++stats_.rejected_malformed;
     return false;
   }
+  return within_bounds(delta, known);
+}
+
+bool GossipEngine::within_bounds(const NodeDelta& delta, const NodeState* known) {
+  const NodeState& st = delta.state;
   if (!known && state_.size() - tombstones_ >= config_.max_members) {
     ++stats_.rejected_bounds;
     return false;
@@ -1237,139 +1242,22 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   }
   if (state_.find(msg.from)) liveness_.heard(msg.from);  // unknown ids create no record
   apply_rumors(msg, now, out);
-  const std::string& reply_to = msg.from_address;
-  const NodeId* peer = &msg.from;
   if (auto* ping = std::get_if<Ping>(&msg.body)) {
-    if (!ping->target.is_nil() && ping->target != config_.id) {
-      // Meant for another node that used to listen here: silence, so the prober's probe of that
-      // node fails as it should.
-      ++stats_.misdirected_probes;
-    } else {
-      out.push_back({reply_to, make(PingAck{ping->seq, config_.id, config_.generation}, peer)});
-      // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
-      // At most once a second, and only to the address the prober gossips (no amplification
-      // toward an address a frame merely claims).
-      if (!ping->target.is_nil() && (last_fetch_ < 0 || now - last_fetch_ >= 1000) && address_of(msg.from) == reply_to &&
-          peer_holds_own(ping->target_generation, Version{})) {
-        last_fetch_ = now;
-        fetch_own_copy(reply_to, peer, out);
-      }
-    }
+    on_ping(now, msg, *ping, out);
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
-    // An answer about another node than the one probed (nil: a version-1 peer) proves nothing.
-    auto answers = [&](const NodeId& target) { return pack->about.is_nil() || pack->about == target; };
-    if (probe_ && probe_->seq == pack->seq) {
-      if (!answers(probe_->target)) {
-        ++stats_.misdirected_probes;
-      } else {
-        if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
-        probe_.reset();  // answered, directly or through a helper
-      }
-    } else if (check_ && check_->seq == pack->seq) {
-      if (answers(check_->target)) {
-        check_.reset();
-      } else {
-        ++stats_.misdirected_probes;
-      }
-    } else if (auto it = relays_.find(pack->seq); it != relays_.end()) {
-      if (answers(it->second.target)) {
-        out.push_back({it->second.requester, make(PingAck{it->second.requester_seq, pack->about, pack->about_generation})});
-        relays_.erase(it);
-      } else {
-        ++stats_.misdirected_probes;
-      }
-    }
+    on_ping_ack(now, msg, *pack, out);
   } else if (auto* req = std::get_if<PingReq>(&msg.body)) {
-    // Probes on someone's behalf go only to members this node knows, at the address it knows:
-    // a PingReq cannot aim this node at an arbitrary address.
-    const NodeState* target = state_.find(req->target);
-    const std::string address = address_of(req->target);
-    if (!target || target->is_tombstone() || address.empty() || req->target == config_.id) {
-      ++stats_.rejected_unknown;
-    } else {
-      const uint64_t seq = next_seq_++;
-      relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval, req->target};
-      out.push_back({address, make(ping_for(seq, req->target), &req->target)});
-    }
+    on_ping_req(now, msg, *req, out);
   } else if (std::holds_alternative<Rumor>(msg.body)) {
     // Its rumors were applied above; fresh ones are pushed on below.
   } else if (auto* syn = std::get_if<Syn>(&msg.body)) {
-    if (syn->down_digest != liveness_.down_digest()) {
-      // We disagree on who is down: send ours; whichever side holds older records gets newer
-      // ones back (see apply_rumors).
-      Message m = make(Rumor{}, peer);
-      // Successive exchanges cover every down record, kMaxLivenessSync at a time.
-      for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync, catchup_offset_)) m.liveness.push_back(r);
-      catchup_offset_ += kMaxLivenessSync;
-      out.push_back({reply_to, std::move(m)});
-    }
-    if (syn->summary == state_.summary()) {
-      ++stats_.summaries_equal;
-    } else {
-      SynReply r;
-      r.buckets.assign(state_.buckets().begin(), state_.buckets().end());
-      out.push_back({reply_to, make(std::move(r), peer)});
-    }
+    on_syn(msg, *syn, out);
   } else if (auto* rep = std::get_if<SynReply>(&msg.body)) {
-    Digests d;
-    for (uint32_t b = 0; b < ClusterState::kBuckets; ++b) {
-      if (b >= rep->buckets.size() || rep->buckets[b] != state_.buckets()[b]) d.buckets.push_back(b);
-    }
-    if (!d.buckets.empty()) {
-      d.digests = state_.digests_in(d.buckets);
-      out.push_back({reply_to, make(std::move(d), peer)});
-    }
+    on_syn_reply(msg, *rep, out);
   } else if (auto* dg = std::get_if<Digests>(&msg.body)) {
-    Ack ack;
-    std::vector<Digest> send;
-    // Theirs vs mine, both sorted by id.
-    std::vector<Digest> mine = state_.digests_in(dg->buckets);
-    size_t i = 0, j = 0;
-    while (i < dg->digests.size() || j < mine.size()) {
-      if (j == mine.size() || (i < dg->digests.size() && dg->digests[i].id < mine[j].id)) {
-        const Digest& t = dg->digests[i++];
-        ack.requests.push_back({t.id, {}, {}});  // unknown to me: ask for everything
-      } else if (i == dg->digests.size() || mine[j].id < dg->digests[i].id) {
-        send.push_back({mine[j++].id, {}, {}});  // unknown to them
-      } else {
-        const Digest& t = dg->digests[i++];
-        const Digest& m = mine[j++];
-        if (t.id == config_.id) {
-          if (peer_holds_own(t.generation, t.max_version)) {
-            ack.requests.push_back({t.id, {}, {}});  // their whole copy; ours waits until we took it
-            continue;
-          }
-          const NodeState* own = state_.find(config_.id);  // re-authored above theirs, maybe
-          if (own && std::pair{own->generation, own->max_version} > std::pair{t.generation, t.max_version}) {
-            send.push_back(t);
-          }
-          continue;
-        }
-        if (t.generation > m.generation || (t.generation == m.generation && t.max_version > m.max_version)) {
-          ack.requests.push_back(m);
-        } else if (m.generation > t.generation || m.max_version > t.max_version) {
-          send.push_back(t);
-        }
-      }
-    }
-    ack.deltas = deltas_for(send);
-    if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
+    on_digests(msg, *dg, out);
   } else if (auto* ack = std::get_if<Ack>(&msg.body)) {
-    for (const NodeDelta& d : ack->deltas) merge(d, now);
-    if (!ack->requests.empty()) {
-      std::vector<Digest> wanted;
-      bool fetch = false;
-      for (const Digest& r : ack->requests) {
-        if (r.id == config_.id && peer_holds_own(r.generation, r.max_version)) {
-          fetch = true;  // their copy of us first; ours goes out once we took it
-        } else {
-          wanted.push_back(r);
-        }
-      }
-      Ack2 a2{deltas_for(wanted)};
-      if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
-      if (fetch) fetch_own_copy(reply_to, peer, out);
-    }
+    on_ack(now, msg, *ack, out);
   } else if (auto* a2 = std::get_if<Ack2>(&msg.body)) {
     for (const NodeDelta& d : a2->deltas) merge(d, now);
   }
@@ -1377,6 +1265,160 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   push_fresh_rumors(out);
   if (removed_) out.clear();  // learned just now: not another word
   return out;
+}
+
+void GossipEngine::on_ping(Millis now, const Message& msg, const Ping& ping, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  if (!ping.target.is_nil() && ping.target != config_.id) {
+    // Meant for another node that used to listen here: silence, so the prober's probe of that
+    // node fails as it should.
+    ++stats_.misdirected_probes;
+  } else {
+    out.push_back({reply_to, make(PingAck{ping.seq, config_.id, config_.generation}, peer)});
+    // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
+    // At most once a second, and only to the address the prober gossips (no amplification
+    // toward an address a frame merely claims).
+    if (!ping.target.is_nil() && (last_fetch_ < 0 || now - last_fetch_ >= 1000) && address_of(msg.from) == reply_to &&
+        peer_holds_own(ping.target_generation, Version{})) {
+      last_fetch_ = now;
+      fetch_own_copy(reply_to, peer, out);
+    }
+  }
+}
+
+void GossipEngine::on_ping_ack(Millis now, const Message& msg, const PingAck& pack, std::vector<Envelope>& out) {
+  // An answer about another node than the one probed (nil: a version-1 peer) proves nothing.
+  auto answers = [&](const NodeId& target) { return pack.about.is_nil() || pack.about == target; };
+  if (probe_ && probe_->seq == pack.seq) {
+    if (!answers(probe_->target)) {
+      ++stats_.misdirected_probes;
+    } else {
+      if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
+      probe_.reset();  // answered, directly or through a helper
+    }
+  } else if (check_ && check_->seq == pack.seq) {
+    if (answers(check_->target)) {
+      check_.reset();
+    } else {
+      ++stats_.misdirected_probes;
+    }
+  } else if (auto it = relays_.find(pack.seq); it != relays_.end()) {
+    if (answers(it->second.target)) {
+      out.push_back({it->second.requester, make(PingAck{it->second.requester_seq, pack.about, pack.about_generation})});
+      relays_.erase(it);
+    } else {
+      ++stats_.misdirected_probes;
+    }
+  }
+}
+
+void GossipEngine::on_ping_req(Millis now, const Message& msg, const PingReq& req, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  // Probes on someone's behalf go only to members this node knows, at the address it knows:
+  // a PingReq cannot aim this node at an arbitrary address.
+  const NodeState* target = state_.find(req.target);
+  const std::string address = address_of(req.target);
+  if (!target || target->is_tombstone() || address.empty() || req.target == config_.id) {
+    ++stats_.rejected_unknown;
+  } else {
+    const uint64_t seq = next_seq_++;
+    relays_[seq] = Relay{reply_to, req.seq, now + config_.liveness.probe_interval, req.target};
+    out.push_back({address, make(ping_for(seq, req.target), &req.target)});
+  }
+}
+
+void GossipEngine::on_syn(const Message& msg, const Syn& syn, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  if (syn.down_digest != liveness_.down_digest()) {
+    // We disagree on who is down: send ours; whichever side holds older records gets newer
+    // ones back (see apply_rumors).
+    Message m = make(Rumor{}, peer);
+    // Successive exchanges cover every down record, kMaxLivenessSync at a time.
+    for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync, catchup_offset_)) m.liveness.push_back(r);
+    catchup_offset_ += kMaxLivenessSync;
+    out.push_back({reply_to, std::move(m)});
+  }
+  if (syn.summary == state_.summary()) {
+    ++stats_.summaries_equal;
+  } else {
+    SynReply r;
+    r.buckets.assign(state_.buckets().begin(), state_.buckets().end());
+    out.push_back({reply_to, make(std::move(r), peer)});
+  }
+}
+
+void GossipEngine::on_syn_reply(const Message& msg, const SynReply& rep, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  Digests d;
+  for (uint32_t b = 0; b < ClusterState::kBuckets; ++b) {
+    if (b >= rep.buckets.size() || rep.buckets[b] != state_.buckets()[b]) d.buckets.push_back(b);
+  }
+  if (!d.buckets.empty()) {
+    d.digests = state_.digests_in(d.buckets);
+    out.push_back({reply_to, make(std::move(d), peer)});
+  }
+}
+
+void GossipEngine::on_digests(const Message& msg, const Digests& dg, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  Ack ack;
+  std::vector<Digest> send;
+  // Theirs vs mine, both sorted by id.
+  std::vector<Digest> mine = state_.digests_in(dg.buckets);
+  size_t i = 0, j = 0;
+  while (i < dg.digests.size() || j < mine.size()) {
+    if (j == mine.size() || (i < dg.digests.size() && dg.digests[i].id < mine[j].id)) {
+      const Digest& t = dg.digests[i++];
+      ack.requests.push_back({t.id, {}, {}});  // unknown to me: ask for everything
+    } else if (i == dg.digests.size() || mine[j].id < dg.digests[i].id) {
+      send.push_back({mine[j++].id, {}, {}});  // unknown to them
+    } else {
+      const Digest& t = dg.digests[i++];
+      const Digest& m = mine[j++];
+      if (t.id == config_.id) {
+        if (peer_holds_own(t.generation, t.max_version)) {
+          ack.requests.push_back({t.id, {}, {}});  // their whole copy; ours waits until we took it
+          continue;
+        }
+        const NodeState* own = state_.find(config_.id);  // re-authored above theirs, maybe
+        if (own && std::pair{own->generation, own->max_version} > std::pair{t.generation, t.max_version}) {
+          send.push_back(t);
+        }
+        continue;
+      }
+      if (t.generation > m.generation || (t.generation == m.generation && t.max_version > m.max_version)) {
+        ack.requests.push_back(m);
+      } else if (m.generation > t.generation || m.max_version > t.max_version) {
+        send.push_back(t);
+      }
+    }
+  }
+  ack.deltas = deltas_for(send);
+  if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
+}
+
+void GossipEngine::on_ack(Millis now, const Message& msg, const Ack& ack, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  for (const NodeDelta& d : ack.deltas) merge(d, now);
+  if (!ack.requests.empty()) {
+    std::vector<Digest> wanted;
+    bool fetch = false;
+    for (const Digest& r : ack.requests) {
+      if (r.id == config_.id && peer_holds_own(r.generation, r.max_version)) {
+        fetch = true;  // their copy of us first; ours goes out once we took it
+      } else {
+        wanted.push_back(r);
+      }
+    }
+    Ack2 a2{deltas_for(wanted)};
+    if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
+    if (fetch) fetch_own_copy(reply_to, peer, out);
+  }
 }
 
 std::shared_ptr<const RingSnapshot> GossipEngine::ring() {

@@ -277,6 +277,14 @@ class GossipEngine {
   void send_greetings(std::vector<Envelope>& out);
   void hurry(Millis now);
   void apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out);
+  // on_message's handlers, one per message type (Rumor and Ack2 need none of their own).
+  void on_ping(Millis now, const Message& msg, const Ping& ping, std::vector<Envelope>& out);
+  void on_ping_ack(Millis now, const Message& msg, const PingAck& pack, std::vector<Envelope>& out);
+  void on_ping_req(Millis now, const Message& msg, const PingReq& req, std::vector<Envelope>& out);
+  void on_syn(const Message& msg, const Syn& syn, std::vector<Envelope>& out);
+  void on_syn_reply(const Message& msg, const SynReply& rep, std::vector<Envelope>& out);
+  void on_digests(const Message& msg, const Digests& dg, std::vector<Envelope>& out);
+  void on_ack(Millis now, const Message& msg, const Ack& ack, std::vector<Envelope>& out);
   // Up to `want` distinct random peers that are not down (and not `except`), as (id, address).
   std::vector<std::pair<NodeId, std::string>> random_live_peers(size_t want, const NodeId* except);
   std::vector<NodeDelta> deltas_for(const std::vector<Digest>& wanted);
@@ -319,6 +327,9 @@ class GossipEngine {
   std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;
   // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
   bool admissible(const NodeDelta& delta, Millis now);
+  // admissible's size bounds (max_members, max_keys_per_entry, max_value_bytes); `known`: the
+  // entry this node holds for delta.id, if any.
+  bool within_bounds(const NodeDelta& delta, const NodeState* known);
   void note(std::string text) {
     if (notices_.size() < 64) notices_.push_back(std::move(text));
   }
