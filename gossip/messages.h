@@ -1,5 +1,6 @@
 // Gossip protocol messages: plain values passed between GossipEngine and the codec.
 // See docs/wire.md for the exchange (Syn → SynReply → Digests → Ack → Ack2) and the frame.
+// Plain values owned by whoever holds them; safe to copy and read from any thread.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,8 @@
 // How the node runtime lays its records out in the StateStore: one entry record per known node,
 // keyed by the node id's 16 big-endian bytes, valued by the codec's NodeState bytes; identity in
 // meta records. Shared by the Node and by tools that prepare data dirs (ringsim persist).
+// Pure encoding functions, plus write_data_dir, which writes through the caller's store on the
+// caller's thread (a store is not thread-safe: one writer at a time).
 #pragma once
 
 #include <optional>
