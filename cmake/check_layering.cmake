@@ -40,6 +40,7 @@ check(storage FORBID [[^(ring|gossip|node|sim|ringkeeper)/]]
 check(gossip FORBID [[^((storage|node|sim)/.*|ringkeeper/node\.h)$]]
       "the protocol includes no storage or runtime header")
 check(node FORBID [[^sim/]] "the runtime does not use the simulator")
+check(kv ONLY [[^(ringkeeper|kv|tests)/]] "kv is built only on the public embedding API")
 check(include/ringkeeper ONLY [[^ringkeeper/]] "an installed header includes only installed headers")
 
 if(violations)

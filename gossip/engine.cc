@@ -424,7 +424,7 @@ bool GossipEngine::converged() {
 }
 
 void GossipEngine::update_membership(Millis now) {
-  if (removed_) return;
+  if (removed_ || !fatal_.empty()) return;
   if (!join_.done() && !config_.join.replace.is_nil()) {
     drive_replace(now);
   } else if (!join_.done()) {
@@ -485,7 +485,17 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
   if (id == config_.id) return "a node cannot remove itself (use decommission)";
   const NodeState* st = state_.find(id);
   if (!st) return "unknown node " + id.to_string();
-  if (st->is_tombstone() || removal_of(id)) return "";  // already removed or being removed: idempotent
+  if (st->is_tombstone()) return "";  // already removed: idempotent
+  if (removal_of(id) && !force) return "";  // being removed: that removal answers
+  if (removal_of(id)) {
+    // Forced while a removal of it is in flight (its coordinator died, say): the tombstone now.
+    if (liveness_.view(id) != PeerLiveness::kDown) {
+      return "node " + id.to_string() + " is not down here; only a dead node can be removed";
+    }
+    note("removing " + id.to_string() + " at once (--force) while a removal of it is in flight");
+    write_tombstone(id);
+    return "";
+  }
   if (liveness_.view(id) != PeerLiveness::kDown) {
     return "node " + id.to_string() + " is not down here; only a dead node can be removed";
   }
@@ -606,6 +616,15 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
   return "";
 }
 
+void GossipEngine::give_up(std::string why) {
+  // It will own nothing and stop: LEFT, so no barrier waits for it (a JOINING member, up or
+  // down, would hold every change), and its data dir is not started again.
+  fatal_ = std::move(why);
+  set_local(keys::kTokens, "");
+  set_local(keys::kStatus, std::string(to_string(NodeStatus::kLeft)));
+  note(fatal_);
+}
+
 void GossipEngine::drive_replace(Millis now) {
   if (!fatal_.empty()) return;
   const NodeId& x = config_.join.replace;
@@ -616,21 +635,33 @@ void GossipEngine::drive_replace(Millis now) {
   if (!st) {
     // Entries arrive within a few rounds of the first exchange; past that, it is not there.
     if (now - replace_learning_since_ > std::max<Millis>(config_.join.settle, 5 * config_.gossip_interval)) {
-      fatal_ = "cannot replace " + x.to_string() + ": the cluster has no such node";
+      give_up("cannot replace " + x.to_string() + ": the cluster has no such node");
     }
     return;
   }
-  if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal))) {
-    fatal_ = "cannot replace " + x.to_string() + ": it is " +
+  // A node that died in the middle of its own move or decommission can be replaced while that
+  // change had not reached read_new (every member still reads its old ranges): the replacement
+  // takes its current tokens and the dead node's change is abandoned — a rollback, as an abort.
+  const VersionedValue* own_change = st && !st->is_tombstone() ? st->get(keys::kChange) : nullptr;
+  const auto dead_change = own_change ? ChangeRecord::parse(own_change->value) : std::nullopt;
+  const bool mid_change = status && (status->value == to_string(NodeStatus::kMoving) ||
+                                     status->value == to_string(NodeStatus::kLeaving)) &&
+                          dead_change && in_flight(dead_change->step) && dead_change->step < ChangeStep::kReadNew;
+  if (st->is_tombstone() || (status && status->value != to_string(NodeStatus::kNormal) && !mid_change)) {
+    give_up("cannot replace " + x.to_string() + ": it is " +
              (st->is_tombstone() ? std::string("REMOVED") : status->value) +
-             " (only a NORMAL node that is down can be replaced; start a new node without --replace)";
+             " (only a NORMAL node that is down, or one that died before its change reached read_new, can be "
+             "replaced; start a new node without --replace)");
     return;
   }
+  // It announces even while another change is in flight: from then on that change's barrier no
+  // longer waits for the dead node (it may be what holds it), and the replace waits in announce,
+  // routing as before, until it comes first.
   std::string wait;
   if (liveness_.view(x) != PeerLiveness::kDown) {
     wait = "waits until " + x.to_string() + " is seen down before taking over its tokens";
-  } else if (auto other = active_change()) {
-    wait = "waits for change " + other->second.id.to_string() + " to end (one change at a time)";
+  } else if (auto other = removal_of(x)) {
+    wait = "waits: change " + other->second.id.to_string() + " already removes " + x.to_string();
   }
   if (!wait.empty()) {
     if (wait != replace_wait_) note("replace " + wait);
@@ -656,14 +687,15 @@ void GossipEngine::drive_replace(Millis now) {
 
 void GossipEngine::start_join_change(Millis now) {
   // The claim stage was the join's announce (its claim agreed on by every live member, routed
-  // as write_both all along): the change starts at write_both, where the joiner's embedder
-  // streams what it gains (the data barrier), then read_new, release, and NORMAL at done.
+  // as before it): the change starts at announce — where it waits while another change runs —
+  // then write_both, where the joiner's embedder streams what it gains (the data barrier),
+  // read_new, release, and NORMAL at done.
   const NodeState* own = state_.find(config_.id);
   const VersionedValue* stamp = own ? own->get(keys::kStamp) : nullptr;
   ChangeRecord c;
   c.id = join_change_id(config_.id, stamp ? parse_stamp(stamp) : 0);
   c.kind = ChangeKind::kJoin;
-  c.step = ChangeStep::kWriteBoth;
+  c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
   bump_epoch();
   ++ownership_writes_;
@@ -701,7 +733,17 @@ std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() con
   for (const NodeId& id : changing_) {
     const VersionedValue* v = state_.find(id)->get(keys::kChange);
     auto c = ChangeRecord::parse(v->value);
-    if (!best || c->precedes(best->second)) best = std::make_pair(id, *c);
+    // A dead coordinator being removed or replaced will never drive its change again: that
+    // change is left where it stood (the ring reads its node as the removal's LEAVING subject).
+    if (removal_of(id)) continue;
+    // A change past announce goes on before any still in announce, whatever their stamps (a
+    // later change stamped by a clock behind must not cut in); otherwise the earlier stamp.
+    auto ahead = [](const ChangeRecord& a, const ChangeRecord& b) {
+      const bool a_started = a.step != ChangeStep::kAnnounce, b_started = b.step != ChangeStep::kAnnounce;
+      if (a_started != b_started) return a_started;
+      return a.precedes(b);
+    };
+    if (!best || ahead(*c, best->second)) best = std::make_pair(id, *c);
   }
   return best;
 }
@@ -725,7 +767,8 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   std::vector<NodeId> out;
   for (size_t i = 0; i < state_.size() && out.size() < limit; ++i) {
     const NodeState& st = state_.state_at(i);
-    if (st.is_tombstone() || state_.id_at(i) == change.subject) continue;  // the dead node a removal is for
+    // The dead node a removal or replace is for, this change's or another's in flight.
+    if (st.is_tombstone() || state_.id_at(i) == change.subject || removal_of(state_.id_at(i))) continue;
     const VersionedValue* status = st.get(keys::kStatus);
     if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) {
       continue;
@@ -817,9 +860,22 @@ void GossipEngine::drive_own_change(Millis now) {
   }
   if (c->step == ChangeStep::kAnnounce) {
     // Two changes announced at once (neither saw the other): the later one yields, before it
-    // routed anything differently. A replace waits instead (the node exists to replace).
+    // routed anything differently. A replace or a join waits instead (its node is there to stay).
+    if (c->kind == ChangeKind::kReplace) {
+      // Two replaces (or a removal and a replace) of one node, announced apart: the first goes
+      // on; this node ends its own and stops — it has nothing to take over.
+      for (const NodeId& k : changing_) {
+        auto other = ChangeRecord::parse(state_.find(k)->get(keys::kChange)->value);
+        if (k == config_.id || !other->on_behalf() || other->subject != c->subject || !other->precedes(*c)) continue;
+        set_step(*c, ChangeStep::kAborted);
+        give_up("cannot replace " + c->subject.to_string() + ": node " + k.to_string() + " already " +
+                (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it");
+        change_waiting_.clear();
+        return;
+      }
+    }
     auto first = active_change();
-    if (first && first->second.id != c->id && c->kind == ChangeKind::kReplace) {
+    if (first && first->second.id != c->id && (c->kind == ChangeKind::kReplace || c->kind == ChangeKind::kJoin)) {
       change_waiting_.clear();
       return;
     }

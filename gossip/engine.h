@@ -320,6 +320,8 @@ class GossipEngine {
   // --replace: waits to learn the cluster, to see the replaced node down and no change in flight,
   // then claims its tokens and announces the replace.
   void drive_replace(Millis now);
+  // A --replace that cannot go on: fatal() says why; the node ends LEFT, owning nothing.
+  void give_up(std::string why);
   // Writes the REMOVED tombstone for `id` (the end of a removal, or a forced one).
   void write_tombstone(const NodeId& id);
   // Before this node changes the ring: its epoch becomes the ring version + 1.

@@ -86,9 +86,12 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, EntryView v,
   d.status = v.tombstone ? NodeStatus::kRemoved : *v.status;
   d.tokens = std::move(v.tokens);
   d.pending_tokens = std::move(v.moving_to);
+  // A joiner routes as announce (as before it) until its join change moves it on: its claim
+  // stage, and a join waiting for another change to end, add nothing to anyone's reads or writes
+  // (two changes routing past announce at once could leave a reader's owner unwritten).
+  if (d.status == NodeStatus::kJoining) d.phase = ChangePhase::kAnnounce;
   if (const auto& c = v.change; c && !v.tombstone && in_flight(c->step)) {
     if (!c->on_behalf() || c->kind == ChangeKind::kReplace) d.phase = phase_of(c->step);
-    if (c->kind == ChangeKind::kReplace) d.replaces = c->subject;  // takes over its tokens
     if (c->on_behalf() && on_behalf) *on_behalf = c;
   }
   if (v.dc) d.dc = std::string(*v.dc);
@@ -102,17 +105,26 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState&
   return describe_entry(id, EntryView::read(st), on_behalf);
 }
 
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes) {
-  std::sort(changes.begin(), changes.end(), [](const ChangeRecord& a, const ChangeRecord& b) { return a.precedes(b); });
+void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<std::pair<NodeId, ChangeRecord>> changes) {
+  std::sort(changes.begin(), changes.end(),
+            [](const auto& a, const auto& b) { return a.second.precedes(b.second); });
   std::vector<NodeId> applied;
-  for (const ChangeRecord& c : changes) {
+  auto find = [&](const NodeId& id) -> NodeDescription* {
+    for (NodeDescription& d : nodes) {
+      if (d.id == id) return &d;
+    }
+    return nullptr;
+  };
+  for (const auto& [coordinator, c] : changes) {
     if (std::find(applied.begin(), applied.end(), c.subject) != applied.end()) continue;
     applied.push_back(c.subject);
-    for (NodeDescription& d : nodes) {
-      if (d.id != c.subject || d.status == NodeStatus::kLeft || d.status == NodeStatus::kRemoved) continue;
-      d.status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
-      d.pending_tokens.clear();
-      d.phase = phase_of(c.step);
+    NodeDescription* d = find(c.subject);
+    if (!d || d->status == NodeStatus::kLeft || d->status == NodeStatus::kRemoved) continue;
+    d->status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
+    d->pending_tokens.clear();
+    d->phase = phase_of(c.step);
+    if (c.kind == ChangeKind::kReplace) {
+      if (NodeDescription* r = find(coordinator)) r->replaces = c.subject;  // takes over its tokens
     }
   }
 }

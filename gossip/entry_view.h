@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gossip/change.h"
@@ -78,19 +79,21 @@ std::optional<NodeDescription> describe_entry(const NodeId& id, EntryView view,
                                               std::optional<ChangeRecord>* on_behalf = nullptr);
 std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
                                               std::optional<ChangeRecord>* on_behalf = nullptr);
-// Applies in-flight changes made on behalf of another node to that node's description: the
-// subject of a removenode is LEAVING in the change's phase (the first change by precedence wins).
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<ChangeRecord> changes);
+// Applies in-flight changes made on behalf of another node (coordinator, record) to the nodes:
+// per subject only the first by precedence counts — its subject is LEAVING in the change's
+// phase, and a replace's coordinator `replaces` it (a later replace of the same node claims
+// nothing of it: its claims conflict and lose).
+void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<std::pair<NodeId, ChangeRecord>> changes);
 // Every entry's description for the ring: describe_entry of each, then apply_on_behalf.
 // `for_each(f)` calls f(const NodeId&, const NodeState&) for every entry.
 template <class ForEach>
 std::vector<NodeDescription> describe_entries(ForEach&& for_each) {
   std::vector<NodeDescription> nodes;
-  std::vector<ChangeRecord> on_behalf;
+  std::vector<std::pair<NodeId, ChangeRecord>> on_behalf;
   for_each([&](const NodeId& id, const NodeState& st) {
     std::optional<ChangeRecord> c;
     if (auto d = describe_entry(id, st, &c)) nodes.push_back(std::move(*d));
-    if (c) on_behalf.push_back(std::move(*c));
+    if (c) on_behalf.emplace_back(id, std::move(*c));
   });
   apply_on_behalf(nodes, std::move(on_behalf));
   return nodes;

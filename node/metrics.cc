@@ -149,7 +149,9 @@ std::string metrics_text(Driver& driver, const RuntimeStats& stats) {
   refusals(x, es, stats);
   encryption(x, driver);
   ring_gauges(x, driver);
-  return std::move(x.text());
+  std::string text = std::move(x.text());
+  if (driver.config().extra_metrics) text += driver.config().extra_metrics();  // NodeConfig: the embedder's
+  return text;
 }
 
 }  // namespace ringkeeper

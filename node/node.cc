@@ -259,10 +259,10 @@ std::string Node::metrics_text() const {
   return m.run_on_node([&m] { return ringkeeper::metrics_text(*m.driver, m.stats); }, std::string());
 }
 
-Status Node::remove_node(const NodeId& nid) {
+Status Node::remove_node(const NodeId& nid, bool force) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
-  return m.run_on_node([&m, nid] { return refusal(m.driver->remove_node(nid, false)); },
+  return m.run_on_node([&m, nid, force] { return refusal(m.driver->remove_node(nid, force)); },
                        Status::not_running("the node is stopping"));
 }
 
@@ -328,6 +328,40 @@ Status Node::move_tokens(std::vector<Token> tokens) {
         return refusal(m.driver->move_tokens(std::move(tokens)));
       },
       Status::not_running("the node is stopping"));
+}
+
+// The id of the change a writer just started on this node (node thread).
+Result<NodeId> started_change(Node::Impl& m, std::string refused) {
+  if (!refused.empty()) return Status::refused(std::move(refused));
+  auto change = m.driver->engine().own_change();
+  if (!change) return Status::internal("a change was started but this node gossips no change record");
+  return change->id;
+}
+
+Result<NodeId> Node::decommission() {
+  Impl& m = *impl_;
+  if (!m.running) return Status::not_running("the node is not running");
+  return m.run_on_node([&m]() -> Result<NodeId> { return started_change(m, m.driver->decommission()); },
+                       Result<NodeId>(Status::not_running("the node is stopping")));
+}
+
+Result<NodeId> Node::rebalance() {
+  Impl& m = *impl_;
+  if (!m.running) return Status::not_running("the node is not running");
+  return m.run_on_node(
+      [&m]() -> Result<NodeId> {
+        std::vector<Token> next = m.driver->engine().rebalance_tokens();
+        if (next.empty()) return Status::refused("already balanced: no token choice improves the balance");
+        return started_change(m, m.driver->move_tokens(std::move(next), gossip::ChangeKind::kRebalance));
+      },
+      Result<NodeId>(Status::not_running("the node is stopping")));
+}
+
+Status Node::abort_change(const NodeId& change) {
+  Impl& m = *impl_;
+  if (!m.running) return Status::not_running("the node is not running");
+  return m.run_on_node([&m, change] { return refusal(m.driver->abort_change(change)); },
+                       Status::not_running("the node is stopping"));
 }
 
 }  // namespace ringkeeper

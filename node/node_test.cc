@@ -474,6 +474,26 @@ TEST_F(NodeTest, TheEmbeddingApiDescribesMembersAndRoutesFromDiskBeforeStart) {
   EXPECT_EQ((*reopened)->move_tokens({Token(1)}).code(), StatusCode::kNotRunning) << "not started";
 }
 
+// NodeConfig::extra_metrics: an embedder's counters ride on the admin port's /metrics scrape,
+// read anew at each scrape, after the node's own.
+TEST_F(NodeTest, AnEmbeddersMetricsAreAppendedToTheAdminMetrics) {
+  stores_.push_back(std::make_unique<SharedStore>());
+  auto scraped = std::make_shared<std::atomic<int>>(0);
+  NodeConfig c = config({}, 0);
+  c.extra_metrics = [scraped] {
+    return "# TYPE embedder_scrapes_total counter\nembedder_scrapes_total " + std::to_string(++*scraped) + "\n";
+  };
+  Node& a = start_on(*stores_.back(), std::move(c));
+  ASSERT_TRUE(founded(0));
+  const std::string first = net_.admin_get(a.admin_address(), "/metrics").body;
+  EXPECT_NE(first.find("ringkeeper_generation"), std::string::npos) << "the node's own metrics are still there";
+  const size_t at = first.find("embedder_scrapes_total 1\n");
+  EXPECT_NE(at, std::string::npos) << first;
+  EXPECT_GT(at, first.find("ringkeeper_generation")) << "appended after the node's";
+  EXPECT_NE(net_.admin_get(a.admin_address(), "/metrics").body.find("embedder_scrapes_total 2\n"), std::string::npos);
+  EXPECT_NE(a.metrics_text().find("embedder_scrapes_total 3\n"), std::string::npos);
+}
+
 TEST_F(NodeTest, AFailingStoreStopsTheNodeInsteadOfGossipingWhatItCannotKeep) {
   start({});
   ASSERT_TRUE(founded(0));

@@ -16,13 +16,35 @@ void OwnershipTracker::update(gossip::GossipEngine& engine) {
   const auto active = engine.active_change();
   if (followed_ && (!active || active->second.id != followed_->change.id)) finish(engine, engine.ring()->version());
   if (!active) return;
-  auto ring = engine.ring();
-  if (!followed_) followed_ = plan(active->second, *ring);
-  advance(engine, active->second.step, ring->version());
+  if (!followed_) followed_ = plan(active->first, active->second, engine);
+  advance(engine, active->second.step, engine.ring()->version());
 }
 
-std::optional<OwnershipTracker::Followed> OwnershipTracker::plan(const gossip::ChangeRecord& change,
-                                                                 const RingSnapshot& ring) const {
+namespace {
+
+// The cluster's descriptions with every change but the followed one held at its old side.
+std::vector<NodeDescription> only_this_change(const NodeId& coordinator, const gossip::ChangeRecord& change,
+                                              gossip::GossipEngine& engine) {
+  auto nodes = gossip::describe_entries([&](auto&& f) { engine.state().for_each(f); });
+  std::erase_if(nodes, [&](NodeDescription& d) {
+    const bool part = d.id == coordinator || (change.on_behalf() && d.id == change.subject);
+    if (part) return false;
+    d.replaces = NodeId();
+    if (d.status == NodeStatus::kJoining) return true;  // not in the ring before its own join
+    if (d.status == NodeStatus::kMoving || d.status == NodeStatus::kLeaving) {
+      d.status = NodeStatus::kNormal;
+      d.pending_tokens.clear();
+    }
+    return false;
+  });
+  return nodes;
+}
+
+}  // namespace
+
+std::optional<OwnershipTracker::Followed> OwnershipTracker::plan(const NodeId& coordinator,
+                                                                 const gossip::ChangeRecord& change,
+                                                                 gossip::GossipEngine& engine) const {
   Followed f;
   f.change = change;
   if (change.step >= gossip::ChangeStep::kRelease) {
@@ -31,6 +53,9 @@ std::optional<OwnershipTracker::Followed> OwnershipTracker::plan(const gossip::C
     f.pending = f.owned = f.released = true;
     return f;
   }
+  auto built = RingSnapshot::build(only_this_change(coordinator, change, engine), engine.ring()->config());
+  if (!built.snapshot) return f;  // cannot happen: the engine's own descriptions build
+  const RingSnapshot& ring = *built.snapshot;
   const bool read_new = change.step == gossip::ChangeStep::kReadNew;
   const TokenRing& before = read_new ? ring.also_written() : ring.current();
   const TokenRing& after = read_new ? ring.current() : ring.future();

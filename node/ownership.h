@@ -38,7 +38,10 @@ class OwnershipTracker {
   };
   // The plan of `change` for this node, read off the ring at its step (nullopt at release: the
   // old side is no longer in the snapshot).
-  std::optional<Followed> plan(const gossip::ChangeRecord& change, const RingSnapshot& ring) const;
+  // Computed on a ring where only this change moves ranges (every other changing node held at
+  // its old side), so a change waiting behind it does not shape its plan.
+  std::optional<Followed> plan(const NodeId& coordinator, const gossip::ChangeRecord& change,
+                               gossip::GossipEngine& engine) const;
   void advance(gossip::GossipEngine& engine, gossip::ChangeStep step, uint64_t version);
   // The followed change is no longer in flight here: done (emit what is left) or aborted.
   void finish(gossip::GossipEngine& engine, uint64_t version);

@@ -95,6 +95,7 @@ uint64_t count_healthy_marks(SimCluster& sim, std::string* first, bool verbose =
 struct Expectations {
   std::vector<size_t> joiners;  // indices whose current life joined during the run
   std::vector<NodeId> removed;
+  std::vector<std::pair<NodeId, size_t>> replaced;  // a dead node's id, the index replacing it
 };
 
 bool own_entry_is_tombstone(SimCluster& sim, size_t i) {
@@ -228,10 +229,49 @@ void check_joiners(SimCluster& sim, const Expectations& expect, Findings& f) {
   for (size_t j : expect.joiners) {
     if (!sim.alive(j)) continue;
     const auto status = sim.engine(j).own_status();
-    if (status != NodeStatus::kNormal) {
+    const auto change = sim.engine(j).own_change();
+    const bool left = status == NodeStatus::kLeft && change && change->kind == gossip::ChangeKind::kDecommission;
+    if (status != NodeStatus::kNormal && !left) {  // a joiner may have been decommissioned since
       f.add(kind::kJoinerNotNormal,
             "node " + std::to_string(j) + " (" + short_id(sim.engine(j).id()) + ") is " +
                 (status ? std::string(to_string(*status)) : std::string("without status")));
+    }
+  }
+}
+
+// A node whose own decommission is done is LEFT and owns nothing in every live node's ring.
+void check_left(SimCluster& sim, Findings& f) {
+  for (size_t x = 0; x < sim.size(); ++x) {
+    if (!sim.alive(x)) continue;
+    const auto c = sim.engine(x).own_change();
+    if (!c || c->kind != gossip::ChangeKind::kDecommission || c->step != gossip::ChangeStep::kDone) continue;
+    for (size_t i = 0; i < sim.size(); ++i) {
+      if (!sim.alive(i)) continue;
+      const RingNode* n = sim.engine(i).ring()->find(sim.engine(x).id());
+      if (n && (!n->tokens.empty() || (n->status != NodeStatus::kLeft && n->status != NodeStatus::kRemoved))) {
+        f.add(kind::kLeftOwner, "node " + std::to_string(x) + " decommissioned, but node " + std::to_string(i) +
+                                    "'s ring has it " + std::string(to_string(n->status)) + " with " +
+                                    std::to_string(n->tokens.size()) + " tokens");
+      }
+    }
+  }
+}
+
+// A replaced node is a tombstone everywhere; its replacement owns its tokens.
+void check_replaced(SimCluster& sim, const Expectations& expect, Findings& f) {
+  for (const auto& [old_id, r] : expect.replaced) {
+    if (!sim.alive(r)) continue;
+    for (size_t i = 0; i < sim.size(); ++i) {
+      if (!sim.alive(i)) continue;
+      const NodeState* st = sim.engine(i).state().find(old_id);
+      const RingNode* n = sim.engine(i).ring()->find(sim.engine(r).id());
+      if (!st || !st->is_tombstone() || !n || n->tokens.empty()) {
+        f.add(kind::kReplaceIncomplete, "node " + std::to_string(i) + ": " + short_id(old_id) +
+                                            (st && st->is_tombstone() ? " removed" : " not removed") +
+                                            ", replacement node " + std::to_string(r) + " owns " +
+                                            std::to_string(n ? n->tokens.size() : 0) + " tokens");
+        break;
+      }
     }
   }
 }
@@ -243,7 +283,82 @@ Findings check_end_state(SimCluster& sim, const Expectations& expect) {
   check_rings(sim, expect, f);
   check_claims(sim, f);
   check_joiners(sim, expect, f);
+  check_left(sim, f);
+  check_replaced(sim, expect, f);
   return f;
+}
+
+// Where node `viewer` sees change `c` of `coordinator` as routing goes: 0 before it (or rolled
+// back: aborted routes as before), 1..3 write_both..release, 4 done (routes as after). A record
+// of another change of that coordinator counts as before or after by its stamp.
+int routing_step(SimCluster& sim, size_t viewer, const NodeId& coordinator, const gossip::ChangeRecord& c) {
+  const NodeState* st = sim.engine(viewer).state().find(coordinator);
+  const auto* v = st && !st->is_tombstone() ? st->get(gossip::keys::kChange) : nullptr;
+  const auto seen = v ? gossip::ChangeRecord::parse(v->value) : std::nullopt;
+  if (!seen) return st && st->is_tombstone() ? 4 : 0;
+  if (seen->id != c.id) return seen->stamp > c.stamp ? 4 : 0;
+  if (seen->step == gossip::ChangeStep::kAborted) return 0;
+  return std::min(static_cast<int>(seen->step), 4);
+}
+
+// The phase invariants at one instant, over the live nodes in `eligible`: for each change in
+// flight anywhere, the steps members route by span at most two adjacent ones; and for each probe
+// token, every member's write targets hold every owner any member reads from.
+void sample_phases(SimCluster& sim, const std::vector<size_t>& eligible, const std::vector<Token>& probes,
+                   Findings& f) {
+  std::vector<std::pair<NodeId, gossip::ChangeRecord>> changes;
+  for (size_t i : eligible) {
+    if (auto a = sim.engine(i).active_change()) {
+      bool known = false;
+      for (const auto& c : changes) known |= c.second.id == a->second.id;
+      if (!known) changes.push_back(*a);
+    }
+  }
+  for (const auto& [coordinator, c] : changes) {
+    int lo = 5, hi = -1;
+    for (size_t i : eligible) {
+      const int step = routing_step(sim, i, coordinator, c);
+      lo = std::min(lo, step);
+      hi = std::max(hi, step);
+    }
+    if (hi - lo > 1) {
+      f.add(kind::kPhaseSpan, "t=" + std::to_string(sim.now()) + ": change " + short_id(c.id) + " (" +
+                                  std::string(gossip::to_string(c.kind)) + ") routed at steps " + std::to_string(lo) +
+                                  " and " + std::to_string(hi));
+    }
+  }
+  for (Token t : probes) {
+    std::vector<NodeId> reads;
+    for (size_t i : eligible) {
+      for (const NodeId& n : sim.engine(i).ring()->natural_replicas(t)) {
+        if (std::find(reads.begin(), reads.end(), n) == reads.end()) reads.push_back(n);
+      }
+    }
+    for (size_t i : eligible) {
+      const auto w = sim.engine(i).ring()->write_targets(t);
+      for (const NodeId& r : reads) {
+        if (std::find(w.begin(), w.end(), r) != w.end()) continue;
+        std::string who;
+        for (size_t j : eligible) {
+          if (sim.engine(j).ring()->natural_replicas(t).contains(r)) who += " " + std::to_string(j);
+        }
+        std::string views;
+        for (size_t j : eligible) {
+          std::string v;
+          for (const RingNode& n : sim.engine(j).ring()->nodes()) {
+            if (n.status != NodeStatus::kNormal) {
+              v += short_id(n.id) + ":" + std::string(to_string(n.status)).substr(0, 2) + std::to_string(static_cast<int>(n.phase)) + " ";
+            }
+          }
+          views += "\n    node " + std::to_string(j) + ": " + v;
+        }
+        f.add(kind::kUnwrittenReader, "t=" + std::to_string(sim.now()) + ": node " + std::to_string(i) +
+                                          " does not write token " + t.to_string() + " to " + short_id(r) +
+                                          ", which node(s)" + who + " read from" + (std::getenv("RINGSIM_DEBUG") ? views : ""));
+        return;
+      }
+    }
+  }
 }
 
 // One chaos run: plans its faults and changes from the seed, applies them one simulated second at
@@ -261,13 +376,15 @@ class ChaosRun {
     sim_.add_preconverged(nodes_);
     plan();
     log("%zu nodes, loss %.2f", nodes_, sim_.options().loss);
+    for (int k = 0; k < 16; ++k) probes_.push_back(Token(rng_()));
     for (int s = 0; s < kFaultSteps; ++s) {
       step(s);
-      sim_.run_until(sim_.now() + kStep);
+      advance();
     }
     Findings found;
     resolve_before_heal(found);
     heal(found);
+    found.merge(sampled_);
     ChaosResult r;
     if (!zombie_message_.empty()) found.add(kind::kZombie, zombie_message_);
     found.fill(r);
@@ -286,7 +403,7 @@ class ChaosRun {
  private:
   // kRestoreBackup: started again on a copy of its data dir taken at backup_step (not after the
   // crash), as an operator restoring a backup would.
-  enum class Fate { kRestart, kRemove, kRemoveThenRestart, kWipe, kRestoreBackup };
+  enum class Fate { kRestart, kRemove, kRemoveThenRestart, kWipe, kRestoreBackup, kReplace };
   struct Victim {
     size_t index = 0;
     int crash_step = 0;
@@ -303,8 +420,9 @@ class ChaosRun {
     int step;
     int side;  // -1: any (a random side while split)
   };
-  // Fresh random tokens; one of them another node's claim; two nodes at once onto one token.
-  enum class MoveKind { kFresh, kOntoClaimed, kTwoOntoOne };
+  // Fresh random tokens; one of them another node's claim; two nodes at once onto one token; the
+  // allocator's tokens (rebalance); a decommission.
+  enum class MoveKind { kFresh, kOntoClaimed, kTwoOntoOne, kRebalance, kDecommission };
   struct Move {
     int step;
     MoveKind kind;
@@ -371,7 +489,7 @@ class ChaosRun {
         v.index = pick(nodes_);
       } while (is_victim(v.index));
       v.crash_step = static_cast<int>(pick(kFaultSteps - 15));
-      v.fate = nodes_ > 3 ? static_cast<Fate>(pick(5)) : pick(2) ? Fate::kRestart : Fate::kRestoreBackup;
+      v.fate = nodes_ > 3 ? static_cast<Fate>(pick(6)) : pick(2) ? Fate::kRestart : Fate::kRestoreBackup;
       v.backup_step = static_cast<int>(pick(static_cast<uint64_t>(v.crash_step) + 1));
       v.act_step =
           v.crash_step + (v.fate == Fate::kWipe ? 8 + static_cast<int>(pick(6)) : 3 + static_cast<int>(pick(8)));
@@ -380,7 +498,7 @@ class ChaosRun {
     }
     for (size_t k = pick(3); k > 0; --k) joins_.push_back({static_cast<int>(pick(kFaultSteps - 10)), -1});
     for (size_t k = pick(4); k > 0; --k) {
-      moves_.push_back({2 + static_cast<int>(pick(kFaultSteps - 12)), static_cast<MoveKind>(pick(3))});
+      moves_.push_back({2 + static_cast<int>(pick(kFaultSteps - 12)), static_cast<MoveKind>(pick(nodes_ > 4 ? 5 : 4))});
     }
     stall_step_ = static_cast<int>(pick(kFaultSteps - 20));
     stall_node_ = pick(nodes_);
@@ -521,6 +639,19 @@ class ChaosRun {
     }
     if (normal.size() < (kind == MoveKind::kTwoOntoOne ? 2u : 1u)) return;
     const size_t a = normal[pick(normal.size())];
+    if (kind == MoveKind::kRebalance) {
+      std::vector<Token> next = sim_.engine(a).rebalance_tokens();
+      const std::string refused = next.empty() ? "already balanced"
+                                               : sim_.engine(a).move_tokens(next, sim_.now(), gossip::ChangeKind::kRebalance);
+      log("rebalance node %zu%s%s", a, refused.empty() ? "" : ": refused: ", refused.c_str());
+      return;
+    }
+    if (kind == MoveKind::kDecommission) {
+      if (normal.size() < 4 || is_victim(a)) return;  // keep RF owners, and victims to their fate
+      const std::string refused = sim_.engine(a).decommission(sim_.now());
+      log("decommission node %zu%s%s", a, refused.empty() ? "" : ": refused: ", refused.c_str());
+      return;
+    }
     const size_t count = std::max<size_t>(1, gossiped_tokens(a).size());
     std::vector<Token> tokens = fresh_tokens(count);
     if (kind == MoveKind::kFresh) {
@@ -560,11 +691,15 @@ class ChaosRun {
     for (size_t k = 0; k < sim_.size(); ++k) {
       const size_t i = (start + k) % sim_.size();
       if (!sim_.alive(i) || sim_.stalled(i) || sim_.engine(i).id() == id) continue;
-      if (sim_.engine(i).remove_node(id, sim_.now(), true).empty()) {
-        expect_.removed.push_back(id);
-        log("removenode %s on node %zu", short_id(id).c_str(), i);
-        return true;
+      bool forced = false;
+      if (!sim_.engine(i).remove_node(id, sim_.now()).empty()) {
+        if (!sim_.engine(i).remove_node(id, sim_.now(), true).empty()) continue;
+        forced = !sim_.engine(i).removal_of(id);  // written at once, not phased
       }
+      if (forced) forced_.push_back(id);
+      expect_.removed.push_back(id);
+      log("removenode %s on node %zu%s", short_id(id).c_str(), i, forced ? " (--force: at once)" : "");
+      return true;
     }
     return false;
   }
@@ -572,6 +707,7 @@ class ChaosRun {
   void restart(Victim& v) {
     if (v.fate == Fate::kRestoreBackup) {
       sim_.restore(v.index, v.backup);
+      restored_at_[v.index] = sim_.now();
     } else {
       sim_.restart(v.index);
     }
@@ -603,6 +739,7 @@ class ChaosRun {
           : v.fate == Fate::kRestoreBackup     ? "restore its backup"
           : v.fate == Fate::kRemove            ? "removenode"
           : v.fate == Fate::kRemoveThenRestart ? "removenode, then restart"
+          : v.fate == Fate::kReplace           ? "a new node replaces it"
           : v.wipe_first                       ? "wipe, then removenode"
                                                : "removenode, then wipe");
     }
@@ -627,7 +764,30 @@ class ChaosRun {
         if (!v.wiped && (v.wipe_first || v.removed || s >= kFaultSteps - 5)) wipe(v);
         if (!v.removed && (v.wiped || !v.wipe_first)) v.removed = try_remove(v.old_id);
         break;
+      case Fate::kReplace:
+        if (!v.removed) v.removed = replace(v);
+        break;
     }
+  }
+
+  // A new node started with --replace of the dead one (seeded like a joiner); true once started.
+  bool replace(Victim& v) {
+    std::vector<size_t> seeds = seeds_on(side_of(v.index));
+    if (seeds.empty()) seeds = seeds_on(-1);
+    if (seeds.empty()) return false;  // tried again next step
+    gossip::JoinSettings join;
+    join.replace = v.old_id;
+    const size_t r = sim_.add_node(seeds, join);
+    if (partitioned_) {
+      const int side = side_of(seeds[0]);
+      sim_.cut_between({r}, sides_[1 - side]);
+      sides_[side].push_back(r);
+    }
+    expect_.joiners.push_back(r);
+    expect_.replaced.emplace_back(v.old_id, r);
+    log("node %zu (%s) starts to replace %s via %zu", r, short_id(sim_.engine(r).id()).c_str(),
+        short_id(v.old_id).c_str(), seeds[0]);
+    return true;
   }
 
   // A removenode runs as a change its coordinator gossips; it can be lost — the coordinator died
@@ -669,7 +829,7 @@ class ChaosRun {
       for (Victim& v : victims_) {
         if (removal_pending(v)) v.removed = try_remove(v.old_id);
       }
-      sim_.run_until(sim_.now() + kStep);
+      advance();
     }
     for (Victim& v : victims_) {
       if (!v.crashed || v.restarted) continue;
@@ -700,7 +860,7 @@ class ChaosRun {
     Findings end, liveness;
     int liveness_streak = 0;
     do {
-      sim_.run_until(sim_.now() + kStep);
+      advance();
       redo_lost_removals();
       healthy_marks += count_healthy_marks(sim_, healthy_marks ? nullptr : &first_mark, debug_, expect_.removed);
       end = check_end_state(sim_, expect_);
@@ -716,6 +876,50 @@ class ChaosRun {
     found.merge(end);
     if (liveness_streak >= kStuckChecks) found.merge(liveness);
   }
+
+  // One step of simulated time, sampling the phase invariants every 100 ms (sample_phases) over
+  // the live nodes, except: a node restored from a backup routes by its older state until it has
+  // merged its peers' (kRestoredGrace), and while a forced removal's tombstone spreads members
+  // disagree on the dead node's ranges by design (docs/operations.md, "What --force risks").
+  void advance() {
+    for (Millis end = sim_.now() + kStep; sim_.now() < end;) {
+      sim_.run_until(std::min(end, sim_.now() + 100));
+      if (forced_spreading()) continue;
+      std::vector<size_t> eligible;
+      for (size_t i = 0; i < sim_.size(); ++i) {
+        if (!sim_.alive(i) || own_entry_is_tombstone(sim_, i)) continue;
+        // A joiner still learning the cluster (no claim yet) routes with what little it knows;
+        // no embedder serves from it before it joined.
+        const auto status = sim_.engine(i).own_status();
+        if (!status || (status == NodeStatus::kJoining && sim_.engine(i).claimed_tokens() == 0)) continue;
+        auto r = restored_at_.find(i);
+        if (r != restored_at_.end() && sim_.now() < r->second + kRestoredGrace) continue;
+        eligible.push_back(i);
+      }
+      Findings f;
+      sample_phases(sim_, eligible, probes_, f);
+      if (!f.empty() && sampled_.empty()) log("sampled violation");
+      sampled_.merge(f);
+    }
+  }
+
+  bool forced_spreading() {
+    std::erase_if(forced_, [&](const NodeId& id) {
+      for (size_t i = 0; i < sim_.size(); ++i) {
+        if (!sim_.alive(i)) continue;
+        const NodeState* st = sim_.engine(i).state().find(id);
+        if (st && !st->is_tombstone()) return false;
+      }
+      return true;
+    });
+    return !forced_.empty();
+  }
+
+  static constexpr Millis kRestoredGrace = 10'000;
+  std::vector<Token> probes_;
+  Findings sampled_;
+  std::vector<NodeId> forced_;                // removals forced while another change was in flight
+  std::map<size_t, Millis> restored_at_;      // nodes started again on a backup, when
 
   const size_t nodes_;
   std::mt19937_64 rng_;

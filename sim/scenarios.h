@@ -37,11 +37,21 @@ inline constexpr std::string_view kStuckDown = "stuck_down";
 inline constexpr std::string_view kNotConverged = "not_converged";
 // A gossiped tokens value is not a comma-separated list of decimal tokens.
 inline constexpr std::string_view kUnparsableTokens = "unparsable_tokens";
+// A node whose decommission completed still owns tokens, or is not LEFT, in a live node's ring.
+inline constexpr std::string_view kLeftOwner = "left_owner";
+// A node replaced by a new one (--replace) is not REMOVED everywhere, or its replacement does not
+// own exactly its tokens.
+inline constexpr std::string_view kReplaceIncomplete = "replace_incomplete";
+// Sampled every 100 ms through the run: the live members' steps of one change spanned more than
+// two adjacent phases, or a member's write targets missed an owner another member read from.
+inline constexpr std::string_view kPhaseSpan = "phase_span";
+inline constexpr std::string_view kUnwrittenReader = "unwritten_reader";
 // In this order (the order ChaosResult::kind picks the first failed check by).
 inline constexpr std::string_view kAll[] = {
     kZombie,       kLostClaimGossiped, kNormalNoTokens,    kTokenTwoOwners,
     kRemovedOwner, kJoinerNotNormal,   kHealthyMarkedDown, kOldIdNotRemoved,
-    kStuckDown,    kNotConverged,      kUnparsableTokens};
+    kStuckDown,    kNotConverged,      kUnparsableTokens,  kLeftOwner,
+    kReplaceIncomplete, kPhaseSpan,    kUnwrittenReader};
 }  // namespace chaos_kind
 
 struct ChaosResult {
@@ -60,11 +70,12 @@ struct ChaosResult {
 };
 
 // Faults for 40 s of simulated time — one- and two-way cuts, loss, a stall, crashes followed by a
-// restart, a removenode (sometimes then a restart on the old data dir), or a wipe (the address
-// comes back with a new id; the old id is removed), and often a majority|minority partition with
-// a joiner started on each side — with ownership changes during them: joins, and token moves of
-// NORMAL nodes to fresh tokens, sometimes onto a token another node claims, sometimes two nodes
-// at once onto one token. Every crashed node is restarted or removed before the heal. After
+// restart, a removenode (sometimes then a restart on the old data dir), a wipe (the address
+// comes back with a new id; the old id is removed) or a new node started with --replace, and
+// often a majority|minority partition with a joiner started on each side — with ownership
+// changes during them: joins, token moves of NORMAL nodes to fresh tokens (sometimes onto a token
+// another node claims, sometimes two nodes at once onto one token), rebalances and
+// decommissions. Every crashed node is restarted or removed before the heal. After
 // heal_all() the run waits up to 90 s for every check in chaos_kind to hold on every live node;
 // marks of healthy nodes as down are counted from the heal on. Deterministic for (seed, nodes);
 // prints nothing unless RINGSIM_DEBUG is set (then a timeline on stderr).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tools/demo.sh BUILD_DIR — a 5-node ringkeeper cluster on loopback, narrated.
+# tools/demo.sh BUILD_DIR — a 5-node ringkeeper cluster on loopback, narrated; then the KV part
+# (tools/demo_kv.sh: kvd nodes keeping every key through a kill and a decommission).
 # Started by `tools/dev demo`. Data goes to ./demo-data (wiped at the start); logs beside it.
 set -euo pipefail
 
@@ -122,6 +123,8 @@ for i in $(seq 0 $((N - 1))); do
   if wait "${PIDS[$i]}"; then note "node $i exited 0"; else status=$?; note "node $i exited $status"; fi
 done
 PIDS=()
+# The KV part: kvd nodes (ringkeeper embedded in a KV server) keep every key through a kill and a decommission.
+"$ROOT/tools/demo_kv.sh" "$BUILD" || status=$?
 say "Done. Data dirs and logs are in $DATA; start a node again with:"
 note "$RINGD --data-dir $DATA/n0 --listen $(gossip 0) --admin $(admin 0)"
 exit $status

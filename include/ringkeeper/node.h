@@ -80,6 +80,12 @@ struct NodeConfig {
   std::map<std::string, std::string> extra_addresses;
   // Where the runtime's log lines go; empty: spdlog's default logger (ringd's stderr).
   LogSink log_sink;
+  // The embedder's own metrics, as Prometheus text, appended to GET /metrics on the admin port
+  // (and to metrics_text()), so one scrape sees the node's and the embedder's counters. Called on
+  // the node thread once per scrape: it must return quickly and must not call this Node (read
+  // atomics). Its names must not clash with the node's (ringkeeper_*). Empty: nothing appended.
+  //   cfg.extra_metrics = [&] { return "# TYPE kv_requests_total counter\nkv_requests_total 7\n"; };
+  std::function<std::string()> extra_metrics;
   // True for an embedder that holds data per range (a KV server): the node then waits for
   // acknowledge_ranges() of every range it gains before a change reads from it (on_ownership).
   // False (ringd): nothing to stream; every change is acknowledged at once.
@@ -121,6 +127,21 @@ struct RingChange {
 //              what was streamed.
 // A node that restarts mid-change, or a change that passes several steps between two events,
 // emits what it has not acknowledged again: handle each event idempotently.
+//
+//   cfg.streams_data = true;                                   // before Node::open
+//   auto sub = node->on_ownership([&](const ringkeeper::OwnershipEvent& e) {
+//     using K = ringkeeper::OwnershipEvent::Kind;
+//     if (e.kind == K::kPending) {                             // stream on a thread of yours:
+//       pool.post([&node, e] {                                 // not on the node thread
+//         for (const auto& t : e.gained) copy_range(t.range, t.sources);  // from any source up
+//         (void)node->acknowledge_ranges(e.change);            // now reads may come here
+//       });
+//     } else if (e.kind == K::kReleased) {
+//       for (const auto& r : e.released) drop_range(r);
+//     } else if (e.kind == K::kCancelled) {
+//       for (const auto& t : e.gained) drop_range(t.range);
+//     }
+//   });
 struct OwnershipEvent {
   enum class Kind : uint8_t { kPending, kOwned, kReleased, kCancelled };
   Kind kind = Kind::kPending;
@@ -213,8 +234,18 @@ class Node {
   // Announces new tokens for this node (a phased change); refused while joining, while another
   // change is in flight, or for tokens another node owns.
   Status move_tokens(std::vector<Token> tokens);
-  // Writes the REMOVED tombstone for a dead member (ringctl removenode); refused for a live one.
-  Status remove_node(const NodeId& id);
+  // Hands all of this node's ranges to their next owners (ringctl decommission); at done it is
+  // LEFT. The change's id; refused as move_tokens is.
+  Result<NodeId> decommission();
+  // Moves this node to the allocator's tokens against every other node's (ringctl rebalance).
+  // The change's id; kRefused "already balanced" when that would not improve the balance.
+  Result<NodeId> rebalance();
+  // Rolls back this node's change before it reads from its new owners (ringctl abort).
+  Status abort_change(const NodeId& change);
+  // Removes a dead member (ringctl removenode): a phased change this node coordinates, or with
+  // `force`, while another change is in flight, its REMOVED tombstone at once (docs/operations.md
+  // says what that risks). Refused for a member this node does not see down.
+  Status remove_node(const NodeId& id, bool force = false);
 
   struct Impl;
 

@@ -605,6 +605,49 @@ TEST(ClusterTest, ANewNodeStartedWithReplaceTakesOverADeadNodesTokens) {
   EXPECT_EQ(c.nodes[6]->wait_exit(10s), 2);
 }
 
+// The mover is SIGKILLed in each phase of its move in turn (announce, write_both, read_new,
+// release) and started again on its data dir: the change resumes from the phase it had
+// gossiped and completes with the new tokens; the cluster converges each time.
+TEST(ClusterTest, AMoverKilledInEachPhaseResumesItsMoveAfterRestart) {
+  Cluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s));
+  const std::string mover = c.id_of(1);
+  const char* phases[] = {"announce", "write_both", "read_new", "release"};
+  std::set<std::string> killed_in;
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE(std::string("kill in ") + phases[k]);
+    const std::string tokens = std::to_string(1000 + k) + "," + std::to_string(2000 + k);
+    int rc = -1;
+    auto started = ctl_json(c.nodes[1]->admin(), {"move", "--tokens", tokens}, &rc);
+    ASSERT_EQ(rc, 0);
+    const std::string change = (*started)["change"];
+    auto phase_of = [&](int viewer) -> std::string {
+      int prc = -1;
+      auto j = ctl_json(c.nodes[viewer]->admin(), {"status"}, &prc);
+      if (!j) return "";
+      for (const json& m : (*j)["nodes"]) {
+        if (m["id"] == mover && m["change"].is_object() && m["change"]["id"] == change) return m["change"]["phase"];
+      }
+      return "";
+    };
+    ASSERT_TRUE(wait_until([&] { return phase_of(1) == phases[k]; }, 30s)) << "never saw " << phases[k];
+    c.nodes[1]->kill9();
+    ASSERT_TRUE(wait_until([&] { return (*c.member(0, mover))["liveness"] == "down"; }, 30s));
+    killed_in.insert(phase_of(0));  // what the survivors hold: the phase it last gossiped
+    c.start(1, {"--seeds", c.seed()});
+    ASSERT_TRUE(c.nodes[1]->wait_serving());
+    ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 60s)) << c.nodes[1]->log();
+    std::vector<std::string> owned;
+    auto ring = ctl_json(c.nodes[0]->admin(), {"ring"});
+    for (const json& t : (*ring)["tokens"]) {
+      if (t["node"] == mover) owned.push_back(t["token"]);
+    }
+    EXPECT_EQ(owned, (std::vector<std::string>{std::to_string(1000 + k), std::to_string(2000 + k)}));
+  }
+  EXPECT_GE(killed_in.size(), 3u) << "killed in distinct phases (one may have moved on before the kill)";
+}
+
 TEST(ClusterTest, ADecommissionedNodeLeavesRoutingAnswersAsLeftAndRefusesToStartAgain) {
   Cluster c(4);
   ASSERT_TRUE(c.serving());

@@ -94,10 +94,10 @@ std::optional<json> ctl_json(const std::string& admin, const std::vector<std::st
   return j;
 }
 
-Ringd::Ringd(fs::path dir, std::vector<std::string> args, CommandPrefix prefix)
+Ringd::Ringd(fs::path dir, std::vector<std::string> args, CommandPrefix prefix, std::string executable)
     : dir_(std::move(dir)), prefix_(std::move(prefix)) {
   std::vector<std::string> words = prefix_;
-  words.push_back(RINGD_PATH);
+  words.push_back(executable.empty() ? std::string(RINGD_PATH) : executable);
   words.push_back("--data-dir");
   words.push_back(dir_.string());
   words.insert(words.end(), args.begin(), args.end());

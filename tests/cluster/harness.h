@@ -57,7 +57,8 @@ class Ringd {
   // command line is PREFIX... RINGD ARGS... and the prefix must exec ringd in place (as
   // `ip netns exec` does) so that pid() is ringd's; wait_serving() runs ringctl with it too.
   // The process is killed if the test process dies (PR_SET_PDEATHSIG).
-  Ringd(fs::path dir, std::vector<std::string> args, CommandPrefix prefix = {});
+  // `executable`: another daemon taking ringd's flags (kvd); empty: ringd.
+  Ringd(fs::path dir, std::vector<std::string> args, CommandPrefix prefix = {}, std::string executable = "");
   ~Ringd();
   Ringd(const Ringd&) = delete;
   Ringd& operator=(const Ringd&) = delete;

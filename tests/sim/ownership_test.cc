@@ -638,7 +638,9 @@ TEST_P(Seeds, ARemovenodeHandsADeadNodesRangesOverPhaseByPhase) {
   EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
   EXPECT_TRUE(tombstone_everywhere(sim, dead)) << "seed " << seed;
   for (size_t i = 0; i < sim.size(); ++i) {
-    if (sim.alive(i)) EXPECT_EQ(sim.engine(i).ring()->current().size(), 5u * 16) << "seed " << seed;
+    if (sim.alive(i)) {
+      EXPECT_EQ(sim.engine(i).ring()->current().size(), 5u * 16) << "seed " << seed;
+    }
   }
 }
 
@@ -707,7 +709,7 @@ TEST_P(Seeds, AJoinIntoARunningClusterRunsPhaseByPhase) {
   ASSERT_TRUE(sim.engine(joiner).own_change()) << "seed " << seed;
   const gossip::ChangeRecord join = *sim.engine(joiner).own_change();
   EXPECT_EQ(join.kind, gossip::ChangeKind::kJoin);
-  EXPECT_EQ(join.step, gossip::ChangeStep::kWriteBoth);
+  EXPECT_EQ(join.step, gossip::ChangeStep::kAnnounce);
   EXPECT_EQ(sim.engine(joiner).own_status(), NodeStatus::kJoining);
   EXPECT_NE(sim.engine(joiner).abort_change(join.id), "") << "a join cannot be rolled back";
   ChangeWatch w{sim, id, join.id, {}};
@@ -760,6 +762,35 @@ TEST_P(Seeds, ANewNodeReplacesADeadOnePhaseByPhase) {
   EXPECT_EQ(sim.engine(0).ring()->find(id)->tokens, tokens);
   EXPECT_TRUE(tombstone_everywhere(sim, dead)) << "seed " << seed;
   EXPECT_EQ(sim.engine(r).stats().claims_lost, 0u);
+}
+
+// A node that dies in the middle of its own move (here in write_both) holds the move forever; a
+// new node replacing it takes its current (old) tokens, the dead mover's change is abandoned,
+// and the cluster settles with no change in flight.
+TEST_P(Seeds, AMoverThatDiedMidMoveIsReplacedWithItsOldTokens) {
+  const uint64_t seed = GetParam();
+  auto owned = formed_cluster(seed, 5);
+  SimCluster& sim = *owned;
+  const NodeId dead = sim.engine(3).id();
+  const std::vector<Token> old_tokens = gossiped_tokens(sim.engine(0), dead);
+  (void)start_move(sim, 3, seed);
+  for (const Millis end = sim.now() + 30'000;
+       sim.engine(3).own_change()->step < gossip::ChangeStep::kWriteBoth && sim.now() < end;) {
+    sim.run_until(sim.now() + 20);
+  }
+  ASSERT_EQ(sim.engine(3).own_change()->step, gossip::ChangeStep::kWriteBoth);
+  sim.crash(3);
+  gossip::JoinSettings replace;
+  replace.replace = dead;
+  const size_t r = sim.add_node({0}, replace);
+  for (const Millis end = sim.now() + 90'000; sim.engine(r).own_status() != NodeStatus::kNormal && sim.now() < end;) {
+    sim.run_until(sim.now() + 100);
+  }
+  ASSERT_EQ(sim.engine(r).own_status(), NodeStatus::kNormal) << "seed " << seed << ": " << sim.engine(r).fatal();
+  EXPECT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
+  EXPECT_EQ(sim.engine(0).ring()->find(sim.engine(r).id())->tokens, old_tokens);
+  EXPECT_TRUE(tombstone_everywhere(sim, dead));
+  EXPECT_FALSE(sim.engine(0).active_change()) << "the dead mover's change was abandoned";
 }
 
 // --replace of a node the cluster does not have, or of one that is not NORMAL, stops the node

@@ -1,0 +1,82 @@
+// AntiEntropy: kvd's background repair. Every `interval` it walks the ranges this node
+// replicates (the read ring's ranges whose natural replicas include it) and, for each other
+// natural replica, compares the range's hash tree (range_hash.h) with the replica's
+// (GET /internal/tree: the root first, the 64 leaves only when roots differ). For each leaf
+// that differs it pulls the replica's records of that slice (/internal/range, merged
+// last-write-wins) and pushes the records it holds newer or alone (/internal/kv, fenced writes),
+// so after one comparison both replicas hold the union. Keys then reach every replica even when
+// nobody reads them and hints were lost.
+//
+// Rate limit: repair and tree traffic is paced to `bytes_per_second` (the worker sleeps off what
+// it moved). It skips while a change is in flight (streaming owns those ranges then). A cycle
+// in which every range was compared with every natural replica sets
+// KvStore::set_repaired_before_ms(cycle start): tombstones older than that may be collected.
+// Progress: kv_antientropy_* metrics.
+//
+// Thread rules: construct, start() and stop() on the owner's thread; the work runs on a thread of
+// its own, blocking on PeerClient::send_blocking.
+//   AntiEntropy ae(node, store, peers, service, metrics, streaming, {.interval = 10min}, log);
+//   ae.start();  ...  ae.stop();
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kv/metrics.h"
+#include "kv/peer_client.h"
+#include "kv/range_set.h"
+#include "kv/record.h"
+#include "kv/store.h"
+#include "ringkeeper/node.h"
+
+namespace ringkeeper::kv {
+
+class KvService;
+
+class AntiEntropy {
+ public:
+  struct Options {
+    std::chrono::milliseconds interval{std::chrono::minutes(10)};  // between cycle starts
+    uint64_t bytes_per_second = 8 << 20;                           // repair + tree traffic
+  };
+  AntiEntropy(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics,
+              RangeSet& streaming, Options options, LogSink log);
+  ~AntiEntropy();
+  void start();
+  void stop();
+
+ private:
+  void run();
+  // One pass over every range; true when every one was compared with every natural replica.
+  bool cycle();
+  // Compares `range` with `peer` and repairs both sides; false when it could not finish.
+  bool compare(TokenRange range, const NodeId& peer, const std::string& address);
+  bool repair_leaf(TokenRange slice, const std::string& address);
+  std::optional<std::vector<std::pair<std::string, Record>>> fetch(TokenRange slice, const std::string& address);
+  bool push(const std::string& address, const std::string& key, const Record& r);
+  // Sleeps off `bytes` at the configured rate; false when stopping.
+  bool pace(uint64_t bytes);
+  bool stopping() const;
+
+  Node& node_;
+  KvStore& store_;
+  PeerClient& peers_;
+  KvService& service_;
+  KvMetrics& metrics_;
+  RangeSet& streaming_;
+  const Options options_;
+  const LogSink log_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread worker_;
+};
+
+}  // namespace ringkeeper::kv

@@ -1,0 +1,130 @@
+// kvd: the Dynamo-style KV server that embeds a ringkeeper node (docs/kvd.md). It takes every
+// ringd flag plus --kv HOST:PORT, serves the admin API and /metrics like ringd on --admin, and
+// the data API on --kv. Exit codes as ringd's: 0 clean stop, 1 runtime failure, 2 bad flags,
+// 3 data dir refused. This file only parses flags and maps Status codes to exit codes; the
+// server is kv::KvServer.
+#include <signal.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "kv/kv_server.h"
+#include "ringkeeper/node.h"
+#include "ringkeeper/version.h"
+#include "tools/settings.h"
+
+namespace {
+
+int fail(int code, const std::string& message) {
+  std::fprintf(stderr, "kvd: %s\n", message.c_str());
+  return code;
+}
+
+int open_exit_code(const ringkeeper::Status& s) {
+  switch (s.code()) {
+    case ringkeeper::StatusCode::kInvalidArgument: return 2;
+    case ringkeeper::StatusCode::kDataDirRefused: return 3;
+    default: return 1;
+  }
+}
+
+std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& config, std::string& log_level) {
+  using namespace ringkeeper;
+  CLI::App app{"kvd: a Dynamo-style key-value server on a ringkeeper node — quorum reads and writes over\n"
+               "the ring's replicas, streaming on ownership changes, hinted handoff, read repair.\n"
+               "Data API: PUT/GET/DELETE http://KV/kv/KEY (docs/kvd.md)."};
+  app.set_version_flag("--version", std::string("kvd ") + kVersion);
+  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 bad flags or settings,\n"
+             "3 data dir refused (newer or unknown format, corrupt, locked). See docs/kvd.md.");
+  tools::NodeFlags flags;
+  tools::add_node_flags(app, flags);
+  app.add_option("--kv", config.kv_listen, "the data API's HOST:PORT (port 0: any; see DIR/addresses.json)")
+      ->capture_default_str();
+  app.add_option("--kv-anti-entropy-ms", config.anti_entropy_interval_ms,
+                 "milliseconds between the starts of two anti-entropy cycles (0: off)")
+      ->capture_default_str();
+  app.add_option("--kv-anti-entropy-rate", config.anti_entropy_bytes_per_s,
+                 "anti-entropy repair traffic, bytes per second")
+      ->capture_default_str();
+  app.add_option("--kv-max-hints", config.max_hints, "hints kept at most (0: none)")->capture_default_str();
+  app.add_option("--kv-ack-delay-ms", config.ack_delay_ms,
+                 "TESTS ONLY: hold each change's data acknowledgement this long (keeps it in write_both)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::FileError& e) {
+    return fail(2, std::string("--config: ") + e.what());
+  } catch (const CLI::ConfigError& e) {
+    return fail(2, e.what());
+  } catch (const CLI::ParseError& e) {
+    return fail(2, std::string(e.what()) + " (see kvd --help)");
+  }
+  std::string error;
+  if (!tools::resolve_node_flags(app, flags, config.node, &error)) return fail(2, error);
+  log_level = flags.log_level;
+  return std::nullopt;
+}
+
+void log_to_stderr(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("kvd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int run(ringkeeper::kv::KvServer& kv, const sigset_t& signals) {
+  for (;;) {
+    timespec wait{0, 200 * 1000 * 1000};
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{}: telling peers and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      kv.stop();
+      return 0;
+    }
+    if (kv.node().failed()) {
+      const ringkeeper::Status why = kv.node().failure();
+      kv.stop();
+      return fail(1, why.message());
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ringkeeper;
+  kv::KvConfig config;
+  std::string log_level;
+  if (std::optional<int> exit_code = parse_flags(argc, argv, config, log_level)) return *exit_code;
+  log_to_stderr(log_level);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  config.log = [](LogLevel level, std::string_view line) {
+    switch (level) {
+      case LogLevel::kDebug: spdlog::debug("kv: {}", line); break;
+      case LogLevel::kInfo: spdlog::info("kv: {}", line); break;
+      case LogLevel::kWarn: spdlog::warn("kv: {}", line); break;
+      default: spdlog::error("kv: {}", line); break;
+    }
+  };
+  auto opened = kv::KvServer::open(config);
+  if (!opened.ok()) return fail(open_exit_code(opened.status()), opened.status().message());
+  if (Status s = (*opened)->start(); !s.ok()) return fail(1, s.message());
+  spdlog::info("kv data API on {}", (*opened)->kv_address());
+  return run(**opened, signals);
+}
