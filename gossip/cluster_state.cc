@@ -40,8 +40,8 @@ const VersionedValue* NodeState::get(std::string_view key) const {
 }
 
 
-uint64_t ClusterState::entry_hash(const NodeId& id, uint64_t generation, uint64_t max_version) {
-  return mix64(id.hi() ^ mix64(id.lo() ^ mix64(generation ^ mix64(max_version + 0x9E3779B97F4A7C15ULL))));
+uint64_t ClusterState::entry_hash(const NodeId& id, Generation generation, Version max_version) {
+  return mix64(id.hi() ^ mix64(id.lo() ^ mix64(generation.value() ^ mix64(max_version.value() + 0x9E3779B97F4A7C15ULL))));
 }
 
 void ClusterState::rehash(const NodeId& id, const NodeState* before, const NodeState* after) {
@@ -98,7 +98,7 @@ bool ClusterState::merge(const NodeId& id, const NodeState& delta) {
   const NodeState* local = find(id);
   if (!local || delta.generation > local->generation) {
     auto next = std::make_shared<NodeState>(delta);
-    next->max_version = 0;
+    next->max_version = Version{};
     for (const auto& [_, v] : next->values) next->max_version = std::max(next->max_version, v.version);
     put_shared(id, std::move(next));
     return true;
@@ -143,11 +143,11 @@ std::vector<Digest> ClusterState::all_digests() const {
   return out;
 }
 
-std::optional<NodeState> ClusterState::delta_since(const NodeId& id, uint64_t asker_generation,
-                                                   uint64_t after_version) const {
+std::optional<NodeState> ClusterState::delta_since(const NodeId& id, Generation asker_generation,
+                                                   Version after_version) const {
   const NodeState* st = find(id);
   if (!st) return std::nullopt;
-  if (asker_generation < st->generation) after_version = 0;
+  if (asker_generation < st->generation) after_version = Version{};
   NodeState out;
   out.generation = st->generation;
   for (const auto& kv : st->values) {

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "gossip/types.h"
 #include "ringkeeper/ring/types.h"
 
 namespace ringkeeper::gossip {
@@ -38,19 +39,16 @@ std::optional<std::vector<Token>> parse_token_list(std::string_view text);
 // The same text from tokens (sorted, duplicates dropped).
 std::string format_token_list(std::vector<Token> tokens);
 
-// A tombstone's generation: above every real one, so a removed node can never come back.
-inline constexpr uint64_t kTombstoneGeneration = UINT64_MAX;
-
 struct VersionedValue {
   std::string value;
-  uint64_t version = 0;
+  Version version;
   bool operator==(const VersionedValue&) const = default;
 };
 
 // One node's entry (or a delta of it: only some values). Values sorted by key.
 struct NodeState {
-  uint64_t generation = 0;
-  uint64_t max_version = 0;
+  Generation generation;
+  Version max_version;
   std::vector<std::pair<std::string, VersionedValue>> values;
 
   const VersionedValue* get(std::string_view key) const;
@@ -62,8 +60,8 @@ using NodeStatePtr = std::shared_ptr<const NodeState>;
 // (id, generation, max version): what a peer needs to tell whether it is behind.
 struct Digest {
   NodeId id;
-  uint64_t generation = 0;
-  uint64_t max_version = 0;
+  Generation generation;
+  Version max_version;
   bool operator==(const Digest&) const = default;
 };
 
@@ -98,8 +96,8 @@ class ClusterState {
 
   // The values of `id` newer than `after_version` (all of them when the asker's generation is
   // older). nullopt if unknown.
-  std::optional<NodeState> delta_since(const NodeId& id, uint64_t asker_generation,
-                                       uint64_t after_version) const;
+  std::optional<NodeState> delta_since(const NodeId& id, Generation asker_generation,
+                                       Version after_version) const;
 
   // The i-th entry in id order, i < size().
   const NodeId& id_at(size_t i) const { return entries_[i].first; }
@@ -113,7 +111,7 @@ class ClusterState {
   void erase(const NodeId& id);
 
  private:
-  static uint64_t entry_hash(const NodeId& id, uint64_t generation, uint64_t max_version);
+  static uint64_t entry_hash(const NodeId& id, Generation generation, Version max_version);
   void rehash(const NodeId& id, const NodeState* before, const NodeState* after);
 
   size_t slot(const NodeId& id) const;  // index of the first entry with id >= `id`

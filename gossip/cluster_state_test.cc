@@ -12,10 +12,10 @@ namespace {
 
 NodeState entry(uint64_t gen, std::vector<std::tuple<std::string, std::string, uint64_t>> vs) {
   NodeState s;
-  s.generation = gen;
+  s.generation = Generation{gen};
   for (auto& [k, v, ver] : vs) {
-    s.values.push_back({k, {v, ver}});
-    s.max_version = std::max(s.max_version, ver);
+    s.values.push_back({k, {v, Version{ver}}});
+    s.max_version = std::max(s.max_version, Version{ver});
   }
   std::sort(s.values.begin(), s.values.end(), [](auto& a, auto& b) { return a.first < b.first; });
   return s;
@@ -28,7 +28,7 @@ TEST(ClusterStateTest, SameGenerationTakesNewerValues) {
   EXPECT_TRUE(s.merge(n, entry(5, {{"status", "NORMAL", 3}, {"tokens", "9", 1}})));
   EXPECT_EQ(s.find(n)->get("status")->value, "NORMAL");
   EXPECT_EQ(s.find(n)->get("tokens")->value, "1,2");  // older version ignored
-  EXPECT_EQ(s.find(n)->max_version, 3u);
+  EXPECT_EQ(s.find(n)->max_version.value(), 3u);
   EXPECT_FALSE(s.merge(n, entry(5, {{"status", "NORMAL", 3}})));  // idempotent
 }
 
@@ -39,14 +39,14 @@ TEST(ClusterStateTest, HigherGenerationReplacesLowerIsIgnored) {
   EXPECT_TRUE(s.merge(n, entry(6, {{"status", "JOINING", 1}})));
   EXPECT_EQ(s.find(n)->get("x.a"), nullptr);
   EXPECT_FALSE(s.merge(n, entry(5, {{"status", "LEFT", 99}})));
-  EXPECT_EQ(s.find(n)->generation, 6u);
+  EXPECT_EQ(s.find(n)->generation.value(), 6u);
 }
 
 TEST(ClusterStateTest, TombstoneIsFinal) {
   ClusterState s;
   NodeId n(1, 2);
   s.merge(n, entry(5, {{"status", "NORMAL", 7}}));
-  EXPECT_TRUE(s.merge(n, entry(kTombstoneGeneration, {{"status", "REMOVED", 1}})));
+  EXPECT_TRUE(s.merge(n, entry(kTombstoneGeneration.value(), {{"status", "REMOVED", 1}})));
   EXPECT_FALSE(s.merge(n, entry(1ull << 40, {{"status", "NORMAL", 1}})));
   EXPECT_TRUE(s.find(n)->is_tombstone());
 }
@@ -66,8 +66,8 @@ TEST(ClusterStateTest, MergeIsOrderIndependent) {
     // writes them. Make the random deltas obey that.
     for (auto& [id, st] : deltas) {
       for (auto& [k, v] : st.values) {
-        v.value = std::to_string(id.lo()) + "/" + std::to_string(st.generation) + "/" + k + "/" +
-                  std::to_string(v.version);
+        v.value = std::to_string(id.lo()) + "/" + st.generation.to_string() + "/" + k + "/" +
+                  v.version.to_string();
       }
     }
     ClusterState a, b;
@@ -115,9 +115,9 @@ TEST(ClusterStateTest, DeltaSinceGivesNewerValuesOrAllForAnOlderGeneration) {
   ClusterState s;
   NodeId n(0, 9);
   s.merge(n, entry(3, {{"a", "1", 1}, {"b", "2", 2}, {"c", "3", 3}}));
-  EXPECT_EQ(s.delta_since(n, 3, 1)->values.size(), 2u);
-  EXPECT_EQ(s.delta_since(n, 2, 3)->values.size(), 3u);
-  EXPECT_FALSE(s.delta_since(NodeId(0, 1), 0, 0));
+  EXPECT_EQ(s.delta_since(n, Generation{3}, Version{1})->values.size(), 2u);
+  EXPECT_EQ(s.delta_since(n, Generation{2}, Version{3})->values.size(), 3u);
+  EXPECT_FALSE(s.delta_since(NodeId(0, 1), Generation{}, Version{}));
 }
 
 }  // namespace

@@ -43,19 +43,19 @@ void pack_id(Packer& pk, const NodeId& id) {
 void pack_digest(Packer& pk, const Digest& d) {
   pk.pack_array(4);
   pack_id(pk, d.id);
-  pk.pack_uint64(d.generation);
-  pk.pack_uint64(d.max_version);
+  pk.pack_uint64(d.generation.value());
+  pk.pack_uint64(d.max_version.value());
 }
 void pack_delta(Packer& pk, const NodeDelta& d) {
   pk.pack_array(4);
   pack_id(pk, d.id);
-  pk.pack_uint64(d.state.generation);
+  pk.pack_uint64(d.state.generation.value());
   pk.pack_array(static_cast<uint32_t>(d.state.values.size()));
   for (const auto& [k, v] : d.state.values) {
     pk.pack_array(3);
     pack_str(pk, k);
     pack_str(pk, v.value);
-    pk.pack_uint64(v.version);
+    pk.pack_uint64(v.version.value());
   }
 }
 template <class T, class F>
@@ -91,12 +91,12 @@ struct BodyPacker {
   void operator()(const Ping& m) { seq_and_node(m.seq, m.target, m.target_generation, true); }
   void operator()(const PingAck& m) { seq_and_node(m.seq, m.about, m.about_generation, version >= 2); }
   // [seq], or [seq, id hi, id lo, generation] with the node it names.
-  void seq_and_node(uint64_t seq, const NodeId& node, uint64_t generation, bool with_node) {
+  void seq_and_node(uint64_t seq, const NodeId& node, Generation generation, bool with_node) {
     pk.pack_array(with_node ? 4 : 1);
     pk.pack_uint64(seq);
     if (!with_node) return;
     pack_id(pk, node);
-    pk.pack_uint64(generation);
+    pk.pack_uint64(generation.value());
   }
   void operator()(const PingReq& m) {
     pk.pack_array(4);
@@ -240,24 +240,24 @@ class Reader {
 
   Digest digest() {
     const uint32_t extra = record(4);
-    Digest d{id(), 0, 0};
-    d.generation = u64();
-    d.max_version = u64();
+    Digest d{id(), {}, {}};
+    d.generation = Generation{u64()};
+    d.max_version = Version{u64()};
     end_record(extra);
     return d;
   }
   NodeDelta delta() {
     const uint32_t extra = record(4);
     NodeDelta d{id(), {}};
-    d.state.generation = u64();
+    d.state.generation = Generation{u64()};
     const uint32_t n = list(kMaxKeysPerEntry);
     ++depth_;
     d.state.values.reserve(std::min(n, kReserveUpFront));
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t kv_extra = record(3);
       std::string key = str(kMaxKeyBytes);
-      VersionedValue v{str(), 0};
-      v.version = u64();
+      VersionedValue v{str(), {}};
+      v.version = Version{u64()};
       end_record(kv_extra);
       d.state.max_version = std::max(d.state.max_version, v.version);
       d.state.values.emplace_back(std::move(key), std::move(v));
@@ -270,9 +270,9 @@ class Reader {
   }
   LivenessRecord liveness() {
     const uint32_t extra = record(5);
-    LivenessRecord r{id(), 0, 0, Liveness::kUp};
-    r.generation = u64();
-    r.incarnation = u64();
+    LivenessRecord r{id(), {}, {}, Liveness::kUp};
+    r.generation = Generation{u64()};
+    r.incarnation = Incarnation{u64()};
     const uint64_t st = u64();
     if (st > 2) throw Malformed{};
     r.state = static_cast<Liveness>(st);
@@ -340,6 +340,8 @@ KeyOpAck read_key_op_ack(Reader& r, uint32_t& extra) {
   return m;
 }
 
+// Long on purpose: one case per wire tag, in tag order, each a few lines — it reads as the table
+// of body formats (docs/wire.md) and stays beside the tag list it must cover.
 Body read_body(uint64_t type, Reader& r) {
   namespace t = wire_tag;
   auto bucket = [&] {
@@ -351,12 +353,12 @@ Body read_body(uint64_t type, Reader& r) {
   auto digest = [&] { return r.digest(); };
   auto delta = [&] { return r.delta(); };
   // [seq] (version 1) or [seq, id hi, id lo, generation] (version 2); returns the fields left.
-  auto seq_and_node = [&](uint64_t& seq, NodeId& node, uint64_t& generation) {
+  auto seq_and_node = [&](uint64_t& seq, NodeId& node, Generation& generation) {
     uint32_t more = r.record(1);
     seq = r.u64();
     if (more >= 3) {
       node = r.id();
-      generation = r.u64();
+      generation = Generation{r.u64()};
       more -= 3;
     }
     return more;
@@ -444,15 +446,15 @@ std::string encode(const Message& msg, const CodecOptions& opts, uint32_t versio
   pack_str(pk, opts.cluster_name);
   pk.pack_uint32(wire_tag_of(msg.body));
   pack_id(pk, msg.from);
-  pack_id(pk, msg.cluster_id);
+  pack_id(pk, msg.cluster_id.uuid());
   pack_str(pk, msg.replication);
   pack_str(pk, msg.from_address);
   std::visit(BodyPacker{pk, version}, msg.body);
   pack_list(pk, msg.liveness, [](Packer& p, const LivenessRecord& r) {
     p.pack_array(5);
     pack_id(p, r.node);
-    p.pack_uint64(r.generation);
-    p.pack_uint64(r.incarnation);
+    p.pack_uint64(r.generation.value());
+    p.pack_uint64(r.incarnation.value());
     p.pack_uint8(static_cast<uint8_t>(r.state));
   });
   // A trailing field every version reads or skips: what the sender speaks.
@@ -497,7 +499,7 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     Message m;
     const uint64_t type = in.u64();
     m.from = in.id();
-    m.cluster_id = in.id();
+    m.cluster_id = ClusterId(in.id());
     m.replication = in.str();
     m.from_address = in.str();
     m.body = read_body(type, in);

@@ -16,11 +16,11 @@ namespace {
 Message sample(Body body) {
   Message m;
   m.from = NodeId(0x1234, 0x5678);
-  m.cluster_id = NodeId(7, 8);
+  m.cluster_id = ClusterId(NodeId(7, 8));
   m.replication = "simple:3";
   m.from_address = "127.0.0.1:7000";
   m.body = std::move(body);
-  m.liveness = {{NodeId(1, 1), 5, 2, Liveness::kSuspect}};
+  m.liveness = {{NodeId(1, 1), Generation{5}, Incarnation{2}, Liveness::kSuspect}};
   return m;
 }
 
@@ -76,16 +76,16 @@ class Bytes {
 
 std::vector<Body> every_body() {
   NodeState st;
-  st.generation = 9;
-  st.values = {{"status", {"NORMAL", 3}}, {"tokens", {"1,2,3", 4}}};
-  st.max_version = 4;
+  st.generation = Generation{9};
+  st.values = {{"status", {"NORMAL", Version{3}}}, {"tokens", {"1,2,3", Version{4}}}};
+  st.max_version = Version{4};
   return {Syn{42, 7},
           SynReply{{1, 2, 3}},
-          Digests{{0, 5}, {{NodeId(1, 2), 3, 4}}},
-          Ack{{{NodeId(3, 4), st}}, {{NodeId(5, 6), 7, 8}}},
+          Digests{{0, 5}, {{NodeId(1, 2), Generation{3}, Version{4}}}},
+          Ack{{{NodeId(3, 4), st}}, {{NodeId(5, 6), Generation{7}, Version{8}}}},
           Ack2{{{NodeId(3, 4), st}}},
           Ping{11},
-          PingAck{12, NodeId(4, 4), 9},
+          PingAck{12, NodeId(4, 4), Generation{9}},
           PingReq{13, NodeId(9, 9), "[::1]:7001"},
           Rumor{},
           KeyOp{14, KeyOpKind::kInstall, std::string(32, '\x07'), ""},
@@ -146,7 +146,7 @@ TEST(CodecTest, ThePreviousWireVersionIsReadAndWritten) {
   CodecOptions ours;
   CodecOptions older;
   older.newest_version = kMinWireVersion;  // stands in for the previous build
-  const Message targeted = sample(Ping{3, NodeId(4, 5), 6});
+  const Message targeted = sample(Ping{3, NodeId(4, 5), Generation{6}});
 
   // Ours at the old version: an old reader takes it, target included (version-1 builds already
   // wrote and read it as trailing fields).
@@ -155,13 +155,13 @@ TEST(CodecTest, ThePreviousWireVersionIsReadAndWritten) {
   ASSERT_EQ(r.error, DecodeError::kNone);
   EXPECT_EQ(r.version, kMinWireVersion);
   EXPECT_EQ(r.sender_newest, kMinWireVersion) << "clamped to what the reader speaks";
-  EXPECT_EQ(std::get<Ping>(r.message->body), (Ping{3, NodeId(4, 5), 6}));
+  EXPECT_EQ(std::get<Ping>(r.message->body), (Ping{3, NodeId(4, 5), Generation{6}}));
   EXPECT_EQ(decode(down, ours).sender_newest, kWireVersion) << "the frame says what its sender speaks";
   // Ours at our version: the old reader refuses it (as it would refuse any newer frame).
   EXPECT_EQ(decode(encode(targeted, ours), older).error, DecodeError::kWrongVersion);
-  const DecodeResult ack = decode(encode(sample(PingAck{4, NodeId(5, 6), 7}), ours, kMinWireVersion), ours);
+  const DecodeResult ack = decode(encode(sample(PingAck{4, NodeId(5, 6), Generation{7}}), ours, kMinWireVersion), ours);
   ASSERT_EQ(ack.error, DecodeError::kNone);
-  EXPECT_EQ(std::get<PingAck>(ack.message->body), (PingAck{4, NodeId(), 0})) << "version 1 names nobody";
+  EXPECT_EQ(std::get<PingAck>(ack.message->body), (PingAck{4, NodeId(), Generation{}})) << "version 1 names nobody";
   // Theirs: read by us, and we learn they speak only the old version.
   r = decode(encode(targeted, older), ours);
   ASSERT_EQ(r.error, DecodeError::kNone);
@@ -218,7 +218,7 @@ TEST(CodecTest, RefusesOversizedAndWrongCluster) {
   CodecOptions opts;
   opts.max_frame = 64;
   Ack big;
-  for (int i = 0; i < 50; ++i) big.requests.push_back({NodeId(i, i), 1, 1});
+  for (int i = 0; i < 50; ++i) big.requests.push_back({NodeId(i, i), Generation{1}, Version{1}});
   CodecOptions wide;
   EXPECT_EQ(decode(encode(sample(big), wide), opts).error, DecodeError::kOversized);
 
@@ -355,14 +355,14 @@ TEST(CodecTest, TheLargestAcceptedFrameDecodesInBoundedMemory) {
 // `key_bytes` and the first value is `value_bytes` long.
 Message with_values(size_t keys, size_t key_bytes, size_t value_bytes) {
   NodeState st;
-  st.generation = 1;
+  st.generation = Generation{1};
   for (size_t i = 0; i < keys; ++i) {
     std::string key = std::to_string(10000 + i);
     key = "x." + key.substr(1);
     if (i == 0) key.resize(key_bytes, 'k');
-    st.values.push_back({key, {std::string(i == 0 ? value_bytes : 1, 'v'), i}});
+    st.values.push_back({key, {std::string(i == 0 ? value_bytes : 1, 'v'), Version{i}}});
   }
-  st.max_version = keys - 1;
+  st.max_version = Version{keys - 1};
   return sample(Ack2{{{NodeId(1, 2), st}}});
 }
 
@@ -384,7 +384,7 @@ TEST(CodecTest, CapsAdmitTheLargestLegitimateMessagesAndNothingLarger) {
   EXPECT_EQ(decode_node_state(encode_node_state(entry)), entry);
 
   Message rumors = sample(Rumor{});
-  rumors.liveness.assign(kMaxLivenessRecords, {NodeId(1, 1), 5, 2, Liveness::kSuspect});
+  rumors.liveness.assign(kMaxLivenessRecords, {NodeId(1, 1), Generation{5}, Incarnation{2}, Liveness::kSuspect});
   EXPECT_EQ(error_of(rumors), DecodeError::kNone);
   rumors.liveness.push_back(rumors.liveness.back());
   EXPECT_EQ(error_of(rumors), DecodeError::kMalformed);
@@ -399,10 +399,10 @@ TEST(CodecTest, CapsAdmitTheLargestLegitimateMessagesAndNothingLarger) {
   EXPECT_EQ(error_of(sample(digests)), DecodeError::kMalformed);
 
   Ack requests;
-  for (uint32_t i = 0; i < kMaxListEntries; ++i) requests.requests.push_back({NodeId(i, i), 1, 1});
+  for (uint32_t i = 0; i < kMaxListEntries; ++i) requests.requests.push_back({NodeId(i, i), Generation{1}, Version{1}});
   ASSERT_LE(encode(sample(requests), opts).size(), kDefaultMaxFrame);
   EXPECT_EQ(error_of(sample(requests)), DecodeError::kNone);
-  requests.requests.push_back({NodeId(1, 1), 1, 1});
+  requests.requests.push_back({NodeId(1, 1), Generation{1}, Version{1}});
   EXPECT_EQ(error_of(sample(requests)), DecodeError::kMalformed);
 }
 

@@ -21,16 +21,9 @@ constexpr Millis kLeftSeenAtNextTick = -2;
 constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kDc, keys::kRack,
                                           keys::kStamp, keys::kChange, keys::kMovingTo, keys::kEpoch};
 
-// A claim stamp, strictly: nullopt unless the whole value is a decimal number.
-std::optional<uint64_t> parse_stamp_strict(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
 // A malformed stamp loses every conflict (it cannot come from a well-behaved node).
 uint64_t parse_stamp(const VersionedValue* v) {
-  return v ? parse_stamp_strict(v->value).value_or(UINT64_MAX) : 0;
+  return v ? decode_stamp(v->value).value_or(UINT64_MAX) : 0;
 }
 
 // A malformed token list counts as no tokens (it cannot come from a well-behaved node).
@@ -56,10 +49,10 @@ GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
 
 uint64_t GossipEngine::ring_hash(const NodeId& id, const NodeState* st) {
   if (!st) return 0;
-  uint64_t h = mix64(id.hi() ^ mix64(id.lo() ^ mix64(st->generation)));
+  uint64_t h = mix64(id.hi() ^ mix64(id.lo() ^ mix64(st->generation.value())));
   for (std::string_view key : kRingKeys) {
     const VersionedValue* v = st->get(key);
-    h = mix64(h ^ (v ? v->version + 1 : 0));
+    h = mix64(h ^ (v ? v->version.value() + 1 : 0));
   }
   return h;
 }
@@ -106,17 +99,17 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     }
     return true;
   }
-  if (st.max_version >= (1ull << 62)) {  // no run writes that many values: forged or corrupt
+  if (st.max_version.value() >= (1ull << 62)) {  // no run writes that many values: forged or corrupt
     ++stats_.rejected_malformed;
     return false;
   }
   const uint64_t wall = wall_ms(now);
-  if (config_.max_generation_ahead_s != 0 && st.generation > wall / 1000 + config_.max_generation_ahead_s) {
+  if (config_.max_generation_ahead_s != 0 && st.generation.value() > wall / 1000 + config_.max_generation_ahead_s) {
     ++stats_.rejected_generation;
     return false;
   }
   if (const VersionedValue* stamp = st.get(keys::kStamp)) {
-    const auto value = parse_stamp_strict(stamp->value);
+    const auto value = decode_stamp(stamp->value);
     if (!value) {
       ++stats_.rejected_malformed;
       return false;
@@ -132,6 +125,11 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     ++stats_.rejected_malformed;
     return false;
   }
+  return within_bounds(delta, known);
+}
+
+bool GossipEngine::within_bounds(const NodeDelta& delta, const NodeState* known) {
+  const NodeState& st = delta.state;
   if (!known && state_.size() - tombstones_ >= config_.max_members) {
     ++stats_.rejected_bounds;
     return false;
@@ -183,7 +181,7 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   if (new_member || ring_input_ != ring_before) hurry(now);
   const NodeState* after = state_.find(delta.id);
   liveness_.on_generation(delta.id, after->generation, now);
-  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(parse_stamp_strict(stamp->value).value_or(0));
+  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(0));
   if (const VersionedValue* status = after->get(keys::kStatus);
       status && !after->is_tombstone() && status->value == to_string(NodeStatus::kLeft)) {
     Millis& since = left_seen_[delta.id];
@@ -191,13 +189,13 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   }
 }
 
-bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
+bool GossipEngine::peer_holds_own(Generation generation, Version version) {
   if (generation == kTombstoneGeneration) return false;  // a removal: merge handles it
   if (generation == config_.generation) {
     const NodeState* own = state_.find(config_.id);
     // A run writes far fewer than 2^32 values; a claim beyond that is forged or corrupt, and
     // re-authoring above it would run the version counter to its end.
-    if (own && version > own->max_version && version - own->max_version < (1ull << 32)) {
+    if (own && version > own->max_version && version.value() - own->max_version.value() < (1ull << 32)) {
       // Versions of this generation were issued before, by a run this node does not remember (a
       // data dir copied from an earlier moment, or a generation reused): re-author every value
       // above them, so no (generation, version) pair names two values.
@@ -205,8 +203,8 @@ bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
       local_version_ = std::max(local_version_, version);
       const auto values = own->values;
       for (const auto& [key, v] : values) set_local(key, v.value);
-      note("peers hold versions of this node's entry up to " + std::to_string(version) +
-           " in its own generation " + std::to_string(generation) + " (its data dir is older than its last run); "
+      note("peers hold versions of this node's entry up to " + version.to_string() +
+           " in its own generation " + generation.to_string() + " (its data dir is older than its last run); "
            "re-published its values above them");
     }
     return false;
@@ -215,8 +213,8 @@ bool GossipEngine::peer_holds_own(uint64_t generation, uint64_t version) {
     ++stats_.newer_generation_seen;
     if (generation > newer_generation_noted_) {
       newer_generation_noted_ = generation;
-      note("peers know this node at generation " + std::to_string(generation) + ", above this run's " +
-           std::to_string(config_.generation) + ": they ignore this run (another process runs with this node's id, "
+      note("peers know this node at generation " + generation.to_string() + ", above this run's " +
+           config_.generation.to_string() + ": they ignore this run (another process runs with this node's id, "
            "or --reset-generation went below a generation they accepted)");
     }
     return false;
@@ -230,7 +228,7 @@ void GossipEngine::fetch_own_copy(const std::string& address, const NodeId* peer
   d.buckets.push_back(ClusterState::bucket_of(config_.id));
   d.digests = state_.digests_in(d.buckets);
   for (Digest& g : d.digests) {
-    if (g.id == config_.id) g = Digest{config_.id, 0, 0};
+    if (g.id == config_.id) g = Digest{config_.id, {}, {}};
   }
   out.push_back({address, make(std::move(d), peer)});
 }
@@ -243,7 +241,7 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   // ours — never a step back from what peers saw. A copy no newer in ring changes is left alone
   // (this run may already have moved on); with no epochs at all (an older build's record) the
   // restored claim is re-stamped unless the copy is an established claim to adopt.
-  const std::pair<uint64_t, uint64_t> was = newest_own_copy_;
+  const std::pair<Generation, Version> was = newest_own_copy_;
   newest_own_copy_ = {copy.generation, copy.max_version};
   ++stats_.data_dir_behind;
   const NodeState* own = state_.find(config_.id);
@@ -253,7 +251,7 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   const VersionedValue* stamp = copy.get(keys::kStamp);
   const auto copy_status = status ? parse_node_status(status->value) : std::nullopt;
   const bool claim = copy_status && *copy_status != NodeStatus::kJoining && tokens && parse_token_list(tokens->value) &&
-                     stamp && parse_stamp_strict(stamp->value);
+                     stamp && decode_stamp(stamp->value);
   std::string what;
   if (claim && (copy_epoch > own_epoch || (copy_epoch == 0 && own_epoch == 0))) {
     for (std::string_view key : {keys::kTokens, keys::kStamp, keys::kMovingTo, keys::kChange, keys::kStatus}) {
@@ -273,9 +271,9 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   } else {
     what = own_status() == NodeStatus::kJoining ? "it is joining afresh" : "nothing to take from it";
   }
-  note("this node's data dir is behind what peers know of it (generation " + std::to_string(was.first) +
-       " version " + std::to_string(was.second) + " on disk, generation " + std::to_string(copy.generation) +
-       " version " + std::to_string(copy.max_version) + " in the cluster): restored from a backup or copied; " + what);
+  note("this node's data dir is behind what peers know of it (generation " + was.first.to_string() +
+       " version " + was.second.to_string() + " on disk, generation " + copy.generation.to_string() +
+       " version " + copy.max_version.to_string() + " in the cluster): restored from a backup or copied; " + what);
 }
 
 void GossipEngine::hurry(Millis now) {
@@ -327,7 +325,7 @@ void GossipEngine::start(Millis now) {
   }
   // A joiner that stopped before its claim was agreed on claims again (a fresh claim).
   if (join_.founder() && config_.cluster_id.is_nil()) {
-    config_.cluster_id = NodeId::from_random_bits(rng_.next(), rng_.next());
+    config_.cluster_id = ClusterId(NodeId::from_random_bits(rng_.next(), rng_.next()));
   }
   set_local(keys::kDc, config_.join.dc);
   set_local(keys::kRack, config_.join.rack);
@@ -526,7 +524,7 @@ void GossipEngine::write_tombstone(const NodeId& id) {
   ++ownership_writes_;
   NodeState tomb;
   tomb.generation = kTombstoneGeneration;
-  tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), 2}});
+  tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), Version{2}}});
   merge({id, std::move(tomb)}, last_tick_);
   ++stats_.tombstones_written;
 }
@@ -787,64 +785,6 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   return out;
 }
 
-std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
-                                              std::optional<ChangeRecord>* on_behalf) {
-  const VersionedValue* status = st.get(keys::kStatus);
-  if (!status) return std::nullopt;
-  auto parsed = parse_node_status(status->value);
-  if (!parsed) return std::nullopt;
-  NodeDescription d;
-  d.id = id;
-  d.status = st.is_tombstone() ? NodeStatus::kRemoved : *parsed;
-  if (auto* t = st.get(keys::kTokens)) d.tokens = parse_tokens(t->value);
-  if (auto* t = st.get(keys::kMovingTo)) d.pending_tokens = parse_tokens(t->value);
-  // A joiner routes as announce (as before it) until its join change moves it on: its claim
-  // stage, and a join waiting for another change to end, add nothing to anyone's reads or writes
-  // (two changes routing past announce at once could leave a reader's owner unwritten).
-  if (d.status == NodeStatus::kJoining) d.phase = ChangePhase::kAnnounce;
-  if (auto* v = st.get(keys::kChange); v && !st.is_tombstone()) {
-    if (auto c = ChangeRecord::parse(v->value); c && in_flight(c->step)) {
-      if (!c->on_behalf() || c->kind == ChangeKind::kReplace) d.phase = phase_of(c->step);
-      if (c->on_behalf() && on_behalf) *on_behalf = std::move(c);
-    }
-  }
-  if (auto* v = st.get(keys::kDc)) d.dc = v->value;
-  if (auto* v = st.get(keys::kRack)) d.rack = v->value;
-  if (auto* v = st.get(keys::kStamp)) d.stamp = HlcStamp{parse_stamp(v)};
-  return d;
-}
-
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<std::pair<NodeId, ChangeRecord>> changes) {
-  std::sort(changes.begin(), changes.end(),
-            [](const auto& a, const auto& b) { return a.second.precedes(b.second); });
-  std::vector<NodeId> applied;
-  auto find = [&](const NodeId& id) -> NodeDescription* {
-    for (NodeDescription& d : nodes) {
-      if (d.id == id) return &d;
-    }
-    return nullptr;
-  };
-  for (const auto& [coordinator, c] : changes) {
-    if (std::find(applied.begin(), applied.end(), c.subject) != applied.end()) continue;
-    applied.push_back(c.subject);
-    NodeDescription* d = find(c.subject);
-    if (!d || d->status == NodeStatus::kLeft || d->status == NodeStatus::kRemoved) continue;
-    d->status = NodeStatus::kLeaving;  // its ranges go to their next owners, phase by phase
-    d->pending_tokens.clear();
-    d->phase = phase_of(c.step);
-    if (c.kind == ChangeKind::kReplace) {
-      if (NodeDescription* r = find(coordinator)) r->replaces = c.subject;  // takes over its tokens
-    }
-  }
-}
-
-uint64_t epoch_of(const NodeState& st) {
-  const VersionedValue* e = st.is_tombstone() ? nullptr : st.get(keys::kEpoch);
-  uint64_t n = 0;
-  if (e && std::from_chars(e->value.data(), e->value.data() + e->value.size(), n).ec == std::errc()) return n;
-  return 0;
-}
-
 uint64_t GossipEngine::ring_version() const {
   uint64_t v = 0;
   state_.for_each([&](const NodeId&, const NodeState& st) { v = std::max(v, epoch_of(st)); });
@@ -968,7 +908,7 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
   if (probe_ && probe_->target == id) {
     ++stats_.probes_failed;
     const NodeState* st = state_.find(id);
-    liveness_.suspect(id, st ? st->generation : 0, now);
+    liveness_.suspect(id, st ? st->generation : Generation{}, now);
     probe_.reset();
     start_check(now, out);  // the suspicion is checked at once: a refused check settles it
   } else if (liveness_.view(id) == PeerLiveness::kSuspect) {
@@ -994,7 +934,7 @@ std::vector<Envelope> GossipEngine::peer_refused(Millis now, const NodeId& id) {
 std::vector<Envelope> GossipEngine::announce_shutdown(Millis now) {
   std::vector<Envelope> out;
   LivenessRecord bye = liveness_.self_record();
-  bye.incarnation += 1;
+  bye.incarnation = bye.incarnation.next();
   bye.state = Liveness::kDown;
   for (size_t i = 0; i < state_.size(); ++i) {
     const NodeId& id = state_.id_at(i);
@@ -1031,7 +971,7 @@ void GossipEngine::collect_left(Millis now) {
     bump_epoch();  // its epoch leaves with its payload
     NodeState tomb;
     tomb.generation = kTombstoneGeneration;
-    tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kLeft)), 1}});
+    tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kLeft)), Version{1}}});
     merge({id, std::move(tomb)}, now);
     ++stats_.tombstones_written;
   }
@@ -1042,15 +982,16 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);
   }
-  if (key == keys::kStamp) observe_hlc(parse_stamp_strict(value).value_or(0));
+  if (key == keys::kStamp) observe_hlc(decode_stamp(value).value_or(0));
   NodeState delta;
   delta.generation = config_.generation;
-  delta.values.push_back({std::string(key), {std::move(value), ++local_version_}});
+  local_version_ = local_version_.next();
+  delta.values.push_back({std::string(key), {std::move(value), local_version_}});
   change_entry(config_.id, [&] { return state_.merge(config_.id, delta); });
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
-  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(parse_stamp_strict(stamp->value).value_or(0));
+  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(0));
   if (id == config_.id && st->is_tombstone()) removed_ = true;
   if (const VersionedValue* status = st->get(keys::kStatus);
       id != config_.id && !st->is_tombstone() && status && status->value == to_string(NodeStatus::kLeft)) {
@@ -1066,7 +1007,7 @@ void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
 
 Ping GossipEngine::ping_for(uint64_t seq, const NodeId& target) const {
   const NodeState* st = state_.find(target);
-  return Ping{seq, target, st ? st->generation : 0};
+  return Ping{seq, target, st ? st->generation : Generation{}};
 }
 
 Message GossipEngine::make(Body body, const NodeId* to) {
@@ -1159,7 +1100,7 @@ void GossipEngine::probe_step(Millis now, std::vector<Envelope>& out) {
     if (now >= probe_->sent_at + t.probe_interval) {
       ++stats_.probes_failed;
       const NodeState* st = state_.find(probe_->target);
-      liveness_.suspect(probe_->target, st ? st->generation : 0, now);
+      liveness_.suspect(probe_->target, st ? st->generation : Generation{}, now);
       probe_.reset();
     }
   }
@@ -1218,7 +1159,7 @@ void GossipEngine::push_fresh_rumors(std::vector<Envelope>& out) {
   // A refutation relayed by others goes as wide as the suspicion it answers: a member that got
   // the suspicion but misses the refutation marks a live node down.
   const bool wide = std::any_of(fresh.begin(), fresh.end(), [&](const LivenessRecord& r) {
-    return r.node == config_.id || r.state == Liveness::kSuspect || (r.state == Liveness::kUp && r.incarnation > 0);
+    return r.node == config_.id || r.state == Liveness::kSuspect || (r.state == Liveness::kUp && r.incarnation > Incarnation{});
   });
   for (auto& [id, address] : random_live_peers(config_.fanout * (wide ? 2 : 1), nullptr)) {
     out.push_back({address, make(Rumor{}, &id)});
@@ -1294,7 +1235,7 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
       }
       if (st->generation > r.generation) continue;
     }
-    const uint64_t before = liveness_.self_record().incarnation;
+    const Incarnation before = liveness_.self_record().incarnation;
     liveness_.apply(r, msg.from, now);
     if (liveness_.self_record().incarnation != before) ++stats_.refutations;
   }
@@ -1357,139 +1298,22 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   }
   if (state_.find(msg.from)) liveness_.heard(msg.from);  // unknown ids create no record
   apply_rumors(msg, now, out);
-  const std::string& reply_to = msg.from_address;
-  const NodeId* peer = &msg.from;
   if (auto* ping = std::get_if<Ping>(&msg.body)) {
-    if (!ping->target.is_nil() && ping->target != config_.id) {
-      // Meant for another node that used to listen here: silence, so the prober's probe of that
-      // node fails as it should.
-      ++stats_.misdirected_probes;
-    } else {
-      out.push_back({reply_to, make(PingAck{ping->seq, config_.id, config_.generation}, peer)});
-      // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
-      // At most once a second, and only to the address the prober gossips (no amplification
-      // toward an address a frame merely claims).
-      if (!ping->target.is_nil() && (last_fetch_ < 0 || now - last_fetch_ >= 1000) && address_of(msg.from) == reply_to &&
-          peer_holds_own(ping->target_generation, 0)) {
-        last_fetch_ = now;
-        fetch_own_copy(reply_to, peer, out);
-      }
-    }
+    on_ping(now, msg, *ping, out);
   } else if (auto* pack = std::get_if<PingAck>(&msg.body)) {
-    // An answer about another node than the one probed (nil: a version-1 peer) proves nothing.
-    auto answers = [&](const NodeId& target) { return pack->about.is_nil() || pack->about == target; };
-    if (probe_ && probe_->seq == pack->seq) {
-      if (!answers(probe_->target)) {
-        ++stats_.misdirected_probes;
-      } else {
-        if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
-        probe_.reset();  // answered, directly or through a helper
-      }
-    } else if (check_ && check_->seq == pack->seq) {
-      if (answers(check_->target)) {
-        check_.reset();
-      } else {
-        ++stats_.misdirected_probes;
-      }
-    } else if (auto it = relays_.find(pack->seq); it != relays_.end()) {
-      if (answers(it->second.target)) {
-        out.push_back({it->second.requester, make(PingAck{it->second.requester_seq, pack->about, pack->about_generation})});
-        relays_.erase(it);
-      } else {
-        ++stats_.misdirected_probes;
-      }
-    }
+    on_ping_ack(now, msg, *pack, out);
   } else if (auto* req = std::get_if<PingReq>(&msg.body)) {
-    // Probes on someone's behalf go only to members this node knows, at the address it knows:
-    // a PingReq cannot aim this node at an arbitrary address.
-    const NodeState* target = state_.find(req->target);
-    const std::string address = address_of(req->target);
-    if (!target || target->is_tombstone() || address.empty() || req->target == config_.id) {
-      ++stats_.rejected_unknown;
-    } else {
-      const uint64_t seq = next_seq_++;
-      relays_[seq] = Relay{reply_to, req->seq, now + config_.liveness.probe_interval, req->target};
-      out.push_back({address, make(ping_for(seq, req->target), &req->target)});
-    }
+    on_ping_req(now, msg, *req, out);
   } else if (std::holds_alternative<Rumor>(msg.body)) {
     // Its rumors were applied above; fresh ones are pushed on below.
   } else if (auto* syn = std::get_if<Syn>(&msg.body)) {
-    if (syn->down_digest != liveness_.down_digest()) {
-      // We disagree on who is down: send ours; whichever side holds older records gets newer
-      // ones back (see apply_rumors).
-      Message m = make(Rumor{}, peer);
-      // Successive exchanges cover every down record, kMaxLivenessSync at a time.
-      for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync, catchup_offset_)) m.liveness.push_back(r);
-      catchup_offset_ += kMaxLivenessSync;
-      out.push_back({reply_to, std::move(m)});
-    }
-    if (syn->summary == state_.summary()) {
-      ++stats_.summaries_equal;
-    } else {
-      SynReply r;
-      r.buckets.assign(state_.buckets().begin(), state_.buckets().end());
-      out.push_back({reply_to, make(std::move(r), peer)});
-    }
+    on_syn(msg, *syn, out);
   } else if (auto* rep = std::get_if<SynReply>(&msg.body)) {
-    Digests d;
-    for (uint32_t b = 0; b < ClusterState::kBuckets; ++b) {
-      if (b >= rep->buckets.size() || rep->buckets[b] != state_.buckets()[b]) d.buckets.push_back(b);
-    }
-    if (!d.buckets.empty()) {
-      d.digests = state_.digests_in(d.buckets);
-      out.push_back({reply_to, make(std::move(d), peer)});
-    }
+    on_syn_reply(msg, *rep, out);
   } else if (auto* dg = std::get_if<Digests>(&msg.body)) {
-    Ack ack;
-    std::vector<Digest> send;
-    // Theirs vs mine, both sorted by id.
-    std::vector<Digest> mine = state_.digests_in(dg->buckets);
-    size_t i = 0, j = 0;
-    while (i < dg->digests.size() || j < mine.size()) {
-      if (j == mine.size() || (i < dg->digests.size() && dg->digests[i].id < mine[j].id)) {
-        const Digest& t = dg->digests[i++];
-        ack.requests.push_back({t.id, 0, 0});  // unknown to me: ask for everything
-      } else if (i == dg->digests.size() || mine[j].id < dg->digests[i].id) {
-        send.push_back({mine[j++].id, 0, 0});  // unknown to them
-      } else {
-        const Digest& t = dg->digests[i++];
-        const Digest& m = mine[j++];
-        if (t.id == config_.id) {
-          if (peer_holds_own(t.generation, t.max_version)) {
-            ack.requests.push_back({t.id, 0, 0});  // their whole copy; ours waits until we took it
-            continue;
-          }
-          const NodeState* own = state_.find(config_.id);  // re-authored above theirs, maybe
-          if (own && std::pair{own->generation, own->max_version} > std::pair{t.generation, t.max_version}) {
-            send.push_back(t);
-          }
-          continue;
-        }
-        if (t.generation > m.generation || (t.generation == m.generation && t.max_version > m.max_version)) {
-          ack.requests.push_back(m);
-        } else if (m.generation > t.generation || m.max_version > t.max_version) {
-          send.push_back(t);
-        }
-      }
-    }
-    ack.deltas = deltas_for(send);
-    if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
+    on_digests(msg, *dg, out);
   } else if (auto* ack = std::get_if<Ack>(&msg.body)) {
-    for (const NodeDelta& d : ack->deltas) merge(d, now);
-    if (!ack->requests.empty()) {
-      std::vector<Digest> wanted;
-      bool fetch = false;
-      for (const Digest& r : ack->requests) {
-        if (r.id == config_.id && peer_holds_own(r.generation, r.max_version)) {
-          fetch = true;  // their copy of us first; ours goes out once we took it
-        } else {
-          wanted.push_back(r);
-        }
-      }
-      Ack2 a2{deltas_for(wanted)};
-      if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
-      if (fetch) fetch_own_copy(reply_to, peer, out);
-    }
+    on_ack(now, msg, *ack, out);
   } else if (auto* a2 = std::get_if<Ack2>(&msg.body)) {
     for (const NodeDelta& d : a2->deltas) merge(d, now);
   }
@@ -1497,6 +1321,160 @@ std::vector<Envelope> GossipEngine::on_message(Millis now, const Message& msg) {
   push_fresh_rumors(out);
   if (removed_) out.clear();  // learned just now: not another word
   return out;
+}
+
+void GossipEngine::on_ping(Millis now, const Message& msg, const Ping& ping, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  if (!ping.target.is_nil() && ping.target != config_.id) {
+    // Meant for another node that used to listen here: silence, so the prober's probe of that
+    // node fails as it should.
+    ++stats_.misdirected_probes;
+  } else {
+    out.push_back({reply_to, make(PingAck{ping.seq, config_.id, config_.generation}, peer)});
+    // A prober that still knows an earlier run of ours newer than our data dir holds its copy.
+    // At most once a second, and only to the address the prober gossips (no amplification
+    // toward an address a frame merely claims).
+    if (!ping.target.is_nil() && (last_fetch_ < 0 || now - last_fetch_ >= 1000) && address_of(msg.from) == reply_to &&
+        peer_holds_own(ping.target_generation, Version{})) {
+      last_fetch_ = now;
+      fetch_own_copy(reply_to, peer, out);
+    }
+  }
+}
+
+void GossipEngine::on_ping_ack(Millis now, const Message& msg, const PingAck& pack, std::vector<Envelope>& out) {
+  // An answer about another node than the one probed (nil: a version-1 peer) proves nothing.
+  auto answers = [&](const NodeId& target) { return pack.about.is_nil() || pack.about == target; };
+  if (probe_ && probe_->seq == pack.seq) {
+    if (!answers(probe_->target)) {
+      ++stats_.misdirected_probes;
+    } else {
+      if (msg.from == probe_->target) stats_.probe_rtt.add(now - probe_->sent_at);  // direct answers only
+      probe_.reset();  // answered, directly or through a helper
+    }
+  } else if (check_ && check_->seq == pack.seq) {
+    if (answers(check_->target)) {
+      check_.reset();
+    } else {
+      ++stats_.misdirected_probes;
+    }
+  } else if (auto it = relays_.find(pack.seq); it != relays_.end()) {
+    if (answers(it->second.target)) {
+      out.push_back({it->second.requester, make(PingAck{it->second.requester_seq, pack.about, pack.about_generation})});
+      relays_.erase(it);
+    } else {
+      ++stats_.misdirected_probes;
+    }
+  }
+}
+
+void GossipEngine::on_ping_req(Millis now, const Message& msg, const PingReq& req, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  // Probes on someone's behalf go only to members this node knows, at the address it knows:
+  // a PingReq cannot aim this node at an arbitrary address.
+  const NodeState* target = state_.find(req.target);
+  const std::string address = address_of(req.target);
+  if (!target || target->is_tombstone() || address.empty() || req.target == config_.id) {
+    ++stats_.rejected_unknown;
+  } else {
+    const uint64_t seq = next_seq_++;
+    relays_[seq] = Relay{reply_to, req.seq, now + config_.liveness.probe_interval, req.target};
+    out.push_back({address, make(ping_for(seq, req.target), &req.target)});
+  }
+}
+
+void GossipEngine::on_syn(const Message& msg, const Syn& syn, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  if (syn.down_digest != liveness_.down_digest()) {
+    // We disagree on who is down: send ours; whichever side holds older records gets newer
+    // ones back (see apply_rumors).
+    Message m = make(Rumor{}, peer);
+    // Successive exchanges cover every down record, kMaxLivenessSync at a time.
+    for (const LivenessRecord& r : liveness_.down_records(kMaxLivenessSync, catchup_offset_)) m.liveness.push_back(r);
+    catchup_offset_ += kMaxLivenessSync;
+    out.push_back({reply_to, std::move(m)});
+  }
+  if (syn.summary == state_.summary()) {
+    ++stats_.summaries_equal;
+  } else {
+    SynReply r;
+    r.buckets.assign(state_.buckets().begin(), state_.buckets().end());
+    out.push_back({reply_to, make(std::move(r), peer)});
+  }
+}
+
+void GossipEngine::on_syn_reply(const Message& msg, const SynReply& rep, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  Digests d;
+  for (uint32_t b = 0; b < ClusterState::kBuckets; ++b) {
+    if (b >= rep.buckets.size() || rep.buckets[b] != state_.buckets()[b]) d.buckets.push_back(b);
+  }
+  if (!d.buckets.empty()) {
+    d.digests = state_.digests_in(d.buckets);
+    out.push_back({reply_to, make(std::move(d), peer)});
+  }
+}
+
+void GossipEngine::on_digests(const Message& msg, const Digests& dg, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  Ack ack;
+  std::vector<Digest> send;
+  // Theirs vs mine, both sorted by id.
+  std::vector<Digest> mine = state_.digests_in(dg.buckets);
+  size_t i = 0, j = 0;
+  while (i < dg.digests.size() || j < mine.size()) {
+    if (j == mine.size() || (i < dg.digests.size() && dg.digests[i].id < mine[j].id)) {
+      const Digest& t = dg.digests[i++];
+      ack.requests.push_back({t.id, {}, {}});  // unknown to me: ask for everything
+    } else if (i == dg.digests.size() || mine[j].id < dg.digests[i].id) {
+      send.push_back({mine[j++].id, {}, {}});  // unknown to them
+    } else {
+      const Digest& t = dg.digests[i++];
+      const Digest& m = mine[j++];
+      if (t.id == config_.id) {
+        if (peer_holds_own(t.generation, t.max_version)) {
+          ack.requests.push_back({t.id, {}, {}});  // their whole copy; ours waits until we took it
+          continue;
+        }
+        const NodeState* own = state_.find(config_.id);  // re-authored above theirs, maybe
+        if (own && std::pair{own->generation, own->max_version} > std::pair{t.generation, t.max_version}) {
+          send.push_back(t);
+        }
+        continue;
+      }
+      if (t.generation > m.generation || (t.generation == m.generation && t.max_version > m.max_version)) {
+        ack.requests.push_back(m);
+      } else if (m.generation > t.generation || m.max_version > t.max_version) {
+        send.push_back(t);
+      }
+    }
+  }
+  ack.deltas = deltas_for(send);
+  if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
+}
+
+void GossipEngine::on_ack(Millis now, const Message& msg, const Ack& ack, std::vector<Envelope>& out) {
+  const std::string& reply_to = msg.from_address;
+  const NodeId* peer = &msg.from;
+  for (const NodeDelta& d : ack.deltas) merge(d, now);
+  if (!ack.requests.empty()) {
+    std::vector<Digest> wanted;
+    bool fetch = false;
+    for (const Digest& r : ack.requests) {
+      if (r.id == config_.id && peer_holds_own(r.generation, r.max_version)) {
+        fetch = true;  // their copy of us first; ours goes out once we took it
+      } else {
+        wanted.push_back(r);
+      }
+    }
+    Ack2 a2{deltas_for(wanted)};
+    if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
+    if (fetch) fetch_own_copy(reply_to, peer, out);
+  }
 }
 
 std::shared_ptr<const RingSnapshot> GossipEngine::ring() {

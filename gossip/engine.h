@@ -19,6 +19,7 @@
 #include "gossip/cluster_state.h"
 #include "gossip/change.h"
 #include "gossip/codec.h"
+#include "gossip/entry_view.h"
 #include "gossip/interfaces.h"
 #include "gossip/join.h"
 #include "gossip/liveness.h"
@@ -33,8 +34,8 @@ struct EngineConfig {
   std::string address;                // where this node listens (gossiped as "address")
   std::vector<std::string> seeds;     // addresses
   ReplicationConfig replication;
-  NodeId cluster_id;                  // nil until learned from a peer, or founded
-  uint64_t generation = 1;
+  ClusterId cluster_id;               // nil until learned from a peer, or founded
+  Generation generation{1};
   uint32_t fanout = 3;                // exchanges started per round
   size_t max_delta_bytes = 256 << 10; // per Ack/Ack2; the rest follows in later rounds
   Millis gossip_interval = 1000;      // one round
@@ -59,8 +60,8 @@ struct EngineConfig {
   // the data dir was restored from a backup or copied from an earlier moment; the node adopts
   // that copy's claim (docs/design.md, "Restored data dirs"). A run in the same generation as the
   // data dir's entry continues its versions above data_dir_version.
-  uint64_t data_dir_generation = 0;
-  uint64_t data_dir_version = 0;
+  Generation data_dir_generation;
+  Version data_dir_version;
   // The newest wire version this node's codec speaks, gossiped as "wire" so peers that have not
   // heard from it yet can write to it in that version (see wire_version_at).
   uint32_t wire_version = kWireVersion;
@@ -75,32 +76,6 @@ struct EngineConfig {
   size_t max_keys_per_entry = 1000;    // values in one node's entry (codec: kMaxKeysPerEntry)
   size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
-
-// What a node's gossiped entry says about it for the ring (nullopt: no readable status yet), and
-// its ring epoch (0 if none). One reading for the engine and for a runtime routing from disk.
-// `on_behalf`, when given, receives the entry's in-flight change made on behalf of another node.
-std::optional<NodeDescription> describe_entry(const NodeId& id, const NodeState& st,
-                                              std::optional<ChangeRecord>* on_behalf = nullptr);
-uint64_t epoch_of(const NodeState& st);
-// Applies in-flight changes made on behalf of another node (coordinator, record) to the nodes:
-// per subject only the first by precedence counts — its subject is LEAVING in the change's
-// phase, and a replace's coordinator `replaces` it (a later replace of the same node claims
-// nothing of it: its claims conflict and lose).
-void apply_on_behalf(std::vector<NodeDescription>& nodes, std::vector<std::pair<NodeId, ChangeRecord>> changes);
-// Every entry's description for the ring: describe_entry of each, then apply_on_behalf.
-// `for_each(f)` calls f(const NodeId&, const NodeState&) for every entry.
-template <class ForEach>
-std::vector<NodeDescription> describe_entries(ForEach&& for_each) {
-  std::vector<NodeDescription> nodes;
-  std::vector<std::pair<NodeId, ChangeRecord>> on_behalf;
-  for_each([&](const NodeId& id, const NodeState& st) {
-    std::optional<ChangeRecord> c;
-    if (auto d = describe_entry(id, st, &c)) nodes.push_back(std::move(*d));
-    if (c) on_behalf.emplace_back(id, std::move(*c));
-  });
-  apply_on_behalf(nodes, std::move(on_behalf));
-  return nodes;
-}
 
 struct Envelope {
   std::string to;  // address
@@ -302,6 +277,14 @@ class GossipEngine {
   void send_greetings(std::vector<Envelope>& out);
   void hurry(Millis now);
   void apply_rumors(const Message& msg, Millis now, std::vector<Envelope>& out);
+  // on_message's handlers, one per message type (Rumor and Ack2 need none of their own).
+  void on_ping(Millis now, const Message& msg, const Ping& ping, std::vector<Envelope>& out);
+  void on_ping_ack(Millis now, const Message& msg, const PingAck& pack, std::vector<Envelope>& out);
+  void on_ping_req(Millis now, const Message& msg, const PingReq& req, std::vector<Envelope>& out);
+  void on_syn(const Message& msg, const Syn& syn, std::vector<Envelope>& out);
+  void on_syn_reply(const Message& msg, const SynReply& rep, std::vector<Envelope>& out);
+  void on_digests(const Message& msg, const Digests& dg, std::vector<Envelope>& out);
+  void on_ack(Millis now, const Message& msg, const Ack& ack, std::vector<Envelope>& out);
   // Up to `want` distinct random peers that are not down (and not `except`), as (id, address).
   std::vector<std::pair<NodeId, std::string>> random_live_peers(size_t want, const NodeId* except);
   std::vector<NodeDelta> deltas_for(const std::vector<Digest>& wanted);
@@ -346,6 +329,9 @@ class GossipEngine {
   std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;
   // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
   bool admissible(const NodeDelta& delta, Millis now);
+  // admissible's size bounds (max_members, max_keys_per_entry, max_value_bytes); `known`: the
+  // entry this node holds for delta.id, if any.
+  bool within_bounds(const NodeDelta& delta, const NodeState* known);
   void note(std::string text) {
     if (notices_.size() < 64) notices_.push_back(std::move(text));
   }
@@ -356,7 +342,7 @@ class GossipEngine {
   // Returns true when that copy is from an earlier run and newer than anything this node knows of
   // itself (its data dir is behind): fetch it with fetch_own_copy instead of sending ours. A copy
   // of this run with a higher version makes this node re-author its values above it.
-  bool peer_holds_own(uint64_t generation, uint64_t version);
+  bool peer_holds_own(Generation generation, Version version);
   // Asks the peer at `address` for its whole copy of this node's entry.
   void fetch_own_copy(const std::string& address, const NodeId* peer, std::vector<Envelope>& out);
   // A copy of this node's entry from an earlier run, newer than its data dir: take its claim.
@@ -369,7 +355,7 @@ class GossipEngine {
   RingCache& ring_cache_;
 
   ClusterState state_;
-  uint64_t local_version_ = 0;
+  Version local_version_;
   uint64_t ring_input_ = 0;  // XOR of ring_hash over all entries (see change_entry)
   size_t tombstones_ = 0;    // entries that are tombstones (kept by change_entry)
   std::vector<NodeId> changing_;  // entries gossiping an in-flight change (kept by change_entry)
@@ -425,8 +411,8 @@ class GossipEngine {
   size_t catchup_offset_ = 0;         // where the next down-record catch-up starts
   // The newest (generation, version) of this node's own entry from an earlier run that it knows
   // of: its data dir's, then any newer copy adopted from a peer.
-  std::pair<uint64_t, uint64_t> newest_own_copy_;
-  uint64_t newer_generation_noted_ = 0;
+  std::pair<Generation, Version> newest_own_copy_;
+  Generation newer_generation_noted_;
   std::vector<std::string> notices_;
 };
 

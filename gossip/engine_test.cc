@@ -50,7 +50,7 @@ EngineConfig config(uint64_t n, std::vector<std::string> seeds) {
   c.id = NodeId(0, n);
   c.address = "node" + std::to_string(n);
   c.seeds = std::move(seeds);
-  c.cluster_id = NodeId(1, 1);
+  c.cluster_id = ClusterId(NodeId(1, 1));
   return c;
 }
 
@@ -98,7 +98,7 @@ TEST(GossipEngineTest, ForeignClusterIdAndReplicationAreRefused) {
   UnsharedRingCache cache;
   GossipEngine a(config(1, {}), rng, cache);
   auto cfg = config(2, {});
-  cfg.cluster_id = NodeId(9, 9);
+  cfg.cluster_id = ClusterId(NodeId(9, 9));
   GossipEngine b(cfg, rng, cache);
   Message m;
   m.from = b.id();
@@ -155,13 +155,13 @@ TEST(GossipEngineTest, LocalWritesOutrankAnInstalledOwnEntry) {
   UnsharedRingCache cache;
   GossipEngine a(config(1, {}), rng, cache);
   auto st = std::make_shared<NodeState>();
-  st->generation = 1;
-  st->values = {{"address", {"node1", 7}}};
-  st->max_version = 7;
+  st->generation = Generation{1};
+  st->values = {{"address", {"node1", Version{7}}}};
+  st->max_version = Version{7};
   a.install(a.id(), st);
   a.set_local("x.k", "v");
-  EXPECT_EQ(a.state().find(a.id())->get("x.k")->version, 8u);
-  EXPECT_EQ(a.state().find(a.id())->max_version, 8u);
+  EXPECT_EQ(a.state().find(a.id())->get("x.k")->version.value(), 8u);
+  EXPECT_EQ(a.state().find(a.id())->max_version.value(), 8u);
 }
 
 }  // namespace
@@ -178,7 +178,7 @@ TEST(GossipEngineTest, LoadIsRepublishedAtABoundedRate) {
   GossipEngine a(cfg, rng, cache);
   auto load_version = [&] {
     const VersionedValue* v = a.state().find(a.id())->get(keys::kLoad);
-    return v ? v->version : 0;
+    return v ? v->version.value() : 0;
   };
   a.set_load("100");
   a.tick(0);
@@ -263,23 +263,23 @@ TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
   GossipEngine a(c, rng, cache);
   Message m = from_node2(a);
   NodeState ahead;
-  ahead.generation = 5000;
-  ahead.values = {{"address", {"node2", 1}}};
-  ahead.max_version = 1;
+  ahead.generation = Generation{5000};
+  ahead.values = {{"address", {"node2", Version{1}}}};
+  ahead.max_version = Version{1};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
   a.on_message(0, m);
   EXPECT_EQ(a.state().find(NodeId(0, 2)), nullptr);
   EXPECT_EQ(a.stats().rejected_generation, 1u);
-  ahead.generation = 900;
+  ahead.generation = Generation{900};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
   a.on_message(0, m);
   EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
   // The bound follows the clock: a node that has run for a long while accepts what is no longer
   // ahead (the bound was once computed at start only, refusing every later restart for good).
-  ahead.generation = 5000;
+  ahead.generation = Generation{5000};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
   a.on_message(4'500'000, m);
-  EXPECT_EQ(a.state().find(NodeId(0, 2))->generation, 5000u);
+  EXPECT_EQ(a.state().find(NodeId(0, 2))->generation.value(), 5000u);
   EXPECT_EQ(a.stats().rejected_generation, 1u);
 }
 
@@ -296,14 +296,17 @@ TEST(GossipEngineTest, RemoteInputBeyondItsBoundsIsRefusedAndCounted) {
   GossipEngine a(c, rng, cache);
   auto entry = [](std::vector<std::pair<std::string, std::string>> values, uint64_t generation = 7) {
     NodeState st;
-    st.generation = generation;
-    uint64_t v = 0;
-    for (auto& [k, val] : values) st.values.push_back({k, {val, ++v}});
+    st.generation = Generation{generation};
+    Version v;
+    for (auto& [k, val] : values) {
+      v = v.next();
+      st.values.push_back({k, {val, v}});
+    }
     std::sort(st.values.begin(), st.values.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     st.max_version = v;
     return st;
   };
-  const NodeState tombstone = entry({{"status", "REMOVED"}}, kTombstoneGeneration);
+  const NodeState tombstone = entry({{"status", "REMOVED"}}, kTombstoneGeneration.value());
   auto offer = [&](uint64_t id, const NodeState& st) {
     Message m = from_node2(a);
     m.body = Ack2{{NodeDelta{NodeId(0, id), st}}};
@@ -330,7 +333,7 @@ TEST(GossipEngineTest, RemoteInputBeyondItsBoundsIsRefusedAndCounted) {
   EXPECT_FALSE(offer(2, entry({{"tokens", "1,x,3"}}, 8)));
   EXPECT_FALSE(offer(2, entry({{"stamp", "soon"}}, 8)));
   EXPECT_EQ(a.stats().rejected_malformed, 2u);
-  EXPECT_EQ(a.state().find(NodeId(0, 2))->generation, 7u);
+  EXPECT_EQ(a.state().find(NodeId(0, 2))->generation.value(), 7u);
   // The node's own values are refused with the reason beyond the same bounds.
   EXPECT_NE(a.set_application_value("v", std::string(17, 'x')), "");
   EXPECT_NE(a.set_application_value(std::string(300, 'n'), "v"), "");
@@ -352,17 +355,17 @@ TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {
   GossipEngine a(c, rng, cache);
   Message m = from_node2(a);
   NodeState st;
-  st.generation = 7;
+  st.generation = Generation{7};
   const uint64_t far = HlcStamp::make(1'000'000 + c.max_clock_ahead + 1, 0).value;
-  st.values = {{"address", {"node2", 1}}, {"stamp", {std::to_string(far), 2}}};
-  st.max_version = 2;
+  st.values = {{"address", {"node2", Version{1}}}, {"stamp", {std::to_string(far), Version{2}}}};
+  st.max_version = Version{2};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), st}}};
   a.on_message(0, m);
   EXPECT_EQ(a.state().find(NodeId(0, 2)), nullptr);
   EXPECT_EQ(a.stats().rejected_clock_ahead, 1u);
   EXPECT_LT(a.hlc(), far) << "a refused stamp does not drag the clock along";
   const uint64_t near = HlcStamp::make(1'000'000 + 5'000, 3).value;
-  st.values = {{"address", {"node2", 1}}, {"stamp", {std::to_string(near), 2}}};
+  st.values = {{"address", {"node2", Version{1}}}, {"stamp", {std::to_string(near), Version{2}}}};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), st}}};
   a.on_message(0, m);
   EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
@@ -376,14 +379,14 @@ TEST(GossipEngineTest, APingMeantForAnotherNodeIsNotAnswered) {
   UnsharedRingCache cache;
   GossipEngine a(config(1, {}), rng, cache);
   Message m = from_node2(a);
-  m.body = Ping{5, NodeId(0, 9), 3};  // for the node that listened here before (another id)
+  m.body = Ping{5, NodeId(0, 9), Generation{3}};  // for the node that listened here before (another id)
   EXPECT_TRUE(a.on_message(0, m).empty());
   EXPECT_EQ(a.stats().misdirected_probes, 1u);
-  m.body = Ping{6, a.id(), 1};
+  m.body = Ping{6, a.id(), Generation{1}};
   auto out = a.on_message(0, m);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<PingAck>(out[0].message.body));
-  m.body = Ping{7, NodeId(), 0};  // a peer one revision older names no target: answered
+  m.body = Ping{7, NodeId(), Generation{}};  // a peer one revision older names no target: answered
   EXPECT_EQ(a.on_message(0, m).size(), 1u);
   // A probe request for an id this node does not know is refused, whatever address it names.
   m.body = PingReq{8, NodeId(0, 42), "10.9.9.9:7000"};
@@ -399,9 +402,9 @@ TEST(GossipEngineTest, AnAnswerAboutAnotherNodeDoesNotEndAProbe) {
     UnsharedRingCache cache;
     GossipEngine a(config(1, {}), rng, cache);
     NodeState st;
-    st.generation = 4;
-    st.values = {{"address", {"node2", 1}}};
-    st.max_version = 1;
+    st.generation = Generation{4};
+    st.values = {{"address", {"node2", Version{1}}}};
+    st.max_version = Version{1};
     a.install(NodeId(0, 2), std::make_shared<NodeState>(st));
     std::optional<uint64_t> seq;
     Millis t = 0;
@@ -413,7 +416,7 @@ TEST(GossipEngineTest, AnAnswerAboutAnotherNodeDoesNotEndAProbe) {
     }
     ASSERT_TRUE(seq);
     Message m = from_node2(a);
-    m.body = PingAck{*seq, about_target ? NodeId(0, 2) : NodeId(0, 9), 4};
+    m.body = PingAck{*seq, about_target ? NodeId(0, 2) : NodeId(0, 9), Generation{4}};
     a.on_message(t, m);
     for (Millis end = t + 600; t < end; t += 10) (void)a.tick(t);
     EXPECT_EQ(a.stats().probes_failed, about_target ? 0u : 1u) << about_target;
@@ -423,9 +426,9 @@ TEST(GossipEngineTest, AnAnswerAboutAnotherNodeDoesNotEndAProbe) {
 
 TEST(CodecTest, NodeStateRoundTripsForTheStore) {
   NodeState st;
-  st.generation = 77;
-  st.values = {{"address", {"127.0.0.1:7000", 3}}, {"tokens", {"1,2,3", 9}}};
-  st.max_version = 9;
+  st.generation = Generation{77};
+  st.values = {{"address", {"127.0.0.1:7000", Version{3}}}, {"tokens", {"1,2,3", Version{9}}}};
+  st.max_version = Version{9};
   auto back = decode_node_state(encode_node_state(st));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, st);
@@ -446,7 +449,7 @@ TEST(LivenessTableTest, DownRecordPagesCoverEveryDownNode) {
   for (uint64_t i = 0; i < 600; ++i) {
     const NodeId id(7, i);
     // Its own shutdown announcement: down at once.
-    ASSERT_TRUE(t.apply({id, 1, 1, Liveness::kDown}, id, 0));
+    ASSERT_TRUE(t.apply({id, Generation{1}, Incarnation{1}, Liveness::kDown}, id, 0));
     down.insert(id);
   }
   ASSERT_EQ(t.down_count(), 600u);
@@ -462,9 +465,9 @@ TEST(LivenessTableTest, DownRecordPagesCoverEveryDownNode) {
 TEST(LivenessTableTest, RelayedDownIsASuspicionOwnShutdownIsDown) {
   LivenessTable t(NodeId(0, 1), LivenessTimings{});
   const NodeId a(7, 1), b(7, 2), relay(7, 3);
-  ASSERT_TRUE(t.apply({a, 1, 0, Liveness::kDown}, relay, 0));
+  ASSERT_TRUE(t.apply({a, Generation{1}, Incarnation{0}, Liveness::kDown}, relay, 0));
   EXPECT_EQ(t.view(a), PeerLiveness::kSuspect);
-  ASSERT_TRUE(t.apply({b, 1, 1, Liveness::kDown}, b, 0));
+  ASSERT_TRUE(t.apply({b, Generation{1}, Incarnation{1}, Liveness::kDown}, b, 0));
   EXPECT_EQ(t.view(b), PeerLiveness::kDown);
 }
 

@@ -1,6 +1,8 @@
 // The seams between the protocol engine and the world: randomness and ring-snapshot sharing.
 // Time is passed into every engine call; messages come in and go out as values, so the engine
 // never touches a clock, a socket or a disk. Implementations: the runtime (real), the simulator.
+// Each engine's owner passes it an Rng and a RingCache and calls them only from that engine's
+// thread; a RingCache shared by many engines (the simulator) is shared within one thread.
 #pragma once
 
 #include <cstdint>

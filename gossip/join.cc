@@ -22,6 +22,8 @@ std::vector<Token> pick_tokens(const RingSnapshot& ring, const NodeId& self, con
   return allocate_tokens(others, {{self, dc, rack, count}}, ring.config()).front().second;
 }
 
+// Whole on purpose (about 60 lines): the join policy — learn, claim, wait for agreement, turn
+// NORMAL — read top to bottom in one place.
 JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size_t known_nodes,
                                       bool ring_agreed) {
   Action action;

@@ -30,7 +30,7 @@ PeerLiveness view_of(Liveness l) {
 
 namespace {
 uint64_t down_hash(const LivenessRecord& r) {
-  return mix64(r.node.hi() ^ mix64(r.node.lo() ^ mix64(r.generation ^ mix64(r.incarnation))));
+  return mix64(r.node.hi() ^ mix64(r.node.lo() ^ mix64(r.generation.value() ^ mix64(r.incarnation.value()))));
 }
 }  // namespace
 
@@ -60,8 +60,8 @@ std::vector<LivenessRecord> LivenessTable::down_records(size_t limit, size_t sta
   return all;
 }
 
-void LivenessTable::set_self_generation(uint64_t generation) {
-  self_record_ = {self_, generation, 0, Liveness::kUp};
+void LivenessTable::set_self_generation(Generation generation) {
+  self_record_ = {self_, generation, Incarnation{}, Liveness::kUp};
 }
 
 PeerLiveness LivenessTable::view(const NodeId& id) const {
@@ -85,14 +85,14 @@ void LivenessTable::heard(const NodeId& id) {
   }
 }
 
-void LivenessTable::on_generation(const NodeId& id, uint64_t generation, Millis) {
+void LivenessTable::on_generation(const NodeId& id, Generation generation, Millis) {
   if (id == self_) return;
   Entry* found = entries_.find(id);
   if (!found) return;
   Entry& e = *found;
   if (generation > e.record.generation) {
     // It restarted: whatever we believed about its old life no longer applies.
-    set(e, {id, generation, 0, Liveness::kUp}, PeerLiveness::kUp);
+    set(e, {id, generation, Incarnation{}, Liveness::kUp}, PeerLiveness::kUp);
     e.confirmations = 0;
     suspects_.erase(std::remove(suspects_.begin(), suspects_.end(), id), suspects_.end());
   }
@@ -115,8 +115,8 @@ void LivenessTable::enqueue(const LivenessRecord& r) {
   fresh_.push_back(r);
 }
 
-void LivenessTable::refute(uint64_t incarnation) {
-  self_record_.incarnation = std::max(self_record_.incarnation, incarnation) + 1;
+void LivenessTable::refute(Incarnation incarnation) {
+  self_record_.incarnation = std::max(self_record_.incarnation, incarnation).next();
   self_record_.state = Liveness::kUp;
   enqueue(self_record_);
 }
@@ -162,9 +162,9 @@ bool LivenessTable::apply(const LivenessRecord& rumor, const NodeId& source, Mil
   return true;
 }
 
-bool LivenessTable::suspect(const NodeId& id, uint64_t generation, Millis now) {
+bool LivenessTable::suspect(const NodeId& id, Generation generation, Millis now) {
   const Entry* e = entries_.find(id);
-  LivenessRecord r{id, generation, 0, Liveness::kUp};
+  LivenessRecord r{id, generation, Incarnation{}, Liveness::kUp};
   if (e && e->record.generation >= generation) r = e->record;
   r.node = id;
   if (r.state != Liveness::kUp) return false;  // already suspect or down

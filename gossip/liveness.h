@@ -37,7 +37,7 @@ class LivenessTable {
 
   // This node's own record.
   const LivenessRecord& self_record() const { return self_record_; }
-  void set_self_generation(uint64_t generation);
+  void set_self_generation(Generation generation);
 
   // The view of a peer: unknown until heard of since start.
   PeerLiveness view(const NodeId& id) const;
@@ -47,7 +47,7 @@ class LivenessTable {
 
   // The peer's entry in the cluster state has this generation: older records are void, and a
   // newer generation makes it up (it restarted).
-  void on_generation(const NodeId& id, uint64_t generation, Millis now);
+  void on_generation(const NodeId& id, Generation generation, Millis now);
 
   // Applies a rumor from `source`. Returns true if it changed this node's view (then it is also
   // queued for re-dissemination). A rumor about this node that says suspect or down is refuted.
@@ -56,7 +56,7 @@ class LivenessTable {
 
   // This node's own failed probe of `id`, whose entry has `generation`: suspect it at that
   // generation and the incarnation we know.
-  bool suspect(const NodeId& id, uint64_t generation, Millis now);
+  bool suspect(const NodeId& id, Generation generation, Millis now);
 
   // A direct check of a suspect failed: local evidence that shortens its suspicion (Lifeguard's
   // confirmations, counted from this node's own failed checks, since forwarded rumors cannot
@@ -121,7 +121,7 @@ class LivenessTable {
   // Every change of an entry's record or view goes through here (keeps down_digest_).
   void set(Entry& e, const LivenessRecord& r, PeerLiveness view);
   void enqueue(const LivenessRecord& r);
-  void refute(uint64_t incarnation);
+  void refute(Incarnation incarnation);
 
   NodeId self_;
   LivenessTimings timings_;

@@ -1,5 +1,6 @@
 // Gossip protocol messages: plain values passed between GossipEngine and the codec.
 // See docs/wire.md for the exchange (Syn → SynReply → Digests → Ack → Ack2) and the frame.
+// Plain values owned by whoever holds them; safe to copy and read from any thread.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +18,8 @@ enum class Liveness : uint8_t { kUp = 0, kSuspect = 1, kDown = 2 };
 
 struct LivenessRecord {
   NodeId node;
-  uint64_t generation = 0;
-  uint64_t incarnation = 0;
+  Generation generation;
+  Incarnation incarnation;
   Liveness state = Liveness::kUp;
   bool operator==(const LivenessRecord&) const = default;
   // True if this record overrides `other` about the same node.
@@ -59,7 +60,7 @@ struct Ack2 {
 struct Ping {
   uint64_t seq = 0;
   NodeId target;
-  uint64_t target_generation = 0;  // the generation the prober knows for the target (0: unknown)
+  Generation target_generation;  // the generation the prober knows for the target (0: unknown)
   bool operator==(const Ping&) const = default;
 };
 // An answer names who answered — the probed node itself, or, relayed by a helper, the node the
@@ -68,7 +69,7 @@ struct Ping {
 struct PingAck {
   uint64_t seq = 0;
   NodeId about;
-  uint64_t about_generation = 0;
+  Generation about_generation;
   bool operator==(const PingAck&) const = default;
 };
 struct PingReq {
@@ -106,7 +107,7 @@ using Body = std::variant<Syn, SynReply, Digests, Ack, Ack2, Ping, PingAck, Ping
 
 struct Message {
   NodeId from;
-  NodeId cluster_id;         // nil while the sender has not learned it
+  ClusterId cluster_id;      // nil while the sender has not learned it
   std::string replication;   // ReplicationConfig::canonical() of the sender
   std::string from_address;  // where the sender listens
   Body body;

@@ -48,8 +48,8 @@ std::string header_bytes(const SealHeader& h) {
   out += static_cast<char>(kSealVersion);
   put_be(out, h.sender.hi(), 8);
   put_be(out, h.sender.lo(), 8);
-  put_be(out, h.cluster_id.hi(), 8);
-  put_be(out, h.cluster_id.lo(), 8);
+  put_be(out, h.cluster_id.uuid().hi(), 8);
+  put_be(out, h.cluster_id.uuid().lo(), 8);
   put_be(out, static_cast<uint64_t>(h.sent_wall_ms), 8);
   put_be(out, h.nonce.epoch, 4);
   put_be(out, h.nonce.counter, 8);
@@ -59,7 +59,7 @@ std::string header_bytes(const SealHeader& h) {
 SealHeader parse_header(std::string_view p) {
   SealHeader h;
   h.sender = NodeId(get_be(p, 2, 8), get_be(p, 10, 8));
-  h.cluster_id = NodeId(get_be(p, 18, 8), get_be(p, 26, 8));
+  h.cluster_id = ClusterId(NodeId(get_be(p, 18, 8), get_be(p, 26, 8)));
   h.sent_wall_ms = static_cast<int64_t>(get_be(p, 34, 8));
   h.nonce.epoch = static_cast<uint32_t>(get_be(p, 42, 4));
   h.nonce.counter = get_be(p, 46, 8);

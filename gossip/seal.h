@@ -85,7 +85,7 @@ struct SealNonce {
 // The cleartext, authenticated part of a sealed frame (the GCM associated data).
 struct SealHeader {
   NodeId sender;
-  NodeId cluster_id;  // the sender's cluster id (nil until it learned one)
+  ClusterId cluster_id;  // the sender's cluster id (nil until it learned one)
   int64_t sent_wall_ms = 0;
   SealNonce nonce;
 };

@@ -19,10 +19,10 @@ Keyring ring_of(std::initializer_list<char> keys) {
 Message sample(uint64_t seq = 1, NodeId from = NodeId(0x1234, 0x5678)) {
   Message m;
   m.from = from;
-  m.cluster_id = NodeId(7, 8);
+  m.cluster_id = ClusterId(NodeId(7, 8));
   m.replication = "simple:3";
   m.from_address = "127.0.0.1:7000";
-  m.body = Ping{seq, NodeId(9, 9), 3};
+  m.body = Ping{seq, NodeId(9, 9), Generation{3}};
   return m;
 }
 
@@ -165,20 +165,20 @@ TEST(SealTest, PlaintextIsRefusedByANodeWithAPrimaryKeyUnlessItAcceptsPlaintext)
 
 TEST(SealTest, TheInsideMustNameTheSenderAndClusterTheHeaderAuthenticates) {
   const std::string plain = encode(sample(), CodecOptions{});
-  SealHeader liar{NodeId(66, 66), NodeId(7, 8), kNow, {1, 1}};
+  SealHeader liar{NodeId(66, 66), ClusterId(NodeId(7, 8)), kNow, {1, 1}};
   SealedCodec receiver = codec_with(ring_of({'a'}));
   EXPECT_EQ(receiver.decode(seal(plain, key_of('a'), liar), CodecOptions{}, kNow).error, DecodeError::kMalformed);
-  SealHeader other_cluster{sample().from, NodeId(9, 9), kNow, {1, 2}};
+  SealHeader other_cluster{sample().from, ClusterId(NodeId(9, 9)), kNow, {1, 2}};
   EXPECT_EQ(receiver.decode(seal(plain, key_of('a'), other_cluster), CodecOptions{}, kNow).error,
             DecodeError::kMalformed);
-  SealHeader honest{sample().from, NodeId(7, 8), kNow, {1, 3}};
+  SealHeader honest{sample().from, ClusterId(NodeId(7, 8)), kNow, {1, 3}};
   EXPECT_EQ(receiver.decode(seal(plain, key_of('a'), honest), CodecOptions{}, kNow).error, DecodeError::kNone);
 }
 
 TEST(SealTest, TwoSendersWithTheSameNonceSealUnderDifferentKeys) {
   const std::string plain = encode(sample(), CodecOptions{});
-  const std::string x = seal(plain, key_of('a'), SealHeader{NodeId(1, 1), NodeId(), kNow, {5, 5}});
-  const std::string y = seal(plain, key_of('a'), SealHeader{NodeId(2, 2), NodeId(), kNow, {5, 5}});
+  const std::string x = seal(plain, key_of('a'), SealHeader{NodeId(1, 1), ClusterId(), kNow, {5, 5}});
+  const std::string y = seal(plain, key_of('a'), SealHeader{NodeId(2, 2), ClusterId(), kNow, {5, 5}});
   EXPECT_NE(x.substr(4 + kSealHeaderBytes), y.substr(4 + kSealHeaderBytes));
 }
 

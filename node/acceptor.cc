@@ -4,7 +4,7 @@
 
 #include "node/address.h"
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 using tcp = boost::asio::ip::tcp;
 
@@ -26,4 +26,4 @@ std::string bind_acceptor(boost::asio::io_context& io, tcp::acceptor& a, const s
   return HostPort{bound.address().to_string(), bound.port()}.to_string();
 }
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

@@ -7,11 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 // Resolves `address`, opens, binds and listens `acceptor`; returns the bound "host:port" (port 0
 // resolved). Throws std::runtime_error naming `what` and the reason.
 std::string bind_acceptor(boost::asio::io_context& io, boost::asio::ip::tcp::acceptor& acceptor,
                           const std::string& address, const std::string& what);
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

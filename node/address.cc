@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 std::string HostPort::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -32,4 +32,4 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
   return hp;
 }
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 struct HostPort {
   std::string host;  // without brackets
@@ -19,4 +19,4 @@ struct HostPort {
 // nullopt for anything but host:port with a port in 0..65535 and a non-empty host.
 std::optional<HostPort> parse_host_port(std::string_view text);
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

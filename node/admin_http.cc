@@ -173,7 +173,7 @@ AdminServer::AdminServer(asio::io_context& io, std::string listen, Handler handl
 AdminServer::~AdminServer() { close(); }
 
 std::string AdminServer::start() {
-  std::string bound = gossip::bind_acceptor(impl_->io, impl_->acceptor, impl_->listen, "admin");
+  std::string bound = bind_acceptor(impl_->io, impl_->acceptor, impl_->listen, "admin");
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   return bound;
 }

@@ -61,11 +61,6 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-std::string value_or_empty(const gossip::NodeState& st, std::string_view key) {
-  const gossip::VersionedValue* v = st.get(key);
-  return v ? v->value : std::string();
-}
-
 json ids(const std::vector<NodeId>& v) {
   json a = json::array();
   for (const NodeId& n : v) a.push_back(n.to_string());
@@ -91,13 +86,13 @@ AdminResponse metrics(Call& c, RuntimeStats& stats) {
 AdminResponse info(Call& c) {
   const NodeConfig& config = c.driver.config();
   const NodeIdentity& me = c.driver.identity();
-  const NodeId& cluster_id = c.driver.engine().config().cluster_id;
+  const gossip::ClusterId& cluster_id = c.driver.engine().config().cluster_id;
   return reply(200, json{{"id", me.id.to_string()},
                          {"cluster", config.cluster},
                          {"cluster_id", cluster_id.is_nil() ? "" : cluster_id.to_string()},
                          {"address", me.advertised},
                          {"admin", me.admin_bound},
-                         {"generation", me.generation},
+                         {"generation", me.generation.value()},
                          {"data_dir", me.data_dir},
                          {"version", std::string(kVersion)},
                          {"replication", config.replication.canonical()}});
@@ -202,7 +197,7 @@ AdminResponse status(Call& c) {
                          {"ownership", ownership},
                          {"dc", m.dc},
                          {"rack", m.rack},
-                         {"generation", m.state->generation}});
+                         {"generation", m.state->generation.value()}});
   }
   return reply(200, json{{"cluster", c.driver.config().cluster},
                          {"ring_digest", ring.digest_hex()},
@@ -258,10 +253,10 @@ AdminResponse gossipinfo(Call& c) {
   for (size_t i = 0; i < st.size(); ++i) {
     const gossip::NodeState& ns = st.state_at(i);
     json values = json::object();
-    for (const auto& [k, v] : ns.values) values[k] = json{{"value", v.value}, {"version", v.version}};
+    for (const auto& [k, v] : ns.values) values[k] = json{{"value", v.value}, {"version", v.version.value()}};
     nodes.push_back(json{{"id", st.id_at(i).to_string()},
-                         {"generation", ns.generation},
-                         {"version", ns.max_version},
+                         {"generation", ns.generation.value()},
+                         {"version", ns.max_version.value()},
                          {"values", values}});
   }
   return reply(200, json{{"nodes", nodes}});
@@ -578,27 +573,21 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
     m.id = st.id_at(i);
     m.self = m.id == self;
     m.state = &st.state_at(i);
-    m.tombstone = m.state->is_tombstone();
-    const gossip::VersionedValue* status = m.state->get(gossip::keys::kStatus);
-    m.gone = m.tombstone || (status && (status->value == "LEFT" || status->value == "REMOVED"));
-    m.status = status ? status->value : (m.tombstone ? "REMOVED" : "JOINING");
-    m.status_gossiped = status != nullptr;
+    gossip::EntryView entry = gossip::EntryView::read(*m.state);
+    m.tombstone = entry.tombstone;
+    m.gone = m.tombstone || entry.status == NodeStatus::kLeft || entry.status == NodeStatus::kRemoved;
+    m.status = entry.status_text ? std::string(*entry.status_text) : (m.tombstone ? "REMOVED" : "JOINING");
+    m.status_gossiped = entry.status_text.has_value();
     m.liveness = m.self ? PeerLiveness::kUp : engine.liveness(m.id);
     m.reachable = m.liveness != PeerLiveness::kSuspect && m.liveness != PeerLiveness::kDown;
-    m.address = value_or_empty(*m.state, gossip::keys::kAddress);
-    m.dc = value_or_empty(*m.state, gossip::keys::kDc);
-    m.rack = value_or_empty(*m.state, gossip::keys::kRack);
-    m.ring_digest = value_or_empty(*m.state, gossip::keys::kRingDigest);
-    if (const gossip::VersionedValue* claimed = m.state->get(gossip::keys::kTokens)) {
-      m.has_claim = !claimed->value.empty();
-      if (!m.gone) m.claimed_tokens = gossip::parse_token_list(claimed->value).value_or(std::vector<Token>{}).size();
-    }
-    if (const gossip::VersionedValue* stamp = m.state->get(gossip::keys::kStamp)) {
-      m.stamp = std::strtoull(stamp->value.c_str(), nullptr, 10);
-    }
-    if (const gossip::VersionedValue* change = m.state->get(gossip::keys::kChange)) {
-      m.change = gossip::ChangeRecord::parse(change->value);
-    }
+    m.address = entry.address;
+    m.dc = entry.dc.value_or("");
+    m.rack = entry.rack.value_or("");
+    m.ring_digest = entry.ring_digest;
+    m.has_claim = entry.has_claim;
+    if (!m.gone) m.claimed_tokens = entry.tokens.size();
+    m.stamp = entry.stamp.value;
+    m.change = std::move(entry.change);
     view.members.push_back(std::move(m));
   }
   return view;
@@ -626,11 +615,11 @@ std::string state_change_refusal(const AdminRequest& req, const std::string& adm
   type = type.substr(0, std::min(type.find(';'), type.size()));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
   if (lowercase(type) != "application/json") return "state-changing calls need Content-Type: application/json";
-  auto named = gossip::parse_host_port(req.host);
-  auto bound = gossip::parse_host_port(admin_bound);
+  auto named = parse_host_port(req.host);
+  auto bound = parse_host_port(admin_bound);
   if (!named || !bound) return "state-changing calls need a Host header naming this node (HOST:PORT)";
   const std::string host = lowercase(named->host);
-  auto advertised_hp = gossip::parse_host_port(advertised);
+  auto advertised_hp = parse_host_port(advertised);
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
   const bool ours = wildcard || host == lowercase(bound->host) || loopback_name(host) ||
                     (advertised_hp && host == lowercase(advertised_hp->host));

@@ -18,7 +18,7 @@ bool restorable(std::string_view key) {
          key != gossip::keys::kWire;
 }
 
-gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& identity, const NodeId& cluster_id,
+gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& identity, const gossip::ClusterId& cluster_id,
                                    gossip::Millis wall_offset) {
   gossip::EngineConfig ec;
   ec.id = identity.id;
@@ -47,14 +47,14 @@ Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps
     : config_(config),
       identity_(identity),
       d_(deps),
-      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation) {
+      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation.value()) {
   codec_.cluster_name = config.cluster;
 }
 
 Driver::~Driver() = default;
 
 std::string Driver::listen() {
-  gossip::TransportConfig tc;
+  TransportConfig tc;
   tc.listen = config_.listen;
   tc.max_frame = codec_.max_frame;
   transport_ = d_.env.make_transport(
@@ -204,7 +204,7 @@ void Driver::log_rejected_frame(gossip::DecodeError error, const std::string& pe
 // the operator hears why here, at most once per 10 s.
 void Driver::log_refused_peer(const gossip::Message& msg) {
   const std::string ours = engine_->config().replication.canonical();
-  const NodeId& cid = engine_->config().cluster_id;
+  const gossip::ClusterId& cid = engine_->config().cluster_id;
   const bool foreign_cluster = !msg.cluster_id.is_nil() && !cid.is_nil() && msg.cluster_id != cid;
   if ((msg.replication == ours && !foreign_cluster) || !refusal_log_.allow(now())) return;
   if (msg.replication != ours) {
@@ -350,7 +350,7 @@ void Driver::on_key_message(const gossip::Message& msg, bool sealed) {
   }
   const auto& op = std::get<gossip::KeyOp>(msg.body);
   std::string refusal;
-  const NodeId& cid = engine_->config().cluster_id;
+  const gossip::ClusterId& cid = engine_->config().cluster_id;
   if (!sealed && sealed_.keyring().primary()) {
     refusal = "refused: this node encrypts gossip and takes key commands only when they arrive encrypted";
   } else if (cid.is_nil() || msg.cluster_id != cid || !engine_->state().find(msg.from)) {

@@ -32,7 +32,7 @@ namespace ringkeeper {
 // Who this node is and where it answers. Set before the node thread starts; constant after.
 struct NodeIdentity {
   NodeId id;
-  uint64_t generation = 0;
+  gossip::Generation generation;
   std::string data_dir;
   std::string listen_bound;  // the transport's bound address
   std::string advertised;    // what peers are told (--advertise, or listen_bound)
@@ -123,7 +123,7 @@ class Driver {
   const ViewPublisher& publisher() const { return d_.publisher; }
   const Persister& persister() const { return d_.persister; }
   // Any thread.
-  const gossip::TransportStats& transport_stats() const { return transport_->stats(); }
+  const TransportStats& transport_stats() const { return transport_->stats(); }
 
  private:
   void after_event();  // persist, publish, log the engine's notices; stop if removed or unpersistable
@@ -149,7 +149,7 @@ class Driver {
   gossip::SealedCodec sealed_;  // the keyring; seals what goes out, opens and checks what comes in
   KeyOps key_ops_;
   gossip::PeerVersions peer_versions_;  // the wire version to write to each peer
-  std::unique_ptr<gossip::Transport> transport_;
+  std::unique_ptr<Transport> transport_;
   gossip::SplitMixRng rng_{0};
   gossip::UnsharedRingCache ring_cache_;
   std::unique_ptr<gossip::GossipEngine> engine_;

@@ -61,8 +61,8 @@ class Env {
   // Ends the loop: no posted callback or timer runs after the current one.
   virtual void stop() = 0;
   // The node's gossip transport.
-  virtual std::unique_ptr<gossip::Transport> make_transport(gossip::TransportConfig config,
-                                                            gossip::Transport::FrameHandler on_frame) = 0;
+  virtual std::unique_ptr<Transport> make_transport(TransportConfig config,
+                                                            Transport::FrameHandler on_frame) = 0;
   // The admin API's listener on `listen` ("host:port"), HTTPS when `tls` is enabled.
   virtual std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler,
                                                              AdminTls tls) = 0;

@@ -32,7 +32,7 @@ class Exposition {
   std::string out_;
 };
 
-void plain_counters(Exposition& x, const gossip::EngineStats& es, const gossip::TransportStats& ts,
+void plain_counters(Exposition& x, const gossip::EngineStats& es, const TransportStats& ts,
                     const RuntimeStats& stats, uint64_t store_writes) {
   struct Counter {
     std::string_view name, help;
@@ -126,7 +126,7 @@ void ring_gauges(Exposition& x, Driver& driver) {
                           view.ring->digest_hex());
   x.gauge("ringkeeper_converged", "1 when every live member gossips this node's ring digest.", engine.converged() ? 1 : 0);
   x.gauge("ringkeeper_ring_tokens", "Tokens in the current ring.", view.ring->current().size());
-  x.gauge("ringkeeper_generation", "This node's generation.", static_cast<double>(driver.identity().generation));
+  x.gauge("ringkeeper_generation", "This node's generation.", static_cast<double>(driver.identity().generation.value()));
 }
 
 }  // namespace

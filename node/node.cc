@@ -19,18 +19,18 @@ namespace {
 // The addresses a config names must parse before anything is opened.
 Status check_addresses(const NodeConfig& config) {
   if (config.data_dir.empty()) return Status::invalid_argument("a data dir is required (--data-dir)");
-  if (!gossip::parse_host_port(config.listen)) return Status::invalid_argument("--listen: not host:port: " + config.listen);
-  if (!config.admin.empty() && !gossip::parse_host_port(config.admin)) {
+  if (!parse_host_port(config.listen)) return Status::invalid_argument("--listen: not host:port: " + config.listen);
+  if (!config.admin.empty() && !parse_host_port(config.admin)) {
     return Status::invalid_argument("--admin: not host:port: " + config.admin);
   }
   if (!config.advertise.empty()) {
-    auto hp = gossip::parse_host_port(config.advertise);
+    auto hp = parse_host_port(config.advertise);
     if (!hp || hp->port == 0) {
       return Status::invalid_argument("--advertise: not host:port with a port: " + config.advertise);
     }
   }
   for (const std::string& s : config.seeds) {
-    if (!gossip::parse_host_port(s)) return Status::invalid_argument("--seeds: not host:port: " + s);
+    if (!parse_host_port(s)) return Status::invalid_argument("--seeds: not host:port: " + s);
   }
   if (!config.replace.empty()) {
     auto id = NodeId::parse(config.replace);
@@ -159,14 +159,14 @@ Status Node::Impl::start() {
     return Status::io_error(e.what());
   }
   identity.advertised = config.advertise.empty() ? identity.listen_bound : config.advertise;
-  if (auto hp = gossip::parse_host_port(identity.advertised); hp && (hp->host == "0.0.0.0" || hp->host == "::")) {
+  if (auto hp = parse_host_port(identity.advertised); hp && (hp->host == "0.0.0.0" || hp->host == "::")) {
     return Status::invalid_argument(
         "listening on a wildcard address needs --advertise HOST:PORT (the address peers should use)");
   }
   driver->build_engine(std::move(persisted_entries), rng_seed);
   persisted_entries.clear();
   write_addresses_file();
-  log.info("node {} generation {} gossip {} admin {} data {}", identity.id.to_string(), identity.generation,
+  log.info("node {} generation {} gossip {} admin {} data {}", identity.id.to_string(), identity.generation.value(),
            identity.advertised, identity.admin_bound.empty() ? "-" : identity.admin_bound, identity.data_dir);
   const size_t known = driver->engine().state().size();
   if (known <= 1 && !config.seeds.empty()) {
@@ -215,7 +215,7 @@ void Node::Impl::write_addresses_file() {
 // ---- public API ------------------------------------------------------------------------------
 
 const NodeId& Node::id() const { return impl_->identity.id; }
-uint64_t Node::generation() const { return impl_->identity.generation; }
+uint64_t Node::generation() const { return impl_->identity.generation.value(); }
 std::string Node::listen_address() const { return impl_->identity.advertised; }
 std::string Node::admin_address() const { return impl_->identity.admin_bound; }
 

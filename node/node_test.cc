@@ -397,7 +397,7 @@ TEST_F(NodeTest, TheGenerationIsSyncedAndStatePersistedBeforeAnyFrameGoesOut) {
     ASSERT_EQ(r.error, gossip::DecodeError::kNone);
     auto check = [&](const std::vector<gossip::NodeDelta>& deltas) {
       for (const gossip::NodeDelta& d : deltas) {
-        auto bytes = store.memory.get(storage::RecordKind::kEntry, gossip::entry_key(d.id));
+        auto bytes = store.memory.get(storage::RecordKind::kEntry, entry_key(d.id));
         ASSERT_TRUE(bytes) << "sent an entry it has not persisted: " << d.id.to_string();
         auto kept = gossip::decode_node_state(*bytes);
         ASSERT_TRUE(kept);
@@ -1164,9 +1164,9 @@ TEST(RealEnv, EveryRuntimeLineReachesTheLogSink) {
 TEST(TcpTransport, DeliversLargeFramesWhole) {
   boost::asio::io_context io;
   std::vector<std::string> got;
-  gossip::TransportConfig cfg;
+  TransportConfig cfg;
   cfg.listen = "127.0.0.1:0";
-  gossip::TcpTransport t(io, cfg, [&](std::string_view frame, const std::string&) {
+  TcpTransport t(io, cfg, [&](std::string_view frame, const std::string&) {
     got.emplace_back(frame);
     return true;
   });

@@ -55,7 +55,7 @@ Result<DataDir> Persister::read_identity(const NodeConfig& config, Env& env, sto
   }
   identity.put_meta(storage::meta::kReplication, replication);
   if (auto cid = store.get_meta(storage::meta::kClusterId)) {
-    auto parsed = NodeId::parse(*cid);
+    auto parsed = gossip::ClusterId::parse(*cid);
     if (!parsed) return Status::data_dir_refused("data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
     cluster_id_ = *parsed;
   }
@@ -63,15 +63,15 @@ Result<DataDir> Persister::read_identity(const NodeConfig& config, Env& env, sto
   uint64_t persisted_generation = 0;
   if (auto g = store.get_meta(storage::meta::kGeneration)) persisted_generation = std::strtoull(g->c_str(), nullptr, 10);
   const auto now_s = static_cast<uint64_t>(env.wall_ms() / 1000);
-  dir.generation = config.reset_generation ? now_s : std::max(persisted_generation + 1, now_s);
-  identity.put_meta(storage::meta::kGeneration, std::to_string(dir.generation));
+  dir.generation = gossip::Generation{config.reset_generation ? now_s : std::max(persisted_generation + 1, now_s)};
+  identity.put_meta(storage::meta::kGeneration, dir.generation.to_string());
   return dir;
 }
 
 Result<DataDir> Persister::read_entries(const NodeConfig& config, DataDir dir) {
   bool corrupt = false;
   store_->scan(storage::RecordKind::kEntry, [&](std::string_view k, std::string_view v) {
-    auto id = gossip::entry_id(k);
+    auto id = entry_id(k);
     auto st = gossip::decode_node_state(v);
     if (!id || !st) {
       corrupt = true;
@@ -110,17 +110,17 @@ void Persister::remember(const std::vector<std::pair<NodeId, gossip::NodeState>>
 
 Status Persister::persist(gossip::GossipEngine& engine) {
   const gossip::ClusterState& st = engine.state();
-  const NodeId& cid = engine.config().cluster_id;
+  const gossip::ClusterId& cid = engine.config().cluster_id;
   if (st.summary() == persisted_summary_ && cid == cluster_id_) return {};
   storage::WriteBatch b;
-  std::vector<std::pair<NodeId, std::pair<uint64_t, uint64_t>>> written;
+  std::vector<std::pair<NodeId, std::pair<gossip::Generation, gossip::Version>>> written;
   for (size_t i = 0; i < st.size(); ++i) {
     const NodeId& nid = st.id_at(i);
     const gossip::NodeState& ns = st.state_at(i);
-    const std::pair<uint64_t, uint64_t> key{ns.generation, ns.max_version};
+    const std::pair<gossip::Generation, gossip::Version> key{ns.generation, ns.max_version};
     auto it = persisted_.find(nid);
     if (it != persisted_.end() && it->second == key) continue;
-    b.put(storage::RecordKind::kEntry, gossip::entry_key(nid), gossip::encode_node_state(ns));
+    b.put(storage::RecordKind::kEntry, entry_key(nid), gossip::encode_node_state(ns));
     written.push_back({nid, key});
   }
   std::vector<NodeId> gone;
@@ -129,7 +129,7 @@ Status Persister::persist(gossip::GossipEngine& engine) {
       if (!st.find(nid)) gone.push_back(nid);
     }
   }
-  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, gossip::entry_key(nid));
+  for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, entry_key(nid));
   if (cid != cluster_id_) b.put_meta(storage::meta::kClusterId, cid.to_string());
   const uint64_t hlc = engine.hlc();
   if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));
@@ -158,10 +158,10 @@ Status Persister::persist(gossip::GossipEngine& engine) {
   return {};
 }
 
-void Persister::final_sync(uint64_t generation) {
+void Persister::final_sync(gossip::Generation generation) {
   try {
     storage::WriteBatch b;
-    b.put_meta(storage::meta::kGeneration, std::to_string(generation));
+    b.put_meta(storage::meta::kGeneration, generation.to_string());
     store_->write(b, true);  // syncs everything written before it
   } catch (const std::exception& e) {
     log_.error("final store flush failed: {}", e.what());

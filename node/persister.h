@@ -28,7 +28,7 @@ namespace ringkeeper {
 // What open() found and decided.
 struct DataDir {
   NodeId id;
-  uint64_t generation = 0;
+  gossip::Generation generation;
   std::vector<std::pair<NodeId, gossip::NodeState>> entries;  // the persisted cluster state
 };
 
@@ -50,10 +50,10 @@ class Persister {
   // refused the write (the node must stop).
   Status persist(gossip::GossipEngine& engine);
   // Writes the generation again, synced: everything written before it is durable.
-  void final_sync(uint64_t generation);
+  void final_sync(gossip::Generation generation);
 
   // Set at open; the cluster id moves on the node thread once learned.
-  const NodeId& cluster_id() const { return cluster_id_; }
+  const gossip::ClusterId& cluster_id() const { return cluster_id_; }
   uint64_t hlc() const { return persisted_hlc_; }
   // Batches written since start; any thread.
   uint64_t writes() const { return writes_; }
@@ -64,9 +64,9 @@ class Persister {
 
   std::unique_ptr<storage::StateStore> store_;
   RuntimeLog& log_;
-  NodeId cluster_id_;  // persisted; nil until founded or learned
+  gossip::ClusterId cluster_id_;  // persisted; nil until founded or learned
   // (generation, max_version) of each entry as last written.
-  std::unordered_map<NodeId, std::pair<uint64_t, uint64_t>> persisted_;
+  std::unordered_map<NodeId, std::pair<gossip::Generation, gossip::Version>> persisted_;
   uint64_t persisted_summary_ = 0;
   uint64_t persisted_hlc_ = 0;
   uint64_t synced_ownership_ = 0;  // GossipEngine::ownership_writes() at the last synced write

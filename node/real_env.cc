@@ -94,9 +94,9 @@ class RealEnv final : public Env {
     io_.stop();
   }
 
-  std::unique_ptr<gossip::Transport> make_transport(gossip::TransportConfig config,
-                                                    gossip::Transport::FrameHandler on_frame) override {
-    return std::make_unique<gossip::TcpTransport>(io_, std::move(config), std::move(on_frame));
+  std::unique_ptr<Transport> make_transport(TransportConfig config,
+                                                    Transport::FrameHandler on_frame) override {
+    return std::make_unique<TcpTransport>(io_, std::move(config), std::move(on_frame));
   }
   std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler,
                                                      AdminTls tls) override {

@@ -13,10 +13,10 @@ namespace {
 // The address a listener asked for, with port 0 replaced by a per-Env one.
 std::string sim_address(const std::string& listen, const std::string& subnet, uint64_t index, uint16_t port,
                         const std::string& what) {
-  auto hp = gossip::parse_host_port(listen);
+  auto hp = parse_host_port(listen);
   if (!hp) throw std::runtime_error(what + ": not a host:port address: " + listen);
   if (hp->port != 0) return listen;
-  return gossip::HostPort{subnet + std::to_string(index), port}.to_string();
+  return HostPort{subnet + std::to_string(index), port}.to_string();
 }
 
 }  // namespace
@@ -55,8 +55,8 @@ class SimNetwork::SimEnv final : public Env {
   }
   void stop() override { stopped_ = true; }
 
-  std::unique_ptr<gossip::Transport> make_transport(gossip::TransportConfig config,
-                                                    gossip::Transport::FrameHandler on_frame) override;
+  std::unique_ptr<Transport> make_transport(TransportConfig config,
+                                                    Transport::FrameHandler on_frame) override;
   // TLS is the real listener's business: requests reach the handler as values here.
   std::unique_ptr<AdminListener> make_admin_listener(std::string listen, AdminListener::Handler handler,
                                                      AdminTls tls) override;
@@ -76,9 +76,9 @@ class SimNetwork::SimEnv final : public Env {
   std::function<void(std::string_view)> on_crash_;
 };
 
-class SimNetwork::SimTransport final : public gossip::Transport {
+class SimNetwork::SimTransport final : public Transport {
  public:
-  SimTransport(SimNetwork& net, SimEnv& env, gossip::TransportConfig config, FrameHandler on_frame)
+  SimTransport(SimNetwork& net, SimEnv& env, TransportConfig config, FrameHandler on_frame)
       : net_(net), env_(env), config_(std::move(config)), on_frame_(std::move(on_frame)) {}
   ~SimTransport() override { close(); }
 
@@ -117,7 +117,7 @@ class SimNetwork::SimTransport final : public gossip::Transport {
       net_.listeners_.erase(it);
     }
   }
-  const gossip::TransportStats& stats() const override { return stats_; }
+  const TransportStats& stats() const override { return stats_; }
 
  private:
   void receive(std::string_view frame, const std::string& from) {
@@ -131,10 +131,10 @@ class SimNetwork::SimTransport final : public gossip::Transport {
 
   SimNetwork& net_;
   SimEnv& env_;
-  gossip::TransportConfig config_;
+  TransportConfig config_;
   FrameHandler on_frame_;
   std::function<void(const std::string&)> refused_;
-  gossip::TransportStats stats_;
+  TransportStats stats_;
   std::string address_;
   bool closed_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // events hold a weak_ptr
@@ -164,8 +164,8 @@ class SimNetwork::SimAdmin final : public AdminListener {
   std::string address_;
 };
 
-std::unique_ptr<gossip::Transport> SimNetwork::SimEnv::make_transport(gossip::TransportConfig config,
-                                                                      gossip::Transport::FrameHandler on_frame) {
+std::unique_ptr<Transport> SimNetwork::SimEnv::make_transport(TransportConfig config,
+                                                                      Transport::FrameHandler on_frame) {
   return std::make_unique<SimTransport>(net_, *this, std::move(config), std::move(on_frame));
 }
 

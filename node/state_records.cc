@@ -2,7 +2,7 @@
 
 #include "gossip/codec.h"
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 std::string entry_key(const NodeId& id) {
   std::string k(16, '\0');
@@ -24,15 +24,15 @@ std::optional<NodeId> entry_id(std::string_view k) {
 }
 
 void write_data_dir(storage::StateStore& store, const DataDirIdentity& identity,
-                    const std::vector<std::pair<NodeId, NodeState>>& entries) {
+                    const std::vector<std::pair<NodeId, gossip::NodeState>>& entries) {
   storage::WriteBatch b;
   b.put_meta(storage::meta::kNodeId, identity.node_id.to_string());
   if (!identity.cluster_id.is_nil()) b.put_meta(storage::meta::kClusterId, identity.cluster_id.to_string());
   b.put_meta(storage::meta::kClusterName, identity.cluster_name);
   b.put_meta(storage::meta::kReplication, identity.replication);
-  b.put_meta(storage::meta::kGeneration, std::to_string(identity.generation));
-  for (const auto& [id, st] : entries) b.put(storage::RecordKind::kEntry, entry_key(id), encode_node_state(st));
+  b.put_meta(storage::meta::kGeneration, identity.generation.to_string());
+  for (const auto& [id, st] : entries) b.put(storage::RecordKind::kEntry, entry_key(id), gossip::encode_node_state(st));
   store.write(b, true);
 }
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

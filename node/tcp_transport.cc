@@ -11,7 +11,7 @@
 #include "node/acceptor.h"
 #include "node/address.h"
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -298,4 +298,4 @@ void TcpTransport::close() {
 
 const TransportStats& TcpTransport::stats() const { return impl_->stats; }
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

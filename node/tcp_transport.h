@@ -15,7 +15,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 class TcpTransport final : public Transport {
  public:
@@ -35,4 +35,4 @@ class TcpTransport final : public Transport {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

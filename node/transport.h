@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringkeeper::gossip {
+namespace ringkeeper {
 
 struct TransportConfig {
   std::string listen = "127.0.0.1:7000";
@@ -57,4 +57,4 @@ class Transport {
   virtual const TransportStats& stats() const = 0;
 };
 
-}  // namespace ringkeeper::gossip
+}  // namespace ringkeeper

@@ -12,7 +12,9 @@ void ViewPublisher::add_member(PublishedView& v, const NodeId& nid, const gossip
   m.id = nid;
   m.self = nid == self_;
   m.liveness = liveness;
-  m.generation = st.generation;
+  m.generation = st.generation.value();  // the public Member keeps the integer
+  // Status, dc and rack come from the ring, which read them once (gossip::EntryView); only the
+  // address is read here, without decoding the rest of the entry (its token list above all).
   if (const gossip::VersionedValue* a = st.get(gossip::keys::kAddress)) m.address = a->value;
   if (const RingNode* rn = v.ring->find(nid)) {
     m.status = rn->status;

@@ -180,6 +180,50 @@ TokenRing build_ring(const ClaimTable& table, const std::vector<RingNode>& nodes
   return TokenRing::build_sorted(std::move(tokens), std::move(owners), placer);
 }
 
+// The ring digest: every participating node's status, location, tokens and phase, byte for byte.
+uint64_t ring_digest_of(const std::vector<RingNode>& nodes, const ReplicationConfig& config,
+                        const Partitioner& partitioner) {
+  DigestWriter w;
+  w.str("ringkeeper.ring.v1");
+  w.str(config.canonical());
+  w.str(partitioner.name());
+  for (const RingNode& n : nodes) {
+    if (!participates(n.status)) continue;
+    w.u64(n.id.hi());
+    w.u64(n.id.lo());
+    w.u8(static_cast<uint8_t>(n.status));
+    w.str(n.dc);
+    w.str(n.rack);
+    w.tokens(n.tokens);
+    w.tokens(n.pending_tokens);
+    // Digests of unphased rings (the default phase) stay what they always were.
+    if (changing(n.status) && n.phase != ChangePhase::kWriteBoth) w.u8(0x80 | static_cast<uint8_t>(n.phase));
+    if (!n.replaces.is_nil()) {
+      w.u8(0xA0);
+      w.u64(n.replaces.hi());
+      w.u64(n.replaces.lo());
+    }
+  }
+  return w.finish();
+}
+
+// Placement digest: who will own which token once in-flight changes complete, statuses aside.
+// Joiners compare it to know every node has seen every claim, before any of them turns NORMAL.
+uint64_t placement_digest_of(const std::vector<RingNode>& nodes, const TokenRing& future,
+                             const ReplicationConfig& config, const Partitioner& partitioner) {
+  DigestWriter p;
+  p.str("ringkeeper.placement.v1");
+  p.str(config.canonical());
+  p.str(partitioner.name());
+  for (uint32_t i = 0; i < future.size(); ++i) {
+    const NodeId& owner = nodes[future.owner_at(i)].id;
+    p.u64(future.token_at(i).value());
+    p.u64(owner.hi());
+    p.u64(owner.lo());
+  }
+  return p.finish();
+}
+
 }  // namespace
 
 RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descriptions,
@@ -239,42 +283,8 @@ RingSnapshot::BuildResult RingSnapshot::build(std::vector<NodeDescription> descr
         std::make_unique<TokenRing>(build_ring(table, snap->nodes_, config, index, locations, RingKind::kAlsoWritten));
   }
 
-  DigestWriter w;
-  w.str("ringkeeper.ring.v1");
-  w.str(config.canonical());
-  w.str(partitioner.name());
-  for (const RingNode& n : snap->nodes_) {
-    if (!participates(n.status)) continue;
-    w.u64(n.id.hi());
-    w.u64(n.id.lo());
-    w.u8(static_cast<uint8_t>(n.status));
-    w.str(n.dc);
-    w.str(n.rack);
-    w.tokens(n.tokens);
-    w.tokens(n.pending_tokens);
-    // Digests of unphased rings (the default phase) stay what they always were.
-    if (changing(n.status) && n.phase != ChangePhase::kWriteBoth) w.u8(0x80 | static_cast<uint8_t>(n.phase));
-    if (!n.replaces.is_nil()) {
-      w.u8(0xA0);
-      w.u64(n.replaces.hi());
-      w.u64(n.replaces.lo());
-    }
-  }
-  snap->digest_ = w.finish();
-  // Placement digest: who will own which token once in-flight changes complete, statuses aside.
-  // Joiners compare it to know every node has seen every claim, before any of them turns NORMAL.
-  DigestWriter p;
-  p.str("ringkeeper.placement.v1");
-  p.str(config.canonical());
-  p.str(partitioner.name());
-  const TokenRing& future = snap->future();
-  for (uint32_t i = 0; i < future.size(); ++i) {
-    const NodeId& owner = snap->nodes_[future.owner_at(i)].id;
-    p.u64(future.token_at(i).value());
-    p.u64(owner.hi());
-    p.u64(owner.lo());
-  }
-  snap->placement_digest_ = p.finish();
+  snap->digest_ = ring_digest_of(snap->nodes_, config, partitioner);
+  snap->placement_digest_ = placement_digest_of(snap->nodes_, snap->future(), config, partitioner);
   result.snapshot = std::move(snap);
   return result;
 }

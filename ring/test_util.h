@@ -1,4 +1,5 @@
 // Helpers for ring tests only (not part of the library): seeded random rings and seed reporting.
+// Pure functions of their seed; any test thread.
 #pragma once
 
 #include <algorithm>

@@ -92,6 +92,8 @@ class AllocationRing {
   // The joiner aims at `share` of its fair share for now: placing its k-th of K tokens it aims at
   // k/K, so that each token takes about an equal slice and the greedy spreads the losses over
   // the most loaded nodes instead of grabbing the largest ranges first.
+  // Long on purpose: one pass of the greedy's inner loop; its parts share the virtual ring
+  // (owner_at), the accumulated load deltas and the cost, which pieces would pass around.
   uint64_t best_token_for(uint32_t node, double share) {
     targets_[node] *= share;
     primary_targets_[node] *= share;

@@ -32,9 +32,12 @@ PersistedRing write_persisted_ring(const std::string& data_dir, size_t nodes, ui
       text += tokens.back().to_string();
     }
     gossip::NodeState st;
-    st.generation = generation - 100;
-    uint64_t v = 0;
-    auto put = [&](std::string_view k, std::string value) { st.values.push_back({std::string(k), {std::move(value), ++v}}); };
+    st.generation = gossip::Generation{generation - 100};
+    gossip::Version v;
+    auto put = [&](std::string_view k, std::string value) {
+      v = v.next();
+      st.values.push_back({std::string(k), {std::move(value), v}});
+    };
     // Sorted by key, as NodeState requires.
     put(gossip::keys::kAddress, "127.0.0.1:" + std::to_string(1 + i));  // port 1..N: nothing listens there
     put(gossip::keys::kDc, "dc1");
@@ -52,12 +55,12 @@ PersistedRing write_persisted_ring(const std::string& data_dir, size_t nodes, ui
     descriptions.push_back(std::move(d));
   }
   out.self = entries[0].first;
-  gossip::DataDirIdentity identity;
+  DataDirIdentity identity;
   identity.node_id = out.self;
-  identity.cluster_id = NodeId::from_random_bits(rng.next(), rng.next());
-  identity.generation = generation - 100;
+  identity.cluster_id = gossip::ClusterId(NodeId::from_random_bits(rng.next(), rng.next()));
+  identity.generation = gossip::Generation{generation - 100};
   try {
-    gossip::write_data_dir(*opened.store, identity, entries);
+    write_data_dir(*opened.store, identity, entries);
   } catch (const storage::StoreError& e) {
     out.error = e.what();
     return out;

@@ -1,6 +1,7 @@
 // Writes a data dir holding an N-node ring as a node of that cluster would have persisted it
 // (ringsim persist, the startup benchmark): node 0 is the dir's own node, every node NORMAL with
-// random tokens. Returns what a correct `owners` answer must say for a few keys.
+// random tokens. Returns what a correct `owners` answer must say for a few keys. One call owns the
+// store it opens for its duration; call it while no node runs on that dir (any thread).
 #pragma once
 
 #include <string>

@@ -82,8 +82,8 @@ uint64_t count_healthy_marks(SimCluster& sim, std::string* first, bool verbose =
         continue;
       const std::string what = "t=" + std::to_string(sim.now()) + " node " + std::to_string(i) + " marked node " +
                                std::to_string(target) + " (" + short_id(mark.node) + ") down (generation " +
-                               std::to_string(mark.generation) + ", incarnation " +
-                               std::to_string(mark.incarnation) + ")";
+                               mark.generation.to_string() + ", incarnation " +
+                               mark.incarnation.to_string() + ")";
       if (count++ == 0 && first) *first = what;
       if (verbose) std::fprintf(stderr, "healthy marked down: %s\n", what.c_str());
     }

@@ -12,7 +12,7 @@ std::shared_ptr<const RingSnapshot> SharedRingCache::get(uint64_t key, const Bui
 }
 
 SimCluster::SimCluster(SimOptions options) : options_(std::move(options)), net_rng_(options_.seed) {
-  cluster_id_ = NodeId::from_random_bits(net_rng_(), net_rng_());
+  cluster_id_ = gossip::ClusterId(NodeId::from_random_bits(net_rng_(), net_rng_()));
 }
 
 gossip::EngineConfig SimCluster::config_for(size_t i, uint32_t wipes) const {
@@ -60,18 +60,18 @@ SimCluster::DataDir SimCluster::backup(size_t i) const {
   return dir;
 }
 
-void SimCluster::restore(size_t i, const DataDir& dir, std::optional<uint64_t> generation) {
+void SimCluster::restore(size_t i, const DataDir& dir, std::optional<gossip::Generation> generation) {
   Node& node = nodes_[i];
   gossip::EngineConfig c = node.engine->config();
   c.wire_version = node.wire_version;
-  node.generation = generation ? *generation : node.generation + 1;
+  node.generation = generation ? *generation : node.generation.next();
   c.generation = node.generation;
   const gossip::NodeStatePtr* own = nullptr;
   for (const auto& [id, st] : dir.entries) {
     if (id == c.id) own = &st;
   }
-  c.data_dir_generation = own ? (*own)->generation : 0;
-  c.data_dir_version = own ? (*own)->max_version : 0;
+  c.data_dir_generation = own ? (*own)->generation : gossip::Generation{};
+  c.data_dir_version = own ? (*own)->max_version : gossip::Version{};
   auto engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
   // The persisted cluster state comes back; our own entry is re-authored under the new generation.
   for (const auto& [id, st] : dir.entries) {
@@ -113,15 +113,15 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
       tokens += (k ? "," : "") + d.tokens.back().to_string();
     }
     auto st = std::make_shared<gossip::NodeState>();
-    st->generation = 1;
-    uint64_t v = 0;
-    st->values = {{std::string(gossip::keys::kAddress), {c.address, ++v}},
-                  {std::string(gossip::keys::kDc), {d.dc, ++v}},
-                  {std::string(gossip::keys::kRack), {d.rack, ++v}},
-                  {std::string(gossip::keys::kStatus), {"NORMAL", ++v}},
-                  {std::string(gossip::keys::kTokens), {tokens, ++v}},
-                  {std::string(gossip::keys::kWire), {std::to_string(gossip::kWireVersion), ++v}}};
-    st->max_version = v;
+    st->generation = gossip::Generation{1};
+    using gossip::Version;
+    st->values = {{std::string(gossip::keys::kAddress), {c.address, Version{1}}},
+                  {std::string(gossip::keys::kDc), {d.dc, Version{2}}},
+                  {std::string(gossip::keys::kRack), {d.rack, Version{3}}},
+                  {std::string(gossip::keys::kStatus), {"NORMAL", Version{4}}},
+                  {std::string(gossip::keys::kTokens), {tokens, Version{5}}},
+                  {std::string(gossip::keys::kWire), {std::to_string(gossip::kWireVersion), Version{6}}}};
+    st->max_version = Version{6};
     entries.push_back({c.id, std::move(st)});
     ring_nodes.push_back(std::move(d));
   }
@@ -132,8 +132,10 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   const std::string placement = digest_to_hex(snapshot->placement_digest());
   std::vector<std::pair<NodeId, gossip::NodeStatePtr>> shared;
   for (auto& [id, st] : entries) {
-    st->values.push_back({std::string(gossip::keys::kRingDigest), {digest, ++st->max_version}});
-    st->values.push_back({std::string(gossip::keys::kPlacement), {placement, ++st->max_version}});
+    st->max_version = st->max_version.next();
+    st->values.push_back({std::string(gossip::keys::kRingDigest), {digest, st->max_version}});
+    st->max_version = st->max_version.next();
+    st->values.push_back({std::string(gossip::keys::kPlacement), {placement, st->max_version}});
     std::sort(st->values.begin(), st->values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     shared.push_back({id, std::move(st)});
   }
@@ -141,7 +143,7 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (size_t i = first; i < first + n; ++i) {
     gossip::EngineConfig c = config_for(i);
-    c.generation = 1;
+    c.generation = gossip::Generation{1};
     Node node;
     node.rng = std::make_unique<gossip::SplitMixRng>(options_.seed ^ (0x51ED5EEDULL * (i + 1)));
     node.engine = std::make_unique<gossip::GossipEngine>(c, *node.rng, ring_cache_);
@@ -151,10 +153,10 @@ void SimCluster::add_preconverged(size_t n, uint32_t tokens_per_node) {
   }
 }
 
-SimCluster::Node SimCluster::fresh_node(size_t i, uint32_t wipes, uint64_t generation,
+SimCluster::Node SimCluster::fresh_node(size_t i, uint32_t wipes, gossip::Generation generation,
                                         const std::vector<size_t>& seeds, gossip::JoinSettings join) {
   gossip::EngineConfig c = config_for(i, wipes);
-  c.cluster_id = NodeId();  // learned from a peer, or made by the founder
+  c.cluster_id = gossip::ClusterId();  // learned from a peer, or made by the founder
   c.generation = generation;
   c.join = std::move(join);
   for (size_t s : seeds) c.seeds.push_back(address_of(s == kSelf ? i : s));
@@ -169,14 +171,14 @@ SimCluster::Node SimCluster::fresh_node(size_t i, uint32_t wipes, uint64_t gener
 
 size_t SimCluster::add_node(const std::vector<size_t>& seeds, gossip::JoinSettings join) {
   const size_t i = nodes_.size();
-  nodes_.push_back(fresh_node(i, 0, 1, seeds, std::move(join)));
+  nodes_.push_back(fresh_node(i, 0, gossip::Generation{1}, seeds, std::move(join)));
   schedule_tick(i, now_ + static_cast<Millis>(net_rng_() % options_.gossip_interval));
   return i;
 }
 
 void SimCluster::wipe(size_t i, const std::vector<size_t>& seeds, gossip::JoinSettings join) {
   // A wiped data dir has no persisted generation: the generation is the clock's, in seconds.
-  const uint64_t generation = std::max<uint64_t>(1, static_cast<uint64_t>(now_ / 1000));
+  const gossip::Generation generation{std::max<uint64_t>(1, static_cast<uint64_t>(now_ / 1000))};
   // The tick token carries on, so a tick scheduled for the earlier life is superseded.
   const uint64_t tick_token = nodes_[i].tick_token;
   nodes_[i] = fresh_node(i, nodes_[i].wipes + 1, generation, seeds, std::move(join));

@@ -88,7 +88,7 @@ class SimCluster {
   DataDir backup(size_t i) const;
   // The process at `i` stops (if it runs) and starts on `dir` — a backup taken earlier, say — with
   // `generation` (default: one above any it ran with, as a restart picks). Same id and address.
-  void restore(size_t i, const DataDir& dir, std::optional<uint64_t> generation = std::nullopt);
+  void restore(size_t i, const DataDir& dir, std::optional<gossip::Generation> generation = std::nullopt);
   // The process at `i` comes back on a wiped data dir: a new node id at the same address (and
   // the same cuts), no state, no cluster id, generation max(1, now in seconds), joining afresh
   // through `seeds` (indices). Its earlier life's id stays in everyone's state until removed.
@@ -117,7 +117,7 @@ class SimCluster {
   struct Node {
     std::unique_ptr<gossip::SplitMixRng> rng;
     std::unique_ptr<gossip::GossipEngine> engine;
-    uint64_t generation = 1;
+    gossip::Generation generation{1};
     uint32_t wipes = 0;        // data dirs wiped at this address so far (each gives a new id)
     uint64_t tick_token = 0;   // only the latest scheduled tick event counts
     Millis tick_at = 0;
@@ -141,7 +141,7 @@ class SimCluster {
   static std::string address_of(size_t i) { return "sim:" + std::to_string(i); }
   gossip::EngineConfig config_for(size_t i, uint32_t wipes = 0) const;
   // A fresh node at `i`: no state, no cluster id, joining through `seeds`.
-  Node fresh_node(size_t i, uint32_t wipes, uint64_t generation, const std::vector<size_t>& seeds,
+  Node fresh_node(size_t i, uint32_t wipes, gossip::Generation generation, const std::vector<size_t>& seeds,
                   gossip::JoinSettings join);
   void send(size_t from, std::vector<gossip::Envelope> out);
   void deliver(size_t to, const std::string& frame);
@@ -161,7 +161,7 @@ class SimCluster {
   uint64_t frames_refused_ = 0;
   uint64_t bytes_sent_ = 0;
   uint64_t messages_sent_ = 0;
-  NodeId cluster_id_;
+  gossip::ClusterId cluster_id_;
   Tap tap_;
 };
 

@@ -1,6 +1,7 @@
 // MemoryStore: a StateStore in memory, for unit tests. FaultyStore: wraps any store and fails
 // writes on demand, so tests can check that a node that cannot persist stops instead of
-// gossiping state it would lose.
+// gossiping state it would lose. Owned by the test (or by the Node it is handed to); like every
+// StateStore, not thread-safe: one thread at a time (the node thread once a Node runs on it).
 #pragma once
 
 #include <atomic>

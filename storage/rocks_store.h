@@ -1,6 +1,7 @@
 // RocksStore: the StateStore on RocksDB in a data directory. Opening checks the format record
 // read-only first, so a dir from a newer build, an unknown one or a corrupt one is refused
-// without a byte written; a dir held by a running node is refused as locked.
+// without a byte written; a dir held by a running node is refused as locked. Owned by the Node that
+// opened it (through its Persister); not thread-safe: the node thread writes, one call at a time.
 #pragma once
 
 #include <memory>

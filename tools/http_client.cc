@@ -41,7 +41,7 @@ beast::error_code run_one(asio::io_context& ioc, Start&& start) {
 }
 
 // The endpoints of `hp`: an address literal as it is, a name through the system resolver.
-bool endpoints_of(asio::io_context& ioc, const gossip::HostPort& hp, std::vector<tcp::endpoint>* out,
+bool endpoints_of(asio::io_context& ioc, const HostPort& hp, std::vector<tcp::endpoint>* out,
                   std::string* error) {
   beast::error_code ec;
   const asio::ip::address literal = asio::ip::make_address(hp.host, ec);
@@ -82,7 +82,7 @@ std::string url_encode(const std::string& s) {
 
 namespace {
 
-http::request<http::string_body> make_request(const gossip::HostPort& hp, const std::string& method,
+http::request<http::string_body> make_request(const HostPort& hp, const std::string& method,
                                               const std::string& target, const std::string& body,
                                               const std::string& authorization) {
   http::request<http::string_body> req;
@@ -147,7 +147,7 @@ std::optional<asio::ssl::context> client_tls(const std::string& cacert, std::str
 std::optional<HttpResponse> http_request(const std::string& host_port, const std::string& method,
                                          const std::string& target, const std::string& body, std::string* error,
                                          int timeout_ms, const std::string& authorization, const std::string& cacert) {
-  auto hp = gossip::parse_host_port(host_port);
+  auto hp = parse_host_port(host_port);
   if (!hp) {
     *error = "not HOST:PORT: " + host_port;
     return std::nullopt;

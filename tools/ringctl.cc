@@ -151,69 +151,56 @@ void print_plan(const std::string& action, const json& p) {
   }
 }
 
-void print_human(const std::string& cmd, const json& j) {
-  if (cmd == "status") return print_status(j);
-  if (cmd == "info") {
-    for (const char* k : {"id", "cluster", "cluster_id", "address", "admin", "generation", "data_dir", "version"}) {
-      const json& v = j.contains(k) ? j[k] : json();
-      std::printf("%-11s: %s\n", k, v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+void print_info(const json& j) {
+  for (const char* k : {"id", "cluster", "cluster_id", "address", "admin", "generation", "data_dir", "version"}) {
+    const json& v = j.contains(k) ? j[k] : json();
+    std::printf("%-11s: %s\n", k, v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  }
+}
+
+void print_ring(const json& j) {
+  std::printf("ring digest %s, %zu tokens\n%-22s %s\n", j.value("ring_digest", "").c_str(), j["tokens"].size(),
+              "Token", "Node");
+  for (const json& t : j["tokens"]) std::printf("%-22s %s\n", t.value("token", "").c_str(), t.value("node", "").c_str());
+  if (j.contains("pending") && !j["pending"].empty()) {
+    std::printf("\npending (tokens moving in: a MOVING node's new tokens, a JOINING node's claim)\n");
+    for (const json& t : j["pending"]) std::printf("%-22s %s\n", t.value("token", "").c_str(), t.value("node", "").c_str());
+  }
+}
+
+void print_owners(const json& j) {
+  std::printf("key %s -> token %s\n", j.value("key", "").c_str(), j.value("token", "").c_str());
+  auto list = [&](const char* name) {
+    std::printf("%-10s", name);
+    if (j[name].empty()) std::printf(" -");
+    for (const json& id : j[name]) std::printf(" %s", id.get<std::string>().c_str());
+    std::printf("\n");
+  };
+  list("replicas");
+  list("reachable");
+  list("pending");
+}
+
+void print_health(const json& j) {
+  std::printf("converged: %s   live: %d   down: %d\n", j.value("converged", false) ? "yes" : "no",
+              j.value("live", 0), j.value("down", 0));
+  for (auto& [d, n] : j["ring_digests"].items()) {
+    std::printf("  ring digest %s on %d live nodes\n", d.empty() ? "(none gossiped yet)" : d.c_str(), n.get<int>());
+  }
+}
+
+void print_gossipinfo(const json& j) {
+  for (const json& n : j["nodes"]) {
+    std::printf("%s  generation %s  version %s\n", n.value("id", "").c_str(), short_gen(n["generation"]).c_str(),
+                n["version"].dump().c_str());
+    for (auto& [k, v] : n["values"].items()) {
+      std::printf("  %-12s %s  (v%s)\n", k.c_str(), v.value("value", "").c_str(), v["version"].dump().c_str());
     }
-    return;
   }
-  if (cmd == "ring") {
-    std::printf("ring digest %s, %zu tokens\n%-22s %s\n", j.value("ring_digest", "").c_str(), j["tokens"].size(),
-                "Token", "Node");
-    for (const json& t : j["tokens"]) std::printf("%-22s %s\n", t.value("token", "").c_str(), t.value("node", "").c_str());
-    if (j.contains("pending") && !j["pending"].empty()) {
-      std::printf("\npending (tokens moving in: a MOVING node's new tokens, a JOINING node's claim)\n");
-      for (const json& t : j["pending"]) std::printf("%-22s %s\n", t.value("token", "").c_str(), t.value("node", "").c_str());
-    }
-    return;
-  }
-  if (cmd == "owners") {
-    std::printf("key %s -> token %s\n", j.value("key", "").c_str(), j.value("token", "").c_str());
-    auto list = [&](const char* name) {
-      std::printf("%-10s", name);
-      if (j[name].empty()) std::printf(" -");
-      for (const json& id : j[name]) std::printf(" %s", id.get<std::string>().c_str());
-      std::printf("\n");
-    };
-    list("replicas");
-    list("reachable");
-    list("pending");
-    return;
-  }
-  if (cmd == "health") {
-    std::printf("converged: %s   live: %d   down: %d\n", j.value("converged", false) ? "yes" : "no",
-                j.value("live", 0), j.value("down", 0));
-    for (auto& [d, n] : j["ring_digests"].items()) {
-      std::printf("  ring digest %s on %d live nodes\n", d.empty() ? "(none gossiped yet)" : d.c_str(), n.get<int>());
-    }
-    return;
-  }
-  if (cmd == "gossipinfo") {
-    for (const json& n : j["nodes"]) {
-      std::printf("%s  generation %s  version %s\n", n.value("id", "").c_str(), short_gen(n["generation"]).c_str(),
-                  n["version"].dump().c_str());
-      for (auto& [k, v] : n["values"].items()) {
-        std::printf("  %-12s %s  (v%s)\n", k.c_str(), v.value("value", "").c_str(), v["version"].dump().c_str());
-      }
-    }
-    return;
-  }
-  if ((cmd == "move" || cmd == "rebalance") && !j.contains("change")) return print_plan(cmd, j);
-  if (cmd == "move" || cmd == "rebalance" || cmd == "decommission") {
-    std::printf("change %s %s of %s: %s\n", j.value("change", "").c_str(), j.value("kind", "").c_str(),
-                j.value("node", "").c_str(), j.value("phase", "").c_str());
-    if (j.contains("tokens")) std::printf("  new tokens: %s\n", joined(j["tokens"], " ").c_str());
-    if (cmd == "decommission") {
-      std::printf("(its ranges go to their next owners phase by phase; at done the node is LEFT: it owns nothing "
-                  "and keeps running until stopped)\n");
-    }
-    std::printf("(it advances phase by phase as every member acknowledges; `ringctl status` shows where it "
-                "stands, --wait follows it)\n");
-    return;
-  }
+}
+
+// The answer to a change command (move, rebalance, decommission, abort, removenode).
+void print_change(const std::string& cmd, const json& j) {
   if (cmd == "abort") {
     std::printf("change %s %s of %s: %s (rolled back)\n", j.value("change", "").c_str(), j.value("kind", "").c_str(),
                 j.value("node", "").c_str(), j.value("phase", "").c_str());
@@ -230,6 +217,28 @@ void print_human(const std::string& cmd, const json& j) {
     std::printf("(its ranges go to their next owners phase by phase; at done its REMOVED tombstone is gossiped; "
                 "`ringctl status` shows where it stands, --wait follows it)\n");
     return;
+  }
+  std::printf("change %s %s of %s: %s\n", j.value("change", "").c_str(), j.value("kind", "").c_str(),
+              j.value("node", "").c_str(), j.value("phase", "").c_str());
+  if (j.contains("tokens")) std::printf("  new tokens: %s\n", joined(j["tokens"], " ").c_str());
+  if (cmd == "decommission") {
+    std::printf("(its ranges go to their next owners phase by phase; at done the node is LEFT: it owns nothing "
+                "and keeps running until stopped)\n");
+  }
+  std::printf("(it advances phase by phase as every member acknowledges; `ringctl status` shows where it "
+              "stands, --wait follows it)\n");
+}
+
+void print_human(const std::string& cmd, const json& j) {
+  if (cmd == "status") return print_status(j);
+  if (cmd == "info") return print_info(j);
+  if (cmd == "ring") return print_ring(j);
+  if (cmd == "owners") return print_owners(j);
+  if (cmd == "health") return print_health(j);
+  if (cmd == "gossipinfo") return print_gossipinfo(j);
+  if ((cmd == "move" || cmd == "rebalance") && !j.contains("change")) return print_plan(cmd, j);
+  if (cmd == "move" || cmd == "rebalance" || cmd == "decommission" || cmd == "abort" || cmd == "removenode") {
+    return print_change(cmd, j);
   }
   std::printf("%s\n", j.dump(2).c_str());
 }
@@ -329,53 +338,75 @@ int phase_index(const std::string& phase) {
   return -1;
 }
 
+// What --wait has said so far about one change, and how it says the next step.
+class ChangeFollower {
+ public:
+  ChangeFollower(json answer, bool as_json)
+      : answer_(std::move(answer)), as_json_(as_json), id_(answer_.value("change", "")),
+        kind_(answer_.value("kind", "")) {}
+
+  const std::string& id() const { return id_; }
+  const std::string& phase() const { return phase_; }
+  bool ended() const { return phase_ == "done" || phase_ == "aborted" || phase_ == "failed"; }
+  const json& answer() const { return answer_; }
+
+  // A line for the phase `reached` (with --json: the answer with that phase; `why`: its error).
+  void print(const std::string& reached, const std::string& why) {
+    answer_["phase"] = reached;
+    if (!why.empty()) answer_["error"] = why;
+    if (as_json_) {
+      std::printf("%s\n", answer_.dump().c_str());
+    } else {
+      const std::string who = joined(waiting_, ", ");
+      std::printf("change %s %s: %s%s\n", id_.c_str(), kind_.c_str(), reached.c_str(),
+                  who.empty() ? "" : (" (waiting for: " + who + ")").c_str());
+    }
+    std::fflush(stdout);
+  }
+
+  // The change is at `next`, waiting for `next_waiting`: says what is new.
+  void reach(const std::string& next, const json& next_waiting) {
+    if (next == phase_) {
+      if (next_waiting == waiting_) return;
+      waiting_ = next_waiting;
+      if (!as_json_) print(phase_, "");
+      return;
+    }
+    // Phases passed between two polls were reached too: say so, in order.
+    const int from = phase_index(phase_), to = phase_index(next);
+    waiting_ = json::array();
+    for (int k = from + 1; from >= 0 && to > from && k < to; ++k) print(kPhases[k], "");
+    waiting_ = next_waiting;
+    phase_ = next;
+    if (phase_ == "aborted") {
+      print(phase_, "change " + id_ + " was aborted (rolled back)");
+    } else if (phase_ == "failed") {
+      print(phase_, "change " + id_ + " failed");
+    } else {
+      print(phase_, "");
+    }
+  }
+
+ private:
+  json answer_;
+  const bool as_json_;
+  const std::string id_, kind_;
+  std::string phase_;
+  json waiting_ = json::array();
+};
+
 // --wait: follows the change in `answer` (a change command's answer) on the node that gave it,
 // polling GET /v1/change, until it is done (0), aborted or failed (1), or the node stays
 // unreachable for 10 s (3). A line per phase as it is reached — with --json the answer with that
 // phase, the last one the result — and, for people, a line whenever the awaited members change.
 int follow_change(const Client& client, json answer, bool as_json) {
   using namespace std::chrono_literals;
-  const std::string id = answer.value("change", ""), kind = answer.value("kind", "");
-  std::string phase;
-  json waiting = json::array();
-  auto print = [&](const std::string& reached, const std::string& why) {
-    answer["phase"] = reached;
-    if (!why.empty()) answer["error"] = why;
-    if (as_json) {
-      std::printf("%s\n", answer.dump().c_str());
-    } else {
-      const std::string who = joined(waiting, ", ");
-      std::printf("change %s %s: %s%s\n", id.c_str(), kind.c_str(), reached.c_str(),
-                  who.empty() ? "" : (" (waiting for: " + who + ")").c_str());
-    }
-    std::fflush(stdout);
-  };
-  auto reach = [&](const std::string& next, const json& next_waiting) {
-    if (next == phase) {
-      if (next_waiting == waiting) return;
-      waiting = next_waiting;
-      if (!as_json) print(phase, "");
-      return;
-    }
-    // Phases passed between two polls were reached too: say so, in order.
-    const int from = phase_index(phase), to = phase_index(next);
-    waiting = json::array();
-    for (int k = from + 1; from >= 0 && to > from && k < to; ++k) print(kPhases[k], "");
-    waiting = next_waiting;
-    phase = next;
-    if (phase == "aborted") {
-      print(phase, "change " + id + " was aborted (rolled back)");
-    } else if (phase == "failed") {
-      print(phase, "change " + id + " failed");
-    } else {
-      print(phase, "");
-    }
-  };
-  reach(answer.value("phase", "announce"), answer.value("waiting_for", json::array()));
-  const Call poll{"GET", "/v1/change?id=" + ringkeeper::tools::url_encode(id), ""};
+  ChangeFollower change(std::move(answer), as_json);
+  change.reach(change.answer().value("phase", "announce"), change.answer().value("waiting_for", json::array()));
+  const Call poll{"GET", "/v1/change?id=" + ringkeeper::tools::url_encode(change.id()), ""};
   auto unreachable_since = std::chrono::steady_clock::now();
   bool reachable = true;
-  while (phase != "done" && phase != "aborted" && phase != "failed") {
+  while (!change.ended()) {
     std::this_thread::sleep_for(100ms);
     std::string error;
     auto resp = client.request(poll, &error);
@@ -384,22 +415,186 @@ int follow_change(const Client& client, json answer, bool as_json) {
       reachable = false;
       if (std::chrono::steady_clock::now() - unreachable_since < 10s) continue;
       std::fprintf(stderr, "ringctl: lost the node at %s while following change %s: %s\n", client.host.c_str(),
-                   id.c_str(), error.c_str());
+                   change.id().c_str(), error.c_str());
       return 3;
     }
     reachable = true;
     json j = json::parse(resp->body, nullptr, false);
     if (resp->status != 200 || j.is_discarded()) {
       const std::string why = j.is_discarded() ? resp->body : j.value("error", resp->body);
-      print("failed", "lost track of change " + id + ": " + why);
-      std::fprintf(stderr, "ringctl: lost track of change %s: %s\n", id.c_str(), why.c_str());
+      change.print("failed", "lost track of change " + change.id() + ": " + why);
+      std::fprintf(stderr, "ringctl: lost track of change %s: %s\n", change.id().c_str(), why.c_str());
       return 1;
     }
-    reach(j.value("phase", ""), j.value("waiting_for", json::array()));
+    change.reach(j.value("phase", ""), j.value("waiting_for", json::array()));
   }
-  if (phase == "done") return 0;
-  std::fprintf(stderr, "ringctl: %s\n", answer.value("error", "").c_str());
+  if (change.phase() == "done") return 0;
+  std::fprintf(stderr, "ringctl: %s\n", change.answer().value("error", "").c_str());
   return 1;
+}
+
+// What ringctl's command line set.
+struct Options {
+  std::string host = "127.0.0.1:7180";
+  bool as_json = false;
+  std::string token_file, cacert;
+  std::string key, tokens, change_id, node_id, key_arg;  // the subcommands' arguments
+  bool dry_run = false, wait = false, force = false;
+  CLI::App* keys = nullptr;  // the keys subcommand (its own subcommand says which)
+};
+
+// Declares every option and subcommand on `app`, bound to `o`. Long on purpose: the command
+// line's whole shape, one declaration after another, as --help lists it.
+void define_commands(CLI::App& app, Options& o) {
+  app.add_option("--host", o.host, "the node's admin address HOST:PORT")->capture_default_str();
+  app.add_flag("--json", o.as_json, "print the node's JSON answer as is (with --wait: one JSON line per phase)");
+  app.add_option("--admin-token-file", o.token_file, "file with the admin token (state-changing calls from other hosts)");
+  app.add_option("--cacert", o.cacert, "PEM file of the CA that signed the node's admin certificate: talk HTTPS");
+  app.set_version_flag("--version", std::string("ringctl ") + ringkeeper::kVersion);
+  app.require_subcommand(1);
+  app.add_subcommand("info", "the answering node: id, cluster, addresses, generation, data dir, version");
+  app.add_subcommand("status", "every member: liveness, status, ownership, tokens, dc, rack, id; changes in flight");
+  app.add_subcommand("ring", "the ring's tokens and their owners, sorted by token; tokens moving in");
+  app.add_subcommand("owners", "replicas of KEY, the reachable preference list, pending owners")
+      ->add_option("KEY", o.key, "the key")->required();
+  app.add_subcommand("gossipinfo", "every member's gossiped values and versions");
+  app.add_subcommand("health", "is the cluster converged? (exit 0 yes, 1 no)");
+  CLI::App* move = app.add_subcommand(
+      "move", "move the answering node to new tokens, phase by phase (announce, write_both, read_new, release)");
+  move->add_option("--tokens", o.tokens, "T1,T2,... (unsigned 64-bit decimals)")->required();
+  move->add_flag("--dry-run", o.dry_run, "print the plan (ranges moving from -> to, ownership before and after); "
+                                         "announce nothing");
+  move->add_flag("--wait", o.wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per phase");
+  app.add_subcommand("abort", "roll back the answering node's change, if it has not reached read_new")
+      ->add_option("CHANGE_ID", o.change_id, "the change's id (as move, rebalance or decommission printed it)")->required();
+  CLI::App* rebalance = app.add_subcommand(
+      "rebalance", "move the answering node to the allocator's tokens, phase by phase (already balanced: nothing "
+                   "starts, exit 0)");
+  rebalance->add_flag("--dry-run", o.dry_run, "print the plan (or that it is already balanced); announce nothing");
+  rebalance->add_flag("--wait", o.wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per "
+                                        "phase");
+  app.add_subcommand("decommission", "hand the answering node's ranges to their next owners, phase by phase; it "
+                                     "ends LEFT, owning nothing, running until stopped")
+      ->add_flag("--wait", o.wait, "follow the change until it is done, the node LEFT (exit 0), or aborted (exit 1)");
+  CLI::App* removenode = app.add_subcommand(
+      "removenode", "remove a dead node: its ranges go to their next owners phase by phase, then its REMOVED "
+                    "tombstone is gossiped");
+  removenode->add_option("NODE_ID", o.node_id, "the dead node's id")->required();
+  removenode->add_flag("--force", o.force, "while another change is in flight (one waiting for this dead node): "
+                                           "write the tombstone at once, without data phases (see docs/operations.md)");
+  removenode->add_flag("--wait", o.wait, "follow the removal until it is done (exit 0) or aborted (exit 1)");
+  o.keys = app.add_subcommand("keys", "the gossip keyring of every live node (keys are never printed, only "
+                                             "fingerprints); exit 1 unless every live node acknowledged")
+                       ->require_subcommand(1);
+  o.keys->add_subcommand("list", "the primary key and every installed key with how many live nodes hold it");
+  for (const auto& [name, help] : {std::pair{"install", "add KEY to every live node's keyring (not primary yet)"},
+                                   std::pair{"use", "make KEY, installed everywhere, the primary (what nodes encrypt with)"},
+                                   std::pair{"remove", "take KEY out of every live node's keyring (not the primary)"}}) {
+    o.keys->add_subcommand(name, help)->add_option("KEY", o.key_arg, "base64-encoded 32-byte key")->required();
+  }
+}
+
+// The admin API call for `cmd`; exit code 2 for arguments the node need not see.
+int call_for(const std::string& cmd, const Options& o, Call& call) {
+  if (cmd == "keys") {
+    const std::string sub = o.keys->get_subcommands().front()->get_name();
+    if (sub == "list") {
+      call.target = "/v1/keys";
+    } else if (!looks_like_key(o.key_arg)) {
+      std::fprintf(stderr, "ringctl: keys %s: not a base64-encoded 32-byte key (44 characters ending in '=', as "
+                           "`openssl rand -base64 32` prints)\n", sub.c_str());
+      return 2;
+    } else {
+      call = {"POST", "/v1/keys/" + sub, json{{"key", o.key_arg}}.dump()};
+    }
+  } else if (cmd == "owners") {
+    call.target = "/v1/owners?key=" + ringkeeper::tools::url_encode(o.key);
+  } else if (cmd == "move") {
+    json list = json::array();
+    std::stringstream in(o.tokens);
+    std::string t;
+    while (std::getline(in, t, ',')) {
+      if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos) {
+        std::fprintf(stderr, "ringctl: --tokens: not an unsigned decimal token: '%s'\n", t.c_str());
+        return 2;
+      }
+      list.push_back(t);
+    }
+    json body{{"tokens", list}};
+    if (o.dry_run) body["dry_run"] = true;
+    call = {"POST", "/v1/move", body.dump()};
+  } else if (cmd == "abort") {
+    if (!is_uuid(o.change_id)) {
+      std::fprintf(stderr, "ringctl: abort: not a change id (a UUID): '%s'\n", o.change_id.c_str());
+      return 2;
+    }
+    call = {"POST", "/v1/abort", json{{"change", o.change_id}}.dump()};
+  } else if (cmd == "removenode") {
+    if (!is_uuid(o.node_id)) {
+      std::fprintf(stderr, "ringctl: removenode: not a node id (a UUID): '%s'\n", o.node_id.c_str());
+      return 2;
+    }
+    call = {"POST", "/v1/removenode", json{{"node", o.node_id}, {"force", o.force}}.dump()};
+  } else if (cmd == "rebalance") {
+    call = {"POST", "/v1/rebalance", o.dry_run ? json{{"dry_run", true}}.dump() : "{}"};
+  } else if (cmd == "decommission") {
+    call = {"POST", "/v1/decommission", "{}"};
+  } else {
+    call.target = "/v1/" + cmd;
+  }
+  return 0;
+}
+
+// The client --host, --cacert and --admin-token-file describe; exit code 2 for an unreadable file.
+int client_for(const Options& o, Client& client) {
+  if (!o.cacert.empty() && !std::ifstream(o.cacert)) {
+    std::fprintf(stderr, "ringctl: --cacert: cannot read %s\n", o.cacert.c_str());
+    return 2;
+  }
+  client = Client{o.host, "", o.cacert};
+  if (!o.token_file.empty()) {
+    std::ifstream f(o.token_file);
+    std::string token;
+    if (!f || !(f >> token)) {
+      std::fprintf(stderr, "ringctl: --admin-token-file: cannot read %s\n", o.token_file.c_str());
+      return 2;
+    }
+    client.authorization = "Bearer " + token;
+  }
+  return 0;
+}
+
+// Prints the node's answer to `cmd` (following a change or a keys command when asked) and returns
+// the exit code.
+int answer(const std::string& cmd, const Options& o, const Client& client, const ringkeeper::tools::HttpResponse& resp) {
+  json j = json::parse(resp.body, nullptr, false);
+  if (j.is_discarded()) {
+    std::fprintf(stderr, "ringctl: %s answered HTTP %d with something that is not JSON\n", o.host.c_str(), resp.status);
+    return 1;
+  }
+  if (resp.status != 200) {
+    const std::string msg = j.value("error", resp.body);
+    if (o.as_json) std::printf("%s\n", j.dump().c_str());
+    std::fprintf(stderr, "ringctl: %s\n", msg.c_str());
+    return resp.status == 501 || resp.status == 404 ? 2 : 1;
+  }
+  if (cmd == "keys") return follow_keys(client, j, o.as_json);
+  if (o.wait && !o.dry_run && j.contains("change")) {
+    const int rc = follow_change(client, j, o.as_json);
+    if (rc == 0 && cmd == "decommission" && !o.as_json) {
+      std::printf("node %s left the cluster: it owns nothing and answers its admin API until stopped; started "
+                  "again on its data dir it exits 3 (a new node needs a fresh data dir)\n",
+                  j.value("node", "").c_str());
+    }
+    return rc;
+  }
+  if (o.as_json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    print_human(cmd, j);
+  }
+  if (cmd == "health") return j.value("converged", false) ? 0 : 1;
+  return 0;
 }
 
 }  // namespace
@@ -408,63 +603,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ringctl: inspect and operate a ringkeeper cluster through one node's admin API.\n"
                "Exit codes: 0 done (health: converged), 1 failed or refused (health: not converged),\n"
                "2 usage or not in this build, 3 the node could not be reached."};
-  std::string host = "127.0.0.1:7180";
-  bool as_json = false;
-  std::string token_file;
-  app.add_option("--host", host, "the node's admin address HOST:PORT")->capture_default_str();
-  app.add_flag("--json", as_json, "print the node's JSON answer as is (with --wait: one JSON line per phase)");
-  app.add_option("--admin-token-file", token_file, "file with the admin token (state-changing calls from other hosts)");
-  std::string cacert;
-  app.add_option("--cacert", cacert, "PEM file of the CA that signed the node's admin certificate: talk HTTPS");
-  app.set_version_flag("--version", std::string("ringctl ") + ringkeeper::kVersion);
-  app.require_subcommand(1);
-  app.add_subcommand("info", "the answering node: id, cluster, addresses, generation, data dir, version");
-  app.add_subcommand("status", "every member: liveness, status, ownership, tokens, dc, rack, id; changes in flight");
-  app.add_subcommand("ring", "the ring's tokens and their owners, sorted by token; tokens moving in");
-  std::string key;
-  app.add_subcommand("owners", "replicas of KEY, the reachable preference list, pending owners")
-      ->add_option("KEY", key, "the key")->required();
-  app.add_subcommand("gossipinfo", "every member's gossiped values and versions");
-  app.add_subcommand("health", "is the cluster converged? (exit 0 yes, 1 no)");
-  std::string tokens;
-  bool dry_run = false, wait = false;
-  CLI::App* move = app.add_subcommand(
-      "move", "move the answering node to new tokens, phase by phase (announce, write_both, read_new, release)");
-  move->add_option("--tokens", tokens, "T1,T2,... (unsigned 64-bit decimals)")->required();
-  move->add_flag("--dry-run", dry_run, "print the plan (ranges moving from -> to, ownership before and after); "
-                                       "announce nothing");
-  move->add_flag("--wait", wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per phase");
-  std::string change_id;
-  app.add_subcommand("abort", "roll back the answering node's change, if it has not reached read_new")
-      ->add_option("CHANGE_ID", change_id, "the change's id (as move, rebalance or decommission printed it)")->required();
-  CLI::App* rebalance = app.add_subcommand(
-      "rebalance", "move the answering node to the allocator's tokens, phase by phase (already balanced: nothing "
-                   "starts, exit 0)");
-  rebalance->add_flag("--dry-run", dry_run, "print the plan (or that it is already balanced); announce nothing");
-  rebalance->add_flag("--wait", wait, "follow the change until it is done (exit 0) or aborted (exit 1), a line per "
-                                      "phase");
-  app.add_subcommand("decommission", "hand the answering node's ranges to their next owners, phase by phase; it "
-                                     "ends LEFT, owning nothing, running until stopped")
-      ->add_flag("--wait", wait, "follow the change until it is done, the node LEFT (exit 0), or aborted (exit 1)");
-  std::string node_id;
-  bool force = false;
-  CLI::App* removenode = app.add_subcommand(
-      "removenode", "remove a dead node: its ranges go to their next owners phase by phase, then its REMOVED "
-                    "tombstone is gossiped");
-  removenode->add_option("NODE_ID", node_id, "the dead node's id")->required();
-  removenode->add_flag("--force", force, "while another change is in flight (one waiting for this dead node): "
-                                         "write the tombstone at once, without data phases (see docs/operations.md)");
-  removenode->add_flag("--wait", wait, "follow the removal until it is done (exit 0) or aborted (exit 1)");
-  CLI::App* keys = app.add_subcommand("keys", "the gossip keyring of every live node (keys are never printed, only "
-                                             "fingerprints); exit 1 unless every live node acknowledged")
-                       ->require_subcommand(1);
-  keys->add_subcommand("list", "the primary key and every installed key with how many live nodes hold it");
-  std::string key_arg;
-  for (const auto& [name, help] : {std::pair{"install", "add KEY to every live node's keyring (not primary yet)"},
-                                   std::pair{"use", "make KEY, installed everywhere, the primary (what nodes encrypt with)"},
-                                   std::pair{"remove", "take KEY out of every live node's keyring (not the primary)"}}) {
-    keys->add_subcommand(name, help)->add_option("KEY", key_arg, "base64-encoded 32-byte key")->required();
-  }
+  Options o;
+  define_commands(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -477,98 +617,14 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = app.get_subcommands().front()->get_name();
   Call call;
-  if (cmd == "keys") {
-    const std::string sub = keys->get_subcommands().front()->get_name();
-    if (sub == "list") {
-      call.target = "/v1/keys";
-    } else if (!looks_like_key(key_arg)) {
-      std::fprintf(stderr, "ringctl: keys %s: not a base64-encoded 32-byte key (44 characters ending in '=', as "
-                           "`openssl rand -base64 32` prints)\n", sub.c_str());
-      return 2;
-    } else {
-      call = {"POST", "/v1/keys/" + sub, json{{"key", key_arg}}.dump()};
-    }
-  } else if (cmd == "owners") {
-    call.target = "/v1/owners?key=" + ringkeeper::tools::url_encode(key);
-  } else if (cmd == "move") {
-    json list = json::array();
-    std::stringstream in(tokens);
-    std::string t;
-    while (std::getline(in, t, ',')) {
-      if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos) {
-        std::fprintf(stderr, "ringctl: --tokens: not an unsigned decimal token: '%s'\n", t.c_str());
-        return 2;
-      }
-      list.push_back(t);
-    }
-    json body{{"tokens", list}};
-    if (dry_run) body["dry_run"] = true;
-    call = {"POST", "/v1/move", body.dump()};
-  } else if (cmd == "abort") {
-    if (!is_uuid(change_id)) {
-      std::fprintf(stderr, "ringctl: abort: not a change id (a UUID): '%s'\n", change_id.c_str());
-      return 2;
-    }
-    call = {"POST", "/v1/abort", json{{"change", change_id}}.dump()};
-  } else if (cmd == "removenode") {
-    if (!is_uuid(node_id)) {
-      std::fprintf(stderr, "ringctl: removenode: not a node id (a UUID): '%s'\n", node_id.c_str());
-      return 2;
-    }
-    call = {"POST", "/v1/removenode", json{{"node", node_id}, {"force", force}}.dump()};
-  } else if (cmd == "rebalance") {
-    call = {"POST", "/v1/rebalance", dry_run ? json{{"dry_run", true}}.dump() : "{}"};
-  } else if (cmd == "decommission") {
-    call = {"POST", "/v1/decommission", "{}"};
-  } else {
-    call.target = "/v1/" + cmd;
-  }
-  if (!cacert.empty() && !std::ifstream(cacert)) {
-    std::fprintf(stderr, "ringctl: --cacert: cannot read %s\n", cacert.c_str());
-    return 2;
-  }
-  Client client{host, "", cacert};
-  if (!token_file.empty()) {
-    std::ifstream f(token_file);
-    std::string token;
-    if (!f || !(f >> token)) {
-      std::fprintf(stderr, "ringctl: --admin-token-file: cannot read %s\n", token_file.c_str());
-      return 2;
-    }
-    client.authorization = "Bearer " + token;
-  }
+  if (int rc = call_for(cmd, o, call); rc != 0) return rc;
+  Client client;
+  if (int rc = client_for(o, client); rc != 0) return rc;
   std::string error;
   auto resp = client.request(call, &error);
   if (!resp) {
-    std::fprintf(stderr, "ringctl: cannot reach the node at %s: %s\n", host.c_str(), error.c_str());
+    std::fprintf(stderr, "ringctl: cannot reach the node at %s: %s\n", o.host.c_str(), error.c_str());
     return 3;
   }
-  json j = json::parse(resp->body, nullptr, false);
-  if (j.is_discarded()) {
-    std::fprintf(stderr, "ringctl: %s answered HTTP %d with something that is not JSON\n", host.c_str(), resp->status);
-    return 1;
-  }
-  if (resp->status != 200) {
-    const std::string msg = j.value("error", resp->body);
-    if (as_json) std::printf("%s\n", j.dump().c_str());
-    std::fprintf(stderr, "ringctl: %s\n", msg.c_str());
-    return resp->status == 501 || resp->status == 404 ? 2 : 1;
-  }
-  if (cmd == "keys") return follow_keys(client, j, as_json);
-  if (wait && !dry_run && j.contains("change")) {
-    const int rc = follow_change(client, j, as_json);
-    if (rc == 0 && cmd == "decommission" && !as_json) {
-      std::printf("node %s left the cluster: it owns nothing and answers its admin API until stopped; started "
-                  "again on its data dir it exits 3 (a new node needs a fresh data dir)\n",
-                  j.value("node", "").c_str());
-    }
-    return rc;
-  }
-  if (as_json) {
-    std::printf("%s\n", j.dump().c_str());
-  } else {
-    print_human(cmd, j);
-  }
-  if (cmd == "health") return j.value("converged", false) ? 0 : 1;
-  return 0;
+  return answer(cmd, o, client, *resp);
 }

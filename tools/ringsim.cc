@@ -438,9 +438,9 @@ int cmd_demo() {
     std::printf(" %.8s(%s)", e.node.to_string().c_str(), e.natural ? "natural" : "fallback");
   }
   std::printf("\n\n5. It restarts from its state (same id, generation %llu -> ",
-              static_cast<unsigned long long>(sim.engine(victim).config().generation));
+              static_cast<unsigned long long>(sim.engine(victim).config().generation.value()));
   sim.restart(victim);
-  std::printf("%llu) and is back up everywhere", static_cast<unsigned long long>(sim.engine(victim).config().generation));
+  std::printf("%llu) and is back up everywhere", static_cast<unsigned long long>(sim.engine(victim).config().generation.value()));
   t = wait([&](auto& e) { return e.liveness(first) == gossip::PeerLiveness::kUp && e.converged(); }, 30'000);
   std::printf(" after %.1f s, with the same tokens.\n\n", t);
   print_status();

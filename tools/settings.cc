@@ -199,42 +199,39 @@ void add_node_flags(CLI::App& app, NodeFlags& f) {
                  "only; needs --seeds)");
 }
 
-bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
-  auto fail = [&](const std::string& name, const std::string& what) {
-    *error = setting_name(f, name) + ": " + what;
-    return false;
-  };
-  if (f.data_dir.empty()) {
-    *error = "--data-dir is required (a flag, or data-dir in the --config file)";
-    return false;
-  }
-  c.cluster = f.cluster;
+namespace {
+
+// Sets *error to "<setting>: <what>" (the setting named as the user gave it); returns false.
+bool refuse(const NodeFlags& f, std::string* error, const std::string& name, const std::string& what) {
+  *error = setting_name(f, name) + ": " + what;
+  return false;
+}
+
+// --listen, --admin, --advertise, --seeds: HOST:PORT each.
+bool resolve_addresses(const NodeFlags& f, NodeConfig& c, std::string* error) {
   c.listen = f.listen;
   c.admin = f.admin;
-  c.data_dir = f.data_dir;
   c.advertise = f.advertise;
-  c.dc = f.dc;
-  c.rack = f.rack;
-  c.reset_generation = f.reset_generation;
-  c.replace = f.replace;
-  if (!c.replace.empty() && (!NodeId::parse(c.replace) || NodeId::parse(c.replace)->is_nil())) {
-    return fail("replace", "expected a node id (a UUID), got '" + c.replace + "'");
-  }
   for (const auto& [name, value] : {std::pair{"listen", &c.listen}, std::pair{"admin", &c.admin}}) {
-    if (!gossip::parse_host_port(*value)) {
-      return fail(name, "expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'");
+    if (!parse_host_port(*value)) {
+      return refuse(f, error, name, "expected HOST:PORT ([v6]:PORT for IPv6), got '" + *value + "'");
     }
   }
-  if (!c.advertise.empty() && !gossip::parse_host_port(c.advertise)) {
-    return fail("advertise", "expected HOST:PORT, got '" + c.advertise + "'");
+  if (!c.advertise.empty() && !parse_host_port(c.advertise)) {
+    return refuse(f, error, "advertise", "expected HOST:PORT, got '" + c.advertise + "'");
   }
   c.seeds.clear();
   for (const std::string& s : f.seeds) {
     const std::string seed = trim(s);
     if (seed.empty()) continue;
-    if (!gossip::parse_host_port(seed)) return fail("seeds", "expected HOST:PORT,..., got '" + seed + "'");
+    if (!parse_host_port(seed)) return refuse(f, error, "seeds", "expected HOST:PORT,..., got '" + seed + "'");
     c.seeds.push_back(seed);
   }
+  return true;
+}
+
+// --tokens and --num-tokens (one of them, or the flag over the config file).
+bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
   if (!f.tokens.empty() && app.count("--num-tokens") > 0) {
     // Given in the same place, they contradict each other; otherwise the flag wins over the file.
     const bool tokens_from_file = f.set_by_config_file.count("tokens") > 0;
@@ -247,15 +244,35 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
   c.tokens.clear();
   for (const std::string& t : f.tokens) {
     auto token = Token::parse(trim(t));
-    if (!token) return fail("tokens", "not an unsigned 64-bit decimal token: '" + t + "'");
+    if (!token) return refuse(f, error, "tokens", "not an unsigned 64-bit decimal token: '" + t + "'");
     c.tokens.push_back(*token);
   }
   uint32_t num = 0;
   auto [p, ec] = std::from_chars(f.num_tokens.data(), f.num_tokens.data() + f.num_tokens.size(), num);
   if (ec != std::errc() || p != f.num_tokens.data() + f.num_tokens.size() || num == 0 || num > 4096) {
-    return fail("num-tokens", "expected 1..4096, got '" + f.num_tokens + "'");
+    return refuse(f, error, "num-tokens", "expected 1..4096, got '" + f.num_tokens + "'");
   }
   c.num_tokens = num;
+  return true;
+}
+
+}  // namespace
+
+bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
+  if (f.data_dir.empty()) {
+    *error = "--data-dir is required (a flag, or data-dir in the --config file)";
+    return false;
+  }
+  c.cluster = f.cluster;
+  c.data_dir = f.data_dir;
+  c.dc = f.dc;
+  c.rack = f.rack;
+  c.reset_generation = f.reset_generation;
+  c.replace = f.replace;
+  if (!c.replace.empty() && (!NodeId::parse(c.replace) || NodeId::parse(c.replace)->is_nil())) {
+    return refuse(f, error, "replace", "expected a node id (a UUID), got '" + c.replace + "'");
+  }
+  if (!resolve_addresses(f, c, error) || !resolve_token_flags(app, f, c, error)) return false;
   std::string rep_error;
   auto rep = ReplicationConfig::parse(f.strategy, join(f.rf), &rep_error);
   if (!rep) {
@@ -266,7 +283,7 @@ bool resolve_node_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string*
   if (!resolve_security_flags(f, c, error)) return false;
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(levels), std::end(levels), f.log_level) == std::end(levels)) {
-    return fail("log-level", "expected trace|debug|info|warn|error|critical|off, got '" + f.log_level + "'");
+    return refuse(f, error, "log-level", "expected trace|debug|info|warn|error|critical|off, got '" + f.log_level + "'");
   }
   return true;
 }

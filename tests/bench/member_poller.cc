@@ -91,7 +91,7 @@ class SerfRpc {
     return {};
   }
   bool connect_and_handshake() {
-    auto hp = ringkeeper::gossip::parse_host_port(addr_);
+    auto hp = ringkeeper::parse_host_port(addr_);
     if (!hp) return false;
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};

@@ -252,7 +252,7 @@ TEST_P(Seeds, VersionsAreNeverReusedWithinAGeneration) {
   const SimCluster::DataDir dir = sim.backup(0);
   for (int k = 0; k < 20; ++k) ASSERT_EQ(sim.engine(0).set_application_value("v", std::to_string(k)), "");
   ASSERT_EQ(run_until_settled(sim, 30'000), "") << "seed " << seed;
-  const uint64_t generation = sim.engine(0).config().generation;
+  const gossip::Generation generation = sim.engine(0).config().generation;
   sim.crash(0);
   sim.restore(0, dir, generation);
   ASSERT_EQ(sim.engine(0).set_application_value("v", "after"), "");
