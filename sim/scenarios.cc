@@ -1010,80 +1010,123 @@ PartitionHealResult run_partition_heal(uint64_t seed, size_t nodes, Millis hold)
   return r;
 }
 
-DetectResult run_detect(const DetectOptions& opt) {
-  SimOptions o;
-  o.seed = opt.seed;
-  o.loss = opt.loss;
-  SimCluster sim(o);
-  sim.add_preconverged(opt.nodes);
-  std::mt19937_64 rng(opt.seed);
-  DetectResult result;
-  const size_t stalled = 0;  // node 0 is the one that stalls; crashes pick among the others
-  Millis stall_start = opt.stall_every / 2, stall_end = -1;
-  constexpr size_t kNoVictim = SIZE_MAX;
-  size_t victim = kNoVictim;
-  Millis crash_at = opt.crash_every;
-  std::set<size_t> marked;  // live nodes that marked the victim down
-  // While the victim's old life is being detected, any down mark on another node is false.
-  while (sim.now() < opt.duration) {
-    const Millis next = sim.now() + 100;
-    if (next >= stall_start && stall_end < stall_start) {
-      sim.stall(stalled, stall_start + opt.stall_for);
-      stall_end = stall_start + opt.stall_for;
-      stall_start += opt.stall_every;
+namespace {
+
+// One detection run (run_detect): node 0 stalls now and then; one other node at a time is
+// crashed, timed until every live node marked it down, and restarted. Every 100 ms it reads the
+// down marks each node made: about the victim they count toward its detection, about anyone
+// else (but the stalled node while stalled, and a node's own earlier life) they are false.
+class DetectRun {
+ public:
+  explicit DetectRun(const DetectOptions& opt) : opt_(opt), sim_(options(opt)), rng_(opt.seed) {
+    sim_.add_preconverged(opt.nodes);
+    stall_start_ = opt.stall_every / 2;
+    crash_at_ = opt.crash_every;
+  }
+
+  DetectResult run() {
+    while (sim_.now() < opt_.duration) {
+      const Millis next = sim_.now() + 100;
+      maybe_stall(next);
+      maybe_crash(next);
+      sim_.run_until(next);
+      read_marks();
+      if (victim_ != kNoVictim) check_detected();
     }
-    if (victim == kNoVictim && next >= crash_at) {
-      victim = 1 + rng() % (opt.nodes - 1);
-      sim.run_until(crash_at);
-      sim.crash(victim);
-      marked.clear();
+    return result_;
+  }
+
+ private:
+  static constexpr size_t kNoVictim = SIZE_MAX;
+  static constexpr size_t kStalled = 0;  // the node that stalls; crashes pick among the others
+
+  static SimOptions options(const DetectOptions& opt) {
+    SimOptions o;
+    o.seed = opt.seed;
+    o.loss = opt.loss;
+    return o;
+  }
+
+  void maybe_stall(Millis next) {
+    if (next < stall_start_ || stall_end_ >= stall_start_) return;
+    sim_.stall(kStalled, stall_start_ + opt_.stall_for);
+    stall_end_ = stall_start_ + opt_.stall_for;
+    stall_start_ += opt_.stall_every;
+  }
+
+  void maybe_crash(Millis next) {
+    if (victim_ != kNoVictim || next < crash_at_) return;
+    victim_ = 1 + rng_() % (opt_.nodes - 1);
+    sim_.run_until(crash_at_);
+    sim_.crash(victim_);
+    marked_.clear();
+  }
+
+  size_t index_of(const NodeId& id) {
+    size_t target = sim_.size();
+    for (size_t j = 0; j < sim_.size(); ++j) {
+      if (sim_.engine(j).id() == id) target = j;
     }
-    sim.run_until(next);
-    const bool stalled_now = sim.now() < stall_end;
-    for (size_t i = 0; i < sim.size(); ++i) {
-      for (const gossip::LivenessRecord& down : sim.engine(i).take_marked_down()) {
-        size_t target = sim.size();
-        for (size_t j = 0; j < sim.size(); ++j) {
-          if (sim.engine(j).id() == down.node) target = j;
-        }
+    return target;
+  }
+
+  void read_marks() {
+    const bool stalled_now = sim_.now() < stall_end_;
+    for (size_t i = 0; i < sim_.size(); ++i) {
+      for (const gossip::LivenessRecord& down : sim_.engine(i).take_marked_down()) {
+        const size_t target = index_of(down.node);
         // A mark about an earlier life of a node that has since restarted is old news, not a
         // verdict on the process running now.
-        if (target < sim.size() && down.generation < sim.engine(target).config().generation) continue;
-        const bool is_victim = target == victim;
-        const bool target_stalled = target == stalled && (stalled_now || sim.now() < stall_end + 1'000);
-        if (is_victim) {
-          if (sim.alive(i)) marked.insert(i);
+        if (target < sim_.size() && down.generation < sim_.engine(target).config().generation) continue;
+        const bool target_stalled = target == kStalled && (stalled_now || sim_.now() < stall_end_ + 1'000);
+        if (target == victim_) {
+          if (sim_.alive(i)) marked_.insert(i);
         } else if (!target_stalled && i != target) {
-          ++result.false_downs;
+          ++result_.false_downs;
           if (std::getenv("RINGSIM_DEBUG")) {
             std::fprintf(stderr, "false down: t=%lld observer=%zu target=%zu stall_end=%lld victim=%d\n",
-                         static_cast<long long>(sim.now()), i, target, static_cast<long long>(stall_end),
-                         victim == kNoVictim ? -1 : static_cast<int>(victim));
+                         static_cast<long long>(sim_.now()), i, target, static_cast<long long>(stall_end_),
+                         victim_ == kNoVictim ? -1 : static_cast<int>(victim_));
           }
         }
       }
     }
-    if (victim != kNoVictim) {
-      size_t live = 0, have = 0;
-      for (size_t i = 0; i < sim.size(); ++i) {
-        if (i == victim || !sim.alive(i) || (i == stalled && stalled_now)) continue;
-        ++live;
-        have += marked.count(i);
-      }
-      const Millis elapsed = sim.now() - crash_at;
-      if (have == live || elapsed > 60'000) {
-        if (have == live) {
-          result.detect_seconds.push_back(elapsed / 1000.0);
-        } else {
-          ++result.undetected;
-        }
-        sim.restart(victim);
-        victim = kNoVictim;
-        crash_at = sim.now() + opt.crash_every;
-      }
-    }
   }
-  return result;
+
+  void check_detected() {
+    const bool stalled_now = sim_.now() < stall_end_;
+    size_t live = 0, have = 0;
+    for (size_t i = 0; i < sim_.size(); ++i) {
+      if (i == victim_ || !sim_.alive(i) || (i == kStalled && stalled_now)) continue;
+      ++live;
+      have += marked_.count(i);
+    }
+    const Millis elapsed = sim_.now() - crash_at_;
+    if (have != live && elapsed <= 60'000) return;
+    if (have == live) {
+      result_.detect_seconds.push_back(elapsed / 1000.0);
+    } else {
+      ++result_.undetected;
+    }
+    sim_.restart(victim_);
+    victim_ = kNoVictim;
+    crash_at_ = sim_.now() + opt_.crash_every;
+  }
+
+  const DetectOptions& opt_;
+  SimCluster sim_;
+  std::mt19937_64 rng_;
+  DetectResult result_;
+  Millis stall_start_ = 0, stall_end_ = -1, crash_at_ = 0;
+  size_t victim_ = kNoVictim;
+  std::set<size_t> marked_;  // live nodes that marked the victim down
+};
+
+}  // namespace
+
+DetectResult run_detect(const DetectOptions& opt) {
+  auto run = std::make_unique<DetectRun>(opt);  // a SimCluster is big: on the heap, never moved
+  return run->run();
 }
 
 }  // namespace ringkeeper::sim
