@@ -47,20 +47,30 @@ std::optional<OwnershipTracker::Followed> OwnershipTracker::plan(const NodeId& c
                                                                  gossip::GossipEngine& engine) const {
   Followed f;
   f.change = change;
-  if (change.step >= gossip::ChangeStep::kRelease) {
-    // The old side left the snapshot: a node that first hears of the change now (a restart)
-    // has nothing left to do for it but what anti-entropy does.
-    f.pending = f.owned = f.released = true;
-    return f;
+  // Two rings over one node table: `after` with the change complete, `before` with it not begun
+  // (its nodes at their old side) — the same plan at any step, a restart's included.
+  std::vector<NodeDescription> after_nodes = only_this_change(coordinator, change, engine);
+  std::vector<NodeDescription> before_nodes = after_nodes;
+  for (NodeDescription& d : before_nodes) {
+    if (d.id != coordinator && !(change.on_behalf() && d.id == change.subject)) continue;
+    d.replaces = NodeId();
+    d.phase = ChangePhase::kWriteBoth;
+    if (d.status == NodeStatus::kJoining) d.tokens.clear();  // it owned nothing before
+    if (d.status == NodeStatus::kMoving || d.status == NodeStatus::kLeaving) {
+      d.status = NodeStatus::kNormal;
+      d.pending_tokens.clear();
+    }
   }
-  auto built = RingSnapshot::build(only_this_change(coordinator, change, engine), engine.ring()->config());
-  if (!built.snapshot) return f;  // cannot happen: the engine's own descriptions build
-  const RingSnapshot& ring = *built.snapshot;
-  const bool read_new = change.step == gossip::ChangeStep::kReadNew;
-  const TokenRing& before = read_new ? ring.also_written() : ring.current();
-  const TokenRing& after = read_new ? ring.current() : ring.future();
-  f.gains = transfers_to(self_, ring.nodes(), before, after);
-  f.gives = ranges_given_up(self_, ring.nodes(), before, after);
+  const auto& config = engine.ring()->config();
+  auto after = RingSnapshot::build(std::move(after_nodes), config).snapshot;
+  auto before = RingSnapshot::build(std::move(before_nodes), config).snapshot;
+  if (!after || !before) return f;  // cannot happen: the engine's own descriptions build
+  f.gains = transfers_to(self_, after->nodes(), before->current(), after->future());
+  f.gives = ranges_given_up(self_, after->nodes(), before->current(), after->future());
+  // Already acknowledged before a restart: its data is in place; no need to stream it again.
+  const gossip::NodeState* own = engine.state().find(self_);
+  const gossip::VersionedValue* data = own ? own->get(gossip::keys::kData) : nullptr;
+  if (data && data->value == change.id.to_string() && change.step >= gossip::ChangeStep::kWriteBoth) f.pending = true;
   return f;
 }
 

@@ -36,10 +36,10 @@ class OwnershipTracker {
     std::vector<TokenRange> gives;
     bool pending = false, owned = false, released = false;
   };
-  // The plan of `change` for this node, read off the ring at its step (nullopt at release: the
-  // old side is no longer in the snapshot).
-  // Computed on a ring where only this change moves ranges (every other changing node held at
-  // its old side), so a change waiting behind it does not shape its plan.
+  // The plan of `change` for this node: what it gains (with sources) and gives up between the
+  // ring without the change and the ring with it complete — computed with only this change
+  // moving ranges (every other changing node held at its old side), so a change waiting behind
+  // it does not shape it, and the same at any step (a restart mid-change re-derives it).
   std::optional<Followed> plan(const NodeId& coordinator, const gossip::ChangeRecord& change,
                                gossip::GossipEngine& engine) const;
   void advance(gossip::GossipEngine& engine, gossip::ChangeStep step, uint64_t version);
