@@ -25,6 +25,11 @@ inline constexpr std::string_view kChange = "change";
 inline constexpr std::string_view kMovingTo = "moving_to";
 inline constexpr std::string_view kSeen = "seen";
 inline constexpr std::string_view kData = "data";
+// The change records this build reads: "2" for join and replace records and records with a
+// subject (removenode, replace). A build without it reads only move/rebalance/decommission
+// records, so those kinds wait (or fall back) until every member gossips it.
+inline constexpr std::string_view kChanges = "changes";
+inline constexpr uint32_t kChangesLevel = 2;
 // The ring version: each node gossips the highest it has made (decimal); the cluster's is the
 // highest any entry holds. A node that changes the ring (a step of its change, a join's claim or
 // its turn to NORMAL, a removal, collecting a LEFT entry) first sets its own to that maximum + 1,

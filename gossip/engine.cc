@@ -437,8 +437,10 @@ void GossipEngine::update_membership(Millis now) {
       claim(*a.claim, now);
     }
     if (a.become_normal) {
-      if (join_.founding()) {
-        bump_epoch();  // ranges nobody owned before: no data phases
+      if (join_.founding() || member_without_changes(nullptr)) {
+        // Ranges nobody owned before need no data phases; and a member of an older build could
+        // not follow a join change: then the join completes the way that build expects.
+        bump_epoch();
         set_local(keys::kStatus, std::string(to_string(NodeStatus::kNormal)));
       } else {
         start_join_change(now);
@@ -460,6 +462,7 @@ void GossipEngine::update_membership(Millis now) {
   }
   // Joiners acknowledge too: they route by what they have merged, like everyone else.
   publish_seen();
+  publish(keys::kChanges, std::to_string(keys::kChangesLevel));
   if (pending_load_ && (load_published_at_ < 0 || now - load_published_at_ >= config_.load_interval)) {
     publish(keys::kLoad, std::move(*pending_load_));
     pending_load_.reset();
@@ -502,6 +505,11 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
   const VersionedValue* status = st->get(keys::kStatus);
   const bool left = status && status->value == to_string(NodeStatus::kLeft);
   std::string why = left ? std::string() : change_refusal(&id);
+  if (why.empty() && !left) {
+    if (auto old = member_without_changes(&id)) {
+      why = "node " + old->to_string() + " runs an older build that cannot follow a phased removenode";
+    }
+  }
   if (left || why.empty()) {
     if (left) {
       write_tombstone(id);  // it owns nothing: no data phases
@@ -616,6 +624,21 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
   return "";
 }
 
+std::optional<NodeId> GossipEngine::member_without_changes(const NodeId* except) const {
+  for (size_t i = 0; i < state_.size(); ++i) {
+    const NodeState& st = state_.state_at(i);
+    const NodeId& id = state_.id_at(i);
+    if (st.is_tombstone() || id == config_.id || (except && id == *except) || removal_of(id)) continue;
+    const VersionedValue* status = st.get(keys::kStatus);
+    if (status && (status->value == to_string(NodeStatus::kLeft) || status->value == to_string(NodeStatus::kRemoved))) continue;
+    const VersionedValue* level = st.get(keys::kChanges);
+    uint32_t n = 0;
+    if (level) std::from_chars(level->value.data(), level->value.data() + level->value.size(), n);
+    if (n < keys::kChangesLevel) return id;
+  }
+  return std::nullopt;
+}
+
 void GossipEngine::give_up(std::string why) {
   // It will own nothing and stop: LEFT, so no barrier waits for it (a JOINING member, up or
   // down, would hold every change), and its data dir is not started again.
@@ -662,6 +685,8 @@ void GossipEngine::drive_replace(Millis now) {
     wait = "waits until " + x.to_string() + " is seen down before taking over its tokens";
   } else if (auto other = removal_of(x)) {
     wait = "waits: change " + other->second.id.to_string() + " already removes " + x.to_string();
+  } else if (auto old = member_without_changes(&x)) {
+    wait = "waits until " + old->to_string() + " runs a build that can follow a replace (upgrade it)";
   }
   if (!wait.empty()) {
     if (wait != replace_wait_) note("replace " + wait);

@@ -322,6 +322,9 @@ class GossipEngine {
   void drive_replace(Millis now);
   // A --replace that cannot go on: fatal() says why; the node ends LEFT, owning nothing.
   void give_up(std::string why);
+  // A member (not LEFT or REMOVED, not `except`, not this node) that does not gossip the change
+  // records this build writes (keys::kChanges): an older build, during a rolling upgrade.
+  std::optional<NodeId> member_without_changes(const NodeId* except) const;
   // Writes the REMOVED tombstone for `id` (the end of a removal, or a forced one).
   void write_tombstone(const NodeId& id);
   // Before this node changes the ring: its epoch becomes the ring version + 1.
