@@ -10,28 +10,15 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "kv/kv_server.h"
 #include "ringkeeper/node.h"
 #include "ringkeeper/version.h"
+#include "tools/daemon.h"
 #include "tools/settings.h"
 
 namespace {
-
-int fail(int code, const std::string& message) {
-  std::fprintf(stderr, "kvd: %s\n", message.c_str());
-  return code;
-}
-
-int open_exit_code(const ringkeeper::Status& s) {
-  switch (s.code()) {
-    case ringkeeper::StatusCode::kInvalidArgument: return 2;
-    case ringkeeper::StatusCode::kDataDirRefused: return 3;
-    default: return 1;
-  }
-}
 
 std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& config, std::string& log_level) {
   using namespace ringkeeper;
@@ -62,40 +49,16 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& 
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::FileError& e) {
-    return fail(2, std::string("--config: ") + e.what());
+    return tools::fail("kvd", 2, std::string("--config: ") + e.what());
   } catch (const CLI::ConfigError& e) {
-    return fail(2, e.what());
+    return tools::fail("kvd", 2, e.what());
   } catch (const CLI::ParseError& e) {
-    return fail(2, std::string(e.what()) + " (see kvd --help)");
+    return tools::fail("kvd", 2, std::string(e.what()) + " (see kvd --help)");
   }
   std::string error;
-  if (!tools::resolve_node_flags(app, flags, config.node, &error)) return fail(2, error);
+  if (!tools::resolve_node_flags(app, flags, config.node, &error)) return tools::fail("kvd", 2, error);
   log_level = flags.log_level;
   return std::nullopt;
-}
-
-void log_to_stderr(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("kvd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(level));
-}
-
-int run(ringkeeper::kv::KvServer& kv, const sigset_t& signals) {
-  for (;;) {
-    timespec wait{0, 200 * 1000 * 1000};
-    const int sig = sigtimedwait(&signals, nullptr, &wait);
-    if (sig == SIGTERM || sig == SIGINT) {
-      spdlog::info("{}: telling peers and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      kv.stop();
-      return 0;
-    }
-    if (kv.node().failed()) {
-      const ringkeeper::Status why = kv.node().failure();
-      kv.stop();
-      return fail(1, why.message());
-    }
-  }
 }
 
 }  // namespace
@@ -105,14 +68,10 @@ int main(int argc, char** argv) {
   kv::KvConfig config;
   std::string log_level;
   if (std::optional<int> exit_code = parse_flags(argc, argv, config, log_level)) return *exit_code;
-  log_to_stderr(log_level);
+  tools::log_to_stderr("kvd", log_level);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Signals are taken synchronously by this thread; the node's threads inherit the mask.
+  const sigset_t signals = tools::block_stop_signals();
 
   config.log = [](LogLevel level, std::string_view line) {
     switch (level) {
@@ -123,8 +82,9 @@ int main(int argc, char** argv) {
     }
   };
   auto opened = kv::KvServer::open(config);
-  if (!opened.ok()) return fail(open_exit_code(opened.status()), opened.status().message());
-  if (Status s = (*opened)->start(); !s.ok()) return fail(1, s.message());
+  if (!opened.ok()) return tools::fail("kvd", tools::open_exit_code(opened.status()), opened.status().message());
+  if (Status s = (*opened)->start(); !s.ok()) return tools::fail("kvd", 1, s.message());
   spdlog::info("kv data API on {}", (*opened)->kv_address());
-  return run(**opened, signals);
+  kv::KvServer& kv = **opened;
+  return tools::run_until_stopped("kvd", signals, [&] { kv.stop(); }, [&] { return kv.node().failure(); });
 }
