@@ -19,7 +19,9 @@ namespace kind = chaos_kind;
 constexpr int kFaultSteps = 40;  // one step is one simulated second
 constexpr Millis kStep = 1'000;
 constexpr Millis kRemovalGrace = 20'000;  // after the faults, to remove what must be removed
-constexpr Millis kHealDeadline = 90'000;  // after heal_all(), for every check to hold
+// After heal_all(), for every check to hold. Joins and replaces queued during the faults then run
+// their phases one after another: at N = 30 under 15 % loss that took up to 93 s (seed 247).
+constexpr Millis kHealDeadline = 120'000;
 // The plan's generator must not replay the simulator's (seeded with the same seed), or "fresh"
 // tokens would be the very tokens the pre-converged nodes were given.
 constexpr uint64_t kPlanSalt = 0xC4A05C4A05C4A05ULL;

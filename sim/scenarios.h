@@ -76,7 +76,7 @@ struct ChaosResult {
 // changes during them: joins, token moves of NORMAL nodes to fresh tokens (sometimes onto a token
 // another node claims, sometimes two nodes at once onto one token), rebalances and
 // decommissions. Every crashed node is restarted or removed before the heal. After
-// heal_all() the run waits up to 90 s for every check in chaos_kind to hold on every live node;
+// heal_all() the run waits up to 120 s for every check in chaos_kind to hold on every live node;
 // marks of healthy nodes as down are counted from the heal on. Deterministic for (seed, nodes);
 // prints nothing unless RINGSIM_DEBUG is set (then a timeline on stderr).
 ChaosResult run_chaos(uint64_t seed, size_t nodes);
