@@ -4,10 +4,34 @@
 
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "tools/settings.h"
+
 namespace ringkeeper::tools {
+
+std::optional<int> parse_daemon_flags(const char* prog, CLI::App& app, NodeFlags& flags, int argc, char** argv,
+                                      NodeConfig& config, std::string& log_level) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::FileError& e) {  // the --config file could not be read
+    return fail(prog, 2, std::string("--config: ") + e.what());
+  } catch (const CLI::ConfigError& e) {  // its message names the file and the setting
+    return fail(prog, 2, e.what());
+  } catch (const CLI::ParseError& e) {
+    return fail(prog, 2, std::string(e.what()) + " (see " + prog + " --help)");
+  }
+  std::string error;
+  if (!resolve_node_flags(app, flags, config, &error)) return fail(prog, 2, error);
+  log_level = flags.log_level;
+  return std::nullopt;
+}
 
 int fail(const char* prog, int code, const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", prog, message.c_str());

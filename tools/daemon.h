@@ -10,10 +10,24 @@
 #include <functional>
 #include <string>
 
+#include <optional>
+
+#include "ringkeeper/node.h"
 #include "ringkeeper/status.h"
+
+namespace CLI {
+class App;
+}
 
 namespace ringkeeper::tools {
 
+struct NodeFlags;
+
+// Parses a daemon's command line (the node flags of tools/settings.h, added to `app` beforehand,
+// plus the daemon's own) into `config` and `log_level`; an exit code when it ends here: 0 for
+// --help and --version, 2 for bad flags, a bad --config file or bad settings (one line on stderr).
+std::optional<int> parse_daemon_flags(const char* prog, CLI::App& app, NodeFlags& flags, int argc, char** argv,
+                                      NodeConfig& config, std::string& log_level);
 // Prints "PROG: MESSAGE" on stderr and returns `code`.
 int fail(const char* prog, int code, const std::string& message);
 // The daemon's exit code for a node that could not be opened: 2 bad settings, 3 data dir

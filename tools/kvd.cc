@@ -42,23 +42,7 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& 
   app.add_option("--kv-ack-delay-ms", config.ack_delay_ms,
                  "TESTS ONLY: hold each change's data acknowledgement this long (keeps it in write_both)")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::FileError& e) {
-    return tools::fail("kvd", 2, std::string("--config: ") + e.what());
-  } catch (const CLI::ConfigError& e) {
-    return tools::fail("kvd", 2, e.what());
-  } catch (const CLI::ParseError& e) {
-    return tools::fail("kvd", 2, std::string(e.what()) + " (see kvd --help)");
-  }
-  std::string error;
-  if (!tools::resolve_node_flags(app, flags, config.node, &error)) return tools::fail("kvd", 2, error);
-  log_level = flags.log_level;
-  return std::nullopt;
+  return tools::parse_daemon_flags("kvd", app, flags, argc, argv, config.node, log_level);
 }
 
 }  // namespace

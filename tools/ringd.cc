@@ -31,23 +31,7 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::NodeConfig& co
              "3 data dir refused (newer or unknown format, corrupt, locked). See docs/operations.md.");
   tools::NodeFlags flags;
   tools::add_node_flags(app, flags);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::FileError& e) {  // the --config file could not be read
-    return tools::fail("ringd", 2, std::string("--config: ") + e.what());
-  } catch (const CLI::ConfigError& e) {  // its message names the file and the setting
-    return tools::fail("ringd", 2, e.what());
-  } catch (const CLI::ParseError& e) {
-    return tools::fail("ringd", 2, std::string(e.what()) + " (see ringd --help)");
-  }
-  std::string error;
-  if (!tools::resolve_node_flags(app, flags, config, &error)) return tools::fail("ringd", 2, error);
-  log_level = flags.log_level;
-  return std::nullopt;
+  return tools::parse_daemon_flags("ringd", app, flags, argc, argv, config, log_level);
 }
 
 }  // namespace
