@@ -600,7 +600,7 @@ TEST_F(NodeTest, AdminWritesAreCheckedAppliedAndRefusedWithReasons) {
             std::string::npos);
 }
 
-TEST_F(NodeTest, AMoveAnswersWithItsChangeAndWalksEveryPhaseToDone) {
+TEST_F(NodeTest, AMoveAnswersWithItsChangeAndWalksEveryPhaseUntilDone) {
   ASSERT_TRUE(start_cluster(3));
   const NodeId self = node(0).id();
   const json status_before = get(0, "/v1/status");

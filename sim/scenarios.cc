@@ -613,10 +613,7 @@ class ChaosRun {
     log("join node %zu (%s) via %zu on side %d", j, short_id(sim_.engine(j).id()).c_str(), seeds[0], side);
   }
 
-  std::vector<Token> gossiped_tokens(size_t i) {
-    const NodeState* own = sim_.engine(i).state().find(sim_.engine(i).id());
-    return parse_token_list(value_of(own, gossip::keys::kTokens)).value_or(std::vector<Token>{});
-  }
+  std::vector<Token> gossiped_tokens(size_t i) { return sim::gossiped_tokens(sim_.engine(i), sim_.engine(i).id()); }
 
   std::vector<Token> fresh_tokens(size_t count) {
     std::vector<Token> out;

@@ -2,6 +2,13 @@
 
 namespace ringkeeper::sim {
 
+std::vector<Token> gossiped_tokens(const gossip::GossipEngine& viewer, const NodeId& id) {
+  const gossip::NodeState* st = viewer.state().find(id);
+  const gossip::VersionedValue* v = st ? st->get(gossip::keys::kTokens) : nullptr;
+  return v ? gossip::parse_token_list(v->value).value_or(std::vector<Token>{}) : std::vector<Token>{};
+}
+
+
 
 std::shared_ptr<const RingSnapshot> SharedRingCache::get(uint64_t key, const Build& build) {
   auto it = cache_.find(key);

@@ -23,6 +23,10 @@ namespace ringkeeper::sim {
 
 using gossip::Millis;
 
+// The tokens `viewer` holds as `id`'s claim (its gossiped "tokens" value; empty if unknown or
+// unreadable) — what tests and scenarios compare rings against.
+std::vector<Token> gossiped_tokens(const gossip::GossipEngine& viewer, const NodeId& id);
+
 struct SimOptions {
   uint64_t seed = 1;
   Millis gossip_interval = 1000;

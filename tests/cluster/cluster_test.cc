@@ -443,26 +443,42 @@ TEST(ClusterTest, ADryRunAnnouncesNothingAndMoveWaitPrintsEveryPhaseUntilDone) {
   EXPECT_EQ(ringctl({"--host", "127.0.0.1:" + std::to_string(free_port()), "status"}).exit_code, 3);
 }
 
+// Node 2 of a formed 3-node cluster hung (SIGSTOP) and `ringctl --json move --tokens 100,200,300
+// --wait` running on node 1, seen waiting for node 2. SIGCONT when it goes out of scope.
+struct HeldMove {
+  pid_t hung = -1;
+  std::future<RunResult> waiting;
+  ~HeldMove() {
+    if (hung > 0) ::kill(hung, SIGCONT);
+  }
+};
+
+std::unique_ptr<HeldMove> hold_a_move_on_a_hung_member(Cluster& c) {
+  auto held = std::make_unique<HeldMove>();
+  const std::string mover = c.id_of(1), hung = c.id_of(2);
+  if (::kill(c.nodes[2]->pid(), SIGSTOP) != 0) return nullptr;
+  held->hung = c.nodes[2]->pid();
+  held->waiting = std::async(std::launch::async, [&c] {
+    return ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
+  });
+  const bool seen = wait_until(
+      [&] {
+        const json ch = change_of(c, 1, mover);
+        return ch.is_object() && ch["waiting_for"] == json::array({hung});
+      },
+      30s);
+  EXPECT_TRUE(seen) << change_of(c, 1, mover).dump();
+  return seen ? std::move(held) : nullptr;
+}
+
 TEST(ClusterTest, AMoveBlockedByAStoppedMemberWaitsNamingItAndAbortRollsItBack) {
   Cluster c(3);
   ASSERT_TRUE(c.serving());
   ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
   const std::string mover = c.id_of(1), hung = c.id_of(2);
-  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { ::kill(pid, SIGCONT); }
-  } resume{c.nodes[2]->pid()};
-  auto waiting = std::async(std::launch::async, [&] {
-    return ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
-  });
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const json ch = change_of(c, 1, mover);
-        return ch.is_object() && ch["waiting_for"] == json::array({hung});
-      },
-      30s))
-      << change_of(c, 1, mover).dump();
+  auto holding = hold_a_move_on_a_hung_member(c);
+  ASSERT_TRUE(holding);
+  auto& waiting = holding->waiting;
   const std::string change = change_of(c, 1, mover)["id"];
   ASSERT_TRUE(wait_until([&] { return change_of(c, 0, mover).is_object() && change_of(c, 0, mover)["id"] == change; }, 10s));
   // Every member but the stopped one acknowledges the announce (its `seen`, as the mover holds
@@ -611,23 +627,11 @@ TEST(ClusterTest, AMoveBlockedByAHungMemberResumesWhenItReturns) {
   Cluster c(3);
   ASSERT_TRUE(c.serving());
   ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s));
-  const std::string mover = c.id_of(1), hung = c.id_of(2);
-  ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { ::kill(pid, SIGCONT); }
-  } resume{c.nodes[2]->pid()};
-  auto waiting = std::async(std::launch::async, [&] {
-    return ringctl({"--json", "--host", c.nodes[1]->admin(), "move", "--tokens", "100,200,300", "--wait"});
-  });
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const json ch = change_of(c, 1, mover);
-        return ch.is_object() && ch["waiting_for"] == json::array({hung});
-      },
-      30s));
+  const std::string mover = c.id_of(1);
+  auto held = hold_a_move_on_a_hung_member(c);
+  ASSERT_TRUE(held);
   ASSERT_EQ(::kill(c.nodes[2]->pid(), SIGCONT), 0);
-  RunResult waited = waiting.get();
+  RunResult waited = held->waiting.get();
   EXPECT_EQ(waited.exit_code, 0) << waited.out;
   const std::vector<json> lines = json_lines(waited.out);
   ASSERT_FALSE(lines.empty()) << waited.out;

@@ -14,12 +14,6 @@
 namespace ringkeeper::sim {
 namespace {
 
-std::vector<Token> gossiped_tokens(gossip::GossipEngine& e, const NodeId& id) {
-  const gossip::NodeState* st = e.state().find(id);
-  const gossip::VersionedValue* v = st ? st->get(gossip::keys::kTokens) : nullptr;
-  return v ? gossip::parse_token_list(v->value).value_or(std::vector<Token>{}) : std::vector<Token>{};
-}
-
 std::unique_ptr<SimCluster> formed(uint64_t seed, size_t n, uint32_t rf = 3) {
   SimOptions o;
   o.seed = seed;

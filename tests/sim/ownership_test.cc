@@ -14,12 +14,6 @@
 namespace ringkeeper::sim {
 namespace {
 
-std::vector<Token> gossiped_tokens(gossip::GossipEngine& e, const NodeId& id) {
-  const gossip::NodeState* st = e.state().find(id);
-  const gossip::VersionedValue* v = st ? st->get(gossip::keys::kTokens) : nullptr;
-  return v ? gossip::parse_token_list(v->value).value_or(std::vector<Token>{}) : std::vector<Token>{};
-}
-
 // Every live node NORMAL, converged, routing with one ring, and owning all it gossips.
 std::string settled(SimCluster& sim) {
   std::optional<uint64_t> digest;
