@@ -489,7 +489,15 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
   const NodeState* st = state_.find(id);
   if (!st) return "unknown node " + id.to_string();
   if (st->is_tombstone()) return "";  // already removed: idempotent
-  if (removal_of(id) && !force) return "";  // being removed: that removal answers
+  if (auto removal = removal_of(id); removal && !force) {
+    // Being removed: that removal answers — unless its coordinator is dead and cannot drive it.
+    const NodeId& coordinator = removal->first;
+    if (coordinator == config_.id || liveness_.view(coordinator) != PeerLiveness::kDown) return "";
+    return "the removal of " + id.to_string() + " is coordinated by " + coordinator.to_string() +
+           ", which is down here: `removenode " + coordinator.to_string() +
+           "` first (its removal of this node is abandoned with it), then removenode " + id.to_string() +
+           " again; or `removenode " + id.to_string() + " --force` (its tombstone at once)";
+  }
   if (removal_of(id)) {
     // Forced while a removal of it is in flight (its coordinator died, say): the tombstone now.
     if (liveness_.view(id) != PeerLiveness::kDown) {
@@ -535,6 +543,11 @@ void GossipEngine::write_tombstone(const NodeId& id) {
   tomb.values.push_back({std::string(keys::kStatus), {std::string(to_string(NodeStatus::kRemoved)), Version{2}}});
   merge({id, std::move(tomb)}, last_tick_);
   ++stats_.tombstones_written;
+}
+
+bool GossipEngine::abandoned_with(const NodeId& removed, const NodeId& node) const {
+  auto removal = removal_of(node);
+  return removal && removal->first == removed && removal->second.kind == ChangeKind::kRemoveNode;
 }
 
 std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::removal_of(const NodeId& id) const {
@@ -594,8 +607,10 @@ std::string GossipEngine::decommission(Millis now) {
 }
 
 std::string GossipEngine::change_refusal(const NodeId* subject) {
-  // One change at a time: a change in flight anywhere in sight, or a join, goes first.
-  if (auto other = active_change()) {
+  // One change at a time: a change in flight anywhere in sight, or a join, goes first — but a
+  // removal coordinated by the very node to be removed is abandoned once that node's removal
+  // starts (active_change skips it then), so it does not stand in the way.
+  if (auto other = active_change(subject)) {
     const ChangeRecord& c = other->second;
     const std::string whose = c.on_behalf() ? c.subject.to_string() + " by " + other->first.to_string()
                                             : other->first.to_string();
@@ -604,6 +619,7 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
   }
   for (const RingNode& n : ring()->nodes()) {
     if (subject && n.id == *subject) continue;
+    if (subject && abandoned_with(*subject, n.id)) continue;  // LEAVING only by the removal abandoned
     if (n.status == NodeStatus::kJoining || n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving) {
       return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
     }
@@ -753,7 +769,7 @@ std::optional<ChangeRecord> GossipEngine::own_change() const {
   return v ? ChangeRecord::parse(v->value) : std::nullopt;
 }
 
-std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() const {
+std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change(const NodeId* to_be_removed) const {
   std::optional<std::pair<NodeId, ChangeRecord>> best;
   for (const NodeId& id : changing_) {
     const VersionedValue* v = state_.find(id)->get(keys::kChange);
@@ -761,6 +777,7 @@ std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() con
     // A dead coordinator being removed or replaced will never drive its change again: that
     // change is left where it stood (the ring reads its node as the removal's LEAVING subject).
     if (removal_of(id)) continue;
+    if (to_be_removed && id == *to_be_removed && c->kind == ChangeKind::kRemoveNode) continue;
     // A change past announce goes on before any still in announce, whatever their stamps (a
     // later change stamped by a clock behind must not cut in); otherwise the earlier stamp.
     auto ahead = [](const ChangeRecord& a, const ChangeRecord& b) {

@@ -407,6 +407,25 @@ AdminResponse abort_change(Call& c) {
   return own_change_reply(c, "the change was aborted");
 }
 
+// A removal that ended at once (forced, or of a node that had left) has no change record to
+// follow; its id is derived from the removed node's, so /v1/change on any member that holds the
+// tombstone answers it as done.
+NodeId immediate_removal_id(const NodeId& removed) {
+  return NodeId::from_random_bits(removed.hi() ^ 0x72656d6f76656421ULL, removed.lo());
+}
+
+// The answer for such a removal; the coordinator is the answering node when it wrote the
+// tombstone, absent when only the tombstone is known (who wrote it is not gossiped).
+json immediate_removal_answer(const NodeId& removed, const std::optional<NodeId>& coordinator) {
+  json out{{"change", immediate_removal_id(removed).to_string()},
+           {"kind", "removenode"},
+           {"node", removed.to_string()},
+           {"phase", "done"},
+           {"removed", removed.to_string()}};
+  if (coordinator) out["coordinator"] = coordinator->to_string();
+  return out;
+}
+
 // A change as the answering node sees it (what `ringctl --wait` polls): found by id among the
 // change records members gossip, in flight or ended.
 AdminResponse change_status(Call& c) {
@@ -414,10 +433,17 @@ AdminResponse change_status(Call& c) {
   auto id = text ? NodeId::parse(*text) : std::nullopt;
   if (!id) return error(400, "change needs ?id=<change id>");
   for (const MemberView& m : c.view().members) {
-    if (!m.change || m.change->id != *id) continue;
-    json out = change_answer(m.id, *m.change);
-    out["waiting_for"] = change_waiting_for(c, m);
-    return reply(200, out);
+    if (m.change && m.change->id == *id) {
+      json out = change_answer(m.id, *m.change);
+      out["waiting_for"] = change_waiting_for(c, m);
+      return reply(200, out);
+    }
+    // A removal that ended at once: its id names the removed node (immediate_removal_id).
+    if ((m.tombstone || m.status == "REMOVED") && immediate_removal_id(m.id) == *id) {
+      json out = immediate_removal_answer(m.id, std::nullopt);
+      out["waiting_for"] = json::array();
+      return reply(200, out);
+    }
   }
   return error(404, "no change " + id->to_string() + " is known here");
 }
@@ -441,13 +467,7 @@ AdminResponse removenode(Call& c) {
     return reply(200, out);
   }
   // Removed at once (forced, or it had left), or removed before: nothing is left to follow.
-  const NodeId done_id = NodeId::from_random_bits(nid->hi() ^ 0x72656d6f76656421ULL, nid->lo());
-  return reply(200, json{{"change", done_id.to_string()},
-                         {"kind", "removenode"},
-                         {"node", nid->to_string()},
-                         {"coordinator", c.driver.identity().id.to_string()},
-                         {"phase", "done"},
-                         {"removed", nid->to_string()}});
+  return reply(200, immediate_removal_answer(*nid, c.driver.identity().id));
 }
 
 // ---- keys (ringctl keys; node/key_ops.h) ----
