@@ -1,6 +1,9 @@
 // AdminRoutes (node/admin_routes.h): one function per endpoint, found in a table.
 #include "node/admin_routes.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -621,8 +624,27 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+// An IP address written out (not a name): a DNS-rebound page can never send one of these as its
+// Host, since its origin is a name.
+bool ip_literal(const std::string& host, bool* loopback) {
+  in_addr v4{};
+  in6_addr v6{};
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (inet_pton(AF_INET, bare.c_str(), &v4) == 1) {
+    *loopback = (ntohl(v4.s_addr) >> 24) == 127;
+    return true;
+  }
+  if (inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
+    *loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+    return true;
+  }
+  return false;
+}
+
 bool loopback_name(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  bool loopback = false;
+  return host == "localhost" || (ip_literal(host, &loopback) && loopback);
 }
 
 }  // namespace
@@ -640,9 +662,12 @@ std::string state_change_refusal(const AdminRequest& req, const std::string& adm
   if (!named || !bound) return "state-changing calls need a Host header naming this node (HOST:PORT)";
   const std::string host = lowercase(named->host);
   auto advertised_hp = parse_host_port(advertised);
+  // Bound to every address, any of this host's addresses may name it — an IP literal; a name
+  // only if it is the one the node advertises.
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
-  const bool ours = wildcard || host == lowercase(bound->host) || loopback_name(host) ||
-                    (advertised_hp && host == lowercase(advertised_hp->host));
+  bool loopback = false;
+  const bool ours = (wildcard && ip_literal(host, &loopback)) || host == lowercase(bound->host) ||
+                    loopback_name(host) || (advertised_hp && host == lowercase(advertised_hp->host));
   if (named->port != bound->port || !ours) {
     return "the Host header '" + req.host + "' does not name this node (" + admin_bound + ")";
   }
