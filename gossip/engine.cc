@@ -87,6 +87,11 @@ bool GossipEngine::change_entry(const NodeId& id, Change&& change) {
   return changed;
 }
 
+bool GossipEngine::generation_too_far_ahead(Generation generation, Millis now) const {
+  return config_.max_generation_ahead_s != 0 && generation != kTombstoneGeneration &&
+         generation.value() > wall_ms(now) / 1000 + config_.max_generation_ahead_s;
+}
+
 bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
   const NodeState& st = delta.state;
   const NodeState* known = state_.find(delta.id);
@@ -105,8 +110,15 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
     return false;
   }
   const uint64_t wall = wall_ms(now);
-  if (config_.max_generation_ahead_s != 0 && st.generation.value() > wall / 1000 + config_.max_generation_ahead_s) {
+  if (generation_too_far_ahead(st.generation, now)) {
     ++stats_.rejected_generation;
+    auto& noted = generation_ahead_noted_;
+    if (std::find(noted.begin(), noted.end(), delta.id) == noted.end() && noted.size() < 64) {
+      noted.push_back(delta.id);
+      note("refused the entry of " + delta.id.to_string() + ": its generation " + st.generation.to_string() +
+           " is more than " + std::to_string(config_.max_generation_ahead_s / 86400) +
+           " days ahead of this node's clock (a clock that ran ahead: restart that node once with --reset-generation)");
+    }
     return false;
   }
   if (const VersionedValue* stamp = st.get(keys::kStamp)) {
@@ -1291,6 +1303,12 @@ void GossipEngine::apply_rumors(const Message& msg, Millis now, std::vector<Enve
         continue;
       }
       if (st->generation > r.generation) continue;
+      // Nor is one about a run whose entry admissible() refuses (a clock far ahead): it would
+      // shadow the node's later, honest runs (--reset-generation) for as long as we live.
+      if (generation_too_far_ahead(r.generation, now)) {
+        ++stats_.rejected_generation;
+        continue;
+      }
     }
     const Incarnation before = liveness_.self_record().incarnation;
     liveness_.apply(r, msg.from, now);

@@ -50,7 +50,7 @@ struct EngineConfig {
   Millis wall_offset = 0;
   // An entry whose generation (its start time, in seconds) is further ahead of this node's wall
   // clock than this is refused and counted; checked at every merge. 0: no bound.
-  uint64_t max_generation_ahead_s = 366ull * 24 * 3600;
+  uint64_t max_generation_ahead_s = kMaxGenerationAheadS;
   // A claim stamp further ahead of this node's wall clock than this is refused (with its entry)
   // and counted, so one bad clock cannot drag every node's HLC into the future. 0: no bound.
   Millis max_clock_ahead = 60'000;
@@ -338,6 +338,8 @@ class GossipEngine {
   std::vector<NodeId> not_acknowledging(const ChangeRecord& change, bool data, size_t limit) const;
   // Refuses (and counts) a remote entry this node must not hold; empty when it may merge.
   bool admissible(const NodeDelta& delta, Millis now);
+  // A generation further ahead of this node's wall clock than max_generation_ahead_s.
+  bool generation_too_far_ahead(Generation generation, Millis now) const;
   // admissible's size bounds (max_members, max_keys_per_entry, max_value_bytes); `known`: the
   // entry this node holds for delta.id, if any.
   bool within_bounds(const NodeDelta& delta, const NodeState* known);
@@ -422,6 +424,8 @@ class GossipEngine {
   // of: its data dir's, then any newer copy adopted from a peer.
   std::pair<Generation, Version> newest_own_copy_;
   Generation newer_generation_noted_;
+  // Nodes whose generation was refused as too far ahead, said once each (at most 64 remembered).
+  std::vector<NodeId> generation_ahead_noted_;
   std::vector<std::string> notices_;
 };
 

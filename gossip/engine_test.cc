@@ -274,13 +274,21 @@ TEST(GossipEngineTest, EntriesFromAClockFarAheadAreRefusedAndCounted) {
   m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
   a.on_message(0, m);
   EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
+  // Nor does a liveness record of that refused run count: the node's later runs at honest
+  // generations (--reset-generation) would be shadowed by it for good.
+  Message rumor = from_node2(a);
+  rumor.body = Rumor{};
+  rumor.liveness.push_back(LivenessRecord{NodeId(0, 2), Generation{5000}, Incarnation{}, Liveness::kDown});
+  a.on_message(0, rumor);
+  EXPECT_EQ(a.stats().rejected_generation, 2u);
+  EXPECT_NE(a.liveness(NodeId(0, 2)), PeerLiveness::kDown) << "a record of the refused run marked it down";
   // The bound follows the clock: a node that has run for a long while accepts what is no longer
   // ahead (the bound was once computed at start only, refusing every later restart for good).
   ahead.generation = Generation{5000};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), ahead}}};
   a.on_message(4'500'000, m);
   EXPECT_EQ(a.state().find(NodeId(0, 2))->generation.value(), 5000u);
-  EXPECT_EQ(a.stats().rejected_generation, 1u);
+  EXPECT_EQ(a.stats().rejected_generation, 2u);
 }
 
 // Everything remote input can make a node hold has a bound; each refusal is counted, and the

@@ -307,6 +307,10 @@ DecodeResult SealedCodec::decode(std::string_view frame, const CodecOptions& opt
   if (age > options_.max_frame_age_ms || -age > options_.max_frame_age_ms) {
     return DecodeResult{.error = DecodeError::kStale, .consumed = frame.size()};
   }
+  if (options_.max_epoch_ahead_s != 0 && wall_ms >= 0 &&
+      u.header.nonce.epoch > static_cast<uint64_t>(wall_ms) / 1000 + options_.max_epoch_ahead_s) {
+    return DecodeResult{.error = DecodeError::kStale, .consumed = frame.size()};
+  }
   if (!window_.accept(u.header.sender, u.header.nonce)) {
     return DecodeResult{.error = DecodeError::kReplayed, .consumed = frame.size()};
   }

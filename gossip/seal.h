@@ -134,6 +134,11 @@ class SealedCodec {
   struct Options {
     bool accept_plaintext = false;
     int64_t max_frame_age_ms = kMaxFrameAgeMs;
+    // A frame whose nonce epoch (the sender's generation, in seconds) is further ahead of this
+    // node's wall clock than this is refused as kStale before it reaches the replay window: a
+    // run with a clock far ahead must not push the window past the sender's later, honest runs
+    // (--reset-generation). 0: no bound.
+    uint64_t max_epoch_ahead_s = kMaxGenerationAheadS;
   };
   // `epoch`: the sender's generation (nonces from a later run must compare higher).
   SealedCodec(Keyring keyring, Options options, uint64_t epoch);

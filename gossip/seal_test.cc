@@ -93,6 +93,23 @@ TEST(SealTest, AReplayedFrameIsRefused) {
       << "frames of the earlier run are refused once the later run was heard";
 }
 
+// A run whose generation is far ahead of the receiver's clock (a clock that ran ahead) is
+// refused before the replay window sees it, so the sender's later run, restarted with
+// --reset-generation at a lower generation, is still heard.
+TEST(SealTest, AnEpochFarAheadIsRefusedAndDoesNotLockOutTheSendersLaterRuns) {
+  SealedCodec receiver = codec_with(ring_of({'a'}));
+  const uint64_t now_s = kNow / 1000;
+  SealedCodec ahead = codec_with(ring_of({'a'}), false, now_s + kMaxGenerationAheadS + 60);
+  EXPECT_EQ(receiver.decode(ahead.encode(sample(1), CodecOptions{}, kWireVersion, kNow), CodecOptions{}, kNow).error,
+            DecodeError::kStale);
+  SealedCodec reset = codec_with(ring_of({'a'}), false, now_s);
+  EXPECT_EQ(receiver.decode(reset.encode(sample(2), CodecOptions{}, kWireVersion, kNow), CodecOptions{}, kNow).error,
+            DecodeError::kNone);
+  SealedCodec within = codec_with(ring_of({'a'}), false, now_s + 3600);  // a clock an hour ahead is fine
+  EXPECT_EQ(receiver.decode(within.encode(sample(3), CodecOptions{}, kWireVersion, kNow), CodecOptions{}, kNow).error,
+            DecodeError::kNone);
+}
+
 TEST(ReplayWindowTest, RemembersEachSenderApartAndStaysBounded) {
   ReplayWindow w(2);
   EXPECT_TRUE(w.accept(NodeId(1, 1), {1, 10}));

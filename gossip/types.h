@@ -47,6 +47,9 @@ using Incarnation = Counter<struct IncarnationTag>;
 
 // A tombstone's generation: above every real one, so a removed node can never come back.
 inline constexpr Generation kTombstoneGeneration{UINT64_MAX};
+// A generation (a run's start, in seconds) further ahead of the receiver's wall clock than this
+// is refused: a clock that ran ahead must not lock the node's later, honest runs out.
+inline constexpr uint64_t kMaxGenerationAheadS = 366ull * 24 * 3600;
 
 // The cluster's identity: a UUID made by the founding node and learned by every joiner, carried
 // on every message. Nil until founded or learned.
