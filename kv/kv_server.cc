@@ -20,6 +20,7 @@
 #include "kv/http_server.h"
 #include "kv/http_util.h"
 #include "kv/metrics.h"
+#include "kv/outside_collector.h"
 #include "kv/peer_client.h"
 #include "kv/range_set.h"
 #include "kv/service.h"
@@ -46,6 +47,7 @@ struct KvServer::Impl {
   std::unique_ptr<KvService> service;
   std::unique_ptr<Streamer> streamer;
   std::unique_ptr<AntiEntropy> anti_entropy;  // null when turned off
+  std::unique_ptr<OutsideCollector> outside;   // null when turned off
   std::string bound;
   std::atomic<bool> stopping{false};
 
@@ -105,6 +107,13 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
                              m.config.anti_entropy_bytes_per_s},
         m.config.log);
   }
+  if (m.config.outside_collect_interval_ms > 0) {
+    m.outside = std::make_unique<OutsideCollector>(
+        *m.node, *m.store, *m.service, m.metrics, m.streaming, *m.streamer,
+        OutsideCollector::Options{std::chrono::milliseconds(m.config.outside_collect_interval_ms),
+                                  m.config.anti_entropy_bytes_per_s},
+        m.config.log);
+  }
   return std::unique_ptr<KvServer>(new KvServer(std::move(impl)));
 }
 
@@ -125,6 +134,7 @@ Status KvServer::start() {
   for (int i = 0; i < std::max(1, m.config.io_threads); ++i) m.threads.emplace_back([&m] { m.io.run(); });
   m.streamer->start();
   if (m.anti_entropy) m.anti_entropy->start();
+  if (m.outside) m.outside->start();
   asio::co_spawn(m.io, m.replay_hints(), asio::detached);
   return m.node->set_application_value(kKvAddressValue, published_address(m.bound, m.node->listen_address()));
 }
@@ -133,6 +143,7 @@ void KvServer::stop() {
   Impl& m = *impl_;
   if (m.stopping.exchange(true)) return;
   if (m.anti_entropy) m.anti_entropy->stop();
+  if (m.outside) m.outside->stop();
   if (m.streamer) m.streamer->stop();
   if (m.server) m.server->close();
   m.work.reset();

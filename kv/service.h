@@ -66,8 +66,8 @@ class KvService {
   std::optional<std::string> kv_address(const NodeId& id) const;
   // Copies `rec` for `key` to the replica `to` (hint replay, read repair); true once it acknowledged.
   boost::asio::awaitable<bool> push_record(NodeId to, std::string key, Record rec);
-  // The same from a thread outside the io pool (anti-entropy), to a kv address, fenced at
-  // `ring_version`: blocks until it acknowledged (true) or failed.
+  // The same from a thread outside the io pool (anti-entropy, the outside collector), to a kv
+  // address, fenced at `ring_version`: blocks until it acknowledged (true) or failed.
   bool push_record_blocking(const std::string& address, const std::string& key, const Record& rec,
                             uint64_t ring_version);
   // The replica write (PUT /internal/kv/KEY) of `rec`, fenced at `ring_version`.
