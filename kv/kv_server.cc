@@ -19,6 +19,7 @@
 #include "kv/hlc.h"
 #include "kv/http_server.h"
 #include "kv/http_util.h"
+#include "kv/internal_auth.h"
 #include "kv/metrics.h"
 #include "kv/outside_collector.h"
 #include "kv/peer_client.h"
@@ -48,6 +49,7 @@ struct KvServer::Impl {
   std::unique_ptr<Streamer> streamer;
   std::unique_ptr<AntiEntropy> anti_entropy;  // null when turned off
   std::unique_ptr<OutsideCollector> outside;   // null when turned off
+  std::unique_ptr<InternalAuth> auth;          // signs what peers_ sends; checks /internal/ callers
   std::string bound;
   std::atomic<bool> stopping{false};
 
@@ -71,7 +73,7 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
             .count();
       },
       m.config.max_clock_ahead_ms);
-  m.peers = std::make_unique<PeerClient>(m.io);
+  m.peers = std::make_unique<PeerClient>(m.io, [&m](HttpRequest& req) { m.auth->sign(req); });
   m.server = std::make_unique<HttpServer>(
       m.io, m.config.kv_listen, [&m](HttpCall& call) { return m.service->handle(call); }, HttpServer::Limits{},
       [&m](Rejection r) { m.metrics.reject(r); });
@@ -95,8 +97,11 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
   if (!hints.ok()) return hints.status();
   m.hints = std::move(hints).value();
   m.metrics.hints_pending = static_cast<int64_t>(m.hints->count());
+  // Unsigned replica requests are taken only in the gossip migration mode (docs/security.md).
+  m.auth = std::make_unique<InternalAuth>(*m.node,
+                                          InternalAuth::Options{.accept_unsigned = m.config.node.gossip_accept_plaintext});
   m.service = std::make_unique<KvService>(*m.node, *m.store, *m.clock, *m.peers, m.metrics, m.streaming, *m.hints,
-                                          KvService::Options{});
+                                          *m.auth, KvService::Options{});
   m.streamer = std::make_unique<Streamer>(*m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming,
                                           m.config.log, std::chrono::milliseconds(m.config.ack_delay_ms));
   m.streamer->subscribe();

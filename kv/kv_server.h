@@ -1,7 +1,8 @@
 // KvServer: a whole kvd — a ringkeeper Node (streams_data on), its data in RocksDB under
 // DIR/kv, the HTTP server on the --kv address (data API, /internal/ replica routes, /metrics),
 // the streamer that follows ownership changes, the hint replayer, anti-entropy and the outside
-// collector. tools/kvd.cc is this plus flags; tests may embed it directly.
+// collector; replica requests signed under the gossip keyring when it has a primary key.
+// tools/kvd.cc is this plus flags; tests may embed it directly.
 //
 // Thread rules: open(), start() and stop() from one owner thread; node() and the accessors from
 // any thread once started. stop() joins every thread kvd made.
