@@ -27,10 +27,7 @@ std::string sender_key(std::string_view raw_key, const NodeId& sender) {
   std::string input = "ringkeeper gossip seal v1";
   for (int i = 0; i < 8; ++i) input += static_cast<char>(sender.hi() >> (56 - 8 * i));
   for (int i = 0; i < 8; ++i) input += static_cast<char>(sender.lo() >> (56 - 8 * i));
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), raw_key.data(), static_cast<int>(raw_key.size()), u8(input), input.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), kGossipKeyBytes);
+  return hmac_sha256(raw_key, input);
 }
 
 void put_be(std::string& out, uint64_t v, int bytes) {
@@ -88,6 +85,13 @@ std::optional<std::string> gcm_open(std::string_view key, std::string_view heade
 }  // namespace
 
 // ---- keys --------------------------------------------------------------------------------------
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), u8(message), message.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
 
 std::string key_fingerprint(std::string_view raw_key) {
   unsigned char digest[SHA256_DIGEST_LENGTH];

@@ -44,6 +44,9 @@ std::string key_fingerprint(std::string_view raw_key);
 // `error` set ("not base64", "decodes to N bytes, not 32") otherwise.
 std::optional<std::string> decode_key_base64(std::string_view text, std::string* error);
 std::string encode_key_base64(std::string_view raw_key);
+// HMAC-SHA256 of `message` under `key`: 32 raw bytes. Keys for purposes other than the seal are
+// derived with it from a keyring key and a label of their own (node/cluster_mac.h).
+std::string hmac_sha256(std::string_view key, std::string_view message);
 
 // The keys a node opens frames with, one of them primary (what it seals with). A node with no
 // primary (no key, or keys installed but none in use yet) sends plaintext.

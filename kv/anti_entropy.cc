@@ -19,42 +19,19 @@ std::string range_query(TokenRange r) { return "start=" + r.start.to_string() + 
 AntiEntropy::AntiEntropy(Node& node, KvStore& store, PeerClient& peers, KvService& service, KvMetrics& metrics,
                          RangeSet& streaming, Options options, LogSink log)
     : node_(node), store_(store), peers_(peers), service_(service), metrics_(metrics), streaming_(streaming),
-      options_(options), log_(std::move(log)) {}
+      log_(std::move(log)), worker_(options.interval, options.bytes_per_second) {}
 
 AntiEntropy::~AntiEntropy() { stop(); }
 
-void AntiEntropy::start() { worker_ = std::thread([this] { run(); }); }
+void AntiEntropy::start() { worker_.start([this] { run_cycle(); }); }
 
-void AntiEntropy::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (worker_.joinable()) worker_.join();
-}
+void AntiEntropy::stop() { worker_.stop(); }
 
-bool AntiEntropy::stopping() const {
-  std::lock_guard lock(mu_);
-  return stopping_;
-}
-
-bool AntiEntropy::pace(uint64_t bytes) {
-  const auto pause = std::chrono::microseconds(bytes * 1'000'000 / std::max<uint64_t>(options_.bytes_per_second, 1));
-  std::unique_lock lock(mu_);
-  return !wake_.wait_for(lock, pause, [&] { return stopping_; });
-}
-
-void AntiEntropy::run() {
-  for (;;) {
-    const auto started = std::chrono::steady_clock::now();
-    const int64_t started_wall = wall_ms();
-    if (cycle()) {
-      store_.set_repaired_before_ms(started_wall);
-      metrics_.ae_cycles_completed++;
-    }
-    std::unique_lock lock(mu_);
-    if (wake_.wait_until(lock, started + options_.interval, [&] { return stopping_; })) return;
+void AntiEntropy::run_cycle() {
+  const int64_t started_wall = wall_ms();
+  if (cycle()) {
+    store_.set_repaired_before_ms(started_wall);
+    metrics_.ae_cycles_completed++;
   }
 }
 
@@ -166,10 +143,8 @@ std::optional<std::vector<std::pair<std::string, Record>>> AntiEntropy::fetch(To
 }
 
 bool AntiEntropy::push(const std::string& address, const std::string& key, const Record& r) {
-  HttpRequest req = service_.write_request(key, r, node_.ring()->version());
-  metrics_.ae_bytes += req.body().size();
-  auto res = peers_.send_blocking(address, std::move(req), std::chrono::seconds(10));
-  return res.ok() && res->result() == http::status::no_content;
+  metrics_.ae_bytes += r.value.size();
+  return service_.push_record_blocking(address, key, r, node_.ring()->version());
 }
 
 }  // namespace ringkeeper::kv

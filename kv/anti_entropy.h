@@ -8,7 +8,7 @@
 // nobody reads them and hints were lost.
 //
 // Rate limit: repair and tree traffic is paced to `bytes_per_second` (the worker sleeps off what
-// it moved). It skips while a change is in flight (streaming owns those ranges then). A cycle
+// it moved; paced_worker.h). It skips while a change is in flight (streaming owns those ranges then). A cycle
 // in which every range was compared with every natural replica sets
 // KvStore::set_repaired_before_ms(cycle start): tombstones older than that may be collected.
 // Progress: kv_antientropy_* metrics.
@@ -20,15 +20,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "kv/metrics.h"
+#include "kv/paced_worker.h"
 #include "kv/peer_client.h"
 #include "kv/range_set.h"
 #include "kv/record.h"
@@ -52,7 +50,8 @@ class AntiEntropy {
   void stop();
 
  private:
-  void run();
+  // One cycle, and what it allows: tombstones older than its start may go once it completed.
+  void run_cycle();
   // One pass over every range; true when every one was compared with every natural replica.
   bool cycle();
   // Compares `range` with `peer` and repairs both sides; false when it could not finish.
@@ -60,9 +59,8 @@ class AntiEntropy {
   bool repair_leaf(TokenRange slice, const std::string& address);
   std::optional<std::vector<std::pair<std::string, Record>>> fetch(TokenRange slice, const std::string& address);
   bool push(const std::string& address, const std::string& key, const Record& r);
-  // Sleeps off `bytes` at the configured rate; false when stopping.
-  bool pace(uint64_t bytes);
-  bool stopping() const;
+  bool pace(uint64_t bytes) { return worker_.pace(bytes); }
+  bool stopping() const { return worker_.stopping(); }
 
   Node& node_;
   KvStore& store_;
@@ -70,13 +68,8 @@ class AntiEntropy {
   KvService& service_;
   KvMetrics& metrics_;
   RangeSet& streaming_;
-  const Options options_;
   const LogSink log_;
-
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread worker_;
+  PacedWorker worker_;
 };
 
 }  // namespace ringkeeper::kv

@@ -289,6 +289,12 @@ void KvService::read_repair(const std::shared_ptr<FanOut>& f, const std::string&
   if (f->answered == f->replies.size()) f->on_all();
 }
 
+bool KvService::push_record_blocking(const std::string& address, const std::string& key, const Record& rec,
+                                     uint64_t ring_version) {
+  auto res = peers_.send_blocking(address, write_request(key, rec, ring_version), std::chrono::seconds(10));
+  return res.ok() && res->result() == http::status::no_content;
+}
+
 asio::awaitable<bool> KvService::push_record(NodeId to, std::string key, Record rec) {
   auto address = kv_address(to);
   if (!address) co_return false;

@@ -19,7 +19,9 @@
 #include "kv/hlc.h"
 #include "kv/http_server.h"
 #include "kv/http_util.h"
+#include "kv/internal_auth.h"
 #include "kv/metrics.h"
+#include "kv/outside_collector.h"
 #include "kv/peer_client.h"
 #include "kv/range_set.h"
 #include "kv/service.h"
@@ -46,6 +48,8 @@ struct KvServer::Impl {
   std::unique_ptr<KvService> service;
   std::unique_ptr<Streamer> streamer;
   std::unique_ptr<AntiEntropy> anti_entropy;  // null when turned off
+  std::unique_ptr<OutsideCollector> outside;   // null when turned off
+  std::unique_ptr<InternalAuth> auth;          // signs what peers_ sends; checks /internal/ callers
   std::string bound;
   std::atomic<bool> stopping{false};
 
@@ -69,7 +73,7 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
             .count();
       },
       m.config.max_clock_ahead_ms);
-  m.peers = std::make_unique<PeerClient>(m.io);
+  m.peers = std::make_unique<PeerClient>(m.io, [&m](HttpRequest& req) { m.auth->sign(req); });
   m.server = std::make_unique<HttpServer>(
       m.io, m.config.kv_listen, [&m](HttpCall& call) { return m.service->handle(call); }, HttpServer::Limits{},
       [&m](Rejection r) { m.metrics.reject(r); });
@@ -93,8 +97,11 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
   if (!hints.ok()) return hints.status();
   m.hints = std::move(hints).value();
   m.metrics.hints_pending = static_cast<int64_t>(m.hints->count());
+  // Unsigned replica requests are taken only in the gossip migration mode (docs/security.md).
+  m.auth = std::make_unique<InternalAuth>(*m.node,
+                                          InternalAuth::Options{.accept_unsigned = m.config.node.gossip_accept_plaintext});
   m.service = std::make_unique<KvService>(*m.node, *m.store, *m.clock, *m.peers, m.metrics, m.streaming, *m.hints,
-                                          KvService::Options{});
+                                          *m.auth, KvService::Options{});
   m.streamer = std::make_unique<Streamer>(*m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming,
                                           m.config.log, std::chrono::milliseconds(m.config.ack_delay_ms));
   m.streamer->subscribe();
@@ -103,6 +110,13 @@ Result<std::unique_ptr<KvServer>> KvServer::open(KvConfig config) {
         *m.node, *m.store, *m.peers, *m.service, m.metrics, m.streaming,
         AntiEntropy::Options{std::chrono::milliseconds(m.config.anti_entropy_interval_ms),
                              m.config.anti_entropy_bytes_per_s},
+        m.config.log);
+  }
+  if (m.config.outside_collect_interval_ms > 0) {
+    m.outside = std::make_unique<OutsideCollector>(
+        *m.node, *m.store, *m.service, m.metrics, m.streaming, *m.streamer,
+        OutsideCollector::Options{std::chrono::milliseconds(m.config.outside_collect_interval_ms),
+                                  m.config.anti_entropy_bytes_per_s},
         m.config.log);
   }
   return std::unique_ptr<KvServer>(new KvServer(std::move(impl)));
@@ -125,6 +139,7 @@ Status KvServer::start() {
   for (int i = 0; i < std::max(1, m.config.io_threads); ++i) m.threads.emplace_back([&m] { m.io.run(); });
   m.streamer->start();
   if (m.anti_entropy) m.anti_entropy->start();
+  if (m.outside) m.outside->start();
   asio::co_spawn(m.io, m.replay_hints(), asio::detached);
   return m.node->set_application_value(kKvAddressValue, published_address(m.bound, m.node->listen_address()));
 }
@@ -133,6 +148,7 @@ void KvServer::stop() {
   Impl& m = *impl_;
   if (m.stopping.exchange(true)) return;
   if (m.anti_entropy) m.anti_entropy->stop();
+  if (m.outside) m.outside->stop();
   if (m.streamer) m.streamer->stop();
   if (m.server) m.server->close();
   m.work.reset();

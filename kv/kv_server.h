@@ -1,7 +1,8 @@
 // KvServer: a whole kvd — a ringkeeper Node (streams_data on), its data in RocksDB under
 // DIR/kv, the HTTP server on the --kv address (data API, /internal/ replica routes, /metrics),
-// the streamer that follows ownership changes, the hint replayer and anti-entropy. tools/kvd.cc is this plus
-// flags; tests may embed it directly.
+// the streamer that follows ownership changes, the hint replayer, anti-entropy and the outside
+// collector; replica requests signed under the gossip keyring when it has a primary key.
+// tools/kvd.cc is this plus flags; tests may embed it directly.
 //
 // Thread rules: open(), start() and stop() from one owner thread; node() and the accessors from
 // any thread once started. stop() joins every thread kvd made.
@@ -30,6 +31,9 @@ struct KvConfig {
   // (tombstones then go after the grace period alone). Repair traffic is paced to the rate.
   int64_t anti_entropy_interval_ms = 10 * 60 * 1000;
   uint64_t anti_entropy_bytes_per_s = 8 << 20;
+  // The outside collector (kv/outside_collector.h): between the starts of two passes over the
+  // ranges this node does not replicate; 0 turns it off. Paced to anti_entropy_bytes_per_s.
+  int64_t outside_collect_interval_ms = 60 * 1000;
   // Tests only (kvd --kv-ack-delay-ms): hold each change's acknowledgement this long after its
   // ranges are in, so that a test can abort a change while it is in write_both.
   int64_t ack_delay_ms = 0;

@@ -16,6 +16,7 @@ std::string_view to_string(Rejection r) {
     case Rejection::kNotMember: return "not_member";
     case Rejection::kStaleRingVersion: return "stale_ring_version";
     case Rejection::kFutureTimestamp: return "future_timestamp";
+    case Rejection::kBadAuth: return "bad_auth";
     case Rejection::kMalformedHttp: return "malformed_http";
   }
   return "unknown";
@@ -78,6 +79,18 @@ std::string KvMetrics::text() const {
   counter(out, "kv_antientropy_failures_total", "Comparisons that could not finish (retried next cycle).", ae_failures);
   counter(out, "kv_antientropy_cycles_total", "Cycles that compared every range with every replica.",
           ae_cycles_completed);
+  counter(out, "kv_outside_passes_total", "Passes over the ranges this node does not replicate (view settled).",
+          outside_passes);
+  counter(out, "kv_outside_found_total", "Records met outside the ranges this node replicates.", outside_found);
+  counter(out, "kv_outside_pushed_total", "Outside records acknowledged by one of their natural replicas.",
+          outside_pushed);
+  counter(out, "kv_outside_collected_total", "Outside records deleted once every natural replica held them.",
+          outside_collected);
+  counter(out, "kv_outside_kept_total", "Outside records kept for a later pass (a natural replica did not take them).",
+          outside_kept);
+  counter(out, "kv_auth_unsigned_accepted_total",
+          "Unsigned /internal/ requests taken in the migration mode (--gossip-accept-plaintext).",
+          auth_unsigned_accepted);
   counter(out, "kv_request_nanoseconds_total", "Time spent coordinating client requests, start to answer.", request_ns);
   counter(out, "kv_routing_nanoseconds_total", "Of which routing: ring snapshot, token and replica lookups.", routing_ns);
   out += "# HELP kv_hints_pending Hints waiting for their replica.\n# TYPE kv_hints_pending gauge\n";

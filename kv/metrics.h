@@ -28,6 +28,7 @@ enum class Rejection : uint8_t {
   kNotMember,         // an /internal/ caller that is not a member's kv address
   kStaleRingVersion,  // an /internal/ coordinator behind a ring step this replica passed
   kFutureTimestamp,   // a write stamped too far ahead of this node's clock
+  kBadAuth,           // an /internal/ request without a valid cluster MAC (internal_auth.h)
   kMalformedHttp,     // bytes that are not an HTTP/1.1 request
 };
 constexpr size_t kRejectionCount = static_cast<size_t>(Rejection::kMalformedHttp) + 1;
@@ -58,6 +59,14 @@ struct KvMetrics {
   std::atomic<uint64_t> ae_bytes{0};             // tree, pulled and pushed bytes
   std::atomic<uint64_t> ae_failures{0};          // comparisons that could not finish (retried next cycle)
   std::atomic<uint64_t> ae_cycles_completed{0};  // cycles that compared every range with every replica
+  // Records outside this node's ranges (outside_collector.h).
+  std::atomic<uint64_t> outside_passes{0};     // passes over the ranges this node does not replicate
+  std::atomic<uint64_t> outside_found{0};      // records met there
+  std::atomic<uint64_t> outside_pushed{0};     // copies a natural replica acknowledged
+  std::atomic<uint64_t> outside_collected{0};  // deleted here once every natural replica acknowledged
+  std::atomic<uint64_t> outside_kept{0};       // kept for a later pass (a replica down or not answering)
+  // Unsigned /internal/ requests taken because kvd runs in the migration mode.
+  std::atomic<uint64_t> auth_unsigned_accepted{0};
 
   // Where coordinated client requests spend their time: the whole request (input checked to
   // answer ready) and its routing step (ring snapshot, token, replicas; docs/benchmarks.md).

@@ -25,7 +25,8 @@ struct PeerClient::Connection {
   beast::flat_buffer buffer;
 };
 
-PeerClient::PeerClient(asio::io_context& io, size_t max_idle_per_peer) : io_(io), max_idle_per_peer_(max_idle_per_peer) {}
+PeerClient::PeerClient(asio::io_context& io, Signer sign, size_t max_idle_per_peer)
+    : io_(io), sign_(std::move(sign)), max_idle_per_peer_(max_idle_per_peer) {}
 PeerClient::~PeerClient() = default;
 
 std::unique_ptr<PeerClient::Connection> PeerClient::take(const std::string& address) {
@@ -71,6 +72,7 @@ asio::awaitable<Result<HttpResponse>> PeerClient::send(std::string address, Http
   req.set(http::field::host, address);
   req.keep_alive(true);
   req.prepare_payload();
+  if (sign_) sign_(req);
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Connection> c = take(address);
     const bool pooled = c != nullptr;

@@ -3,12 +3,17 @@
 // server's io_context. A request on a pooled connection that the peer closed meanwhile is sent
 // again once on a fresh one.
 //
+// Every request is passed to `sign` (when given) right before it goes out: kvd adds its cluster
+// MAC there (internal_auth.h), so no caller can forget it.
+//
 // Thread-safe: send() may run on any strand of the io_context at once; the pool is locked only
 // to take or return a connection.
+//   PeerClient client(io, [&auth](HttpRequest& r) { auth.sign(r); });
 //   Result<HttpResponse> r = co_await client.send("127.0.0.1:7281", std::move(req), 2000ms);
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,7 +31,8 @@ namespace ringkeeper::kv {
 
 class PeerClient {
  public:
-  explicit PeerClient(boost::asio::io_context& io, size_t max_idle_per_peer = 16);
+  using Signer = std::function<void(HttpRequest&)>;
+  explicit PeerClient(boost::asio::io_context& io, Signer sign = {}, size_t max_idle_per_peer = 16);
   ~PeerClient();
   // Sends `req` (its Host header is set here) to `address`; the response, or kNotRunning when the
   // peer cannot be reached or does not answer within `timeout`.
@@ -43,6 +49,7 @@ class PeerClient {
                                                                std::chrono::milliseconds timeout);
 
   boost::asio::io_context& io_;
+  const Signer sign_;
   const size_t max_idle_per_peer_;
   std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;  // guarded by mu_

@@ -41,9 +41,9 @@ uint32_t replication_factor(const RingSnapshot& ring) {
 }
 
 KvService::KvService(Node& node, KvStore& store, HybridClock& clock, PeerClient& peers, KvMetrics& metrics,
-                     RangeSet& streaming, HintStore& hints, Options options)
+                     RangeSet& streaming, HintStore& hints, const InternalAuth& auth, Options options)
     : node_(node), store_(store), clock_(clock), peers_(peers), metrics_(metrics), streaming_(streaming),
-      hints_(hints), options_(options) {}
+      hints_(hints), auth_(auth), options_(options) {}
 
 std::optional<std::string> KvService::kv_address(const NodeId& id) const {
   return node_.application_value(id, kKvAddressValue);
@@ -145,12 +145,23 @@ bool KvService::is_member_address(const asio::ip::address& ip) {
   return known();
 }
 
-HttpResponse KvService::internal(HttpCall& call, std::string_view path, std::string_view query) {
+std::optional<HttpResponse> KvService::refuse_caller(const HttpCall& call) {
   const HttpRequest& req = call.request;
   if (!is_member_address(call.remote)) {
     return reject(req, http::status::forbidden, Rejection::kNotMember,
                   "/internal/ is for cluster members; " + call.remote.to_string() + " is not a member's kv address");
   }
+  const AuthVerdict auth = auth_.check(req);
+  if (auth == AuthVerdict::kUnsignedAccepted) metrics_.auth_unsigned_accepted++;
+  if (auth != AuthVerdict::kAccepted && auth != AuthVerdict::kUnsignedAccepted) {
+    return reject(req, http::status::forbidden, Rejection::kBadAuth, describe(auth));
+  }
+  return std::nullopt;
+}
+
+HttpResponse KvService::internal(HttpCall& call, std::string_view path, std::string_view query) {
+  const HttpRequest& req = call.request;
+  if (auto refused = refuse_caller(call)) return std::move(*refused);
   metrics_.internal_requests++;
   if (path == "range" || path == "tree") {
     if (req.method() != http::verb::get) {

@@ -1,6 +1,7 @@
 // KvService: kvd's routes — the client data API (PUT/GET/DELETE /kv/KEY, coordinated over the
-// key's replicas with quorums), the replica routes under /internal/ (member callers only,
-// fenced by ring version), and GET /metrics. docs/kvd.md is the contract; this is the handler
+// key's replicas with quorums), the replica routes under /internal/ (member callers only —
+// and, with a gossip keyring, signed ones (internal_auth.h) — fenced by ring version), and
+// GET /metrics. docs/kvd.md is the contract; this is the handler
 // that HttpServer calls for every request.
 //
 // Thread rules: handle() runs on the server's io threads, many at once, each call on its
@@ -23,6 +24,7 @@
 #include "kv/hints.h"
 #include "kv/hlc.h"
 #include "kv/http_server.h"
+#include "kv/internal_auth.h"
 #include "kv/metrics.h"
 #include "kv/peer_client.h"
 #include "kv/range_set.h"
@@ -58,7 +60,7 @@ class KvService {
     std::chrono::milliseconds fence_wait{2000};       // catching up with a replica's newer ring
   };
   KvService(Node& node, KvStore& store, HybridClock& clock, PeerClient& peers, KvMetrics& metrics,
-            RangeSet& streaming, HintStore& hints, Options options);
+            RangeSet& streaming, HintStore& hints, const InternalAuth& auth, Options options);
 
   boost::asio::awaitable<HttpResponse> handle(HttpCall& call);
 
@@ -66,6 +68,10 @@ class KvService {
   std::optional<std::string> kv_address(const NodeId& id) const;
   // Copies `rec` for `key` to the replica `to` (hint replay, read repair); true once it acknowledged.
   boost::asio::awaitable<bool> push_record(NodeId to, std::string key, Record rec);
+  // The same from a thread outside the io pool (anti-entropy, the outside collector), to a kv
+  // address, fenced at `ring_version`: blocks until it acknowledged (true) or failed.
+  bool push_record_blocking(const std::string& address, const std::string& key, const Record& rec,
+                            uint64_t ring_version);
   // The replica write (PUT /internal/kv/KEY) of `rec`, fenced at `ring_version`.
   HttpRequest write_request(const std::string& key, const Record& rec, uint64_t ring_version) const;
 
@@ -94,6 +100,8 @@ class KvService {
   HttpResponse replica_tree(const HttpRequest& req, std::string_view query);
   HttpResponse placement(const HttpRequest& req);
   bool is_member_address(const boost::asio::ip::address& ip);
+  // Nullopt when the caller may use /internal/ (a member's address, signed when required).
+  std::optional<HttpResponse> refuse_caller(const HttpCall& call);
   HttpResponse reject(const HttpRequest& req, http::status status, Rejection why, const std::string& message);
 
   Node& node_;
@@ -103,6 +111,7 @@ class KvService {
   KvMetrics& metrics_;
   RangeSet& streaming_;
   HintStore& hints_;
+  const InternalAuth& auth_;
   const Options options_;
   // Writes from coordinators hold it shared from their fencing check until they are stored; a
   // range read takes it exclusively once, so its scan sees every write that passed the check

@@ -163,6 +163,17 @@ Status KvStore::drop_range(TokenRange range) {
   return io(db_->Write(rocksdb::WriteOptions(), &batch), "kv drop range");
 }
 
+Result<bool> KvStore::erase_if(std::string_view key, const Record& expected,
+                               const std::function<bool()>& still_wanted) {
+  std::lock_guard lock(lock_for(key));
+  auto held = get(key);
+  if (!held.ok()) return held.status();
+  if (!*held || !(**held == expected) || !still_wanted()) return false;
+  rocksdb::Status s = db_->Delete(rocksdb::WriteOptions(), data_key(token_of(key), key));
+  if (!s.ok()) return Status::io_error("kv delete: " + s.ToString());
+  return true;
+}
+
 Status KvStore::compact() {
   rocksdb::CompactRangeOptions o;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;

@@ -71,6 +71,10 @@ class KvStore {
   Status scan(TokenRange range, std::string_view after, const std::function<bool(Entry&&)>& f) const;
   // Deletes every record whose token lies in `range` (tombstones included).
   Status drop_range(TokenRange range);
+  // Deletes the record held for `key` if it is still `expected` and `still_wanted()` holds, both
+  // decided under the key's lock (so no merge() of the key slips in between): true when deleted.
+  // The outside collector's delete, after `expected` reached every natural replica.
+  Result<bool> erase_if(std::string_view key, const Record& expected, const std::function<bool()>& still_wanted);
   // Compacts everything now (tests: applies tombstone collection at once).
   Status compact();
   // Anti-entropy finished a cycle that started at `wall_ms`: every range this node replicates

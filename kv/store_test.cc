@@ -1,6 +1,6 @@
 // KvStore and HybridClock on a real RocksDB in a temp dir: last-write-wins, token-ordered scans
-// (plain, wrapping, whole ring, resumed), dropping ranges, tombstone collection after the grace
-// period, the format record, and the clock's bounds.
+// (plain, wrapping, whole ring, resumed), dropping ranges, the collector's conditional delete,
+// tombstone collection after the grace period, the format record, and the clock's bounds.
 #include "kv/store.h"
 
 #include <atomic>
@@ -140,6 +140,22 @@ TEST_F(KvStoreTest, DropRangeDeletesOnlyThatRange) {
   EXPECT_FALSE(left.count("29:k"));
   EXPECT_TRUE(left.count("5:k"));
   EXPECT_TRUE(left.count("25:k"));
+}
+
+// The outside collector's delete: only the record it handed off, only while still wanted.
+TEST_F(KvStoreTest, EraseIfDeletesOnlyTheExpectedRecordWhileStillWanted) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const Record old{1, false, "old"}, newer{2, false, "new"};
+  ASSERT_TRUE(store->merge("1:k", old).ok());
+  auto yes = [] { return true; };
+  EXPECT_FALSE(*store->erase_if("1:k", old, [] { return false; })) << "no longer wanted";
+  ASSERT_TRUE(store->merge("1:k", newer).ok());
+  EXPECT_FALSE(*store->erase_if("1:k", old, yes)) << "a newer record arrived meanwhile";
+  EXPECT_EQ(**store->get("1:k"), newer);
+  EXPECT_TRUE(*store->erase_if("1:k", newer, yes));
+  EXPECT_FALSE(store->get("1:k")->has_value());
+  EXPECT_FALSE(*store->erase_if("1:k", newer, yes)) << "nothing left to delete";
 }
 
 TEST_F(KvStoreTest, TombstonesAreCollectedOnlyAfterTheGracePeriod) {

@@ -332,13 +332,18 @@ std::string Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> t
   op.op = *id;
   for (const KeyOps::Target& t : targets) send_message(t.address, op);
   if (changed) {
-    sealed_.keyring() = std::move(next);
+    install_keyring(std::move(next));
     d_.log.info("keyring: {} {} (operator command); primary key {}", key_op_name(op.kind),
                 op.kind == gossip::KeyOpKind::kInstall ? gossip::key_fingerprint(op.key) : op.fingerprint,
                 sealed_.keyring().primary_fingerprint());
   }
   key_ops_.begin(op, *id, identity_.id, key_op_answer(*id, sealed_.keyring(), ""), targets, now());
   return "";
+}
+
+void Driver::install_keyring(gossip::Keyring next) {
+  sealed_.keyring() = std::move(next);
+  d_.cluster_mac.update(sealed_.keyring());
 }
 
 // A KeyOp is obeyed from a member of this cluster, and — once this node encrypts — only sealed:
@@ -361,7 +366,7 @@ void Driver::on_key_message(const gossip::Message& msg, bool sealed) {
   if (refusal.empty() && !(next == sealed_.keyring())) {
     refusal = save_keyring(identity_.data_dir, next).message();
     if (refusal.empty()) {
-      sealed_.keyring() = std::move(next);
+      install_keyring(std::move(next));
       d_.log.info("keyring: {} {} (asked by {}); primary key {}", key_op_name(op.kind),
                   op.kind == gossip::KeyOpKind::kInstall ? gossip::key_fingerprint(op.key) : op.fingerprint,
                   msg.from.to_string(), sealed_.keyring().primary_fingerprint());

@@ -19,6 +19,7 @@
 #include "gossip/codec.h"
 #include "gossip/engine.h"
 #include "gossip/seal.h"
+#include "node/cluster_mac.h"
 #include "node/env.h"
 #include "node/key_ops.h"
 #include "node/metrics.h"
@@ -76,6 +77,7 @@ class Driver {
     OwnershipTracker& ownership;
     RuntimeStats& stats;
     NodeFailure& failure;
+    ClusterMac& cluster_mac;  // follows the keyring (Node::cluster_mac)
   };
   // `keyring`: the gossip keyring as open_keyring (node/keyring_file.h) left it.
   Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps, gossip::Keyring keyring);
@@ -137,6 +139,8 @@ class Driver {
   void log_rejected_frame(gossip::DecodeError error, const std::string& peer);
   // KeyOp / KeyOpAck: handled here, never seen by the engine.
   void on_key_message(const gossip::Message& msg, bool sealed);
+  // Seals and opens with `next` from now on, and so does the embedder's ClusterMac.
+  void install_keyring(gossip::Keyring next);
   void send_message(const std::string& to, gossip::Body body);
   void on_refused(const std::string& address);
   void finish_shutdown(gossip::Millis deadline, std::function<void()> done);

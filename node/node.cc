@@ -70,6 +70,7 @@ Result<std::unique_ptr<Node::Impl>> open_impl(NodeConfig config, std::unique_ptr
   if (Status bad = check_admin_tls(config.admin_tls_cert, config.admin_tls_key); !bad.ok()) return bad;
   auto impl = std::make_unique<Node::Impl>(std::move(config), std::move(env), std::move(store));
   impl->keyring = std::move(*keyring);
+  impl->cluster_mac = std::make_unique<ClusterMac>(impl->keyring);
   impl->rng_seed = impl->env->random_seed();
   Result<DataDir> read = impl->persister.open(impl->config, *impl->env);
   if (!read.ok()) return read.status();
@@ -145,7 +146,7 @@ Status Node::start() {
 Status Node::Impl::start() {
   if (running || driver) return Status::refused("already started");
   driver = std::make_unique<Driver>(config, identity,
-                                    Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure},
+                                    Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure, *cluster_mac},
                                     std::move(keyring));
   routes = std::make_unique<AdminRoutes>(*driver, stats);
   try {
@@ -258,6 +259,14 @@ std::string Node::metrics_text() const {
   if (!m.running) return "";
   return m.run_on_node([&m] { return ringkeeper::metrics_text(*m.driver, m.stats); }, std::string());
 }
+
+std::optional<std::string> Node::cluster_mac(std::string_view message) const {
+  return impl_->cluster_mac->sign(message);
+}
+bool Node::verify_cluster_mac(std::string_view message, std::string_view mac) const {
+  return impl_->cluster_mac->verify(message, mac);
+}
+bool Node::has_cluster_key() const { return impl_->cluster_mac->has_primary(); }
 
 Status Node::remove_node(const NodeId& nid, bool force) {
   Impl& m = *impl_;

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "node/admin_routes.h"
+#include "node/cluster_mac.h"
 #include "node/driver.h"
 #include "node/env.h"
 #include "node/metrics.h"
@@ -39,6 +40,9 @@ struct Node::Impl {
   uint64_t rng_seed = 0;
   std::vector<std::pair<NodeId, gossip::NodeState>> persisted_entries;  // read at open, installed at start
   gossip::Keyring keyring;  // read (and started by --gossip-key-file) at open; the driver's from start
+  // What the embedder signs with (Node::cluster_mac): from the keyring at open, then replaced by
+  // the driver on every keyring change. Any thread.
+  std::unique_ptr<ClusterMac> cluster_mac;
 
   // The parts (see above). The driver and the routes exist from start() on.
   Persister persister;

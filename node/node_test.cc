@@ -973,6 +973,52 @@ TEST_F(NodeTest, KeysAreInstalledUsedAndRemovedOnEveryLiveNode) {
   get(0, "/v1/keys/op?id=0000000000000001", 404);
 }
 
+// The embedder's MAC under the keyring (Node::cluster_mac): HMAC-SHA256 under a key derived from
+// the primary gossip key (never the key itself), verified under any installed key, following
+// `ringctl keys` as it installs, switches and removes keys; nothing without a primary key.
+TEST_F(NodeTest, TheClusterMacFollowsTheKeyringAndIsNeverTheGossipKeysOwn) {
+  auto mac_under = [](const std::string& raw, std::string_view msg) {
+    return gossip::hmac_sha256(gossip::hmac_sha256(raw, "ringkeeper cluster mac v1"), msg);
+  };
+  const std::string msg = "PUT /internal/kv/k";
+  gossip_key_ = gossip::encode_key_base64(kKeyA);
+  ASSERT_TRUE(start_cluster(3));
+  auto a = node(0).cluster_mac(msg);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_EQ(*a, mac_under(kKeyA, msg)) << "the derivation docs/security.md pins";
+  EXPECT_NE(*a, gossip::hmac_sha256(kKeyA, msg)) << "never a MAC under the gossip key itself";
+  EXPECT_TRUE(node(0).has_cluster_key());
+  EXPECT_TRUE(node(2).verify_cluster_mac(msg, *a));
+  EXPECT_FALSE(node(2).verify_cluster_mac(msg + " ", *a)) << "another message";
+  std::string flipped = *a;
+  flipped[31] ^= 1;
+  EXPECT_FALSE(node(2).verify_cluster_mac(msg, flipped));
+  EXPECT_FALSE(node(2).verify_cluster_mac(msg, a->substr(0, 16))) << "a truncated MAC";
+  EXPECT_FALSE(node(2).verify_cluster_mac(msg, "")) << "no MAC";
+
+  // A rotation: after install every node still signs with A and takes B; after use, B signs and
+  // A is still taken (a member that has not switched yet); after remove, A is refused.
+  ASSERT_EQ(key_command(0, "install", kKeyB)["acked"], 3);
+  EXPECT_EQ(*node(1).cluster_mac(msg), mac_under(kKeyA, msg));
+  EXPECT_TRUE(node(1).verify_cluster_mac(msg, mac_under(kKeyB, msg)));
+  ASSERT_EQ(key_command(1, "use", kKeyB)["acked"], 3);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(*node(i).cluster_mac(msg), mac_under(kKeyB, msg)) << i;
+  EXPECT_TRUE(node(0).verify_cluster_mac(msg, mac_under(kKeyA, msg)));
+  ASSERT_EQ(key_command(2, "remove", kKeyA)["acked"], 3);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_FALSE(node(i).verify_cluster_mac(msg, mac_under(kKeyA, msg))) << i;
+    EXPECT_TRUE(node(i).verify_cluster_mac(msg, mac_under(kKeyB, msg))) << i;
+  }
+
+  // Without a keyring there is nothing to sign or verify with.
+  gossip_key_.clear();
+  Node& plain = start({});
+  EXPECT_FALSE(plain.has_cluster_key());
+  EXPECT_FALSE(plain.cluster_mac(msg));
+  EXPECT_FALSE(plain.verify_cluster_mac(msg, mac_under(kKeyB, msg)));
+}
+
 TEST_F(NodeTest, AMemberThatLacksTheKeyAUseNamesRefusesItAndIsListedAsFailed) {
   gossip_key_ = gossip::encode_key_base64(kKeyA);
   gossip::Keyring both;

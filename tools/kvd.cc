@@ -38,6 +38,10 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& 
   app.add_option("--kv-anti-entropy-rate", config.anti_entropy_bytes_per_s,
                  "anti-entropy repair traffic, bytes per second")
       ->capture_default_str();
+  app.add_option("--kv-collect-outside-ms", config.outside_collect_interval_ms,
+                 "milliseconds between two passes that hand records outside this node's ranges to their "
+                 "replicas and delete them here (0: off)")
+      ->capture_default_str();
   app.add_option("--kv-max-hints", config.max_hints, "hints kept at most (0: none)")->capture_default_str();
   app.add_option("--kv-ack-delay-ms", config.ack_delay_ms,
                  "TESTS ONLY: hold each change's data acknowledgement this long (keeps it in write_both)")

@@ -206,6 +206,23 @@ class Node {
   // The Prometheus text of GET /metrics (also without an admin server). Empty before start().
   std::string metrics_text() const;
 
+  // Message authentication for the embedder's own traffic between members (kvd signs its replica
+  // requests with it; docs/security.md), keyed by the gossip keyring: whoever holds a cluster key
+  // can sign, and the key material never leaves the node. The MAC is HMAC-SHA256 under a key
+  // derived from a gossip key for this purpose alone. A keyring change (`ringctl keys`) applies
+  // from the next call. Any thread, from open() on.
+  //   if (auto mac = node->cluster_mac(bytes)) send(bytes, *mac);        // the sender
+  //   if (!node->verify_cluster_mac(bytes, mac)) refuse();                // the receiving member
+  // The MAC of `message` (32 raw bytes) under the primary key; nullopt when the keyring has no
+  // primary key (gossip in plaintext): then there is nothing to sign with.
+  std::optional<std::string> cluster_mac(std::string_view message) const;
+  // True when `mac` is the MAC of `message` under any key installed here — the primary or another
+  // — so a member still signing with the previous primary during a rotation is accepted. Compared
+  // in constant time. False with an empty keyring.
+  bool verify_cluster_mac(std::string_view message, std::string_view mac) const;
+  // True when the keyring has a primary key: cluster_mac() answers, and gossip is encrypted.
+  bool has_cluster_key() const;
+
   // Calls `f` on the node thread after every ring change, or every peer's liveness change, until
   // the returned Subscription is reset or destroyed (thread rules: ringkeeper/subscription.h).
   using RingListener = std::function<void(const RingChange&)>;

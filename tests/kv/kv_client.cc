@@ -79,13 +79,20 @@ KvClient::~KvClient() = default;
 
 KvReply KvClient::request(const std::string& method, const std::string& target, const std::string& body,
                           const std::string& extra_header_name, const std::string& extra_header_value) {
+  Headers headers;
+  if (!extra_header_name.empty()) headers.emplace_back(extra_header_name, extra_header_value);
+  return request(method, target, body, headers);
+}
+
+KvReply KvClient::request(const std::string& method, const std::string& target, const std::string& body,
+                          const Headers& headers) {
   KvReply reply;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool fresh = !impl_->stream;
     if (fresh && !impl_->connect(&reply.error)) return reply;
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, address_);
-    if (!extra_header_name.empty()) req.set(extra_header_name, extra_header_value);
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.keep_alive(true);
     req.prepare_payload();

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ringkeeper::testing {
 
@@ -24,6 +26,10 @@ class KvClient {
   ~KvClient();
   KvReply request(const std::string& method, const std::string& target, const std::string& body = "",
                   const std::string& extra_header_name = "", const std::string& extra_header_value = "");
+  // The same with any number of extra headers (a replica request as a member sends it).
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  KvReply request(const std::string& method, const std::string& target, const std::string& body,
+                  const Headers& headers);
   // Sends raw bytes and returns the raw answer (up to the server closing or 2 s of silence).
   std::string raw(const std::string& bytes);
   const std::string& address() const { return address_; }

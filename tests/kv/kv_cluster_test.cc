@@ -1,8 +1,10 @@
 // kvd on real processes: real RocksDB, real sockets on loopback, ports picked at run time.
 // Keys are written with W=2, the cluster changes (a join, a move, a rebalance, a decommission,
 // kill -9 and restart, removenode of a killed node), and every key is read back with R=2: none
-// lost, none stale. Also: quorum failures answer 503 naming the replicas, and bad input gets a
-// clear 4xx and a counter while the node keeps serving.
+// lost, none stale. Also: quorum failures answer 503 naming the replicas, bad input gets a
+// clear 4xx and a counter while the node keeps serving, records outside a node's ranges reach
+// their replicas before they are collected, and with a gossip keyring /internal/ takes only
+// requests signed with the cluster key, across a key rotation.
 //
 // RINGKEEPER_KV_KEYS sets the number of keys (default 10000); the seed of the random parts is
 // printed when a test fails.
@@ -15,12 +17,17 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "tests/cluster/harness.h"
 #include "tests/kv/kv_client.h"
@@ -43,10 +50,12 @@ struct KvCluster {
   std::vector<std::string> ids;
   std::vector<std::string> flags;
 
-  // Anti-entropy runs every 500 ms in these tests, so that "every key ends on exactly its
-  // replicas" is reached within seconds of a change.
-  explicit KvCluster(int n, std::vector<std::string> extra = {"--kv-anti-entropy-ms", "500"})
-      : flags(std::move(extra)) {
+  // Anti-entropy runs every 500 ms and the outside collector every 300 ms in these tests, so
+  // that "every key ends on exactly its replicas" is reached within seconds of a change.
+  static std::vector<std::string> default_flags() {
+    return {"--kv-anti-entropy-ms", "500", "--kv-collect-outside-ms", "300"};
+  }
+  explicit KvCluster(int n, std::vector<std::string> extra = default_flags()) : flags(std::move(extra)) {
     for (int i = 0; i < n; ++i) add();
   }
   std::string seed() const { return "127.0.0.1:" + std::to_string(ports[0]); }
@@ -275,6 +284,13 @@ std::string placement_problems(KvCluster& c, size_t rf = 3) {
     }
   }
   return problems;
+}
+
+// How many records node i holds outside the ranges it replicates (its /internal/placement).
+uint64_t outside_records(KvCluster& c, int i) {
+  KvClient k(c.kv[i]);
+  json j = json::parse(k.request("GET", "/internal/placement").body, nullptr, false);
+  return j.is_object() ? j["outside"].get<uint64_t>() : 0;
 }
 
 #define EXPECT_EXACT_PLACEMENT(c, when)                                                                    \
@@ -549,11 +565,7 @@ TEST_F(KvClusterTest, AnAbortedChangeDropsWhatWasStreamedForIt) {
   ASSERT_FALSE(change.empty()) << moved->dump();
   // Node 1 streamed what it gains (records outside the ranges it reads for), and holds its
   // acknowledgement: the change stays in write_both.
-  auto outside_on_1 = [&] {
-    KvClient k(c.kv[1]);
-    json j = json::parse(k.request("GET", "/internal/placement").body, nullptr, false);
-    return j.is_object() ? j["outside"].get<uint64_t>() : 0;
-  };
+  auto outside_on_1 = [&] { return outside_records(c, 1); };
   ASSERT_TRUE(wait_until([&] { return c.metric(1, "kv_streamed_ranges_total") > 0 && outside_on_1() > 0; }, 30s))
       << c.logs();
   auto status = ctl_json(c.nodes[1]->admin(), {"status"});
@@ -700,6 +712,259 @@ TEST_F(KvClusterTest, BadInputGetsA4xxAndACounterAndTheNodeKeepsServing) {
   EXPECT_EQ(client.request("DELETE", "/kv/mib").status, 204);
   EXPECT_EQ(client.request("DELETE", "/kv/never-written").status, 204);
   EXPECT_EQ(client.request("GET", "/kv/mib").status, 404);
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The cluster's ring version, as node i routes (what a member puts in X-Ringkeeper-Ring-Version).
+std::string ring_version(KvCluster& c, int i) {
+  auto s = ctl_json(c.nodes[i]->admin(), {"status"});
+  return s ? std::to_string(s->value("ring_version", uint64_t{0})) : "0";
+}
+
+// The index of the running node among 0..n-1 that is not a natural replica of `key`, or -1.
+int non_replica(KvCluster& c, const std::string& key) {
+  auto owners = ctl_json(c.nodes[0]->admin(), {"owners", key});
+  if (!owners || !owners->contains("replicas")) return -1;
+  for (size_t i = 0; i < c.ids.size(); ++i) {
+    bool replica = false;
+    for (const json& id : (*owners)["replicas"]) replica = replica || id == c.ids[i];
+    if (!replica) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+uint64_t sum_metric(KvCluster& c, const std::vector<int>& nodes, const std::string& name) {
+  uint64_t total = 0;
+  for (int i : nodes) total += c.metric(i, name);
+  return total;
+}
+
+// Records planted outside their nodes' ranges, and what the data then should read.
+struct Planted {
+  std::map<int, uint64_t> per_node;  // node index → records planted there
+  std::set<std::string> deleted;     // keys a newer tombstone was planted for
+  size_t total = 0;
+};
+
+// Writes up to 90 records, each straight to the /internal/kv of the one node among 0..2 that is
+// not a natural replica of its key, at the cluster's ring version (as a member replaying a hint
+// late would): in turn a newer value, an older one and a newer tombstone. `data` is updated to
+// what must read back.
+Planted plant_outside_records(KvCluster& c, Dataset& data) {
+  const std::string version = ring_version(c, 0);
+  const uint64_t newer = static_cast<uint64_t>(now_ms()) << 16;
+  std::vector<std::string> sample;
+  size_t seen = 0;
+  for (const auto& [key, value] : data.latest) {
+    if (seen++ % 7 == 0) sample.push_back(key);
+  }
+  Planted p;
+  for (const std::string& key : sample) {
+    if (p.total >= 90) break;
+    const int i = non_replica(c, key);
+    if (i < 0 || i == 3) continue;
+    const int kind = static_cast<int>(p.total++ % 3);  // 0: a newer value, 1: an older one, 2: a newer delete
+    const std::string value = kind == 0 ? "outside-" + key : kind == 1 ? "stale-" + key : "";
+    KvClient::Headers h = {{"X-Ringkeeper-Ring-Version", version},
+                           {"X-Ringkeeper-Timestamp", std::to_string(kind == 1 ? uint64_t{1} << 16 : newer + p.total)}};
+    if (kind == 2) h.emplace_back("X-Ringkeeper-Tombstone", "1");
+    KvReply r = KvClient(c.kv[i]).request("PUT", "/internal/kv/" + encode_key(key), value, h);
+    EXPECT_EQ(r.status, 204) << r.body;
+    p.per_node[i]++;
+    if (kind == 0) data.latest[key] = value;
+    if (kind == 2) p.deleted.insert(key);
+  }
+  for (const std::string& key : p.deleted) data.latest.erase(key);
+  return p;
+}
+
+// Records that land on a node outside its ranges — written here straight to a non-replica's
+// /internal/kv at the cluster's ring version, as a hint replayed after the range moved away or a
+// write that raced a release lands — are handed to their natural replicas before they are
+// deleted: newer ones win there (nothing acknowledged is lost), older ones lose, tombstones
+// delete. While a natural replica is down none is deleted; once it is back, placement is exact
+// and every key reads back with its latest value.
+TEST_F(KvClusterTest, RecordsOutsideANodesRangesReachTheirReplicasBeforeTheyAreCollected) {
+  KvCluster c(4);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s)) << c.logs();
+  Dataset data = write_dataset(running_kv(c), key_count() / 10, test_seed());
+  c.nodes[3]->kill9();  // with RF 3 on 4 nodes, it replicates every key nodes 0..2 do not
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s)) << c.logs();
+  const Planted planted = plant_outside_records(c, data);
+  const size_t n = planted.total;
+  ASSERT_GE(n, 6u) << "too few keys to plant (RINGKEEPER_KV_KEYS)";
+  for (const auto& [i, count] : planted.per_node) EXPECT_EQ(outside_records(c, i), count) << "node " << i;
+
+  // A natural replica (node 3) is down: passes run, hand what they can to the others, keep all.
+  std::map<int, uint64_t> passes;
+  for (const auto& [i, count] : planted.per_node) passes[i] = c.metric(i, "kv_outside_passes_total");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& [i, p] : passes) {
+          if (c.metric(i, "kv_outside_passes_total") < p + 2) return false;
+        }
+        return true;
+      },
+      20s))
+      << c.logs();
+  for (const auto& [i, count] : planted.per_node) {
+    EXPECT_EQ(outside_records(c, i), count) << "node " << i << " deleted with a replica down";
+  }
+  EXPECT_EQ(sum_metric(c, {0, 1, 2}, "kv_outside_collected_total"), 0u);
+  EXPECT_GE(sum_metric(c, {0, 1, 2}, "kv_outside_kept_total"), n);
+
+  c.start(3);
+  ASSERT_TRUE(c.serving(3)) << c.logs();
+  ASSERT_TRUE(wait_until([&] { return c.formed(4); }, 30s)) << c.logs();
+  EXPECT_EXACT_PLACEMENT(c, "after the outside records were collected");
+  EXPECT_EQ(sum_metric(c, {0, 1, 2, 3}, "kv_outside_collected_total"), n);
+  EXPECT_ALL_KEYS(c, data, "after the outside records were collected");
+  KvClient client(c.kv[3]);
+  for (const std::string& key : planted.deleted) {
+    EXPECT_EQ(client.request("GET", "/kv/" + encode_key(key) + "?r=3").status, 404) << key << ": the delete was lost";
+  }
+}
+
+// ---- /internal/ authentication under the gossip keyring ---------------------------------------
+
+std::string hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string base64(std::string_view raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// A replica GET or PUT signed as docs/security.md describes it, computed here apart from kvd's
+// code: HMAC-SHA256 under HMAC-SHA256(key, "ringkeeper cluster mac v1") of the method, target,
+// auth time, ring version, timestamp, tombstone and hint-for values and the body's SHA-256.
+KvClient::Headers signed_headers(std::string_view raw_key, const std::string& method, const std::string& target,
+                                 const std::string& ring_version, const std::string& stamp, const std::string& body,
+                                 int64_t auth_time = now_ms()) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
+  const std::string message = "ringkeeper kv internal v1\n" + method + "\n" + target + "\n" +
+                              std::to_string(auth_time) + "\n" + ring_version + "\n" + stamp + "\n\n\n" +
+                              hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  const std::string mac = hmac_sha256(hmac_sha256(raw_key, "ringkeeper cluster mac v1"), message);
+  KvClient::Headers h = {{"X-Ringkeeper-Ring-Version", ring_version},
+                         {"X-Ringkeeper-Auth-Time", std::to_string(auth_time)},
+                         {"X-Ringkeeper-Auth", hex(mac)}};
+  if (!stamp.empty()) h.emplace_back("X-Ringkeeper-Timestamp", stamp);
+  return h;
+}
+
+struct RefusedCase {
+  std::string what, method, target, body;
+  KvClient::Headers headers;
+};
+
+// Replica requests a member must refuse (403, bad_auth) under a keyring holding `key` alone:
+// unsigned, a forged MAC, another cluster's key, auth times 10 minutes off either way, a MAC
+// over another body. `get`: a GET target.
+std::vector<RefusedCase> refused_internal_requests(const std::string& key, const std::string& stranger,
+                                                   const std::string& version, const std::string& get) {
+  const std::string put = "/internal/kv/forged";
+  const std::string stamp = std::to_string(uint64_t(now_ms()) << 16);
+  return {
+      {"unsigned", "GET", get, "", {{"X-Ringkeeper-Ring-Version", version}}},
+      {"unsigned placement", "GET", "/internal/placement", "", {}},
+      {"a forged MAC", "GET", get, "",
+       {{"X-Ringkeeper-Ring-Version", version}, {"X-Ringkeeper-Auth-Time", std::to_string(now_ms())},
+        {"X-Ringkeeper-Auth", std::string(64, 'f')}}},
+      {"another cluster's key", "GET", get, "", signed_headers(stranger, "GET", get, version, "", "")},
+      {"10 minutes old", "GET", get, "", signed_headers(key, "GET", get, version, "", "", now_ms() - 600'000)},
+      {"10 minutes ahead", "GET", get, "", signed_headers(key, "GET", get, version, "", "", now_ms() + 600'000)},
+      {"another body", "PUT", put, "evil", signed_headers(key, "PUT", put, version, stamp, "good")},
+  };
+}
+
+TEST_F(KvClusterTest, WithAKeyringInternalRequestsNeedTheClusterMacAndAKeyRotationDropsNothing) {
+  const std::string key_a(32, 'a'), key_b(32, 'b'), stranger(32, 's');
+  TempDir keys;
+  const fs::path key_file = keys.path() / "a.key";
+  std::ofstream(key_file) << base64(key_a) << "\n";
+  std::vector<std::string> flags = KvCluster::default_flags();
+  flags.insert(flags.end(), {"--gossip-key-file", key_file.string()});
+  KvCluster c(3, flags);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s)) << c.logs();
+  Dataset data = write_dataset(running_kv(c), key_count() / 20, test_seed());
+  EXPECT_ALL_KEYS(c, data, "with signed replica requests");
+
+  const std::string key = data.latest.begin()->first;
+  const std::string get = "/internal/kv/" + encode_key(key);
+  const std::string version = ring_version(c, 0);
+  auto bad_auth = [&](int i) { return c.metric(i, "kv_rejected_total{reason=\"bad_auth\"}"); };
+  const uint64_t refused_before = bad_auth(0);
+  KvClient member(c.kv[0]);  // a member's address: the IP check passes, the MAC decides
+  const std::vector<RefusedCase> refused = refused_internal_requests(key_a, stranger, version, get);
+  for (const RefusedCase& k : refused) {
+    KvReply r = member.request(k.method, k.target, k.body, k.headers);
+    EXPECT_EQ(r.status, 403) << k.what << ": " << r.body;
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("error")) << k.what << ": " << r.body;
+  }
+  EXPECT_EQ(bad_auth(0), refused_before + refused.size());
+  KvReply missing = member.request("GET", get, "", {{"X-Ringkeeper-Ring-Version", version}});
+  EXPECT_NE(missing.body.find("signed with the cluster key"), std::string::npos) << missing.body;
+  KvReply good = member.request("GET", get, "", signed_headers(key_a, "GET", get, version, "", ""));
+  EXPECT_EQ(good.status, 200) << "signed as documented: " << good.body;
+  EXPECT_EQ(good.body, data.latest.at(key));
+
+  // A rotation (install B, use B, remove A) while writers run through every node: no replica
+  // request is refused anywhere, no write fails, and then only B's signatures are taken.
+  std::vector<uint64_t> before;
+  for (int i = 0; i < 3; ++i) before.push_back(bad_auth(i));
+  BackgroundWriters writers(running_kv(c));
+  int rc = -1;
+  for (const auto& [node, command, raw] : std::vector<std::tuple<int, std::string, std::string>>{
+           {0, "install", key_b}, {1, "use", key_b}, {2, "remove", key_a}}) {
+    auto answer = ctl_json(c.nodes[node]->admin(), {"keys", command, base64(raw)}, &rc);
+    EXPECT_EQ(rc, 0) << command << ": " << (answer ? answer->dump() : "no answer");  // writers still run
+  }
+  const size_t acked_at_remove = [&] {
+    std::lock_guard lock(writers.mu);
+    return writers.acked.latest.size();
+  }();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(writers.mu);
+        return writers.acked.latest.size() > acked_at_remove + 100;
+      },
+      20s))
+      << "writes stopped after the rotation";
+  writers.finish();
+  EXPECT_EQ(writers.refused, 0u) << "writes failed during the rotation";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(bad_auth(i), before[i]) << "node " << i << " refused a member";
+  EXPECT_ALL_KEYS(c, data, "after a key rotation");
+  EXPECT_ALL_KEYS(c, writers.acked, "written during a key rotation");
+  EXPECT_EQ(member.request("GET", get, "", signed_headers(key_a, "GET", get, version, "", "")).status, 403)
+      << "the removed key";
+  EXPECT_EQ(member.request("GET", get, "", signed_headers(key_b, "GET", get, version, "", "")).status, 200);
 }
 
 }  // namespace
