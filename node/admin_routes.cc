@@ -24,6 +24,9 @@ using json = nlohmann::json;
 
 AdminResponse reply(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
 AdminResponse error(int status, std::string message) { return reply(status, json{{"error", std::move(message)}}); }
+// A writer the Driver did not apply: 409 with its message, whatever the code (refused by the
+// engine, the node stopping, the keyring not saved).
+AdminResponse refused(const Status& s) { return error(409, s.message()); }
 
 std::string url_decode(std::string_view s) {
   std::string out;
@@ -335,8 +338,7 @@ AdminResponse move(Call& c) {
     out["dry_run"] = true;
     return reply(200, out);
   }
-  std::string err = c.driver.move_tokens(tokens);
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.move_tokens(tokens); !s.ok()) return refused(s);
   std::sort(tokens.begin(), tokens.end());
   return own_change_reply(c, "the move was announced",
                           json{{"id", self.to_string()}, {"tokens", token_list(tokens)}, {"announced", true}});
@@ -372,8 +374,7 @@ AdminResponse rebalance(Call& c) {
     out["balanced"] = false;
     return reply(200, out);
   }
-  std::string err = c.driver.move_tokens(tokens, gossip::ChangeKind::kRebalance);
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.move_tokens(tokens, gossip::ChangeKind::kRebalance); !s.ok()) return refused(s);
   std::sort(tokens.begin(), tokens.end());
   return own_change_reply(c, "the rebalance was announced", json{{"tokens", token_list(tokens)}});
 }
@@ -389,8 +390,7 @@ AdminResponse decommission(Call& c) {
     return n.id != self && !n.tokens.empty() && n.status != NodeStatus::kLeft && n.status != NodeStatus::kRemoved;
   });
   if (!others_own) return error(409, "no other node owns tokens: the last node of a cluster cannot hand its ranges to anyone");
-  std::string err = c.driver.decommission();
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.decommission(); !s.ok()) return refused(s);
   return own_change_reply(c, "the decommission was announced");
 }
 
@@ -402,8 +402,7 @@ std::optional<NodeId> change_id_in(const json& body) {
 AdminResponse abort_change(Call& c) {
   auto id = change_id_in(json::parse(c.request.body, nullptr, false));
   if (!id) return error(400, "abort needs {\"change\": \"<change id>\"}");
-  std::string err = c.driver.abort_change(*id);
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.abort_change(*id); !s.ok()) return refused(s);
   return own_change_reply(c, "the change was aborted");
 }
 
@@ -432,8 +431,7 @@ AdminResponse removenode(Call& c) {
   if (!nid) return error(400, "removenode needs {\"node\": \"<node id>\"[, \"force\": true]}");
   const json force = body.value("force", json(false));
   if (!force.is_boolean()) return error(400, "force is true or false");
-  std::string err = c.driver.remove_node(*nid, force.get<bool>());
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.remove_node(*nid, force.get<bool>()); !s.ok()) return refused(s);
   if (auto removal = c.driver.engine().removal_of(*nid)) {
     json out = change_answer(removal->first, removal->second);
     if (removal->first == c.driver.identity().id) out["waiting_for"] = ids(c.driver.engine().change_waiting_for());
@@ -465,9 +463,9 @@ std::vector<KeyOps::Target> live_peers(Call& c) {
 }
 
 AdminResponse start_key_op(Call& c, gossip::KeyOp op) {
-  uint64_t id = 0;
-  if (std::string err = c.driver.start_key_op(op, live_peers(c), &id); !err.empty()) return error(409, err);
-  return reply(200, json{{"op", op_hex(id)}, {"kind", std::string(key_op_name(op.kind))}, {"done", false}});
+  Result<uint64_t> id = c.driver.start_key_op(op, live_peers(c));
+  if (!id.ok()) return refused(id.status());
+  return reply(200, json{{"op", op_hex(*id)}, {"kind", std::string(key_op_name(op.kind))}, {"done", false}});
 }
 
 AdminResponse keys_list(Call& c) { return start_key_op(c, gossip::KeyOp{0, gossip::KeyOpKind::kList, "", ""}); }
