@@ -56,7 +56,7 @@ Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps
 
 Driver::~Driver() = default;
 
-std::string Driver::listen() {
+Result<std::string> Driver::listen() {
   TransportConfig tc;
   tc.listen = config_.listen;
   tc.max_frame = codec_.max_frame;

@@ -5,7 +5,7 @@
 // ViewPublisher are the Node's, lent to it. Node thread only, except where a method says
 // otherwise; the owner (Node::Impl) builds it and binds the transport before the node thread runs.
 //   Driver d(config, identity, {env, log, persister, publisher, stats, failure});
-//   identity.advertised = d.listen();  d.build_engine(persisted, rng_seed);  env.post([&] { d.drive(); });
+//   identity.advertised = d.listen().value();  d.build_engine(persisted, rng_seed);  env.post([&] { d.drive(); });
 #pragma once
 
 #include <atomic>
@@ -82,8 +82,8 @@ class Driver {
   ~Driver();
 
   // ---- before the node thread starts (the owner's thread) ----
-  // Makes and binds the transport; returns the bound address. Throws std::runtime_error.
-  std::string listen();
+  // Makes and binds the transport: the bound address, or kIoError with the reason.
+  Result<std::string> listen();
   // Builds the engine from the persisted cluster state (peers installed as they were, this
   // node's own values carried into its new generation) and persists and publishes it, so the
   // node routes from disk before hearing from anyone.

@@ -145,15 +145,16 @@ Status Node::Impl::start() {
                                     Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure},
                                     std::move(keyring));
   routes = std::make_unique<AdminRoutes>(*driver, stats);
-  try {
-    identity.listen_bound = driver->listen();
-    if (!config.admin.empty()) {
-      admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); },
-                                       AdminTls{config.admin_tls_cert, config.admin_tls_key});
-      identity.admin_bound = admin->start();
-    }
-  } catch (const std::exception& e) {  // a port in use, an address that does not resolve
-    return Status::io_error(e.what());
+  // A port in use, an address that does not resolve: kIoError, the one line ringd prints.
+  Result<std::string> listening = driver->listen();
+  if (!listening.ok()) return listening.status();
+  identity.listen_bound = std::move(listening).value();
+  if (!config.admin.empty()) {
+    admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); },
+                                     AdminTls{config.admin_tls_cert, config.admin_tls_key});
+    Result<std::string> admin_listening = admin->start();
+    if (!admin_listening.ok()) return admin_listening.status();
+    identity.admin_bound = std::move(admin_listening).value();
   }
   identity.advertised = config.advertise.empty() ? identity.listen_bound : config.advertise;
   if (auto hp = parse_host_port(identity.advertised); hp && (hp->host == "0.0.0.0" || hp->host == "::")) {

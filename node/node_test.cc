@@ -379,6 +379,25 @@ TEST_F(NodeTest, StartAnswersAStatus) {
   EXPECT_EQ(n.remove_node(NodeId(1, 2)).code(), StatusCode::kNotRunning);
 }
 
+// A listener that cannot bind makes start() answer kIoError with the line ringd prints.
+TEST_F(NodeTest, StartAnswersIoErrorForAnAddressInUse) {
+  Node& first = start({});
+  auto open_with = [&](NodeConfig c) {
+    stores_.push_back(std::make_unique<SharedStore>());
+    auto opened = Node::open(std::move(c), std::make_unique<TestStore>(*stores_.back()), net_.make_env());
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    return std::move(opened).value();
+  };
+  NodeConfig same_gossip = config({}, 1);
+  same_gossip.listen = first.listen_address();
+  EXPECT_EQ(open_with(same_gossip)->start(),
+            Status::io_error("gossip: cannot listen on " + first.listen_address() + ": in use"));
+  NodeConfig same_admin = config({}, 2);
+  same_admin.admin = first.admin_address();
+  EXPECT_EQ(open_with(same_admin)->start(),
+            Status::io_error("admin: cannot listen on " + first.admin_address() + ": in use"));
+}
+
 TEST_F(NodeTest, TheGenerationIsSyncedAndStatePersistedBeforeAnyFrameGoesOut) {
   Journal journal;
   stores_.push_back(std::make_unique<SharedStore>());
@@ -893,7 +912,7 @@ TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
   // A second Env's transport sends garbage at the node's gossip address.
   auto env = net_.make_env();
   auto sender = env->make_transport({.listen = "127.0.0.1:0"}, [](std::string_view, const std::string&) { return true; });
-  sender->listen();
+  ASSERT_TRUE(sender->listen().ok());
   for (int i = 0; i < 3; ++i) sender->send(node(0).listen_address(), std::string("\0\0\0\x02zz", 6));
   net_.run_for(10);
   const std::string metrics = net_.admin_get(node(0).admin_address(), "/metrics").body;
@@ -1018,7 +1037,9 @@ TEST_F(NodeTest, APlaintextKeyCommandNeverChangesTheKeysOfANodeThatEncrypts) {
     if (r.message) acks.push_back(std::get<gossip::KeyOpAck>(r.message->body));
     return true;
   });
-  const std::string at = forger->listen();
+  const Result<std::string> bound = forger->listen();
+  ASSERT_TRUE(bound.ok()) << bound.status().to_string();
+  const std::string at = *bound;
   gossip::Message m;
   m.from = node(0).id();  // even claiming to be the node itself
   m.from_address = at;
@@ -1161,6 +1182,20 @@ TEST(RealEnv, EveryRuntimeLineReachesTheLogSink) {
   EXPECT_NE(lines.back().second.find("stopped"), std::string::npos) << lines.back().second;
 }
 
+TEST(TcpTransport, AnAddressInUseIsAnIoError) {
+  boost::asio::io_context io;
+  auto ignore = [](std::string_view, const std::string&) { return true; };
+  TcpTransport first(io, {.listen = "127.0.0.1:0"}, ignore);
+  const Result<std::string> bound = first.listen();
+  ASSERT_TRUE(bound.ok()) << bound.status().to_string();
+  TcpTransport second(io, {.listen = *bound}, ignore);
+  const Result<std::string> again = second.listen();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kIoError);
+  EXPECT_TRUE(again.status().message().starts_with("gossip: cannot listen on " + *bound + ": "))
+      << again.status().message();
+}
+
 TEST(TcpTransport, DeliversLargeFramesWhole) {
   boost::asio::io_context io;
   std::vector<std::string> got;
@@ -1170,7 +1205,9 @@ TEST(TcpTransport, DeliversLargeFramesWhole) {
     got.emplace_back(frame);
     return true;
   });
-  const std::string self = t.listen();
+  const Result<std::string> bound = t.listen();
+  ASSERT_TRUE(bound.ok()) << bound.status().to_string();
+  const std::string self = *bound;
   // 300 KiB: several of the reader's 64 KiB steps, and a small one after it on the same stream.
   const uint32_t len = 300 << 10;
   std::string big(4 + len, 'x');
