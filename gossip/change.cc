@@ -1,10 +1,10 @@
 #include "gossip/change.h"
 
-#include <charconv>
 #include <tuple>
 #include <vector>
 
 #include "gossip/hash.h"
+#include "gossip/types.h"
 
 namespace ringkeeper::gossip {
 
@@ -91,8 +91,9 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
     }
   }
   if (!known) return std::nullopt;
-  auto [p, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), r.stamp);
-  if (ec != std::errc() || p != w[3].data() + w[3].size()) return std::nullopt;
+  const auto stamp = decode_decimal(w[3]);
+  if (!stamp) return std::nullopt;
+  r.stamp = *stamp;
   if (w.size() == 5) {
     auto subject = NodeId::parse(w[4]);
     if (!subject || subject->is_nil()) return std::nullopt;

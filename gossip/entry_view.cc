@@ -24,12 +24,7 @@ std::optional<T> decimal_prefix(const std::string& text) {
 
 }  // namespace
 
-std::optional<uint64_t> decode_stamp(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
+std::optional<uint64_t> decode_stamp(std::string_view text) { return decode_decimal(text); }
 
 uint64_t epoch_of(const NodeState& st) {
   const std::string* e = st.is_tombstone() ? nullptr : value_of(st, keys::kEpoch);

@@ -358,6 +358,37 @@ TEST_F(NodeTest, OpenAnswersAStatusAndNeverThrows) {
       << refused.status().message();
 }
 
+// The generation and the HLC are read strictly: a record that is not a whole decimal number is a
+// corrupt data dir, refused and left as it is — never read as 0 (or, through strtoull, as a
+// prefix or a wrapped "-1"), which would restart the node below what it already said.
+TEST_F(NodeTest, AGarbledGenerationOrClockRecordRefusesTheDataDir) {
+  stores_.push_back(std::make_unique<SharedStore>());
+  SharedStore& store = *stores_.back();
+  const uint64_t generation = start_on(store, config({}, 0)).generation();
+  ASSERT_TRUE(founded(0));  // its claim's stamp puts the HLC on disk
+  nodes_.clear();
+  auto put_meta = [&](std::string_view key, const std::string& value) {
+    storage::WriteBatch b;
+    b.put_meta(key, value);
+    store.memory.write(b, true);
+  };
+  for (std::string_view key : {storage::meta::kGeneration, storage::meta::kHlc}) {
+    const std::optional<std::string> good = store.memory.get_meta(key);
+    ASSERT_TRUE(good) << key;
+    for (const std::string garbage : {"garbage", "12abc", " 12", "-1", "", "99999999999999999999"}) {
+      put_meta(key, garbage);
+      auto opened = Node::open(config({}, 0), std::make_unique<TestStore>(store), net_.make_env());
+      ASSERT_FALSE(opened.ok()) << key << " '" << garbage << "' was read as a number";
+      EXPECT_EQ(opened.status(), Status::data_dir_refused("data dir " + config({}, 0).data_dir + " is corrupt: its " +
+                                                          std::string(key) + " record holds '" + garbage +
+                                                          "', not a decimal number"));
+      EXPECT_EQ(store.memory.get_meta(key).value_or("<absent>"), garbage) << "refused, not overwritten";
+    }
+    put_meta(key, *good);
+  }
+  EXPECT_GT(start_on(store, config({}, 0)).generation(), generation) << "the same dir, whole again";
+}
+
 TEST_F(NodeTest, ANodeThatLearnsItWasRemovedFailsWithRefused) {
   ASSERT_TRUE(start_cluster(3));
   const NodeId gone = node(2).id();
