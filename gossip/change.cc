@@ -70,7 +70,7 @@ std::optional<ChangeStep> parse_step(std::string_view text) {
 
 std::string ChangeRecord::format() const {
   std::string out = id.to_string() + " " + std::string(to_string(kind)) + " " + std::string(to_string(step)) +
-                    " " + std::to_string(stamp);
+                    " " + std::to_string(stamp.value);
   if (on_behalf()) out += " " + subject.to_string();
   return out;
 }
@@ -93,7 +93,7 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   if (!known) return std::nullopt;
   const auto stamp = decode_decimal(w[3]);
   if (!stamp) return std::nullopt;
-  r.stamp = *stamp;
+  r.stamp = HlcStamp{*stamp};
   if (w.size() == 5) {
     auto subject = NodeId::parse(w[4]);
     if (!subject || subject->is_nil()) return std::nullopt;
@@ -107,8 +107,9 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   return r;
 }
 
-NodeId join_change_id(const NodeId& joiner, uint64_t claim_stamp) {
-  return NodeId::from_random_bits(joiner.hi() ^ mix64(claim_stamp), joiner.lo() ^ mix64(claim_stamp + 1));
+NodeId join_change_id(const NodeId& joiner, HlcStamp claim_stamp) {
+  const uint64_t s = claim_stamp.value;
+  return NodeId::from_random_bits(joiner.hi() ^ mix64(s), joiner.lo() ^ mix64(s + 1));
 }
 
 bool ChangeRecord::precedes(const ChangeRecord& other) const {

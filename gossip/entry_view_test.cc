@@ -58,7 +58,7 @@ TEST(EntryViewTest, ReadsEveryWellKnownValueOnce) {
   EXPECT_TRUE(v.has_claim);
   EXPECT_EQ(v.moving_to, std::vector<Token>{Token(40)});
   EXPECT_EQ(v.stamp, HlcStamp{123456});
-  EXPECT_EQ(v.epoch, 9u);
+  EXPECT_EQ(v.epoch, RingEpoch{9});
   ASSERT_TRUE(v.change);
   EXPECT_EQ(v.change->id, change_id);
   EXPECT_EQ(v.change->step, ChangeStep::kWriteBoth);
@@ -98,7 +98,7 @@ TEST(EntryViewTest, AnUnreadableTokenListOrStampIsAnErrorWithFallbacks) {
   EXPECT_EQ(r->status_text, "SLEEPING");
   EXPECT_FALSE(r->status) << "a status this build does not know";
   EXPECT_TRUE(r->moving_to.empty());
-  EXPECT_EQ(r->epoch, 7u) << "the epoch's decimal prefix, as always";
+  EXPECT_EQ(r->epoch, RingEpoch{7}) << "the epoch's decimal prefix, as always";
   EXPECT_FALSE(r->wire);
   EXPECT_FALSE(describe_entry(NodeId(1, 1), lenient)) << "no readable status: not in the ring";
 }
@@ -109,7 +109,7 @@ TEST(EntryViewTest, ATombstoneIsRemovedAndGossipsNoEpochOrChange) {
                                kTombstoneGeneration);
   const EntryView v = EntryView::read(tomb);
   EXPECT_TRUE(v.tombstone);
-  EXPECT_EQ(v.epoch, 0u);
+  EXPECT_EQ(v.epoch, RingEpoch{});
   const auto d = describe_entry(NodeId(1, 1), tomb);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->status, NodeStatus::kRemoved);

@@ -1,5 +1,6 @@
 // The protocol's counters and the cluster's id as strong types: Generation (a node's run),
-// Version (a value within a run), Incarnation (a liveness record within a run) and ClusterId.
+// Version (a value within a run), Incarnation (a liveness record within a run), RingEpoch (the
+// ring version a node gossips) and ClusterId. Claim stamps are the ring's HlcStamp.
 // Zero-cost wrappers over the integers and the UUID the wire and disk formats carry: construction
 // from the raw value is explicit, and one kind cannot be passed, compared or assigned where
 // another is expected. Pure values; any thread.
@@ -45,6 +46,10 @@ using Version = Counter<struct VersionTag>;
 // A liveness record's counter within a generation: only the node itself raises it, to refute a
 // suspicion or announce its shutdown.
 using Incarnation = Counter<struct IncarnationTag>;
+// The ring version a node gossips (key "epoch"): the highest over all entries is the cluster's
+// ring version (RingSnapshot::version()); a node about to change the ring gossips that one's
+// next(). 0: none gossiped.
+using RingEpoch = Counter<struct RingEpochTag>;
 
 // The unsigned 64-bit number a decimal text holds, strictly: nullopt unless the whole text is
 // decimal digits (no sign, space or trailing text) and fits. How every counter and stamp kept as

@@ -584,7 +584,7 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
     m.ring_digest = entry.ring_digest;
     m.has_claim = entry.has_claim;
     if (!m.gone) m.claimed_tokens = entry.tokens.size();
-    m.stamp = entry.stamp.value;
+    m.stamp = entry.stamp;
     m.change = std::move(entry.change);
     view.members.push_back(std::move(m));
   }

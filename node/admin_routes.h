@@ -33,7 +33,7 @@ struct MemberView {
   std::string ring_digest;      // the ring digest it gossips ("" if none)
   bool has_claim = false;       // gossips a non-empty token list
   size_t claimed_tokens = 0;    // tokens it gossips (0 for gone members or unreadable lists)
-  uint64_t stamp = 0;           // its claim's HLC stamp (0 if none)
+  HlcStamp stamp;               // its claim's stamp (0 if none)
   // The change record it gossips (in flight or ended), if any and readable.
   std::optional<gossip::ChangeRecord> change;
 };

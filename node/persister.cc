@@ -72,7 +72,7 @@ Result<DataDir> Persister::read_identity(const NodeConfig& config, Env& env, sto
   }
   const Result<uint64_t> hlc = read_meta_number(store, storage::meta::kHlc, config.data_dir);
   if (!hlc.ok()) return hlc.status();
-  persisted_hlc_ = *hlc;
+  persisted_hlc_ = HlcStamp{*hlc};
   const Result<uint64_t> persisted_generation = read_meta_number(store, storage::meta::kGeneration, config.data_dir);
   if (!persisted_generation.ok()) return persisted_generation.status();
   const auto now_s = static_cast<uint64_t>(env.wall_ms() / 1000);
@@ -144,8 +144,8 @@ Status Persister::persist(gossip::GossipEngine& engine) {
   }
   for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, entry_key(nid));
   if (cid != cluster_id_) b.put_meta(storage::meta::kClusterId, cid.to_string());
-  const uint64_t hlc = engine.hlc();
-  if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));
+  const HlcStamp hlc = engine.hlc();
+  if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc.value));
   if (b.empty()) {
     persisted_summary_ = st.summary();
     return {};
