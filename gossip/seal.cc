@@ -274,8 +274,8 @@ bool ReplayWindow::accept(const NodeId& sender, SealNonce nonce) {
 
 // ---- the codec with a keyring ------------------------------------------------------------------
 
-SealedCodec::SealedCodec(Keyring keyring, Options options, uint64_t epoch)
-    : keyring_(std::move(keyring)), options_(options), epoch_(static_cast<uint32_t>(epoch)) {}
+SealedCodec::SealedCodec(Keyring keyring, Options options, Generation generation)
+    : keyring_(std::move(keyring)), options_(options), epoch_(static_cast<uint32_t>(generation.value())) {}
 
 std::string SealedCodec::encode(const Message& msg, const CodecOptions& opts, uint32_t version, int64_t wall_ms) {
   std::string frame = gossip::encode(msg, opts, version);

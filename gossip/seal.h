@@ -4,7 +4,7 @@
 // here reads a clock, draws randomness or does I/O. Free functions and Keyring: any thread.
 // A SealedCodec (like a ReplayWindow) belongs to one thread (the node thread). docs/security.md
 // says why each piece is there; docs/wire.md gives the layout.
-//   SealedCodec codec(keyring, {.accept_plaintext = false}, /*epoch=*/generation);
+//   SealedCodec codec(keyring, {.accept_plaintext = false}, generation);  // a Generation
 //   std::string frame = codec.encode(msg, opts, version, wall_ms);     // sealed with the primary
 //   DecodeResult r = codec.decode(frame, opts, wall_ms);               // r.error: why refused
 #pragma once
@@ -135,8 +135,8 @@ class SealedCodec {
     bool accept_plaintext = false;
     int64_t max_frame_age_ms = kMaxFrameAgeMs;
   };
-  // `epoch`: the sender's generation (nonces from a later run must compare higher).
-  SealedCodec(Keyring keyring, Options options, uint64_t epoch);
+  // `generation`: the sender's, the nonces' epoch (nonces from a later run must compare higher).
+  SealedCodec(Keyring keyring, Options options, Generation generation);
 
   std::string encode(const Message& msg, const CodecOptions& opts, uint32_t version, int64_t wall_ms);
   // `sealed` (optional) says whether the frame came sealed.

@@ -26,8 +26,8 @@ Message sample(uint64_t seq = 1, NodeId from = NodeId(0x1234, 0x5678)) {
   return m;
 }
 
-SealedCodec codec_with(Keyring k, bool accept_plaintext = false, uint64_t epoch = 100) {
-  return SealedCodec(std::move(k), {.accept_plaintext = accept_plaintext}, epoch);
+SealedCodec codec_with(Keyring k, bool accept_plaintext = false, uint64_t generation = 100) {
+  return SealedCodec(std::move(k), {.accept_plaintext = accept_plaintext}, Generation{generation});
 }
 
 TEST(SealTest, SealedFramesRoundTripAndHideThePayload) {

@@ -50,7 +50,7 @@ Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps
     : config_(config),
       identity_(identity),
       d_(deps),
-      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation.value()) {
+      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation) {
   codec_.cluster_name = config.cluster;
 }
 
