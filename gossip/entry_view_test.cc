@@ -18,6 +18,8 @@ static_assert(!std::is_assignable_v<Incarnation&, uint64_t>);
 static_assert(!std::is_convertible_v<Generation, uint64_t>);
 static_assert(!std::is_convertible_v<NodeId, ClusterId>);
 static_assert(!std::is_convertible_v<ClusterId, NodeId>);
+static_assert(!std::is_convertible_v<uint64_t, RingEpoch> && !std::is_convertible_v<RingEpoch, Version>);
+static_assert(!std::is_convertible_v<uint64_t, HlcStamp> && !std::is_convertible_v<HlcStamp, uint64_t>);
 // Zero-cost: the wrappers are the integers and the UUID they wrap.
 static_assert(sizeof(Generation) == sizeof(uint64_t) && std::is_trivially_copyable_v<Generation>);
 static_assert(sizeof(ClusterId) == sizeof(NodeId) && std::is_trivially_copyable_v<ClusterId>);
@@ -101,6 +103,17 @@ TEST(EntryViewTest, AnUnreadableTokenListOrStampIsAnErrorWithFallbacks) {
   EXPECT_EQ(r->epoch, RingEpoch{7}) << "the epoch's decimal prefix, as always";
   EXPECT_FALSE(r->wire);
   EXPECT_FALSE(describe_entry(NodeId(1, 1), lenient)) << "no readable status: not in the ring";
+}
+
+// Counters and stamps kept as text read back strictly: the whole text, decimal, in range.
+TEST(EntryViewTest, DecimalTextIsDecodedWholeOrNotAtAll) {
+  EXPECT_EQ(decode_decimal("0"), 0u);
+  EXPECT_EQ(decode_decimal("18446744073709551615"), UINT64_MAX);
+  for (std::string_view bad : {"", "x", "12x", " 12", "12 ", "+1", "-1", "0x10", "18446744073709551616"}) {
+    EXPECT_FALSE(decode_decimal(bad)) << "'" << bad << "'";
+  }
+  EXPECT_EQ(decode_stamp("123456"), HlcStamp{123456});
+  EXPECT_FALSE(decode_stamp("123456 "));
 }
 
 TEST(EntryViewTest, ATombstoneIsRemovedAndGossipsNoEpochOrChange) {
