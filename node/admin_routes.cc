@@ -2,8 +2,7 @@
 #include "node/admin_routes.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
+#include <charconv>
 #include <map>
 #include <optional>
 
@@ -494,7 +493,8 @@ AdminResponse keys_remove(Call& c) { return keys_change(c, gossip::KeyOpKind::kR
 AdminResponse keys_op(Call& c) {
   auto text = query_param(c.query, "id");
   uint64_t id = 0;
-  if (!text || text->size() != 16 || std::sscanf(text->c_str(), "%16" SCNx64, &id) != 1) {
+  const char* end = text ? text->data() + text->size() : nullptr;
+  if (!text || text->size() != 16 || std::from_chars(text->data(), end, id, 16).ptr != end) {
     return error(400, "keys/op needs ?id=<the 16 hex digits a keys command answered>");
   }
   const auto s = c.driver.key_op_status(id);
@@ -605,26 +605,27 @@ bool loopback_name(const std::string& host) {
 
 }  // namespace
 
-std::string state_change_refusal(const AdminRequest& req, const std::string& admin_bound,
-                                 const std::string& advertised) {
+Status state_change_allowed(const AdminRequest& req, const std::string& admin_bound, const std::string& advertised) {
   // A browser tricked into posting here (a form, DNS rebinding) cannot send JSON without a
   // preflight, nor a Host header that names this node.
   std::string_view type = req.content_type;
   type = type.substr(0, std::min(type.find(';'), type.size()));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  if (lowercase(type) != "application/json") return "state-changing calls need Content-Type: application/json";
+  if (lowercase(type) != "application/json") {
+    return Status::invalid_argument("state-changing calls need Content-Type: application/json");
+  }
   auto named = parse_host_port(req.host);
   auto bound = parse_host_port(admin_bound);
-  if (!named || !bound) return "state-changing calls need a Host header naming this node (HOST:PORT)";
+  if (!named || !bound) return Status::refused("state-changing calls need a Host header naming this node (HOST:PORT)");
   const std::string host = lowercase(named->host);
   auto advertised_hp = parse_host_port(advertised);
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
   const bool ours = wildcard || host == lowercase(bound->host) || loopback_name(host) ||
                     (advertised_hp && host == lowercase(advertised_hp->host));
   if (named->port != bound->port || !ours) {
-    return "the Host header '" + req.host + "' does not name this node (" + admin_bound + ")";
+    return Status::refused("the Host header '" + req.host + "' does not name this node (" + admin_bound + ")");
   }
-  return "";
+  return {};
 }
 
 AdminResponse AdminRoutes::handle(const AdminRequest& req) {
@@ -648,10 +649,9 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
                                     : calls + " from other hosts need the admin token (Authorization: Bearer)");
   }
   if (post) {
-    if (std::string why = state_change_refusal(req, driver_.identity().admin_bound, driver_.identity().advertised);
-        !why.empty()) {
+    if (Status s = state_change_allowed(req, driver_.identity().admin_bound, driver_.identity().advertised); !s.ok()) {
       ++stats_.admin_refused;
-      return error(why.find("Content-Type") != std::string::npos ? 415 : 403, why);
+      return error(s.code() == StatusCode::kInvalidArgument ? 415 : 403, s.message());
     }
   }
   Call call{driver_, req, query, std::nullopt};

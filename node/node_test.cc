@@ -1021,6 +1021,9 @@ TEST_F(NodeTest, KeysAreInstalledUsedAndRemovedOnEveryLiveNode) {
   EXPECT_EQ(post(0, "/v1/keys/use", json{{"key", gossip::encode_key_base64(kKeyA)}}.dump()).status, 409)
       << "a key this node does not hold";
   get(0, "/v1/keys/op?id=0000000000000001", 404);
+  for (const char* not_hex : {"0x00000000000001", "-000000000000001", "%20000000000000001", "00000000000000g1"}) {
+    get(0, std::string("/v1/keys/op?id=") + not_hex, 400);
+  }
 }
 
 TEST_F(NodeTest, AMemberThatLacksTheKeyAUseNamesRefusesItAndIsListedAsFailed) {
