@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gossip/codec.h"
+#include "ringkeeper/status.h"
 
 namespace ringkeeper::gossip {
 
@@ -40,9 +41,9 @@ inline constexpr size_t kSealTagBytes = 16;
 
 // A key's public name: the first 16 hex digits of SHA-256 of its raw bytes (never the key).
 std::string key_fingerprint(std::string_view raw_key);
-// A base64 text (surrounding whitespace ignored) that decodes to exactly 32 bytes; nullopt with
-// `error` set ("not base64", "decodes to N bytes, not 32") otherwise.
-std::optional<std::string> decode_key_base64(std::string_view text, std::string* error);
+// The raw key a base64 text (surrounding whitespace ignored) decodes to, exactly 32 bytes;
+// kInvalidArgument ("not base64 ...", "decodes to N bytes; ...") otherwise.
+Result<std::string> decode_key_base64(std::string_view text);
 std::string encode_key_base64(std::string_view raw_key);
 
 // The keys a node opens frames with, one of them primary (what it seals with). A node with no
@@ -139,8 +140,8 @@ class SealedCodec {
   SealedCodec(Keyring keyring, Options options, Generation generation);
 
   std::string encode(const Message& msg, const CodecOptions& opts, uint32_t version, int64_t wall_ms);
-  // `sealed` (optional) says whether the frame came sealed.
-  DecodeResult decode(std::string_view frame, const CodecOptions& opts, int64_t wall_ms, bool* sealed = nullptr);
+  // The result's `sealed` says whether the frame came sealed.
+  DecodeResult decode(std::string_view frame, const CodecOptions& opts, int64_t wall_ms);
 
   Keyring& keyring() { return keyring_; }
   const Keyring& keyring() const { return keyring_; }
@@ -154,6 +155,11 @@ class SealedCodec {
   uint64_t counter_ = 0;
   ReplayWindow window_;
   uint64_t plaintext_accepted_ = 0;  // plaintext frames taken while holding a primary key
+
+  // decode's two halves: a plaintext frame (refused while this node seals, unless it accepts
+  // plaintext), and a sealed one opened and checked.
+  DecodeResult decode_plaintext(std::string_view frame, const CodecOptions& opts);
+  DecodeResult open_sealed(std::string_view frame, const CodecOptions& opts, int64_t wall_ms);
 };
 
 }  // namespace ringkeeper::gossip

@@ -472,12 +472,11 @@ AdminResponse keys_list(Call& c) { return start_key_op(c, gossip::KeyOp{0, gossi
 // install, use, remove: {"key": "<base64 key>"}.
 AdminResponse keys_change(Call& c, gossip::KeyOpKind kind) {
   const json body = body_object(c);
-  std::string why = "expects {\"key\": \"<base64-encoded 32-byte key>\"}";
-  std::optional<std::string> raw;
+  Result<std::string> raw = Status::invalid_argument("expects {\"key\": \"<base64-encoded 32-byte key>\"}");
   if (!body.is_discarded() && body.contains("key") && body["key"].is_string()) {
-    raw = gossip::decode_key_base64(body["key"].get<std::string>(), &why);
+    raw = gossip::decode_key_base64(body["key"].get<std::string>());
   }
-  if (!raw) return error(400, std::string("keys ") + std::string(key_op_name(kind)) + ": " + why);
+  if (!raw.ok()) return error(400, std::string("keys ") + std::string(key_op_name(kind)) + ": " + raw.status().message());
   const std::string fingerprint = gossip::key_fingerprint(*raw);
   if (kind != gossip::KeyOpKind::kInstall && !c.driver.keyring().holds(*raw)) {
     return error(409, "key " + fingerprint + " is not installed on this node (keys install it first)");

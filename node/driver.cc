@@ -156,15 +156,14 @@ void Driver::send_all(std::vector<gossip::Envelope> out) {
 
 bool Driver::on_frame(std::string_view frame, const std::string& peer) {
   if (halted_) return false;
-  bool sealed = false;
-  gossip::DecodeResult r = sealed_.decode(frame, codec_, d_.env.wall_ms(), &sealed);
+  gossip::DecodeResult r = sealed_.decode(frame, codec_, d_.env.wall_ms());
   if (r.error != gossip::DecodeError::kNone) {
     log_rejected_frame(r.error, peer);
     return false;
   }
   const gossip::Message& msg = *r.message;
   if (std::holds_alternative<gossip::KeyOp>(msg.body) || std::holds_alternative<gossip::KeyOpAck>(msg.body)) {
-    on_key_message(msg, sealed);
+    on_key_message(msg, r.sealed);
     return true;
   }
   log_refused_peer(msg);

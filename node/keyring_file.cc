@@ -69,9 +69,8 @@ Result<gossip::Keyring> load_keyring(const std::string& data_dir) {
   }
   gossip::Keyring keyring;
   for (const json& k : j["keys"]) {
-    std::string error;
-    auto raw = k.is_string() ? gossip::decode_key_base64(k.get<std::string>(), &error) : std::nullopt;
-    if (!raw) return corrupt(path, "a key that is not a base64 32-byte key");
+    auto raw = gossip::decode_key_base64(k.is_string() ? k.get<std::string>() : std::string());  // "": not base64
+    if (!raw.ok()) return corrupt(path, "a key that is not a base64 32-byte key");
     if (std::string err = keyring.install(std::move(*raw)); !err.empty()) return corrupt(path, err);
   }
   const std::string primary = j.value("primary", "");
@@ -101,9 +100,8 @@ Result<gossip::Keyring> open_keyring(const NodeConfig& config) {
   Result<gossip::Keyring> loaded = load_keyring(config.data_dir);
   if (!loaded.ok() || config.gossip_key.empty()) return loaded;
   gossip::Keyring keyring = std::move(*loaded);
-  std::string error;
-  auto key = gossip::decode_key_base64(config.gossip_key, &error);
-  if (!key) return Status::invalid_argument("--gossip-key-file: " + error);
+  auto key = gossip::decode_key_base64(config.gossip_key);
+  if (!key.ok()) return Status::invalid_argument("--gossip-key-file: " + key.status().message());
   if (keyring.holds(*key)) return keyring;  // given again: nothing to do
   if (!keyring.empty()) {
     return Status::invalid_argument("--gossip-key-file: the keyring in " + config.data_dir + " (" + keyring_path(config.data_dir) +
