@@ -23,8 +23,8 @@ using json = nlohmann::json;
 
 AdminResponse reply(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
 AdminResponse error(int status, std::string message) { return reply(status, json{{"error", std::move(message)}}); }
-// A writer the Driver did not apply: 409 with its message, whatever the code (refused by the
-// engine, the node stopping, the keyring not saved).
+// A write the Driver did not apply, or a plan not made: 409 with its message, whatever the code
+// (refused by the engine or the planner, the node stopping, the keyring not saved).
 AdminResponse refused(const Status& s) { return error(409, s.message()); }
 
 std::string url_decode(std::string_view s) {
@@ -331,9 +331,9 @@ AdminResponse move(Call& c) {
   const NodeId& self = c.driver.identity().id;
   if (*dry_run) {
     // The plan, nothing announced.
-    MovePlan plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
-    if (!plan.refused.empty()) return error(409, plan.refused);
-    json out = plan_json(plan);
+    Result<MovePlan> plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
+    if (!plan.ok()) return refused(plan.status());
+    json out = plan_json(*plan);
     out["dry_run"] = true;
     return reply(200, out);
   }
@@ -366,9 +366,9 @@ AdminResponse rebalance(Call& c) {
     return reply(200, out);
   }
   if (*dry_run) {
-    MovePlan plan = plan_move(*ring, self, tokens);
-    if (!plan.refused.empty()) return error(409, plan.refused);
-    json out = plan_json(plan);
+    Result<MovePlan> plan = plan_move(*ring, self, tokens);
+    if (!plan.ok()) return refused(plan.status());
+    json out = plan_json(*plan);
     out["dry_run"] = true;
     out["balanced"] = false;
     return reply(200, out);
