@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "gossip/hash.h"
+#include "ring/token_allocator.h"
 #include "ringkeeper/ring/types.h"
 
 namespace ringkeeper::gossip {
@@ -488,7 +489,15 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
   const NodeState* st = state_.find(id);
   if (!st) return "unknown node " + id.to_string();
   if (st->is_tombstone()) return "";  // already removed: idempotent
-  if (removal_of(id) && !force) return "";  // being removed: that removal answers
+  if (auto removal = removal_of(id); removal && !force) {
+    // Being removed: that removal answers — unless its coordinator is dead and cannot drive it.
+    const NodeId& coordinator = removal->first;
+    if (coordinator == config_.id || liveness_.view(coordinator) != PeerLiveness::kDown) return "";
+    return "the removal of " + id.to_string() + " is coordinated by " + coordinator.to_string() +
+           ", which is down here: `removenode " + coordinator.to_string() +
+           "` first (its removal of this node is abandoned with it), then removenode " + id.to_string() +
+           " again; or `removenode " + id.to_string() + " --force` (its tombstone at once)";
+  }
   if (removal_of(id)) {
     // Forced while a removal of it is in flight (its coordinator died, say): the tombstone now.
     if (liveness_.view(id) != PeerLiveness::kDown) {
@@ -536,6 +545,11 @@ void GossipEngine::write_tombstone(const NodeId& id) {
   ++stats_.tombstones_written;
 }
 
+bool GossipEngine::abandoned_with(const NodeId& removed, const NodeId& node) const {
+  auto removal = removal_of(node);
+  return removal && removal->first == removed && removal->second.kind == ChangeKind::kRemoveNode;
+}
+
 std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::removal_of(const NodeId& id) const {
   for (const NodeId& coordinator : changing_) {
     auto c = ChangeRecord::parse(state_.find(coordinator)->get(keys::kChange)->value);
@@ -572,15 +586,29 @@ std::vector<Token> GossipEngine::rebalance_tokens() {
   auto r = ring();
   const RingNode* me = r->find(config_.id);
   if (!me || me->tokens.empty()) return {};
-  std::vector<Token> next =
+  auto described = [&](const std::vector<Token>& mine) {
+    std::vector<NodeDescription> nodes;
+    for (const RingNode& n : r->nodes()) {
+      nodes.push_back({n.id, n.status, n.id == config_.id ? mine : n.tokens, n.pending_tokens, n.dc, n.rack, n.stamp, n.phase});
+    }
+    return nodes;
+  };
+  auto balance_with = [&](const std::vector<Token>& mine) {
+    auto after = RingSnapshot::build(described(mine), r->config()).snapshot;
+    return after ? after->balance() : std::numeric_limits<double>::infinity();
+  };
+  // A whole new token set balances best; swapping a few of the current tokens moves far less.
+  // Good enough is within 1 % of what the fresh set reaches (or max/mean 1.02): a node whose
+  // tokens are already there is balanced (so a second rebalance is a no-op), and the swaps win
+  // when they get there.
+  std::vector<Token> fresh =
       pick_tokens(*r, config_.id, me->dc, me->rack, static_cast<uint32_t>(me->tokens.size()));
-  std::vector<NodeDescription> nodes;
-  for (const RingNode& n : r->nodes()) {
-    nodes.push_back({n.id, n.status, n.id == config_.id ? next : n.tokens, n.pending_tokens, n.dc, n.rack, n.stamp, n.phase});
-  }
-  auto after = RingSnapshot::build(std::move(nodes), r->config()).snapshot;
-  if (!after || after->balance() > r->balance() * 0.99) return {};
-  return next;
+  const double fresh_balance = balance_with(fresh);
+  const double good_enough = std::max(fresh_balance * 1.01, 1.02);
+  if (r->balance() <= good_enough || fresh_balance > r->balance() * 0.99) return {};
+  std::vector<Token> swapped = rebalance_by_swaps(described(me->tokens), config_.id, r->config());
+  if (!swapped.empty() && balance_with(swapped) <= good_enough) return swapped;
+  return fresh;
 }
 
 std::string GossipEngine::decommission(Millis now) {
@@ -593,8 +621,10 @@ std::string GossipEngine::decommission(Millis now) {
 }
 
 std::string GossipEngine::change_refusal(const NodeId* subject) {
-  // One change at a time: a change in flight anywhere in sight, or a join, goes first.
-  if (auto other = active_change()) {
+  // One change at a time: a change in flight anywhere in sight, or a join, goes first — but a
+  // removal coordinated by the very node to be removed is abandoned once that node's removal
+  // starts (active_change skips it then), so it does not stand in the way.
+  if (auto other = active_change(subject)) {
     const ChangeRecord& c = other->second;
     const std::string whose = c.on_behalf() ? c.subject.to_string() + " by " + other->first.to_string()
                                             : other->first.to_string();
@@ -603,6 +633,7 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
   }
   for (const RingNode& n : ring()->nodes()) {
     if (subject && n.id == *subject) continue;
+    if (subject && abandoned_with(*subject, n.id)) continue;  // LEAVING only by the removal abandoned
     if (n.status == NodeStatus::kJoining || n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving) {
       return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
     }
@@ -752,7 +783,7 @@ std::optional<ChangeRecord> GossipEngine::own_change() const {
   return v ? ChangeRecord::parse(v->value) : std::nullopt;
 }
 
-std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() const {
+std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change(const NodeId* to_be_removed) const {
   std::optional<std::pair<NodeId, ChangeRecord>> best;
   for (const NodeId& id : changing_) {
     const VersionedValue* v = state_.find(id)->get(keys::kChange);
@@ -760,6 +791,7 @@ std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change() con
     // A dead coordinator being removed or replaced will never drive its change again: that
     // change is left where it stood (the ring reads its node as the removal's LEAVING subject).
     if (removal_of(id)) continue;
+    if (to_be_removed && id == *to_be_removed && c->kind == ChangeKind::kRemoveNode) continue;
     // A change past announce goes on before any still in announce, whatever their stamps (a
     // later change stamped by a clock behind must not cut in); otherwise the earlier stamp.
     auto ahead = [](const ChangeRecord& a, const ChangeRecord& b) {

@@ -156,11 +156,16 @@ class GossipEngine {
   // only with `force`: the tombstone is written at once and the ranges re-replicate from the
   // surviving replicas without data phases (docs/operations.md says what that risks). Refused,
   // with the reason, for this node, an unknown node, or one this node does not see as down.
-  // Already removed, or a removal of it already in flight: accepted, nothing new is started.
+  // Already removed, or a removal of it already in flight: accepted, nothing new is started —
+  // unless that removal's coordinator is down here: refused, naming it (removing the dead
+  // coordinator abandons its removal; this node's removal can then run again).
   std::string remove_node(const NodeId& id, Millis now, bool force = false);
   // The change in flight that removes `id` (a removenode or a replace of it), with its
   // coordinator, if any.
   std::optional<std::pair<NodeId, ChangeRecord>> removal_of(const NodeId& id) const;
+  // Whether `node` is the subject of a removenode coordinated by `removed` (abandoned once
+  // `removed` is itself being removed).
+  bool abandoned_with(const NodeId& removed, const NodeId& node) const;
 
   // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
   // write_both, read_new, release (docs/design.md, "Phased ownership changes"); the change's id is
@@ -189,7 +194,8 @@ class GossipEngine {
   // included; at most 64), as of the last round.
   const std::vector<NodeId>& change_waiting_for() const { return change_waiting_; }
   // The in-flight change this node routes by (the first by precedence among those it sees).
-  std::optional<std::pair<NodeId, ChangeRecord>> active_change() const;
+  // `to_be_removed`: as if that node's removal had started (its own removenode no longer counts).
+  std::optional<std::pair<NodeId, ChangeRecord>> active_change(const NodeId* to_be_removed = nullptr) const;
   // The cluster's ring version as this node's state holds it: the highest epoch any entry
   // gossips (ring()->version() is its value()).
   RingEpoch ring_version() const;

@@ -1,6 +1,9 @@
 // AdminRoutes (node/admin_routes.h): one function per endpoint, found in a table.
 #include "node/admin_routes.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -405,6 +408,25 @@ AdminResponse abort_change(Call& c) {
   return own_change_reply(c, "the change was aborted");
 }
 
+// A removal that ended at once (forced, or of a node that had left) has no change record to
+// follow; its id is derived from the removed node's, so /v1/change on any member that holds the
+// tombstone answers it as done.
+NodeId immediate_removal_id(const NodeId& removed) {
+  return NodeId::from_random_bits(removed.hi() ^ 0x72656d6f76656421ULL, removed.lo());
+}
+
+// The answer for such a removal; the coordinator is the answering node when it wrote the
+// tombstone, absent when only the tombstone is known (who wrote it is not gossiped).
+json immediate_removal_answer(const NodeId& removed, const std::optional<NodeId>& coordinator) {
+  json out{{"change", immediate_removal_id(removed).to_string()},
+           {"kind", "removenode"},
+           {"node", removed.to_string()},
+           {"phase", "done"},
+           {"removed", removed.to_string()}};
+  if (coordinator) out["coordinator"] = coordinator->to_string();
+  return out;
+}
+
 // A change as the answering node sees it (what `ringctl --wait` polls): found by id among the
 // change records members gossip, in flight or ended.
 AdminResponse change_status(Call& c) {
@@ -412,10 +434,17 @@ AdminResponse change_status(Call& c) {
   auto id = text ? NodeId::parse(*text) : std::nullopt;
   if (!id) return error(400, "change needs ?id=<change id>");
   for (const MemberView& m : c.view().members) {
-    if (!m.change || m.change->id != *id) continue;
-    json out = change_answer(m.id, *m.change);
-    out["waiting_for"] = change_waiting_for(c, m);
-    return reply(200, out);
+    if (m.change && m.change->id == *id) {
+      json out = change_answer(m.id, *m.change);
+      out["waiting_for"] = change_waiting_for(c, m);
+      return reply(200, out);
+    }
+    // A removal that ended at once: its id names the removed node (immediate_removal_id).
+    if ((m.tombstone || m.status == "REMOVED") && immediate_removal_id(m.id) == *id) {
+      json out = immediate_removal_answer(m.id, std::nullopt);
+      out["waiting_for"] = json::array();
+      return reply(200, out);
+    }
   }
   return error(404, "no change " + id->to_string() + " is known here");
 }
@@ -438,13 +467,7 @@ AdminResponse removenode(Call& c) {
     return reply(200, out);
   }
   // Removed at once (forced, or it had left), or removed before: nothing is left to follow.
-  const NodeId done_id = NodeId::from_random_bits(nid->hi() ^ 0x72656d6f76656421ULL, nid->lo());
-  return reply(200, json{{"change", done_id.to_string()},
-                         {"kind", "removenode"},
-                         {"node", nid->to_string()},
-                         {"coordinator", c.driver.identity().id.to_string()},
-                         {"phase", "done"},
-                         {"removed", nid->to_string()}});
+  return reply(200, immediate_removal_answer(*nid, c.driver.identity().id));
 }
 
 // ---- keys (ringctl keys; node/key_ops.h) ----
@@ -598,8 +621,27 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+// An IP address written out (not a name): a DNS-rebound page can never send one of these as its
+// Host, since its origin is a name.
+bool ip_literal(const std::string& host, bool* loopback) {
+  in_addr v4{};
+  in6_addr v6{};
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (inet_pton(AF_INET, bare.c_str(), &v4) == 1) {
+    *loopback = (ntohl(v4.s_addr) >> 24) == 127;
+    return true;
+  }
+  if (inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
+    *loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+    return true;
+  }
+  return false;
+}
+
 bool loopback_name(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  bool loopback = false;
+  return host == "localhost" || (ip_literal(host, &loopback) && loopback);
 }
 
 }  // namespace
@@ -618,9 +660,12 @@ Status state_change_allowed(const AdminRequest& req, const std::string& admin_bo
   if (!named || !bound) return Status::refused("state-changing calls need a Host header naming this node (HOST:PORT)");
   const std::string host = lowercase(named->host);
   auto advertised_hp = parse_host_port(advertised);
+  // Bound to every address, any of this host's addresses may name it — an IP literal; a name
+  // only if it is the one the node advertises.
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
-  const bool ours = wildcard || host == lowercase(bound->host) || loopback_name(host) ||
-                    (advertised_hp && host == lowercase(advertised_hp->host));
+  bool loopback = false;
+  const bool ours = (wildcard && ip_literal(host, &loopback)) || host == lowercase(bound->host) ||
+                    loopback_name(host) || (advertised_hp && host == lowercase(advertised_hp->host));
   if (named->port != bound->port || !ours) {
     return Status::refused("the Host header '" + req.host + "' does not name this node (" + admin_bound + ")");
   }

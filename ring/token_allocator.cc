@@ -33,6 +33,25 @@ class AllocationRing {
     in_ring_[node] = true;
   }
   void mark_in_ring(uint32_t node) { in_ring_[node] = true; }
+  void remove_token(uint64_t token) {
+    auto it = std::lower_bound(tokens_.begin(), tokens_.end(), token);
+    if (it == tokens_.end() || *it != token) return;
+    owners_.erase(owners_.begin() + (it - tokens_.begin()));
+    tokens_.erase(it);
+  }
+
+  // What the greedy minimises, over the whole ring (after refresh()): the squared deviation of
+  // every node's ownership from its fair share, plus kPrimaryWeight times the same for primary
+  // ownership.
+  double cost() const {
+    double c = 0;
+    for (size_t m = 0; m < locations_.size(); ++m) {
+      if (!in_ring_[m]) continue;
+      const double e = loads_[m] - targets_[m], p = primary_loads_[m] - primary_targets_[m];
+      c += e * e + kPrimaryWeight * p * p;
+    }
+    return c;
+  }
 
   // Recomputes the placer (node counts may have changed), replicas, reach and loads.
   void refresh() {
@@ -291,6 +310,63 @@ Allocation allocate_tokens(const std::vector<NodeDescription>& existing,
     std::sort(result[j].second.begin(), result[j].second.end());
   }
   return result;
+}
+
+std::vector<Token> rebalance_by_swaps(const std::vector<NodeDescription>& existing, const NodeId& node,
+                                      const ReplicationConfig& config) {
+  std::vector<const NodeDescription*> owners;
+  const NodeDescription* self = nullptr;
+  for (const auto& d : existing) {
+    if (d.id == node) self = &d;
+    if (owns_current_tokens(d.status) && !d.tokens.empty()) owners.push_back(&d);
+  }
+  if (!self || self->tokens.empty() || !owns_current_tokens(self->status)) return {};
+  std::sort(owners.begin(), owners.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  LocationIndex index;
+  std::vector<NodeLocation> locations;
+  uint32_t me = 0;
+  for (uint32_t i = 0; i < owners.size(); ++i) {
+    locations.push_back(index.locate(owners[i]->dc, owners[i]->rack));
+    if (owners[i] == self) me = i;
+  }
+  AllocationRing ring(config, index, locations);
+  for (uint32_t i = 0; i < owners.size(); ++i) {
+    for (Token t : owners[i]->tokens) ring.add_token(t.value(), i);
+  }
+  std::vector<uint64_t> mine;
+  for (Token t : self->tokens) mine.push_back(t.value());
+  ring.refresh();
+  double current = ring.cost();
+  // Each round: take out the token whose loss hurts least, put one back where the greedy would,
+  // and keep the swap only if the whole ring is better balanced for it. At most one swap per token.
+  for (size_t round = 0; round < mine.size(); ++round) {
+    size_t drop = mine.size();
+    double drop_cost = std::numeric_limits<double>::infinity();
+    for (size_t k = 0; k < mine.size(); ++k) {
+      ring.remove_token(mine[k]);
+      ring.refresh();
+      if (const double c = ring.cost(); c < drop_cost) drop_cost = c, drop = k;
+      ring.add_token(mine[k], me);
+    }
+    ring.remove_token(mine[drop]);
+    ring.refresh();
+    const uint64_t put = ring.best_token_for(me, 1.0);
+    ring.add_token(put, me);
+    ring.refresh();
+    const double after = ring.cost();
+    // No real gain (under a tenth of an average node's share of the cost): undo, done.
+    if (put == mine[drop] || after >= current * (1 - 0.1 / static_cast<double>(owners.size()))) {
+      ring.remove_token(put);
+      ring.add_token(mine[drop], me);
+      break;
+    }
+    mine[drop] = put;
+    current = after;
+  }
+  std::vector<Token> out;
+  for (uint64_t t : mine) out.push_back(Token(t));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<Token> rebalance_tokens(const std::vector<NodeDescription>& existing, const NodeId& node,

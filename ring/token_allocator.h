@@ -33,6 +33,13 @@ using Allocation = std::vector<std::pair<NodeId, std::vector<Token>>>;
 Allocation allocate_tokens(const std::vector<NodeDescription>& existing,
                            std::vector<JoinerSpec> joiners, const ReplicationConfig& config);
 
+// The node's tokens with as few of them swapped as brings the whole ring's balance to where the
+// greedy can take it: round by round, the token whose loss costs least is moved to the greedy's
+// best split, while that improves the balance. Moves a fraction of what rebalance_tokens moves.
+// Empty for a node that owns no tokens.
+std::vector<Token> rebalance_by_swaps(const std::vector<NodeDescription>& existing, const NodeId& node,
+                                      const ReplicationConfig& config);
+
 // New tokens for an existing node (ringctl rebalance): the node is taken out and placed again.
 std::vector<Token> rebalance_tokens(const std::vector<NodeDescription>& existing, const NodeId& node,
                                     uint32_t num_tokens, const ReplicationConfig& config);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iterator>
+#include <random>
 #include <set>
 
 #include "ring/test_util.h"
@@ -93,6 +95,43 @@ TEST(TokenAllocatorTest, RebalanceGivesFreshTokensForTheNode) {
   EXPECT_TRUE(std::is_sorted(tokens.begin(), tokens.end()));
   auto again = rebalance_tokens(ring, ring[0].id, 16, simple_rf(3));
   EXPECT_EQ(tokens, again);
+}
+
+// Swapping a few tokens of each node in turn brings a random ring to the allocator's balance
+// while most tokens stay where they were.
+TEST(TokenAllocatorTest, RebalanceBySwapsKeepsMostTokensAndBalancesTheRing) {
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    std::mt19937_64 rng(seed);
+    auto ring = testing::random_ring(rng, 10, 16);
+    const double before = max_over_mean(*RingSnapshot::build(ring, simple_rf(3)).snapshot);
+    size_t kept = 0, total = 0;
+    for (auto& node : ring) {
+      const std::vector<Token> old = node.tokens;
+      std::vector<Token> next = rebalance_by_swaps(ring, node.id, simple_rf(3));
+      ASSERT_EQ(next.size(), old.size()) << "seed " << seed;
+      EXPECT_TRUE(std::is_sorted(next.begin(), next.end()));
+      EXPECT_EQ(next, rebalance_by_swaps(ring, node.id, simple_rf(3))) << "deterministic";
+      std::vector<Token> sorted_old = old;
+      std::sort(sorted_old.begin(), sorted_old.end());
+      std::vector<Token> same;
+      std::set_intersection(sorted_old.begin(), sorted_old.end(), next.begin(), next.end(), std::back_inserter(same));
+      kept += same.size();
+      total += old.size();
+      node.tokens = next;
+    }
+    const double after = max_over_mean(*RingSnapshot::build(ring, simple_rf(3)).snapshot);
+    EXPECT_LT(after, before) << "seed " << seed;
+    EXPECT_LE(after, 1.05) << "seed " << seed << " (before " << before << ")";
+    EXPECT_GE(kept * 2, total) << "seed " << seed << ": most tokens stay";
+  }
+}
+
+TEST(TokenAllocatorTest, RebalanceBySwapsOfANodeWithoutTokensIsEmpty) {
+  std::mt19937_64 rng(7);
+  auto ring = testing::random_ring(rng, 4, 8);
+  ring[0].tokens.clear();
+  EXPECT_TRUE(rebalance_by_swaps(ring, ring[0].id, simple_rf(3)).empty());
+  EXPECT_TRUE(rebalance_by_swaps(ring, random_node_id(rng), simple_rf(3)).empty());
 }
 
 }  // namespace

@@ -75,6 +75,11 @@ rocksdb::Options store_options() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
+  // A damaged record inside the write-ahead log is corruption (refused, exit 3), not the end of
+  // the log: RocksDB's default replays up to the damage and drops the rest silently — a node
+  // would come back with an older state, or as a new node with a new id. Only a torn last record
+  // (a write the crash cut short, never acknowledged) is tolerated.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   options.max_open_files = 64;
   options.keep_log_file_num = 2;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;

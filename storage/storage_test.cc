@@ -97,6 +97,43 @@ TEST(RocksStore, CorruptDirIsRefused) {
   EXPECT_FALSE(r.error.message.empty());
 }
 
+// One flipped byte in a record of the write-ahead log that later records follow is corruption:
+// refused, never replayed up to the damage and silently opened as an older (or empty) state.
+TEST(RocksStore, AFlippedByteInTheWriteAheadLogIsRefusedNotSkipped) {
+  // 40: the first record, 0: the middle of the log, 1: the last record.
+  for (const size_t at : {size_t{40}, size_t{0}, size_t{1}}) {
+    TempDir dir;
+    const std::string db = dir.str() + "/state";
+    {
+      auto r = open_rocks_store(db);
+      ASSERT_TRUE(r.store) << r.error.message;
+      for (int i = 0; i < 20; ++i) {
+        WriteBatch b;
+        b.put(RecordKind::kEntry, "n" + std::to_string(i), std::string(100, static_cast<char>('a' + i)));
+        r.store->write(b, true);
+      }
+    }
+    fs::path wal;
+    for (const auto& e : fs::directory_iterator(db)) {
+      if (e.path().extension() == ".log" && fs::file_size(e.path()) > 0) wal = e.path();
+    }
+    ASSERT_FALSE(wal.empty()) << "no write-ahead log in " << db;
+    const size_t size = fs::file_size(wal);
+    const size_t pos = at == 0 ? size / 2 : at == 1 ? size - 20 : at;
+    {
+      std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(static_cast<std::streamoff>(pos));
+      char c = 0;
+      f.get(c);
+      f.seekp(static_cast<std::streamoff>(pos));
+      f.put(static_cast<char>(c ^ 0x5a));
+    }
+    auto r = open_rocks_store(db);
+    EXPECT_FALSE(r.store) << "byte " << pos << " of " << size;
+    EXPECT_EQ(r.error.reason, OpenError::Reason::kCorrupt) << r.error.message;
+  }
+}
+
 TEST(RocksStore, SecondOpenOfALiveStoreIsRefusedAsLocked) {
   TempDir dir;
   const std::string db = dir.str() + "/state";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <random>
 
 #include "ring/test_util.h"
@@ -248,6 +249,25 @@ void BM_allocator_joint(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_allocator_joint)->ArgsProduct({{0, 1}, {5, 50}})->Iterations(1);
+
+// One node's rebalance on an N-node ring of random tokens: arg 2 = 0 a whole fresh token set
+// (rebalance_tokens), 1 swaps of a few tokens (rebalance_by_swaps). Time per call: what
+// `ringctl rebalance` costs the node thread; counters: tokens kept.
+void BM_rebalance_one_node(benchmark::State& state) {
+  const ReplicationConfig cfg = config_for(state.range(0));
+  std::mt19937_64 rng(11);
+  const auto ring = testing::random_ring(rng, static_cast<int>(state.range(1)), 16);
+  std::vector<Token> next;
+  for (auto _ : state) {
+    next = state.range(2) == 0 ? rebalance_tokens(ring, ring[0].id, 16, cfg) : rebalance_by_swaps(ring, ring[0].id, cfg);
+    benchmark::DoNotOptimize(next);
+  }
+  std::vector<Token> old = ring[0].tokens, same;
+  std::sort(old.begin(), old.end());
+  std::set_intersection(old.begin(), old.end(), next.begin(), next.end(), std::back_inserter(same));
+  state.counters["tokens_kept"] = static_cast<double>(same.size());
+}
+BENCHMARK(BM_rebalance_one_node)->ArgsProduct({{0}, {100, 1000}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ringkeeper

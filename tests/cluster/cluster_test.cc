@@ -555,6 +555,20 @@ TEST(ClusterTest, RemovenodeWaitFollowsThePhasesAndForceUnblocksIt) {
   ASSERT_EQ(rc, 0);
   EXPECT_EQ((*forced)["phase"], "done");
   EXPECT_EQ((*forced)["node"], second);
+  // The forced removal's id is followed like any change's, on every member holding the tombstone.
+  for (int v : {0, 1}) {
+    std::string err;
+    std::optional<tools::HttpResponse> followed;
+    ASSERT_TRUE(wait_until([&] {
+      followed = tools::http_request(c.nodes[v]->admin(), "GET",
+                                     "/v1/change?id=" + forced->value("change", ""), "", &err);
+      return followed && followed->status == 200;
+    }, 10s)) << err << (followed ? followed->body : "");
+    const json j = json::parse(followed->body);
+    EXPECT_EQ(j["phase"], "done") << j.dump();
+    EXPECT_EQ(j["kind"], "removenode") << j.dump();
+    EXPECT_EQ(j["node"], second) << j.dump();
+  }
   RunResult waited = waiting.get();
   EXPECT_EQ(waited.exit_code, 0) << waited.out;
   const std::vector<json> lines = json_lines(waited.out);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -324,6 +325,60 @@ TEST_P(ChangeReview, ReplacingTheDeadCoordinatorOfARemoval) {
       << "E is neither removed nor being removed";
   EXPECT_TRUE(sim.engine(0).state().find(e)->is_tombstone()) << "seed " << seed << ": removenode --force of E did nothing";
   EXPECT_EQ(sim.engine(r).own_status(), NodeStatus::kNormal) << "seed " << seed << ": the replace never ran";
+}
+
+// The node coordinating a removenode dies mid-removal and never returns. removenode of the
+// removal's subject names the dead coordinator; removenode of the coordinator is allowed (its
+// removal is abandoned with it) and runs phased; then the subject's removal runs again from a
+// live node. Writes reach every reader throughout, and both end removed, owning nothing.
+TEST_P(ChangeReview, TheDeadCoordinatorOfARemovalIsRemovedAndTheRemovalRunsAgain) {
+  const uint64_t seed = GetParam();
+  auto owned = formed(seed, 6, 3);
+  SimCluster& sim = *owned;
+  const NodeId subject = sim.engine(4).id(), coordinator = sim.engine(3).id();
+  Invariant inv{sim, {}};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 64; ++k) inv.probes.push_back(Token(rng()));
+  inv.add_tokens_of(sim);
+  auto run_sampling = [&](Millis span, const std::function<bool()>& until) {
+    for (const Millis end = sim.now() + span; !until() && sim.now() < end;) {
+      sim.run_until(sim.now() + 10);
+      inv.sample();
+    }
+    return until();
+  };
+  auto down_at = [&](size_t viewer, const NodeId& id) {
+    return [&sim, viewer, id] { return sim.engine(viewer).liveness(id) == gossip::PeerLiveness::kDown; };
+  };
+  sim.crash(4);
+  ASSERT_TRUE(run_sampling(30'000, down_at(3, subject)));
+  ASSERT_EQ(sim.engine(3).remove_node(subject, sim.now()), "");
+  ASSERT_TRUE(run_sampling(30'000, [&] { return sim.engine(3).own_change()->step >= gossip::ChangeStep::kWriteBoth; }));
+  sim.crash(3);
+  ASSERT_TRUE(run_sampling(30'000, down_at(0, coordinator)));
+  const std::string named = sim.engine(0).remove_node(subject, sim.now());
+  EXPECT_NE(named.find(coordinator.to_string()), std::string::npos) << named;
+  ASSERT_EQ(sim.engine(0).remove_node(coordinator, sim.now()), "") << "seed " << seed;
+  auto removed = [&](const NodeId& id) {
+    return [&sim, id] {
+      for (size_t i : {0, 1, 2, 5}) {
+        const gossip::NodeState* st = sim.engine(i).state().find(id);
+        if (!st || !st->is_tombstone()) return false;
+      }
+      return true;
+    };
+  };
+  ASSERT_TRUE(run_sampling(60'000, removed(coordinator))) << "seed " << seed;
+  EXPECT_FALSE(sim.engine(0).removal_of(subject)) << "abandoned with its coordinator";
+  ASSERT_EQ(sim.engine(0).remove_node(subject, sim.now()), "") << "seed " << seed;
+  ASSERT_TRUE(run_sampling(60'000, removed(subject))) << "seed " << seed;
+  EXPECT_EQ(inv.violation, "") << "seed " << seed;
+  for (size_t i : {0, 1, 2, 5}) {
+    for (const RingNode& n : sim.engine(i).ring()->nodes()) {
+      if (n.id != subject && n.id != coordinator) continue;
+      EXPECT_TRUE(n.tokens.empty() && n.pending_tokens.empty()) << "seed " << seed << ": still owns in node " << i << "'s ring";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Review, ChangeReview, ::testing::Values(1, 2, 3, 4, 5));

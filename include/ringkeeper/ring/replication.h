@@ -96,6 +96,9 @@ class ReplicaPlacer {
   uint32_t next_stamp() const;
 };
 
+// Long on purpose: the one ring walk every placement (routing, snapshots, the allocator's inner
+// loop) runs; the simple and topology walks share the stamps, the step count and the output,
+// which helpers would have to pass around on the hottest path of the library.
 template <class OwnerAt>
 uint32_t ReplicaPlacer::place(uint32_t start, uint32_t n, const OwnerAt& owner_at,
                               uint32_t* out) const {
