@@ -621,28 +621,24 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
-// An IP address written out (not a name): a DNS-rebound page can never send one of these as its
-// Host, since its origin is a name.
-bool ip_literal(const std::string& host, bool* loopback) {
+// Whether a host is an IP address written out (not a name) and which kind: a DNS-rebound page
+// can never send one of these as its Host, since its origin is a name.
+enum class IpLiteral : uint8_t { kNone, kLoopback, kOther };
+IpLiteral ip_literal(const std::string& host) {
   in_addr v4{};
   in6_addr v6{};
   std::string bare = host;
   if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
   if (inet_pton(AF_INET, bare.c_str(), &v4) == 1) {
-    *loopback = (ntohl(v4.s_addr) >> 24) == 127;
-    return true;
+    return (ntohl(v4.s_addr) >> 24) == 127 ? IpLiteral::kLoopback : IpLiteral::kOther;
   }
   if (inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
-    *loopback = IN6_IS_ADDR_LOOPBACK(&v6);
-    return true;
+    return IN6_IS_ADDR_LOOPBACK(&v6) ? IpLiteral::kLoopback : IpLiteral::kOther;
   }
-  return false;
+  return IpLiteral::kNone;
 }
 
-bool loopback_name(const std::string& host) {
-  bool loopback = false;
-  return host == "localhost" || (ip_literal(host, &loopback) && loopback);
-}
+bool loopback_name(const std::string& host) { return host == "localhost" || ip_literal(host) == IpLiteral::kLoopback; }
 
 }  // namespace
 
@@ -663,8 +659,7 @@ Status state_change_allowed(const AdminRequest& req, const std::string& admin_bo
   // Bound to every address, any of this host's addresses may name it — an IP literal; a name
   // only if it is the one the node advertises.
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
-  bool loopback = false;
-  const bool ours = (wildcard && ip_literal(host, &loopback)) || host == lowercase(bound->host) ||
+  const bool ours = (wildcard && ip_literal(host) != IpLiteral::kNone) || host == lowercase(bound->host) ||
                     loopback_name(host) || (advertised_hp && host == lowercase(advertised_hp->host));
   if (named->port != bound->port || !ours) {
     return Status::refused("the Host header '" + req.host + "' does not name this node (" + admin_bound + ")");
