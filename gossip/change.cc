@@ -1,10 +1,10 @@
 #include "gossip/change.h"
 
-#include <charconv>
 #include <tuple>
 #include <vector>
 
 #include "gossip/hash.h"
+#include "gossip/types.h"
 
 namespace ringkeeper::gossip {
 
@@ -70,7 +70,7 @@ std::optional<ChangeStep> parse_step(std::string_view text) {
 
 std::string ChangeRecord::format() const {
   std::string out = id.to_string() + " " + std::string(to_string(kind)) + " " + std::string(to_string(step)) +
-                    " " + std::to_string(stamp);
+                    " " + std::to_string(stamp.value);
   if (on_behalf()) out += " " + subject.to_string();
   return out;
 }
@@ -91,8 +91,9 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
     }
   }
   if (!known) return std::nullopt;
-  auto [p, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), r.stamp);
-  if (ec != std::errc() || p != w[3].data() + w[3].size()) return std::nullopt;
+  const auto stamp = decode_decimal(w[3]);
+  if (!stamp) return std::nullopt;
+  r.stamp = HlcStamp{*stamp};
   if (w.size() == 5) {
     auto subject = NodeId::parse(w[4]);
     if (!subject || subject->is_nil()) return std::nullopt;
@@ -106,8 +107,9 @@ std::optional<ChangeRecord> ChangeRecord::parse(std::string_view text) {
   return r;
 }
 
-NodeId join_change_id(const NodeId& joiner, uint64_t claim_stamp) {
-  return NodeId::from_random_bits(joiner.hi() ^ mix64(claim_stamp), joiner.lo() ^ mix64(claim_stamp + 1));
+NodeId join_change_id(const NodeId& joiner, HlcStamp claim_stamp) {
+  const uint64_t s = claim_stamp.value;
+  return NodeId::from_random_bits(joiner.hi() ^ mix64(s), joiner.lo() ^ mix64(s + 1));
 }
 
 bool ChangeRecord::precedes(const ChangeRecord& other) const {

@@ -51,7 +51,7 @@ struct ChangeRecord {
   NodeId id;                 // the change's id (a UUID)
   ChangeKind kind = ChangeKind::kMove;
   ChangeStep step = ChangeStep::kAnnounce;
-  uint64_t stamp = 0;        // HLC when announced: earlier changes take precedence
+  HlcStamp stamp;            // when announced: earlier changes take precedence
   // The node the change is made on behalf of (removenode: the dead node whose ranges go to their
   // next owners; replace: the dead node whose tokens the coordinator takes over); the ring reads
   // that node as LEAVING in the change's phase, and the barrier does not wait for it. Nil for a
@@ -67,7 +67,7 @@ struct ChangeRecord {
 
 // The id of a node's join: the same on every node, from the joiner's id and its claim's stamp
 // (ringctl shows it while the claim is still being agreed on, before the join's record exists).
-NodeId join_change_id(const NodeId& joiner, uint64_t claim_stamp);
+NodeId join_change_id(const NodeId& joiner, HlcStamp claim_stamp);
 
 // A member's acknowledgement: the change it routes by and that change's step as it sees it.
 struct SeenRecord {

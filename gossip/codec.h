@@ -90,6 +90,7 @@ struct DecodeResult {
   size_t consumed = 0;        // bytes of the frame (valid when error is not kTruncated/kOversized)
   uint32_t version = 0;       // the frame's wire version
   uint32_t sender_newest = 0; // the newest version its sender speaks
+  bool sealed = false;        // it came sealed (set by SealedCodec::decode, gossip/seal.h)
 };
 
 // Encodes at `version` (kMinWireVersion..opts.newest_version; default: opts.newest_version).

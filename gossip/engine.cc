@@ -23,8 +23,8 @@ constexpr std::string_view kRingKeys[] = {keys::kStatus, keys::kTokens, keys::kD
                                           keys::kStamp, keys::kChange, keys::kMovingTo, keys::kEpoch};
 
 // A malformed stamp loses every conflict (it cannot come from a well-behaved node).
-uint64_t parse_stamp(const VersionedValue* v) {
-  return v ? decode_stamp(v->value).value_or(UINT64_MAX) : 0;
+HlcStamp parse_stamp(const VersionedValue* v) {
+  return v ? decode_stamp(v->value).value_or(HlcStamp{UINT64_MAX}) : HlcStamp{};
 }
 
 // A malformed token list counts as no tokens (it cannot come from a well-behaved node).
@@ -127,7 +127,7 @@ bool GossipEngine::admissible(const NodeDelta& delta, Millis now) {
       ++stats_.rejected_malformed;
       return false;
     }
-    if (config_.max_clock_ahead != 0 && HlcStamp{*value}.millis() > wall + static_cast<uint64_t>(config_.max_clock_ahead)) {
+    if (config_.max_clock_ahead != 0 && value->millis() > wall + static_cast<uint64_t>(config_.max_clock_ahead)) {
       ++stats_.rejected_clock_ahead;
       return false;
     }
@@ -194,7 +194,7 @@ void GossipEngine::merge(const NodeDelta& delta, Millis now) {
   if (new_member || ring_input_ != ring_before) hurry(now);
   const NodeState* after = state_.find(delta.id);
   liveness_.on_generation(delta.id, after->generation, now);
-  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(0));
+  if (const VersionedValue* stamp = after->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(HlcStamp{}));
   if (const VersionedValue* status = after->get(keys::kStatus);
       status && !after->is_tombstone() && status->value == to_string(NodeStatus::kLeft)) {
     Millis& since = left_seen_[delta.id];
@@ -258,7 +258,7 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   newest_own_copy_ = {copy.generation, copy.max_version};
   ++stats_.data_dir_behind;
   const NodeState* own = state_.find(config_.id);
-  const uint64_t own_epoch = own ? epoch_of(*own) : 0, copy_epoch = epoch_of(copy);
+  const RingEpoch own_epoch = own ? epoch_of(*own) : RingEpoch{}, copy_epoch = epoch_of(copy);
   const VersionedValue* status = copy.get(keys::kStatus);
   const VersionedValue* tokens = copy.get(keys::kTokens);
   const VersionedValue* stamp = copy.get(keys::kStamp);
@@ -266,19 +266,19 @@ void GossipEngine::adopt_own_copy(const NodeState& copy, Millis now) {
   const bool claim = copy_status && *copy_status != NodeStatus::kJoining && tokens && parse_token_list(tokens->value) &&
                      stamp && decode_stamp(stamp->value);
   std::string what;
-  if (claim && (copy_epoch > own_epoch || (copy_epoch == 0 && own_epoch == 0))) {
+  if (claim && (copy_epoch > own_epoch || (copy_epoch == RingEpoch{} && own_epoch == RingEpoch{}))) {
     for (std::string_view key : {keys::kTokens, keys::kStamp, keys::kMovingTo, keys::kChange, keys::kStatus}) {
       if (const VersionedValue* v = copy.get(key)) publish(key, v->value);
     }
-    set_local(keys::kEpoch, std::to_string(std::max(copy_epoch, ring_version())));
+    set_local(keys::kEpoch, std::max(copy_epoch, ring_version()).to_string());
     bump_epoch();
     join_.finish();
     ++ownership_writes_;
     what = "adopted that record's ownership (" + status->value + ")";
   } else if (copy_epoch < own_epoch) {
     what = "this run changed the ring since; kept";
-  } else if (own_status() == NodeStatus::kNormal && copy_epoch == 0) {
-    set_local(keys::kStamp, std::to_string(next_hlc(now)));
+  } else if (own_status() == NodeStatus::kNormal && copy_epoch == RingEpoch{}) {
+    set_local(keys::kStamp, std::to_string(next_hlc(now).value));
     what = "that record is not an established claim (" + (status ? status->value : std::string("no status")) +
            "); re-stamped this node's claim so it loses to any made since";
   } else {
@@ -346,14 +346,13 @@ void GossipEngine::start(Millis now) {
   (void)now;
 }
 
-uint64_t GossipEngine::next_hlc(Millis now) {
-  hlc_ = std::max(hlc_ + 1, HlcStamp::make(wall_ms(now), 0).value);
+HlcStamp GossipEngine::next_hlc(Millis now) {
+  hlc_ = std::max(HlcStamp{hlc_.value + 1}, HlcStamp::make(wall_ms(now), 0));
   return hlc_;
 }
 
 void GossipEngine::claim(const std::vector<Token>& tokens, Millis now) {
-  const uint64_t stamp = next_hlc(now);
-  set_local(keys::kStamp, std::to_string(stamp));
+  set_local(keys::kStamp, std::to_string(next_hlc(now).value));
   set_local(keys::kTokens, format_token_list(tokens));
 }
 
@@ -761,7 +760,7 @@ void GossipEngine::start_join_change(Millis now) {
   const NodeState* own = state_.find(config_.id);
   const VersionedValue* stamp = own ? own->get(keys::kStamp) : nullptr;
   ChangeRecord c;
-  c.id = join_change_id(config_.id, stamp ? parse_stamp(stamp) : 0);
+  c.id = join_change_id(config_.id, parse_stamp(stamp));
   c.kind = ChangeKind::kJoin;
   c.step = ChangeStep::kAnnounce;
   c.stamp = next_hlc(now);
@@ -854,13 +853,13 @@ std::vector<NodeId> GossipEngine::not_acknowledging(const ChangeRecord& change, 
   return out;
 }
 
-uint64_t GossipEngine::ring_version() const {
-  uint64_t v = 0;
+RingEpoch GossipEngine::ring_version() const {
+  RingEpoch v;
   state_.for_each([&](const NodeId&, const NodeState& st) { v = std::max(v, epoch_of(st)); });
   return v;
 }
 
-void GossipEngine::bump_epoch() { set_local(keys::kEpoch, std::to_string(ring_version() + 1)); }
+void GossipEngine::bump_epoch() { set_local(keys::kEpoch, ring_version().next().to_string()); }
 
 void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
   bump_epoch();
@@ -882,7 +881,7 @@ void GossipEngine::set_step(ChangeRecord change, ChangeStep step) {
     const NodeState* own = state_.find(config_.id);
     const VersionedValue* to = own ? own->get(keys::kMovingTo) : nullptr;
     if (to) set_local(keys::kTokens, to->value);
-    set_local(keys::kStamp, std::to_string(change.stamp));  // the claim of the tokens it now owns
+    set_local(keys::kStamp, std::to_string(change.stamp.value));  // the claim of the tokens it now owns
   }
   if (step == ChangeStep::kDone || step == ChangeStep::kAborted) {
     if (moves) set_local(keys::kMovingTo, "");
@@ -1051,7 +1050,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);
   }
-  if (key == keys::kStamp) observe_hlc(decode_stamp(value).value_or(0));
+  if (key == keys::kStamp) observe_hlc(decode_stamp(value).value_or(HlcStamp{}));
   NodeState delta;
   delta.generation = config_.generation;
   local_version_ = local_version_.next();
@@ -1060,7 +1059,7 @@ void GossipEngine::set_local(std::string_view key, std::string value) {
 }
 
 void GossipEngine::install(const NodeId& id, NodeStatePtr st) {
-  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(0));
+  if (const VersionedValue* stamp = st->get(keys::kStamp)) observe_hlc(decode_stamp(stamp->value).value_or(HlcStamp{}));
   if (id == config_.id && st->is_tombstone()) removed_ = true;
   if (const VersionedValue* status = st->get(keys::kStatus);
       id != config_.id && !st->is_tombstone() && status && status->value == to_string(NodeStatus::kLeft)) {
@@ -1557,7 +1556,7 @@ std::shared_ptr<const RingSnapshot> GossipEngine::ring() {
   ring_built_for_ = ring_input_;
   ring_ = ring_cache_.get(ring_input_ ^ mix64(std::hash<std::string>{}(replication_text_)), [&] {
     std::vector<NodeDescription> nodes = describe_entries([&](auto&& f) { state_.for_each(f); });
-    return RingSnapshot::build(std::move(nodes), config_.replication, ring_version()).snapshot;
+    return RingSnapshot::build(std::move(nodes), config_.replication, ring_version().value()).snapshot;
   });
   return ring_;
 }

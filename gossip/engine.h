@@ -196,8 +196,9 @@ class GossipEngine {
   // The in-flight change this node routes by (the first by precedence among those it sees).
   // `to_be_removed`: as if that node's removal had started (its own removenode no longer counts).
   std::optional<std::pair<NodeId, ChangeRecord>> active_change(const NodeId* to_be_removed = nullptr) const;
-  // The cluster's ring version as this node's state holds it (also ring()->version()).
-  uint64_t ring_version() const;
+  // The cluster's ring version as this node's state holds it: the highest epoch any entry
+  // gossips (ring()->version() is its value()).
+  RingEpoch ring_version() const;
   // Grows whenever this node changed its own ownership (a step of its change, an adopted copy):
   // the runtime writes such a change with sync before anything is sent, so a crash of the host
   // cannot take the node back to a step its peers have already passed.
@@ -219,10 +220,10 @@ class GossipEngine {
 
   // The hybrid logical clock: wall-clock milliseconds << 16 | a logical counter; never behind a
   // stamp this node issued or accepted. The runtime persists it and restores it with observe_hlc.
-  uint64_t hlc() const { return hlc_; }
-  void observe_hlc(uint64_t stamp) { hlc_ = std::max(hlc_, stamp); }
+  HlcStamp hlc() const { return hlc_; }
+  void observe_hlc(HlcStamp stamp) { hlc_ = std::max(hlc_, stamp); }
   // A new stamp: after every stamp seen, and not behind the wall clock.
-  uint64_t next_hlc(Millis now);
+  HlcStamp next_hlc(Millis now);
 
   // True once this node learned that an operator removed it (a REMOVED tombstone naming it):
   // from then on it claims nothing, sends nothing and answers nothing; the runtime stops.
@@ -407,7 +408,7 @@ class GossipEngine {
   // Membership.
   bool started_ = false;
   JoinProcess join_;
-  uint64_t hlc_ = 0;                  // last HLC stamp issued or seen
+  HlcStamp hlc_;                      // last HLC stamp issued or seen
   std::optional<uint64_t> published_digest_;  // ring digest last gossiped (or found gossiped)
   std::optional<std::string> pending_load_;
   Millis load_published_at_ = -1;

@@ -364,22 +364,22 @@ TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {
   Message m = from_node2(a);
   NodeState st;
   st.generation = Generation{7};
-  const uint64_t far = HlcStamp::make(1'000'000 + c.max_clock_ahead + 1, 0).value;
-  st.values = {{"address", {"node2", Version{1}}}, {"stamp", {std::to_string(far), Version{2}}}};
+  const HlcStamp far = HlcStamp::make(1'000'000 + c.max_clock_ahead + 1, 0);
+  st.values = {{"address", {"node2", Version{1}}}, {"stamp", {std::to_string(far.value), Version{2}}}};
   st.max_version = Version{2};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), st}}};
   a.on_message(0, m);
   EXPECT_EQ(a.state().find(NodeId(0, 2)), nullptr);
   EXPECT_EQ(a.stats().rejected_clock_ahead, 1u);
   EXPECT_LT(a.hlc(), far) << "a refused stamp does not drag the clock along";
-  const uint64_t near = HlcStamp::make(1'000'000 + 5'000, 3).value;
-  st.values = {{"address", {"node2", Version{1}}}, {"stamp", {std::to_string(near), Version{2}}}};
+  const HlcStamp near = HlcStamp::make(1'000'000 + 5'000, 3);
+  st.values = {{"address", {"node2", Version{1}}}, {"stamp", {std::to_string(near.value), Version{2}}}};
   m.body = Ack2{{NodeDelta{NodeId(0, 2), st}}};
   a.on_message(0, m);
   EXPECT_NE(a.state().find(NodeId(0, 2)), nullptr);
   EXPECT_EQ(a.hlc(), near) << "raised by every stamp accepted";
   EXPECT_GT(a.next_hlc(0), near);
-  EXPECT_EQ(HlcStamp{a.next_hlc(10'000)}.millis(), 1'010'000u) << "wall-clock milliseconds";
+  EXPECT_EQ(a.next_hlc(10'000).millis(), 1'010'000u) << "wall-clock milliseconds";
 }
 
 TEST(GossipEngineTest, APingMeantForAnotherNodeIsNotAnswered) {

@@ -24,16 +24,14 @@ std::optional<T> decimal_prefix(const std::string& text) {
 
 }  // namespace
 
-std::optional<uint64_t> decode_stamp(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
+std::optional<HlcStamp> decode_stamp(std::string_view text) {
+  const auto n = decode_decimal(text);
+  return n ? std::optional<HlcStamp>(HlcStamp{*n}) : std::nullopt;
 }
 
-uint64_t epoch_of(const NodeState& st) {
+RingEpoch epoch_of(const NodeState& st) {
   const std::string* e = st.is_tombstone() ? nullptr : value_of(st, keys::kEpoch);
-  return e ? decimal_prefix<uint64_t>(*e).value_or(0) : 0;
+  return RingEpoch{e ? decimal_prefix<uint64_t>(*e).value_or(0) : 0};
 }
 
 EntryView EntryView::read(const NodeState& st) {
@@ -59,7 +57,7 @@ EntryView EntryView::read(const NodeState& st) {
   if (const std::string* s = value_of(st, keys::kStamp)) {
     v.has_stamp = true;
     const auto stamp = decode_stamp(*s);
-    v.stamp = HlcStamp{stamp.value_or(UINT64_MAX)};
+    v.stamp = stamp.value_or(HlcStamp{UINT64_MAX});
     if (!stamp && v.problem.ok()) v.problem = Status::invalid_argument("stamp: not a decimal number");
   }
   v.epoch = epoch_of(st);

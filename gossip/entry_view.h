@@ -45,7 +45,7 @@ struct EntryView {
   HlcStamp stamp;
   bool has_stamp = false;
   // `epoch`: the ring version it gossips (0 when absent, unreadable, or a tombstone).
-  uint64_t epoch = 0;
+  RingEpoch epoch;
   // `change`: the change record it gossips (in flight or ended), if readable.
   std::optional<ChangeRecord> change;
 
@@ -68,9 +68,9 @@ struct EntryView {
 
 // Field decoders, for the hot paths that read one value (the engine's merge, the HLC).
 // A claim stamp, strictly: nullopt unless the whole value is a decimal number.
-std::optional<uint64_t> decode_stamp(std::string_view text);
+std::optional<HlcStamp> decode_stamp(std::string_view text);
 // The ring epoch of an entry (0 if none, unreadable, or a tombstone).
-uint64_t epoch_of(const NodeState& st);
+RingEpoch epoch_of(const NodeState& st);
 
 // What a node's entry says about it for the ring (nullopt: no readable status yet). One reading
 // for the engine and for a runtime routing from disk. `on_behalf`, when given, receives the

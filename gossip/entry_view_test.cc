@@ -18,6 +18,8 @@ static_assert(!std::is_assignable_v<Incarnation&, uint64_t>);
 static_assert(!std::is_convertible_v<Generation, uint64_t>);
 static_assert(!std::is_convertible_v<NodeId, ClusterId>);
 static_assert(!std::is_convertible_v<ClusterId, NodeId>);
+static_assert(!std::is_convertible_v<uint64_t, RingEpoch> && !std::is_convertible_v<RingEpoch, Version>);
+static_assert(!std::is_convertible_v<uint64_t, HlcStamp> && !std::is_convertible_v<HlcStamp, uint64_t>);
 // Zero-cost: the wrappers are the integers and the UUID they wrap.
 static_assert(sizeof(Generation) == sizeof(uint64_t) && std::is_trivially_copyable_v<Generation>);
 static_assert(sizeof(ClusterId) == sizeof(NodeId) && std::is_trivially_copyable_v<ClusterId>);
@@ -58,7 +60,7 @@ TEST(EntryViewTest, ReadsEveryWellKnownValueOnce) {
   EXPECT_TRUE(v.has_claim);
   EXPECT_EQ(v.moving_to, std::vector<Token>{Token(40)});
   EXPECT_EQ(v.stamp, HlcStamp{123456});
-  EXPECT_EQ(v.epoch, 9u);
+  EXPECT_EQ(v.epoch, RingEpoch{9});
   ASSERT_TRUE(v.change);
   EXPECT_EQ(v.change->id, change_id);
   EXPECT_EQ(v.change->step, ChangeStep::kWriteBoth);
@@ -98,9 +100,20 @@ TEST(EntryViewTest, AnUnreadableTokenListOrStampIsAnErrorWithFallbacks) {
   EXPECT_EQ(r->status_text, "SLEEPING");
   EXPECT_FALSE(r->status) << "a status this build does not know";
   EXPECT_TRUE(r->moving_to.empty());
-  EXPECT_EQ(r->epoch, 7u) << "the epoch's decimal prefix, as always";
+  EXPECT_EQ(r->epoch, RingEpoch{7}) << "the epoch's decimal prefix, as always";
   EXPECT_FALSE(r->wire);
   EXPECT_FALSE(describe_entry(NodeId(1, 1), lenient)) << "no readable status: not in the ring";
+}
+
+// Counters and stamps kept as text read back strictly: the whole text, decimal, in range.
+TEST(EntryViewTest, DecimalTextIsDecodedWholeOrNotAtAll) {
+  EXPECT_EQ(decode_decimal("0"), 0u);
+  EXPECT_EQ(decode_decimal("18446744073709551615"), UINT64_MAX);
+  for (std::string_view bad : {"", "x", "12x", " 12", "12 ", "+1", "-1", "0x10", "18446744073709551616"}) {
+    EXPECT_FALSE(decode_decimal(bad)) << "'" << bad << "'";
+  }
+  EXPECT_EQ(decode_stamp("123456"), HlcStamp{123456});
+  EXPECT_FALSE(decode_stamp("123456 "));
 }
 
 TEST(EntryViewTest, ATombstoneIsRemovedAndGossipsNoEpochOrChange) {
@@ -109,7 +122,7 @@ TEST(EntryViewTest, ATombstoneIsRemovedAndGossipsNoEpochOrChange) {
                                kTombstoneGeneration);
   const EntryView v = EntryView::read(tomb);
   EXPECT_TRUE(v.tombstone);
-  EXPECT_EQ(v.epoch, 0u);
+  EXPECT_EQ(v.epoch, RingEpoch{});
   const auto d = describe_entry(NodeId(1, 1), tomb);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->status, NodeStatus::kRemoved);

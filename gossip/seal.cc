@@ -105,26 +105,22 @@ std::string key_fingerprint(std::string_view raw_key) {
   return out;
 }
 
-std::optional<std::string> decode_key_base64(std::string_view text, std::string* error) {
+Result<std::string> decode_key_base64(std::string_view text) {
+  const Status not_base64 =
+      Status::invalid_argument("not base64 (expected the 44 characters of a base64-encoded 32-byte key)");
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  if (text.empty() || text.size() % 4 != 0 || text.size() > 1024) {
-    *error = "not base64 (expected the 44 characters of a base64-encoded 32-byte key)";
-    return std::nullopt;
-  }
+  if (text.empty() || text.size() % 4 != 0 || text.size() > 1024) return not_base64;
   std::string out(text.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), u8(text), static_cast<int>(text.size()));
-  if (n < 0) {
-    *error = "not base64 (expected the 44 characters of a base64-encoded 32-byte key)";
-    return std::nullopt;
-  }
+  if (n < 0) return not_base64;
   // EVP_DecodeBlock counts the padding's zero bytes; take them off.
   size_t len = static_cast<size_t>(n);
   for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) --len;
   out.resize(len);
   if (len != kGossipKeyBytes) {
-    *error = "decodes to " + std::to_string(len) + " bytes; an AES-256 key is 32 (make one with `openssl rand -base64 32`)";
-    return std::nullopt;
+    return Status::invalid_argument("decodes to " + std::to_string(len) +
+                                    " bytes; an AES-256 key is 32 (make one with `openssl rand -base64 32`)");
   }
   return out;
 }
@@ -278,8 +274,8 @@ bool ReplayWindow::accept(const NodeId& sender, SealNonce nonce) {
 
 // ---- the codec with a keyring ------------------------------------------------------------------
 
-SealedCodec::SealedCodec(Keyring keyring, Options options, uint64_t epoch)
-    : keyring_(std::move(keyring)), options_(options), epoch_(static_cast<uint32_t>(epoch)) {}
+SealedCodec::SealedCodec(Keyring keyring, Options options, Generation generation)
+    : keyring_(std::move(keyring)), options_(options), epoch_(static_cast<uint32_t>(generation.value())) {}
 
 std::string SealedCodec::encode(const Message& msg, const CodecOptions& opts, uint32_t version, int64_t wall_ms) {
   std::string frame = gossip::encode(msg, opts, version);
@@ -288,18 +284,23 @@ std::string SealedCodec::encode(const Message& msg, const CodecOptions& opts, ui
   return seal(frame, *key, SealHeader{msg.from, msg.cluster_id, wall_ms, SealNonce{epoch_, ++counter_}});
 }
 
-DecodeResult SealedCodec::decode(std::string_view frame, const CodecOptions& opts, int64_t wall_ms, bool* sealed) {
-  DecodeResult r;
-  const bool is_sealed_frame = is_sealed(frame);
-  if (sealed) *sealed = is_sealed_frame;
-  if (!is_sealed_frame) {
-    r = gossip::decode(frame, opts);
-    if (r.error == DecodeError::kNone && keyring_.primary()) {
-      if (!options_.accept_plaintext) return DecodeResult{.error = DecodeError::kPlaintext, .consumed = r.consumed};
-      ++plaintext_accepted_;
-    }
-    return r;
+DecodeResult SealedCodec::decode(std::string_view frame, const CodecOptions& opts, int64_t wall_ms) {
+  if (!is_sealed(frame)) return decode_plaintext(frame, opts);
+  DecodeResult r = open_sealed(frame, opts, wall_ms);
+  r.sealed = true;
+  return r;
+}
+
+DecodeResult SealedCodec::decode_plaintext(std::string_view frame, const CodecOptions& opts) {
+  DecodeResult r = gossip::decode(frame, opts);
+  if (r.error == DecodeError::kNone && keyring_.primary()) {
+    if (!options_.accept_plaintext) return DecodeResult{.error = DecodeError::kPlaintext, .consumed = r.consumed};
+    ++plaintext_accepted_;
   }
+  return r;
+}
+
+DecodeResult SealedCodec::open_sealed(std::string_view frame, const CodecOptions& opts, int64_t wall_ms) {
   // The prefix's bounds first, exactly as for a plaintext frame.
   const uint64_t len = get_be(frame, 0, 4);
   if (len > opts.max_frame) return DecodeResult{.error = DecodeError::kOversized};
@@ -318,7 +319,7 @@ DecodeResult SealedCodec::decode(std::string_view frame, const CodecOptions& opt
   if (!window_.accept(u.header.sender, u.header.nonce)) {
     return DecodeResult{.error = DecodeError::kReplayed, .consumed = frame.size()};
   }
-  r = gossip::decode(u.frame, opts);
+  DecodeResult r = gossip::decode(u.frame, opts);
   r.consumed = frame.size();
   // The inside must say what the authenticated header says.
   if (r.error == DecodeError::kNone &&

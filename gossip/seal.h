@@ -4,7 +4,7 @@
 // here reads a clock, draws randomness or does I/O. Free functions and Keyring: any thread.
 // A SealedCodec (like a ReplayWindow) belongs to one thread (the node thread). docs/security.md
 // says why each piece is there; docs/wire.md gives the layout.
-//   SealedCodec codec(keyring, {.accept_plaintext = false}, /*epoch=*/generation);
+//   SealedCodec codec(keyring, {.accept_plaintext = false}, generation);  // a Generation
 //   std::string frame = codec.encode(msg, opts, version, wall_ms);     // sealed with the primary
 //   DecodeResult r = codec.decode(frame, opts, wall_ms);               // r.error: why refused
 #pragma once
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gossip/codec.h"
+#include "ringkeeper/status.h"
 
 namespace ringkeeper::gossip {
 
@@ -40,9 +41,9 @@ inline constexpr size_t kSealTagBytes = 16;
 
 // A key's public name: the first 16 hex digits of SHA-256 of its raw bytes (never the key).
 std::string key_fingerprint(std::string_view raw_key);
-// A base64 text (surrounding whitespace ignored) that decodes to exactly 32 bytes; nullopt with
-// `error` set ("not base64", "decodes to N bytes, not 32") otherwise.
-std::optional<std::string> decode_key_base64(std::string_view text, std::string* error);
+// The raw key a base64 text (surrounding whitespace ignored) decodes to, exactly 32 bytes;
+// kInvalidArgument ("not base64 ...", "decodes to N bytes; ...") otherwise.
+Result<std::string> decode_key_base64(std::string_view text);
 std::string encode_key_base64(std::string_view raw_key);
 // HMAC-SHA256 of `message` under `key`: 32 raw bytes. Keys for purposes other than the seal are
 // derived with it from a keyring key and a label of their own (node/cluster_mac.h).
@@ -143,12 +144,12 @@ class SealedCodec {
     // (--reset-generation). 0: no bound.
     uint64_t max_epoch_ahead_s = kMaxGenerationAheadS;
   };
-  // `epoch`: the sender's generation (nonces from a later run must compare higher).
-  SealedCodec(Keyring keyring, Options options, uint64_t epoch);
+  // `generation`: the sender's, the nonces' epoch (nonces from a later run must compare higher).
+  SealedCodec(Keyring keyring, Options options, Generation generation);
 
   std::string encode(const Message& msg, const CodecOptions& opts, uint32_t version, int64_t wall_ms);
-  // `sealed` (optional) says whether the frame came sealed.
-  DecodeResult decode(std::string_view frame, const CodecOptions& opts, int64_t wall_ms, bool* sealed = nullptr);
+  // The result's `sealed` says whether the frame came sealed.
+  DecodeResult decode(std::string_view frame, const CodecOptions& opts, int64_t wall_ms);
 
   Keyring& keyring() { return keyring_; }
   const Keyring& keyring() const { return keyring_; }
@@ -162,6 +163,11 @@ class SealedCodec {
   uint64_t counter_ = 0;
   ReplayWindow window_;
   uint64_t plaintext_accepted_ = 0;  // plaintext frames taken while holding a primary key
+
+  // decode's two halves: a plaintext frame (refused while this node seals, unless it accepts
+  // plaintext), and a sealed one opened and checked.
+  DecodeResult decode_plaintext(std::string_view frame, const CodecOptions& opts);
+  DecodeResult open_sealed(std::string_view frame, const CodecOptions& opts, int64_t wall_ms);
 };
 
 }  // namespace ringkeeper::gossip

@@ -26,8 +26,8 @@ Message sample(uint64_t seq = 1, NodeId from = NodeId(0x1234, 0x5678)) {
   return m;
 }
 
-SealedCodec codec_with(Keyring k, bool accept_plaintext = false, uint64_t epoch = 100) {
-  return SealedCodec(std::move(k), {.accept_plaintext = accept_plaintext}, epoch);
+SealedCodec codec_with(Keyring k, bool accept_plaintext = false, uint64_t generation = 100) {
+  return SealedCodec(std::move(k), {.accept_plaintext = accept_plaintext}, Generation{generation});
 }
 
 TEST(SealTest, SealedFramesRoundTripAndHideThePayload) {
@@ -38,10 +38,9 @@ TEST(SealTest, SealedFramesRoundTripAndHideThePayload) {
   EXPECT_EQ(frame.size(), encode(sample(), CodecOptions{}).size() + kSealHeaderBytes + kSealTagBytes);
   EXPECT_EQ(frame.find("127.0.0.1:7000"), std::string::npos) << "the payload is encrypted";
   EXPECT_EQ(frame.find("ringkeeper"), std::string::npos);
-  bool sealed = false;
-  DecodeResult r = receiver.decode(frame, CodecOptions{}, kNow + 5, &sealed);
+  DecodeResult r = receiver.decode(frame, CodecOptions{}, kNow + 5);
   ASSERT_EQ(r.error, DecodeError::kNone) << to_string(r.error);
-  EXPECT_TRUE(sealed);
+  EXPECT_TRUE(r.sealed);
   EXPECT_EQ(*r.message, sample());
   EXPECT_EQ(r.consumed, frame.size());
 }
@@ -159,10 +158,10 @@ TEST(SealTest, EveryInstalledKeyOpensFramesAndThePrimarySeals) {
 
 TEST(SealTest, PlaintextIsRefusedByANodeWithAPrimaryKeyUnlessItAcceptsPlaintext) {
   const std::string plain = encode(sample(), CodecOptions{});
-  bool sealed = true;
   SealedCodec strict = codec_with(ring_of({'a'}));
-  EXPECT_EQ(strict.decode(plain, CodecOptions{}, kNow, &sealed).error, DecodeError::kPlaintext);
-  EXPECT_FALSE(sealed);
+  const DecodeResult refused = strict.decode(plain, CodecOptions{}, kNow);
+  EXPECT_EQ(refused.error, DecodeError::kPlaintext);
+  EXPECT_FALSE(refused.sealed);
   SealedCodec migrating = codec_with(ring_of({'a'}), true);
   EXPECT_EQ(migrating.decode(plain, CodecOptions{}, kNow).error, DecodeError::kNone);
   EXPECT_EQ(migrating.plaintext_accepted(), 1u);
@@ -200,17 +199,18 @@ TEST(SealTest, TwoSendersWithTheSameNonceSealUnderDifferentKeys) {
 }
 
 TEST(KeyringTest, KeysFingerprintsAndTheirRules) {
-  std::string error;
   // `openssl rand -base64 32` output.
-  auto key = decode_key_base64(" 8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n", &error);
-  ASSERT_TRUE(key) << error;
+  auto key = decode_key_base64(" 8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n");
+  ASSERT_TRUE(key.ok()) << key.status().to_string();
   EXPECT_EQ(key->size(), 32u);
   EXPECT_EQ(encode_key_base64(*key), "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=");
-  EXPECT_FALSE(decode_key_base64("c2hvcnQ=", &error));
-  EXPECT_NE(error.find("decodes to 5 bytes"), std::string::npos) << error;
-  EXPECT_FALSE(decode_key_base64("not*base64!!", &error));
-  EXPECT_NE(error.find("not base64"), std::string::npos) << error;
-  EXPECT_FALSE(decode_key_base64("", &error));
+  const auto short_key = decode_key_base64("c2hvcnQ=");
+  EXPECT_EQ(short_key.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(short_key.status().message().find("decodes to 5 bytes"), std::string::npos) << short_key.status().message();
+  const auto garbage = decode_key_base64("not*base64!!");
+  EXPECT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.status().message().find("not base64"), std::string::npos) << garbage.status().message();
+  EXPECT_FALSE(decode_key_base64("").ok());
 
   const std::string fp = key_fingerprint(*key);
   EXPECT_EQ(fp.size(), 16u);

@@ -1,5 +1,6 @@
 // The protocol's counters and the cluster's id as strong types: Generation (a node's run),
-// Version (a value within a run), Incarnation (a liveness record within a run) and ClusterId.
+// Version (a value within a run), Incarnation (a liveness record within a run), RingEpoch (the
+// ring version a node gossips) and ClusterId. Claim stamps are the ring's HlcStamp.
 // Zero-cost wrappers over the integers and the UUID the wire and disk formats carry: construction
 // from the raw value is explicit, and one kind cannot be passed, compared or assigned where
 // another is expected. Pure values; any thread.
@@ -7,6 +8,7 @@
 //   ClusterId c{NodeId::from_random_bits(hi, lo)};  c.to_string()
 #pragma once
 
+#include <charconv>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -44,6 +46,20 @@ using Version = Counter<struct VersionTag>;
 // A liveness record's counter within a generation: only the node itself raises it, to refute a
 // suspicion or announce its shutdown.
 using Incarnation = Counter<struct IncarnationTag>;
+// The ring version a node gossips (key "epoch"): the highest over all entries is the cluster's
+// ring version (RingSnapshot::version()); a node about to change the ring gossips that one's
+// next(). 0: none gossiped.
+using RingEpoch = Counter<struct RingEpochTag>;
+
+// The unsigned 64-bit number a decimal text holds, strictly: nullopt unless the whole text is
+// decimal digits (no sign, space or trailing text) and fits. How every counter and stamp kept as
+// text (gossiped values, the data dir's meta records) is read back: garbage must not read as 0.
+inline std::optional<uint64_t> decode_decimal(std::string_view text) {
+  uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
 
 // A tombstone's generation: above every real one, so a removed node can never come back.
 inline constexpr Generation kTombstoneGeneration{UINT64_MAX};

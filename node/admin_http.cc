@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <utility>
-#include <stdexcept>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -24,21 +23,23 @@ namespace ssl = asio::ssl;
 
 namespace {
 
-// TLS 1.2 and later, the certificate chain and its key from PEM files. Throws on a bad file.
-std::unique_ptr<ssl::context> tls_context(const AdminTls& tls) {
+// TLS 1.2 and later, the certificate chain and its key from PEM files; kInvalidArgument naming
+// the flag when a file does not load. Asio reports a bad file by throwing: caught here, where
+// the reason is known.
+Result<std::unique_ptr<ssl::context>> tls_context(const AdminTls& tls) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
   try {
     ctx->use_certificate_chain_file(tls.cert_file);
   } catch (const std::exception& e) {
-    throw std::runtime_error("--admin-tls-cert: cannot load " + tls.cert_file + ": " + e.what());
+    return Status::invalid_argument("--admin-tls-cert: cannot load " + tls.cert_file + ": " + e.what());
   }
   try {
     ctx->use_private_key_file(tls.key_file, ssl::context::pem);
   } catch (const std::exception& e) {
-    throw std::runtime_error("--admin-tls-key: cannot load " + tls.key_file + " (or it is not the key of " +
-                             tls.cert_file + "): " + e.what());
+    return Status::invalid_argument("--admin-tls-key: cannot load " + tls.key_file + " (or it is not the key of " +
+                                    tls.cert_file + "): " + e.what());
   }
   return ctx;
 }
@@ -58,25 +59,21 @@ Status check_admin_tls(const std::string& cert_file, const std::string& key_file
   if (cert_file.empty() || key_file.empty()) {
     return Status::invalid_argument("--admin-tls-cert and --admin-tls-key go together: give both");
   }
-  try {
-    (void)tls_context(AdminTls{cert_file, key_file});
-  } catch (const std::exception& e) {
-    return Status::invalid_argument(e.what());
-  }
-  return {};
+  Result<std::unique_ptr<ssl::context>> loaded = tls_context(AdminTls{cert_file, key_file});
+  return loaded.ok() ? Status() : loaded.status();
 }
 
 struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   std::string listen;
   Handler handler;
-  std::unique_ptr<ssl::context> tls;  // null: plain HTTP
+  AdminTls tls_files;
+  std::unique_ptr<ssl::context> tls;  // null: plain HTTP (loaded by start())
   tcp::acceptor acceptor;
   bool closed = false;
 
-  Impl(asio::io_context& io_, std::string l, Handler h, const AdminTls& t)
-      : io(io_), listen(std::move(l)), handler(std::move(h)), tls(t.enabled() ? tls_context(t) : nullptr),
-        acceptor(io_) {}
+  Impl(asio::io_context& io_, std::string l, Handler h, AdminTls t)
+      : io(io_), listen(std::move(l)), handler(std::move(h)), tls_files(std::move(t)), acceptor(io_) {}
 
   AdminResponse answer(const http::request<http::string_body>& req, bool loopback) {
     AdminRequest ar;
@@ -168,12 +165,19 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 };
 
 AdminServer::AdminServer(asio::io_context& io, std::string listen, Handler handler, AdminTls tls)
-    : impl_(std::make_shared<Impl>(io, std::move(listen), std::move(handler), tls)) {}
+    : impl_(std::make_shared<Impl>(io, std::move(listen), std::move(handler), std::move(tls))) {}
 
 AdminServer::~AdminServer() { close(); }
 
-std::string AdminServer::start() {
-  std::string bound = bind_acceptor(impl_->io, impl_->acceptor, impl_->listen, "admin");
+Result<std::string> AdminServer::start() {
+  if (impl_->tls_files.enabled()) {
+    // Checked at open (check_admin_tls); a file that stopped loading since is an I/O failure.
+    Result<std::unique_ptr<ssl::context>> loaded = tls_context(impl_->tls_files);
+    if (!loaded.ok()) return Status::io_error(loaded.status().message());
+    impl_->tls = std::move(loaded).value();
+  }
+  Result<std::string> bound = bind_acceptor(impl_->io, impl_->acceptor, impl_->listen, "admin");
+  if (!bound.ok()) return bound;
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   return bound;
 }

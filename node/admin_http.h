@@ -54,17 +54,18 @@ class AdminListener {
  public:
   using Handler = std::function<AdminResponse(const AdminRequest&)>;
   virtual ~AdminListener() = default;
-  // Binds; returns the bound "host:port". Throws std::runtime_error with the reason.
-  virtual std::string start() = 0;
+  // Binds: the bound "host:port", or kIoError with the reason (the address does not resolve or
+  // cannot be bound; with TLS, a certificate or key that no longer loads).
+  virtual Result<std::string> start() = 0;
   virtual void close() = 0;
 };
 
 class AdminServer final : public AdminListener {
  public:
-  // Throws std::runtime_error when `tls` is enabled and its files do not load.
+  // `tls`'s files are loaded by start().
   AdminServer(boost::asio::io_context& io, std::string listen, Handler handler, AdminTls tls = {});
   ~AdminServer() override;
-  std::string start() override;
+  Result<std::string> start() override;
   void close() override;
 
  private:

@@ -5,8 +5,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
+#include <charconv>
 #include <map>
 #include <optional>
 
@@ -27,6 +26,9 @@ using json = nlohmann::json;
 
 AdminResponse reply(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
 AdminResponse error(int status, std::string message) { return reply(status, json{{"error", std::move(message)}}); }
+// A write the Driver did not apply, or a plan not made: 409 with its message, whatever the code
+// (refused by the engine or the planner, the node stopping, the keyring not saved).
+AdminResponse refused(const Status& s) { return error(409, s.message()); }
 
 std::string url_decode(std::string_view s) {
   std::string out;
@@ -332,14 +334,13 @@ AdminResponse move(Call& c) {
   const NodeId& self = c.driver.identity().id;
   if (*dry_run) {
     // The plan, nothing announced.
-    MovePlan plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
-    if (!plan.refused.empty()) return error(409, plan.refused);
-    json out = plan_json(plan);
+    Result<MovePlan> plan = plan_move(*c.driver.engine().ring(), self, std::move(tokens));
+    if (!plan.ok()) return refused(plan.status());
+    json out = plan_json(*plan);
     out["dry_run"] = true;
     return reply(200, out);
   }
-  std::string err = c.driver.move_tokens(tokens);
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.move_tokens(tokens); !s.ok()) return refused(s);
   std::sort(tokens.begin(), tokens.end());
   return own_change_reply(c, "the move was announced",
                           json{{"id", self.to_string()}, {"tokens", token_list(tokens)}, {"announced", true}});
@@ -368,15 +369,14 @@ AdminResponse rebalance(Call& c) {
     return reply(200, out);
   }
   if (*dry_run) {
-    MovePlan plan = plan_move(*ring, self, tokens);
-    if (!plan.refused.empty()) return error(409, plan.refused);
-    json out = plan_json(plan);
+    Result<MovePlan> plan = plan_move(*ring, self, tokens);
+    if (!plan.ok()) return refused(plan.status());
+    json out = plan_json(*plan);
     out["dry_run"] = true;
     out["balanced"] = false;
     return reply(200, out);
   }
-  std::string err = c.driver.move_tokens(tokens, gossip::ChangeKind::kRebalance);
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.move_tokens(tokens, gossip::ChangeKind::kRebalance); !s.ok()) return refused(s);
   std::sort(tokens.begin(), tokens.end());
   return own_change_reply(c, "the rebalance was announced", json{{"tokens", token_list(tokens)}});
 }
@@ -392,8 +392,7 @@ AdminResponse decommission(Call& c) {
     return n.id != self && !n.tokens.empty() && n.status != NodeStatus::kLeft && n.status != NodeStatus::kRemoved;
   });
   if (!others_own) return error(409, "no other node owns tokens: the last node of a cluster cannot hand its ranges to anyone");
-  std::string err = c.driver.decommission();
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.decommission(); !s.ok()) return refused(s);
   return own_change_reply(c, "the decommission was announced");
 }
 
@@ -405,8 +404,7 @@ std::optional<NodeId> change_id_in(const json& body) {
 AdminResponse abort_change(Call& c) {
   auto id = change_id_in(json::parse(c.request.body, nullptr, false));
   if (!id) return error(400, "abort needs {\"change\": \"<change id>\"}");
-  std::string err = c.driver.abort_change(*id);
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.abort_change(*id); !s.ok()) return refused(s);
   return own_change_reply(c, "the change was aborted");
 }
 
@@ -461,8 +459,7 @@ AdminResponse removenode(Call& c) {
   if (!nid) return error(400, "removenode needs {\"node\": \"<node id>\"[, \"force\": true]}");
   const json force = body.value("force", json(false));
   if (!force.is_boolean()) return error(400, "force is true or false");
-  std::string err = c.driver.remove_node(*nid, force.get<bool>());
-  if (!err.empty()) return error(409, err);
+  if (Status s = c.driver.remove_node(*nid, force.get<bool>()); !s.ok()) return refused(s);
   if (auto removal = c.driver.engine().removal_of(*nid)) {
     json out = change_answer(removal->first, removal->second);
     if (removal->first == c.driver.identity().id) out["waiting_for"] = ids(c.driver.engine().change_waiting_for());
@@ -488,9 +485,9 @@ std::vector<KeyOps::Target> live_peers(Call& c) {
 }
 
 AdminResponse start_key_op(Call& c, gossip::KeyOp op) {
-  uint64_t id = 0;
-  if (std::string err = c.driver.start_key_op(op, live_peers(c), &id); !err.empty()) return error(409, err);
-  return reply(200, json{{"op", op_hex(id)}, {"kind", std::string(key_op_name(op.kind))}, {"done", false}});
+  Result<uint64_t> id = c.driver.start_key_op(op, live_peers(c));
+  if (!id.ok()) return refused(id.status());
+  return reply(200, json{{"op", op_hex(*id)}, {"kind", std::string(key_op_name(op.kind))}, {"done", false}});
 }
 
 AdminResponse keys_list(Call& c) { return start_key_op(c, gossip::KeyOp{0, gossip::KeyOpKind::kList, "", ""}); }
@@ -498,12 +495,11 @@ AdminResponse keys_list(Call& c) { return start_key_op(c, gossip::KeyOp{0, gossi
 // install, use, remove: {"key": "<base64 key>"}.
 AdminResponse keys_change(Call& c, gossip::KeyOpKind kind) {
   const json body = body_object(c);
-  std::string why = "expects {\"key\": \"<base64-encoded 32-byte key>\"}";
-  std::optional<std::string> raw;
+  Result<std::string> raw = Status::invalid_argument("expects {\"key\": \"<base64-encoded 32-byte key>\"}");
   if (!body.is_discarded() && body.contains("key") && body["key"].is_string()) {
-    raw = gossip::decode_key_base64(body["key"].get<std::string>(), &why);
+    raw = gossip::decode_key_base64(body["key"].get<std::string>());
   }
-  if (!raw) return error(400, std::string("keys ") + std::string(key_op_name(kind)) + ": " + why);
+  if (!raw.ok()) return error(400, std::string("keys ") + std::string(key_op_name(kind)) + ": " + raw.status().message());
   const std::string fingerprint = gossip::key_fingerprint(*raw);
   if (kind != gossip::KeyOpKind::kInstall && !c.driver.keyring().holds(*raw)) {
     return error(409, "key " + fingerprint + " is not installed on this node (keys install it first)");
@@ -519,7 +515,8 @@ AdminResponse keys_remove(Call& c) { return keys_change(c, gossip::KeyOpKind::kR
 AdminResponse keys_op(Call& c) {
   auto text = query_param(c.query, "id");
   uint64_t id = 0;
-  if (!text || text->size() != 16 || std::sscanf(text->c_str(), "%16" SCNx64, &id) != 1) {
+  const char* end = text ? text->data() + text->size() : nullptr;
+  if (!text || text->size() != 16 || std::from_chars(text->data(), end, id, 16).ptr != end) {
     return error(400, "keys/op needs ?id=<the 16 hex digits a keys command answered>");
   }
   const auto s = c.driver.key_op_status(id);
@@ -609,7 +606,7 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
     m.ring_digest = entry.ring_digest;
     m.has_claim = entry.has_claim;
     if (!m.gone) m.claimed_tokens = entry.tokens.size();
-    m.stamp = entry.stamp.value;
+    m.stamp = entry.stamp;
     m.change = std::move(entry.change);
     view.members.push_back(std::move(m));
   }
@@ -624,54 +621,50 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
-// An IP address written out (not a name): a DNS-rebound page can never send one of these as its
-// Host, since its origin is a name.
-bool ip_literal(const std::string& host, bool* loopback) {
+// Whether a host is an IP address written out (not a name) and which kind: a DNS-rebound page
+// can never send one of these as its Host, since its origin is a name.
+enum class IpLiteral : uint8_t { kNone, kLoopback, kOther };
+IpLiteral ip_literal(const std::string& host) {
   in_addr v4{};
   in6_addr v6{};
   std::string bare = host;
   if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
   if (inet_pton(AF_INET, bare.c_str(), &v4) == 1) {
-    *loopback = (ntohl(v4.s_addr) >> 24) == 127;
-    return true;
+    return (ntohl(v4.s_addr) >> 24) == 127 ? IpLiteral::kLoopback : IpLiteral::kOther;
   }
   if (inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
-    *loopback = IN6_IS_ADDR_LOOPBACK(&v6);
-    return true;
+    return IN6_IS_ADDR_LOOPBACK(&v6) ? IpLiteral::kLoopback : IpLiteral::kOther;
   }
-  return false;
+  return IpLiteral::kNone;
 }
 
-bool loopback_name(const std::string& host) {
-  bool loopback = false;
-  return host == "localhost" || (ip_literal(host, &loopback) && loopback);
-}
+bool loopback_name(const std::string& host) { return host == "localhost" || ip_literal(host) == IpLiteral::kLoopback; }
 
 }  // namespace
 
-std::string state_change_refusal(const AdminRequest& req, const std::string& admin_bound,
-                                 const std::string& advertised) {
+Status state_change_allowed(const AdminRequest& req, const std::string& admin_bound, const std::string& advertised) {
   // A browser tricked into posting here (a form, DNS rebinding) cannot send JSON without a
   // preflight, nor a Host header that names this node.
   std::string_view type = req.content_type;
   type = type.substr(0, std::min(type.find(';'), type.size()));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  if (lowercase(type) != "application/json") return "state-changing calls need Content-Type: application/json";
+  if (lowercase(type) != "application/json") {
+    return Status::invalid_argument("state-changing calls need Content-Type: application/json");
+  }
   auto named = parse_host_port(req.host);
   auto bound = parse_host_port(admin_bound);
-  if (!named || !bound) return "state-changing calls need a Host header naming this node (HOST:PORT)";
+  if (!named || !bound) return Status::refused("state-changing calls need a Host header naming this node (HOST:PORT)");
   const std::string host = lowercase(named->host);
   auto advertised_hp = parse_host_port(advertised);
   // Bound to every address, any of this host's addresses may name it — an IP literal; a name
   // only if it is the one the node advertises.
   const bool wildcard = bound->host == "0.0.0.0" || bound->host == "::";
-  bool loopback = false;
-  const bool ours = (wildcard && ip_literal(host, &loopback)) || host == lowercase(bound->host) ||
+  const bool ours = (wildcard && ip_literal(host) != IpLiteral::kNone) || host == lowercase(bound->host) ||
                     loopback_name(host) || (advertised_hp && host == lowercase(advertised_hp->host));
   if (named->port != bound->port || !ours) {
-    return "the Host header '" + req.host + "' does not name this node (" + admin_bound + ")";
+    return Status::refused("the Host header '" + req.host + "' does not name this node (" + admin_bound + ")");
   }
-  return "";
+  return {};
 }
 
 AdminResponse AdminRoutes::handle(const AdminRequest& req) {
@@ -695,10 +688,9 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
                                     : calls + " from other hosts need the admin token (Authorization: Bearer)");
   }
   if (post) {
-    if (std::string why = state_change_refusal(req, driver_.identity().admin_bound, driver_.identity().advertised);
-        !why.empty()) {
+    if (Status s = state_change_allowed(req, driver_.identity().admin_bound, driver_.identity().advertised); !s.ok()) {
       ++stats_.admin_refused;
-      return error(why.find("Content-Type") != std::string::npos ? 415 : 403, why);
+      return error(s.code() == StatusCode::kInvalidArgument ? 415 : 403, s.message());
     }
   }
   Call call{driver_, req, query, std::nullopt};

@@ -33,7 +33,7 @@ struct MemberView {
   std::string ring_digest;      // the ring digest it gossips ("" if none)
   bool has_claim = false;       // gossips a non-empty token list
   size_t claimed_tokens = 0;    // tokens it gossips (0 for gone members or unreadable lists)
-  uint64_t stamp = 0;           // its claim's HLC stamp (0 if none)
+  HlcStamp stamp;               // its claim's stamp (0 if none)
   // The change record it gossips (in flight or ended), if any and readable.
   std::optional<gossip::ChangeRecord> change;
 };
@@ -46,11 +46,12 @@ struct ClusterView {
 // Decodes the engine's state once (node thread).
 ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self);
 
-// Why a state-changing call is refused before its route runs (empty: it may run): it needs
-// Content-Type application/json and a Host header naming this node — HOST:PORT with the admin
-// port and, as host, a loopback name, the admin's bound host or the advertised gossip host (any
-// host when the admin listens on a wildcard address).
-std::string state_change_refusal(const AdminRequest& req, const std::string& admin_bound, const std::string& advertised);
+// Whether a state-changing call may run (ok) or is refused before its route runs: it needs
+// Content-Type application/json (kInvalidArgument otherwise: HTTP 415) and a Host header naming
+// this node (kRefused otherwise: HTTP 403) — HOST:PORT with the admin port and, as host, a
+// loopback name, the admin's bound host or the advertised gossip host (any host when the admin
+// listens on a wildcard address).
+Status state_change_allowed(const AdminRequest& req, const std::string& admin_bound, const std::string& advertised);
 
 class AdminRoutes {
  public:

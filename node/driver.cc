@@ -41,19 +41,22 @@ gossip::EngineConfig engine_config(const NodeConfig& c, const NodeIdentity& iden
   return ec;
 }
 
+// What a writer answers once the driver is halted (stopping, or stopped by a failure).
+Status stopping() { return Status::not_running("the node is stopping"); }
+
 }  // namespace
 
 Driver::Driver(const NodeConfig& config, const NodeIdentity& identity, Deps deps, gossip::Keyring keyring)
     : config_(config),
       identity_(identity),
       d_(deps),
-      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation.value()) {
+      sealed_(std::move(keyring), {.accept_plaintext = config.gossip_accept_plaintext}, identity.generation) {
   codec_.cluster_name = config.cluster;
 }
 
 Driver::~Driver() = default;
 
-std::string Driver::listen() {
+Result<std::string> Driver::listen() {
   TransportConfig tc;
   tc.listen = config_.listen;
   tc.max_frame = codec_.max_frame;
@@ -153,15 +156,14 @@ void Driver::send_all(std::vector<gossip::Envelope> out) {
 
 bool Driver::on_frame(std::string_view frame, const std::string& peer) {
   if (halted_) return false;
-  bool sealed = false;
-  gossip::DecodeResult r = sealed_.decode(frame, codec_, d_.env.wall_ms(), &sealed);
+  gossip::DecodeResult r = sealed_.decode(frame, codec_, d_.env.wall_ms());
   if (r.error != gossip::DecodeError::kNone) {
     log_rejected_frame(r.error, peer);
     return false;
   }
   const gossip::Message& msg = *r.message;
   if (std::holds_alternative<gossip::KeyOp>(msg.body) || std::holds_alternative<gossip::KeyOpAck>(msg.body)) {
-    on_key_message(msg, sealed);
+    on_key_message(msg, r.sealed);
     return true;
   }
   log_refused_peer(msg);
@@ -262,40 +264,40 @@ void Driver::finish_shutdown(gossip::Millis deadline, std::function<void()> done
 
 // ---- writers ---------------------------------------------------------------------------------
 
-std::string Driver::applied(std::string refusal) {
-  if (!refusal.empty()) return refusal;
+Status Driver::applied(std::string refusal) {
+  if (!refusal.empty()) return Status::refused(std::move(refusal));
   after_event();
   rearm(false);  // a change hurries the next round: the timer may be armed for later
-  return refusal;
+  return {};
 }
 
-std::string Driver::move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind) {
-  if (halted_) return "the node is stopping";
+Status Driver::move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind) {
+  if (halted_) return stopping();
   return applied(engine_->move_tokens(std::move(tokens), now(), kind));
 }
 
-std::string Driver::decommission() {
-  if (halted_) return "the node is stopping";
+Status Driver::decommission() {
+  if (halted_) return stopping();
   return applied(engine_->decommission(now()));
 }
 
-std::string Driver::abort_change(const NodeId& change) {
-  if (halted_) return "the node is stopping";
+Status Driver::abort_change(const NodeId& change) {
+  if (halted_) return stopping();
   return applied(engine_->abort_change(change));
 }
 
-std::string Driver::acknowledge_data(const NodeId& change) {
-  if (halted_) return "the node is stopping";
+Status Driver::acknowledge_data(const NodeId& change) {
+  if (halted_) return stopping();
   return applied(engine_->acknowledge_data(change));
 }
 
-std::string Driver::remove_node(const NodeId& node, bool force) {
-  if (halted_) return "the node is stopping";
+Status Driver::remove_node(const NodeId& node, bool force) {
+  if (halted_) return stopping();
   return applied(engine_->remove_node(node, now(), force));
 }
 
-std::string Driver::set_application_value(const std::string& name, std::string value) {
-  if (halted_) return "the node is stopping";
+Status Driver::set_application_value(const std::string& name, std::string value) {
+  if (halted_) return stopping();
   return applied(engine_->set_application_value(name, std::move(value)));
 }
 
@@ -318,18 +320,18 @@ void Driver::send_message(const std::string& to, gossip::Body body) {
 
 // The KeyOps go out sealed with the keyring as it was: after a `use`, a member that does not hold
 // the new key can still open the command and answer why it refuses, instead of going silent.
-std::string Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets, uint64_t* id) {
-  if (halted_) return "the node is stopping";
+Result<uint64_t> Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets) {
+  if (halted_) return stopping();
   gossip::Keyring next = sealed_.keyring();
-  if (std::string err = apply_key_op(next, op); !err.empty()) return err;
+  if (Status refused = apply_key_op(next, op); !refused.ok()) return refused;
   const bool changed = !(next == sealed_.keyring());
   if (changed) {
     if (Status saved = save_keyring(identity_.data_dir, next); !saved.ok()) {
-      return "cannot save the keyring: " + saved.message();
+      return Status::io_error("cannot save the keyring: " + saved.message());
     }
   }
-  *id = d_.env.random_seed() | 1;  // never 0
-  op.op = *id;
+  const uint64_t id = d_.env.random_seed() | 1;  // never 0
+  op.op = id;
   for (const KeyOps::Target& t : targets) send_message(t.address, op);
   if (changed) {
     install_keyring(std::move(next));
@@ -337,8 +339,8 @@ std::string Driver::start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> t
                 op.kind == gossip::KeyOpKind::kInstall ? gossip::key_fingerprint(op.key) : op.fingerprint,
                 sealed_.keyring().primary_fingerprint());
   }
-  key_ops_.begin(op, *id, identity_.id, key_op_answer(*id, sealed_.keyring(), ""), targets, now());
-  return "";
+  key_ops_.begin(op, id, identity_.id, key_op_answer(id, sealed_.keyring(), ""), targets, now());
+  return id;
 }
 
 void Driver::install_keyring(gossip::Keyring next) {
@@ -362,7 +364,7 @@ void Driver::on_key_message(const gossip::Message& msg, bool sealed) {
     refusal = "refused: the sender is not a member of this node's cluster";
   }
   gossip::Keyring next = sealed_.keyring();
-  if (refusal.empty()) refusal = apply_key_op(next, op);
+  if (refusal.empty()) refusal = apply_key_op(next, op).message();
   if (refusal.empty() && !(next == sealed_.keyring())) {
     refusal = save_keyring(identity_.data_dir, next).message();
     if (refusal.empty()) {

@@ -5,7 +5,7 @@
 // ViewPublisher are the Node's, lent to it. Node thread only, except where a method says
 // otherwise; the owner (Node::Impl) builds it and binds the transport before the node thread runs.
 //   Driver d(config, identity, {env, log, persister, publisher, stats, failure});
-//   identity.advertised = d.listen();  d.build_engine(persisted, rng_seed);  env.post([&] { d.drive(); });
+//   identity.advertised = d.listen().value();  d.build_engine(persisted, rng_seed);  env.post([&] { d.drive(); });
 #pragma once
 
 #include <atomic>
@@ -84,8 +84,8 @@ class Driver {
   ~Driver();
 
   // ---- before the node thread starts (the owner's thread) ----
-  // Makes and binds the transport; returns the bound address. Throws std::runtime_error.
-  std::string listen();
+  // Makes and binds the transport: the bound address, or kIoError with the reason.
+  Result<std::string> listen();
   // Builds the engine from the persisted cluster state (peers installed as they were, this
   // node's own values carried into its new generation) and persists and publishes it, so the
   // node routes from disk before hearing from anyone.
@@ -101,21 +101,23 @@ class Driver {
   void fail(Status why);
   bool halted() const { return halted_; }
 
-  // The node's writers; each returns the reason when refused or stopping, empty when done.
+  // The node's writers. Ok when applied (persisted and published); kRefused with the engine's
+  // reason as the message; kNotRunning "the node is stopping" once halted (stopping or failed).
   // A move, or a rebalance (a move of kind rebalance to the allocator's tokens).
-  std::string move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind = gossip::ChangeKind::kMove);
-  std::string decommission();
-  std::string abort_change(const NodeId& change);
-  std::string acknowledge_data(const NodeId& change);
-  std::string remove_node(const NodeId& node, bool force = false);
-  std::string set_application_value(const std::string& name, std::string value);
+  Status move_tokens(std::vector<Token> tokens, gossip::ChangeKind kind = gossip::ChangeKind::kMove);
+  Status decommission();
+  Status abort_change(const NodeId& change);
+  Status acknowledge_data(const NodeId& change);
+  Status remove_node(const NodeId& node, bool force = false);
+  Status set_application_value(const std::string& name, std::string value);
   void set_load(std::string value);
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
   // `ringctl keys` (node/key_ops.h): applies `op` here (DIR/keyring saved, synced), then sends it
-  // to `targets`. The reason when refused here (nothing is sent then), empty when started; *id
-  // names the command for key_op_status.
-  std::string start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets, uint64_t* id);
-  std::optional<KeyOps::Status> key_op_status(uint64_t id) const { return key_ops_.status(id, now()); }
+  // to `targets`. The command's id for key_op_status (never 0) once started; kRefused when this
+  // keyring refuses it, kIoError when the keyring cannot be saved, kNotRunning when halted —
+  // nothing is sent then.
+  Result<uint64_t> start_key_op(gossip::KeyOp op, std::vector<KeyOps::Target> targets);
+  std::optional<KeyOps::Progress> key_op_status(uint64_t id) const { return key_ops_.status(id, now()); }
   const gossip::Keyring& keyring() const { return sealed_.keyring(); }
   const gossip::SealedCodec& sealed() const { return sealed_; }
 
@@ -129,9 +131,9 @@ class Driver {
 
  private:
   void after_event();  // persist, publish, log the engine's notices; stop if removed or unpersistable
-  // A writer's end: unless the engine refused (a non-empty reason, returned as is), persist,
+  // A writer's end: unless the engine refused (a non-empty reason: kRefused with it), persist,
   // publish and re-arm the timer.
-  std::string applied(std::string refusal);
+  Status applied(std::string refusal);
   void send_all(std::vector<gossip::Envelope> out);
   void rearm(bool force);
   bool on_frame(std::string_view frame, const std::string& peer);

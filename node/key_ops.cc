@@ -7,14 +7,15 @@
 
 namespace ringkeeper {
 
-std::string apply_key_op(gossip::Keyring& keyring, const gossip::KeyOp& op) {
+Status apply_key_op(gossip::Keyring& keyring, const gossip::KeyOp& op) {
+  std::string refusal = "unknown key operation";
   switch (op.kind) {
-    case gossip::KeyOpKind::kList: return "";
-    case gossip::KeyOpKind::kInstall: return keyring.install(op.key);
-    case gossip::KeyOpKind::kUse: return keyring.use(op.fingerprint);
-    case gossip::KeyOpKind::kRemove: return keyring.remove(op.fingerprint);
+    case gossip::KeyOpKind::kList: refusal.clear(); break;
+    case gossip::KeyOpKind::kInstall: refusal = keyring.install(op.key); break;
+    case gossip::KeyOpKind::kUse: refusal = keyring.use(op.fingerprint); break;
+    case gossip::KeyOpKind::kRemove: refusal = keyring.remove(op.fingerprint); break;
   }
-  return "unknown key operation";
+  return refusal.empty() ? Status() : Status::refused(std::move(refusal));
 }
 
 std::string_view key_op_name(gossip::KeyOpKind kind) {
@@ -60,10 +61,10 @@ void KeyOps::on_ack(const NodeId& from, const gossip::KeyOpAck& ack) {
   }
 }
 
-std::optional<KeyOps::Status> KeyOps::status(uint64_t id, int64_t now) const {
+std::optional<KeyOps::Progress> KeyOps::status(uint64_t id, int64_t now) const {
   const Pending* p = find(id);
   if (!p) return std::nullopt;
-  Status s;
+  Progress s;
   s.op = p->op;
   s.nodes = 1 + p->targets.size();
   s.answers.push_back(p->self);

@@ -6,7 +6,8 @@
 // and gathers each member's fingerprints. Time is passed in; node thread only.
 //   KeyOps ops;
 //   uint64_t id = ops.begin(op, self_answer, targets, now);       // then send op to targets
-//   ops.on_ack(from, ack);  auto s = ops.status(id, now);  auto again = ops.due_resends(now);
+//   ops.on_ack(from, ack);  std::optional<KeyOps::Progress> s = ops.status(id, now);
+//   auto again = ops.due_resends(now);
 #pragma once
 
 #include <cstdint>
@@ -17,12 +18,13 @@
 #include <vector>
 
 #include "gossip/seal.h"
+#include "ringkeeper/status.h"
 
 namespace ringkeeper {
 
 // What a command does to one keyring (a copy: the caller keeps it only if it can save it).
-// The reason when refused, empty when applied or when there was nothing to do.
-std::string apply_key_op(gossip::Keyring& keyring, const gossip::KeyOp& op);
+// Ok when applied or when there was nothing to do; kRefused with the keyring's reason.
+Status apply_key_op(gossip::Keyring& keyring, const gossip::KeyOp& op);
 // "list", "install", "use", "remove".
 std::string_view key_op_name(gossip::KeyOpKind kind);
 // The answer a node gives about its keyring.
@@ -38,7 +40,7 @@ class KeyOps {
     NodeId id;
     std::string address;
   };
-  struct Status {
+  struct Progress {  // a command as far as it got
     gossip::KeyOp op;
     bool done = false;        // every target answered, or the deadline passed
     size_t nodes = 0;         // live nodes asked, the answering one included
@@ -52,7 +54,7 @@ class KeyOps {
   uint64_t begin(gossip::KeyOp op, uint64_t id, const NodeId& self_id, gossip::KeyOpAck self,
                  std::vector<Target> targets, int64_t now);
   void on_ack(const NodeId& from, const gossip::KeyOpAck& ack);
-  std::optional<Status> status(uint64_t id, int64_t now) const;
+  std::optional<Progress> status(uint64_t id, int64_t now) const;
   // The KeyOps to send again now: (address, op) for each target still silent after kResendMs.
   std::vector<std::pair<std::string, gossip::KeyOp>> due_resends(int64_t now);
 

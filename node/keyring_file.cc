@@ -25,29 +25,29 @@ Status corrupt(const std::string& path, const std::string& why) {
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Writes `text` to `path` (created 0600, replaced), synced.
-std::string write_synced(const std::string& path, const std::string& text) {
+// Writes `text` to `path` (created 0600, replaced), synced; kIoError naming the step that failed.
+Status write_synced(const std::string& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_text("cannot create " + path);
+  if (fd < 0) return Status::io_error(errno_text("cannot create " + path));
   size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      const std::string err = errno_text("cannot write " + path);
+      Status failed = Status::io_error(errno_text("cannot write " + path));
       ::close(fd);
-      return err;
+      return failed;
     }
     done += static_cast<size_t>(n);
   }
   // The mode holds whatever the umask or an earlier file said.
   if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
-    const std::string err = errno_text("cannot sync " + path);
+    Status failed = Status::io_error(errno_text("cannot sync " + path));
     ::close(fd);
-    return err;
+    return failed;
   }
   ::close(fd);
-  return "";
+  return {};
 }
 
 }  // namespace
@@ -69,9 +69,8 @@ Result<gossip::Keyring> load_keyring(const std::string& data_dir) {
   }
   gossip::Keyring keyring;
   for (const json& k : j["keys"]) {
-    std::string error;
-    auto raw = k.is_string() ? gossip::decode_key_base64(k.get<std::string>(), &error) : std::nullopt;
-    if (!raw) return corrupt(path, "a key that is not a base64 32-byte key");
+    auto raw = gossip::decode_key_base64(k.is_string() ? k.get<std::string>() : std::string());  // "": not base64
+    if (!raw.ok()) return corrupt(path, "a key that is not a base64 32-byte key");
     if (std::string err = keyring.install(std::move(*raw)); !err.empty()) return corrupt(path, err);
   }
   const std::string primary = j.value("primary", "");
@@ -87,7 +86,7 @@ Status save_keyring(const std::string& data_dir, const gossip::Keyring& keyring)
   const json j{{"format", 1}, {"primary", keyring.primary_fingerprint()}, {"keys", keys}};
   const std::string path = keyring_path(data_dir);
   const std::string tmp = path + ".tmp";
-  if (std::string err = write_synced(tmp, j.dump(2) + "\n"); !err.empty()) return Status::io_error(err);
+  if (Status written = write_synced(tmp, j.dump(2) + "\n"); !written.ok()) return written;
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::io_error(errno_text("cannot replace " + path));
   const int dir = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return Status::io_error(errno_text("cannot open " + data_dir));
@@ -101,9 +100,8 @@ Result<gossip::Keyring> open_keyring(const NodeConfig& config) {
   Result<gossip::Keyring> loaded = load_keyring(config.data_dir);
   if (!loaded.ok() || config.gossip_key.empty()) return loaded;
   gossip::Keyring keyring = std::move(*loaded);
-  std::string error;
-  auto key = gossip::decode_key_base64(config.gossip_key, &error);
-  if (!key) return Status::invalid_argument("--gossip-key-file: " + error);
+  auto key = gossip::decode_key_base64(config.gossip_key);
+  if (!key.ok()) return Status::invalid_argument("--gossip-key-file: " + key.status().message());
   if (keyring.holds(*key)) return keyring;  // given again: nothing to do
   if (!keyring.empty()) {
     return Status::invalid_argument("--gossip-key-file: the keyring in " + config.data_dir + " (" + keyring_path(config.data_dir) +

@@ -61,23 +61,13 @@ std::vector<RangeMove> changed_ranges(const RingSnapshot& before, const RingSnap
 
 }  // namespace
 
-MovePlan plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Token> tokens) {
-  MovePlan plan;
-  plan.node = node;
+Result<MovePlan> plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Token> tokens) {
   std::sort(tokens.begin(), tokens.end());
-  plan.tokens = tokens;
-  if (tokens.empty()) {
-    plan.refused = "no tokens given";
-    return plan;
-  }
+  if (tokens.empty()) return Status::refused("no tokens given");
   if (auto dup = std::adjacent_find(tokens.begin(), tokens.end()); dup != tokens.end()) {
-    plan.refused = "token " + dup->to_string() + " is given twice";
-    return plan;
+    return Status::refused("token " + dup->to_string() + " is given twice");
   }
-  if (!ring.find(node)) {
-    plan.refused = "node " + node.to_string() + " is not in the ring yet";
-    return plan;
-  }
+  if (!ring.find(node)) return Status::refused("node " + node.to_string() + " is not in the ring yet");
   std::vector<NodeDescription> described;
   for (const RingNode& n : ring.nodes()) {
     NodeDescription d{n.id, n.status, n.tokens, n.pending_tokens, n.dc, n.rack, n.stamp, n.phase};
@@ -89,8 +79,7 @@ MovePlan plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Tok
       for (const auto* list : {&n.tokens, &n.pending_tokens}) {
         for (Token t : *list) {
           if (std::binary_search(tokens.begin(), tokens.end(), t)) {
-            plan.refused = "token " + t.to_string() + " is owned by " + n.id.to_string();
-            return plan;
+            return Status::refused("token " + t.to_string() + " is owned by " + n.id.to_string());
           }
         }
       }
@@ -98,10 +87,10 @@ MovePlan plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Tok
     described.push_back(std::move(d));
   }
   auto built = RingSnapshot::build(std::move(described), ring.config(), 0, ring.partitioner());
-  if (!built.snapshot) {
-    plan.refused = "cannot build the ring after the move: " + built.error;
-    return plan;
-  }
+  if (!built.snapshot) return Status::refused("cannot build the ring after the move: " + built.error);
+  MovePlan plan;
+  plan.node = node;
+  plan.tokens = std::move(tokens);
   plan.moves = changed_ranges(ring, *built.snapshot);
   plan.ownership_before = ownership_of(ring);
   plan.ownership_after = ownership_of(*built.snapshot);

@@ -1,8 +1,8 @@
 // MovePlan: what `ringctl move --dry-run` (and `rebalance --dry-run`) shows before anything is announced — the ranges whose
 // natural replicas would change if one node moved to new tokens, from which replicas to which,
 // and every node's ownership before and after. A pure function of a ring snapshot; any thread.
-//   MovePlan p = plan_move(*engine.ring(), self, {Token(100), Token(200)});
-//   if (!p.refused.empty()) ...  else for (const RangeMove& m : p.moves) ...
+//   Result<MovePlan> p = plan_move(*engine.ring(), self, {Token(100), Token(200)});
+//   if (!p.ok()) ... p.status().message() ...  else for (const RangeMove& m : p->moves) ...
 #pragma once
 
 #include <string>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ringkeeper/ring/ring_snapshot.h"
+#include "ringkeeper/status.h"
 
 namespace ringkeeper {
 
@@ -21,7 +22,6 @@ struct RangeMove {
 };
 
 struct MovePlan {
-  std::string refused;              // non-empty: the move could not be made, and why
   NodeId node;
   std::vector<Token> tokens;        // the new tokens, sorted
   std::vector<RangeMove> moves;     // clockwise by end token; adjacent ranges alike are merged
@@ -32,9 +32,9 @@ struct MovePlan {
 };
 
 // The ring `ring` with `node`'s tokens replaced by `tokens` (and no change of its in flight),
-// compared with `ring` as it routes now. Refused for an empty list, a repeated token, a token
-// another node owns or moves to, or a node the ring does not know.
-MovePlan plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Token> tokens);
+// compared with `ring` as it routes now. kRefused, saying why, for an empty list, a repeated
+// token, a token another node owns or moves to, or a node the ring does not know.
+Result<MovePlan> plan_move(const RingSnapshot& ring, const NodeId& node, std::vector<Token> tokens);
 
 // What a rebalance of an already balanced node shows: no new tokens, no moves, and every node's
 // ownership as it is, before and after alike.

@@ -85,9 +85,6 @@ Result<std::unique_ptr<Node::Impl>> open_impl(NodeConfig config, std::unique_ptr
   return impl;
 }
 
-// A writer's answer from the Driver (the engine's refusal, or empty when done) as a Status.
-Status refusal(std::string reason) { return reason.empty() ? Status() : Status::refused(std::move(reason)); }
-
 }  // namespace
 
 // ---- open ----------------------------------------------------------------------------------
@@ -149,15 +146,16 @@ Status Node::Impl::start() {
                                     Driver::Deps{*env, log, persister, *publisher, *ownership, stats, failure, *cluster_mac},
                                     std::move(keyring));
   routes = std::make_unique<AdminRoutes>(*driver, stats);
-  try {
-    identity.listen_bound = driver->listen();
-    if (!config.admin.empty()) {
-      admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); },
-                                       AdminTls{config.admin_tls_cert, config.admin_tls_key});
-      identity.admin_bound = admin->start();
-    }
-  } catch (const std::exception& e) {  // a port in use, an address that does not resolve
-    return Status::io_error(e.what());
+  // A port in use, an address that does not resolve: kIoError, the one line ringd prints.
+  Result<std::string> listening = driver->listen();
+  if (!listening.ok()) return listening.status();
+  identity.listen_bound = std::move(listening).value();
+  if (!config.admin.empty()) {
+    admin = env->make_admin_listener(config.admin, [this](const AdminRequest& req) { return routes->handle(req); },
+                                     AdminTls{config.admin_tls_cert, config.admin_tls_key});
+    Result<std::string> admin_listening = admin->start();
+    if (!admin_listening.ok()) return admin_listening.status();
+    identity.admin_bound = std::move(admin_listening).value();
   }
   identity.advertised = config.advertise.empty() ? identity.listen_bound : config.advertise;
   if (auto hp = parse_host_port(identity.advertised); hp && (hp->host == "0.0.0.0" || hp->host == "::")) {
@@ -271,7 +269,7 @@ bool Node::has_cluster_key() const { return impl_->cluster_mac->has_primary(); }
 Status Node::remove_node(const NodeId& nid, bool force) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
-  return m.run_on_node([&m, nid, force] { return refusal(m.driver->remove_node(nid, force)); },
+  return m.run_on_node([&m, nid, force] { return m.driver->remove_node(nid, force); },
                        Status::not_running("the node is stopping"));
 }
 
@@ -297,11 +295,11 @@ Status Node::acknowledge_ranges(const NodeId& change) {
     // From inside a callback (an embedder that holds the data already): applied once the event
     // being delivered is through, not in the middle of it.
     m.env->post([&m, change] {
-      if (std::string why = m.driver->acknowledge_data(change); !why.empty()) m.log.warn("acknowledge_ranges: {}", why);
+      if (Status s = m.driver->acknowledge_data(change); !s.ok()) m.log.warn("acknowledge_ranges: {}", s.message());
     });
     return Status();
   }
-  return m.run_on_node([&m, change] { return refusal(m.driver->acknowledge_data(change)); },
+  return m.run_on_node([&m, change] { return m.driver->acknowledge_data(change); },
                        Status::not_running("the node is stopping"));
 }
 
@@ -309,10 +307,7 @@ Status Node::set_application_value(const std::string& name, std::string value) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
   return m.run_on_node(
-      [&m, name, value = std::move(value)]() mutable {
-        if (m.driver->halted()) return Status::not_running("the node is stopping");
-        return refusal(m.driver->set_application_value(name, std::move(value)));
-      },
+      [&m, name, value = std::move(value)]() mutable { return m.driver->set_application_value(name, std::move(value)); },
       Status::not_running("the node did not answer within 5 s (stopping or stalled); the value may still be applied"));
 }
 
@@ -332,16 +327,13 @@ Status Node::move_tokens(std::vector<Token> tokens) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
   return m.run_on_node(
-      [&m, tokens = std::move(tokens)]() mutable {
-        if (m.driver->halted()) return Status::not_running("the node is stopping");
-        return refusal(m.driver->move_tokens(std::move(tokens)));
-      },
+      [&m, tokens = std::move(tokens)]() mutable { return m.driver->move_tokens(std::move(tokens)); },
       Status::not_running("the node is stopping"));
 }
 
 // The id of the change a writer just started on this node (node thread).
-Result<NodeId> started_change(Node::Impl& m, std::string refused) {
-  if (!refused.empty()) return Status::refused(std::move(refused));
+Result<NodeId> started_change(Node::Impl& m, Status started) {
+  if (!started.ok()) return started;
   auto change = m.driver->engine().own_change();
   if (!change) return Status::internal("a change was started but this node gossips no change record");
   return change->id;
@@ -369,7 +361,7 @@ Result<NodeId> Node::rebalance() {
 Status Node::abort_change(const NodeId& change) {
   Impl& m = *impl_;
   if (!m.running) return Status::not_running("the node is not running");
-  return m.run_on_node([&m, change] { return refusal(m.driver->abort_change(change)); },
+  return m.run_on_node([&m, change] { return m.driver->abort_change(change); },
                        Status::not_running("the node is stopping"));
 }
 

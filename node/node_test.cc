@@ -358,6 +358,37 @@ TEST_F(NodeTest, OpenAnswersAStatusAndNeverThrows) {
       << refused.status().message();
 }
 
+// The generation and the HLC are read strictly: a record that is not a whole decimal number is a
+// corrupt data dir, refused and left as it is — never read as 0 (or, through strtoull, as a
+// prefix or a wrapped "-1"), which would restart the node below what it already said.
+TEST_F(NodeTest, AGarbledGenerationOrClockRecordRefusesTheDataDir) {
+  stores_.push_back(std::make_unique<SharedStore>());
+  SharedStore& store = *stores_.back();
+  const uint64_t generation = start_on(store, config({}, 0)).generation();
+  ASSERT_TRUE(founded(0));  // its claim's stamp puts the HLC on disk
+  nodes_.clear();
+  auto put_meta = [&](std::string_view key, const std::string& value) {
+    storage::WriteBatch b;
+    b.put_meta(key, value);
+    store.memory.write(b, true);
+  };
+  for (std::string_view key : {storage::meta::kGeneration, storage::meta::kHlc}) {
+    const std::optional<std::string> good = store.memory.get_meta(key);
+    ASSERT_TRUE(good) << key;
+    for (const std::string garbage : {"garbage", "12abc", " 12", "-1", "", "99999999999999999999"}) {
+      put_meta(key, garbage);
+      auto opened = Node::open(config({}, 0), std::make_unique<TestStore>(store), net_.make_env());
+      ASSERT_FALSE(opened.ok()) << key << " '" << garbage << "' was read as a number";
+      EXPECT_EQ(opened.status(), Status::data_dir_refused("data dir " + config({}, 0).data_dir + " is corrupt: its " +
+                                                          std::string(key) + " record holds '" + garbage +
+                                                          "', not a decimal number"));
+      EXPECT_EQ(store.memory.get_meta(key).value_or("<absent>"), garbage) << "refused, not overwritten";
+    }
+    put_meta(key, *good);
+  }
+  EXPECT_GT(start_on(store, config({}, 0)).generation(), generation) << "the same dir, whole again";
+}
+
 TEST_F(NodeTest, ANodeThatLearnsItWasRemovedFailsWithRefused) {
   ASSERT_TRUE(start_cluster(3));
   const NodeId gone = node(2).id();
@@ -377,6 +408,25 @@ TEST_F(NodeTest, StartAnswersAStatus) {
   n.stop();
   EXPECT_EQ(n.move_tokens({Token(3)}).code(), StatusCode::kNotRunning);
   EXPECT_EQ(n.remove_node(NodeId(1, 2)).code(), StatusCode::kNotRunning);
+}
+
+// A listener that cannot bind makes start() answer kIoError with the line ringd prints.
+TEST_F(NodeTest, StartAnswersIoErrorForAnAddressInUse) {
+  Node& first = start({});
+  auto open_with = [&](NodeConfig c) {
+    stores_.push_back(std::make_unique<SharedStore>());
+    auto opened = Node::open(std::move(c), std::make_unique<TestStore>(*stores_.back()), net_.make_env());
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
+    return std::move(opened).value();
+  };
+  NodeConfig same_gossip = config({}, 1);
+  same_gossip.listen = first.listen_address();
+  EXPECT_EQ(open_with(same_gossip)->start(),
+            Status::io_error("gossip: cannot listen on " + first.listen_address() + ": in use"));
+  NodeConfig same_admin = config({}, 2);
+  same_admin.admin = first.admin_address();
+  EXPECT_EQ(open_with(same_admin)->start(),
+            Status::io_error("admin: cannot listen on " + first.admin_address() + ": in use"));
 }
 
 TEST_F(NodeTest, TheGenerationIsSyncedAndStatePersistedBeforeAnyFrameGoesOut) {
@@ -893,7 +943,7 @@ TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
   // A second Env's transport sends garbage at the node's gossip address.
   auto env = net_.make_env();
   auto sender = env->make_transport({.listen = "127.0.0.1:0"}, [](std::string_view, const std::string&) { return true; });
-  sender->listen();
+  ASSERT_TRUE(sender->listen().ok());
   for (int i = 0; i < 3; ++i) sender->send(node(0).listen_address(), std::string("\0\0\0\x02zz", 6));
   net_.run_for(10);
   const std::string metrics = net_.admin_get(node(0).admin_address(), "/metrics").body;
@@ -971,6 +1021,9 @@ TEST_F(NodeTest, KeysAreInstalledUsedAndRemovedOnEveryLiveNode) {
   EXPECT_EQ(post(0, "/v1/keys/use", json{{"key", gossip::encode_key_base64(kKeyA)}}.dump()).status, 409)
       << "a key this node does not hold";
   get(0, "/v1/keys/op?id=0000000000000001", 404);
+  for (const char* not_hex : {"0x00000000000001", "-000000000000001", "%20000000000000001", "00000000000000g1"}) {
+    get(0, std::string("/v1/keys/op?id=") + not_hex, 400);
+  }
 }
 
 // The embedder's MAC under the keyring (Node::cluster_mac): HMAC-SHA256 under a key derived from
@@ -1064,7 +1117,9 @@ TEST_F(NodeTest, APlaintextKeyCommandNeverChangesTheKeysOfANodeThatEncrypts) {
     if (r.message) acks.push_back(std::get<gossip::KeyOpAck>(r.message->body));
     return true;
   });
-  const std::string at = forger->listen();
+  const Result<std::string> bound = forger->listen();
+  ASSERT_TRUE(bound.ok()) << bound.status().to_string();
+  const std::string at = *bound;
   gossip::Message m;
   m.from = node(0).id();  // even claiming to be the node itself
   m.from_address = at;
@@ -1207,6 +1262,20 @@ TEST(RealEnv, EveryRuntimeLineReachesTheLogSink) {
   EXPECT_NE(lines.back().second.find("stopped"), std::string::npos) << lines.back().second;
 }
 
+TEST(TcpTransport, AnAddressInUseIsAnIoError) {
+  boost::asio::io_context io;
+  auto ignore = [](std::string_view, const std::string&) { return true; };
+  TcpTransport first(io, {.listen = "127.0.0.1:0"}, ignore);
+  const Result<std::string> bound = first.listen();
+  ASSERT_TRUE(bound.ok()) << bound.status().to_string();
+  TcpTransport second(io, {.listen = *bound}, ignore);
+  const Result<std::string> again = second.listen();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kIoError);
+  EXPECT_TRUE(again.status().message().starts_with("gossip: cannot listen on " + *bound + ": "))
+      << again.status().message();
+}
+
 TEST(TcpTransport, DeliversLargeFramesWhole) {
   boost::asio::io_context io;
   std::vector<std::string> got;
@@ -1216,7 +1285,9 @@ TEST(TcpTransport, DeliversLargeFramesWhole) {
     got.emplace_back(frame);
     return true;
   });
-  const std::string self = t.listen();
+  const Result<std::string> bound = t.listen();
+  ASSERT_TRUE(bound.ok()) << bound.status().to_string();
+  const std::string self = *bound;
   // 300 KiB: several of the reader's 64 KiB steps, and a small one after it on the same stream.
   const uint32_t len = 300 << 10;
   std::string big(4 + len, 'x');

@@ -10,6 +10,17 @@ namespace {
 using gossip::keys::kStatus;
 using gossip::keys::kTokens;
 
+// A meta record that holds a decimal number (the generation, the HLC): 0 when absent;
+// kDataDirRefused naming the record when it holds anything else (garbage must not read as 0: a
+// generation or a clock taken back to 0 would let this node's new words lose to its old ones).
+Result<uint64_t> read_meta_number(storage::StateStore& store, std::string_view key, const std::string& data_dir) {
+  const auto text = store.get_meta(key);
+  if (!text) return uint64_t{0};
+  if (auto n = gossip::decode_decimal(*text)) return *n;
+  return Status::data_dir_refused("data dir " + data_dir + " is corrupt: its " + std::string(key) + " record holds '" +
+                                  *text + "', not a decimal number");
+}
+
 }  // namespace
 
 Result<DataDir> Persister::open(const NodeConfig& config, Env& env) {
@@ -59,11 +70,13 @@ Result<DataDir> Persister::read_identity(const NodeConfig& config, Env& env, sto
     if (!parsed) return Status::data_dir_refused("data dir " + config.data_dir + " is corrupt: bad cluster id '" + *cid + "'");
     cluster_id_ = *parsed;
   }
-  if (auto h = store.get_meta(storage::meta::kHlc)) persisted_hlc_ = std::strtoull(h->c_str(), nullptr, 10);
-  uint64_t persisted_generation = 0;
-  if (auto g = store.get_meta(storage::meta::kGeneration)) persisted_generation = std::strtoull(g->c_str(), nullptr, 10);
+  const Result<uint64_t> hlc = read_meta_number(store, storage::meta::kHlc, config.data_dir);
+  if (!hlc.ok()) return hlc.status();
+  persisted_hlc_ = HlcStamp{*hlc};
+  const Result<uint64_t> persisted_generation = read_meta_number(store, storage::meta::kGeneration, config.data_dir);
+  if (!persisted_generation.ok()) return persisted_generation.status();
   const auto now_s = static_cast<uint64_t>(env.wall_ms() / 1000);
-  dir.generation = gossip::Generation{config.reset_generation ? now_s : std::max(persisted_generation + 1, now_s)};
+  dir.generation = gossip::Generation{config.reset_generation ? now_s : std::max(*persisted_generation + 1, now_s)};
   identity.put_meta(storage::meta::kGeneration, dir.generation.to_string());
   return dir;
 }
@@ -131,8 +144,8 @@ Status Persister::persist(gossip::GossipEngine& engine) {
   }
   for (const NodeId& nid : gone) b.erase(storage::RecordKind::kEntry, entry_key(nid));
   if (cid != cluster_id_) b.put_meta(storage::meta::kClusterId, cid.to_string());
-  const uint64_t hlc = engine.hlc();
-  if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc));
+  const HlcStamp hlc = engine.hlc();
+  if (hlc != persisted_hlc_ && !b.empty()) b.put_meta(storage::meta::kHlc, std::to_string(hlc.value));
   if (b.empty()) {
     persisted_summary_ = st.summary();
     return {};

@@ -54,7 +54,7 @@ class Persister {
 
   // Set at open; the cluster id moves on the node thread once learned.
   const gossip::ClusterId& cluster_id() const { return cluster_id_; }
-  uint64_t hlc() const { return persisted_hlc_; }
+  HlcStamp hlc() const { return persisted_hlc_; }
   // Batches written since start; any thread.
   uint64_t writes() const { return writes_; }
 
@@ -68,7 +68,7 @@ class Persister {
   // (generation, max_version) of each entry as last written.
   std::unordered_map<NodeId, std::pair<gossip::Generation, gossip::Version>> persisted_;
   uint64_t persisted_summary_ = 0;
-  uint64_t persisted_hlc_ = 0;
+  HlcStamp persisted_hlc_;
   uint64_t synced_ownership_ = 0;  // GossipEngine::ownership_writes() at the last synced write
   std::atomic<uint64_t> writes_{0};
 };

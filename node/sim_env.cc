@@ -2,7 +2,6 @@
 #include "node/sim_env.h"
 
 #include <algorithm>
-#include <stdexcept>
 
 #include "node/address.h"
 
@@ -10,13 +9,15 @@ namespace ringkeeper {
 
 namespace {
 
-// The address a listener asked for, with port 0 replaced by a per-Env one.
-std::string sim_address(const std::string& listen, const std::string& subnet, uint64_t index, uint16_t port,
-                        const std::string& what) {
+// The address a listener asked for, with port 0 replaced by a per-Env one; kIoError, as a real
+// bind's, when it is not host:port or another listener holds it.
+Result<std::string> sim_address(const std::string& listen, const std::string& subnet, uint64_t index, uint16_t port,
+                                const std::string& what, const auto& taken) {
   auto hp = parse_host_port(listen);
-  if (!hp) throw std::runtime_error(what + ": not a host:port address: " + listen);
-  if (hp->port != 0) return listen;
-  return HostPort{subnet + std::to_string(index), port}.to_string();
+  if (!hp) return Status::io_error(what + ": not a host:port address: " + listen);
+  std::string address = hp->port != 0 ? listen : HostPort{subnet + std::to_string(index), port}.to_string();
+  if (taken.count(address)) return Status::io_error(what + ": cannot listen on " + address + ": in use");
+  return address;
 }
 
 }  // namespace
@@ -82,9 +83,10 @@ class SimNetwork::SimTransport final : public Transport {
       : net_(net), env_(env), config_(std::move(config)), on_frame_(std::move(on_frame)) {}
   ~SimTransport() override { close(); }
 
-  std::string listen() override {
-    address_ = sim_address(config_.listen, "10.0.0.", env_.id(), 7000, "gossip");
-    if (net_.listeners_.count(address_)) throw std::runtime_error("gossip: cannot listen on " + address_ + ": in use");
+  Result<std::string> listen() override {
+    Result<std::string> address = sim_address(config_.listen, "10.0.0.", env_.id(), 7000, "gossip", net_.listeners_);
+    if (!address.ok()) return address;
+    address_ = *address;
     net_.listeners_[address_] = this;
     return address_;
   }
@@ -145,9 +147,10 @@ class SimNetwork::SimAdmin final : public AdminListener {
   SimAdmin(SimNetwork& net, SimEnv& env, std::string listen, Handler handler)
       : net_(net), env_(env), listen_(std::move(listen)), handler_(std::move(handler)) {}
   ~SimAdmin() override { close(); }
-  std::string start() override {
-    address_ = sim_address(listen_, "10.0.1.", env_.id(), 7180, "admin");
-    if (net_.admins_.count(address_)) throw std::runtime_error("admin: cannot listen on " + address_ + ": in use");
+  Result<std::string> start() override {
+    Result<std::string> address = sim_address(listen_, "10.0.1.", env_.id(), 7180, "admin", net_.admins_);
+    if (!address.ok()) return address;
+    address_ = *address;
     net_.admins_[address_] = this;
     return address_;
   }

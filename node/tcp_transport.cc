@@ -3,7 +3,6 @@
 #include <chrono>
 #include <utility>
 #include <deque>
-#include <stdexcept>
 #include <unordered_map>
 
 #include <boost/asio.hpp>
@@ -234,8 +233,9 @@ TcpTransport::TcpTransport(asio::io_context& io, TransportConfig config, FrameHa
 
 TcpTransport::~TcpTransport() { close(); }
 
-std::string TcpTransport::listen() {
-  std::string bound = bind_acceptor(impl_->io, impl_->acceptor, impl_->config.listen, "gossip");
+Result<std::string> TcpTransport::listen() {
+  Result<std::string> bound = bind_acceptor(impl_->io, impl_->acceptor, impl_->config.listen, "gossip");
+  if (!bound.ok()) return bound;
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   return bound;
 }

@@ -4,7 +4,7 @@
 // that hands each length-prefixed frame to the owner and closes the connection when the owner
 // refuses one. Every call and callback runs on the io_context's thread (the node thread).
 //   TcpTransport t(io, config, [&](std::string_view frame, const std::string& peer) { return ok; });
-//   t.listen();  t.send("127.0.0.1:7001", encode(msg, codec));
+//   Result<std::string> bound = t.listen();  t.send("127.0.0.1:7001", encode(msg, codec));
 #pragma once
 
 #include <memory>
@@ -22,7 +22,7 @@ class TcpTransport final : public Transport {
   TcpTransport(boost::asio::io_context& io, TransportConfig config, FrameHandler on_frame);
   ~TcpTransport() override;
 
-  std::string listen() override;
+  Result<std::string> listen() override;
   // Dropped (and counted) when the peer is in backoff after a failed connect or its queue is full.
   void send(const std::string& address, std::string frame) override;
   size_t pending() const override;

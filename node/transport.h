@@ -3,7 +3,7 @@
 // (node/tcp_transport.h), an in-memory one on a SimNetwork in tests (node/sim_env.h). Every call
 // and callback runs on the node thread; not thread-safe. Stats may be read from any thread.
 //   auto t = env.make_transport(config, [&](std::string_view frame, const std::string& peer) { return ok; });
-//   t->listen();  t->send("127.0.0.1:7001", encode(msg, codec));
+//   Result<std::string> bound = t->listen();  t->send("127.0.0.1:7001", encode(msg, codec));
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include "ringkeeper/status.h"
 
 namespace ringkeeper {
 
@@ -43,9 +45,9 @@ class Transport {
   using FrameHandler = std::function<bool(std::string_view frame, const std::string& peer)>;
 
   virtual ~Transport() = default;
-  // Binds and starts accepting; returns the bound "host:port" (port 0 resolved). Throws
-  // std::runtime_error with the reason when the address cannot be bound.
-  virtual std::string listen() = 0;
+  // Binds and starts accepting: the bound "host:port" (port 0 resolved), or kIoError with the
+  // reason when the address does not resolve or cannot be bound.
+  virtual Result<std::string> listen() = 0;
   // Queues a frame for `address`; never blocks. May drop it (and count it): gossip tolerates loss.
   virtual void send(const std::string& address, std::string frame) = 0;
   // Frames still queued or being written.

@@ -77,7 +77,7 @@ void ViewPublisher::publish_persisted(const std::vector<std::pair<NodeId, gossip
   std::vector<NodeDescription> nodes;
   uint64_t version = 0;
   auto v = std::make_shared<PublishedView>();
-  for (const auto& [nid, st] : entries) version = std::max(version, gossip::epoch_of(st));
+  for (const auto& [nid, st] : entries) version = std::max(version, gossip::epoch_of(st).value());
   nodes = gossip::describe_entries([&](auto&& f) {
     for (const auto& [nid, st] : entries) f(nid, st);
   });

@@ -123,9 +123,8 @@ bool resolve_security_flags(const NodeFlags& f, NodeConfig& c, std::string* erro
   c.gossip_key.clear();
   if (!f.gossip_key_file.empty()) {
     if (!read_secret(f, "gossip-key-file", f.gossip_key_file, &c.gossip_key, error)) return false;
-    std::string why;
-    if (!gossip::decode_key_base64(c.gossip_key, &why)) {
-      *error = setting_name(f, "gossip-key-file") + ": " + f.gossip_key_file + ": " + why;
+    if (auto key = gossip::decode_key_base64(c.gossip_key); !key.ok()) {
+      *error = setting_name(f, "gossip-key-file") + ": " + f.gossip_key_file + ": " + key.status().message();
       return false;
     }
   }
