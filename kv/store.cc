@@ -87,6 +87,10 @@ Result<std::unique_ptr<KvStore>> KvStore::open(Options options) {
       o.tombstone_grace_ms, o.wall_ms, o.tombstones_wait_for_repair ? &store->repaired_before_ms_ : nullptr);
   rocksdb::Options opts;
   opts.create_if_missing = true;
+  // As the node's state store (storage/rocks_store.cc): a damaged record inside the write-ahead
+  // log refuses the store instead of replaying up to it and dropping acknowledged writes after it.
+  opts.paranoid_checks = true;
+  opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   opts.compaction_filter = store->filter_.get();
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(opts, o.path, &db);
