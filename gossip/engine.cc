@@ -505,8 +505,14 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
     // Being removed: that removal answers — unless its coordinator is dead and cannot drive it.
     const NodeId& coordinator = removal->first;
     if (coordinator == config_.id || liveness_.view(coordinator) != PeerLiveness::kDown) return "";
-    return "the removal of " + id.to_string() + " is coordinated by " + coordinator.to_string() +
-           ", which is down here: `removenode " + coordinator.to_string() +
+    const std::string who = "the removal of " + id.to_string() + " is coordinated by " + coordinator.to_string() +
+                            ", which is down here: ";
+    if (!abandonable(removal->second)) {
+      return who + "it is past read_new, so its ranges already read from their new owners: `removenode " +
+             id.to_string() + " --force` completes it (its tombstone at once), then `removenode " +
+             coordinator.to_string() + "`";
+    }
+    return who + "`removenode " + coordinator.to_string() +
            "` first (its removal of this node is abandoned with it), then removenode " + id.to_string() +
            " again; or `removenode " + id.to_string() + " --force` (its tombstone at once)";
   }
@@ -559,7 +565,18 @@ void GossipEngine::write_tombstone(const NodeId& id) {
 
 bool GossipEngine::abandoned_with(const NodeId& removed, const NodeId& node) const {
   auto removal = removal_of(node);
-  return removal && removal->first == removed && removal->second.kind == ChangeKind::kRemoveNode;
+  return removal && removal->first == removed && abandonable(removal->second);
+}
+
+bool GossipEngine::abandonable(const ChangeRecord& change) const {
+  // Before read_new every member still reads from the old owners, so dropping the change
+  // (the coordinator's tombstone takes its record along) rolls it back like an abort; from
+  // read_new on, members read from the new owners and dropping it would move reads back to
+  // owners some members have stopped writing to — unless its subject's tombstone is already
+  // written (removenode --force): then the record shapes no ring any more.
+  if (change.kind != ChangeKind::kRemoveNode) return false;
+  const NodeState* subject = state_.find(change.subject);
+  return change.step < ChangeStep::kReadNew || !subject || subject->is_tombstone();
 }
 
 std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::removal_of(const NodeId& id) const {
@@ -803,7 +820,7 @@ std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::active_change(const
     // A dead coordinator being removed or replaced will never drive its change again: that
     // change is left where it stood (the ring reads its node as the removal's LEAVING subject).
     if (removal_of(id)) continue;
-    if (to_be_removed && id == *to_be_removed && c->kind == ChangeKind::kRemoveNode) continue;
+    if (to_be_removed && id == *to_be_removed && abandonable(*c)) continue;
     // A change past announce goes on before any still in announce, whatever their stamps (a
     // later change stamped by a clock behind must not cut in); otherwise the earlier stamp.
     auto ahead = [](const ChangeRecord& a, const ChangeRecord& b) {

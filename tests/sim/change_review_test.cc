@@ -381,6 +381,61 @@ TEST_P(ChangeReview, TheDeadCoordinatorOfARemovalIsRemovedAndTheRemovalRunsAgain
   }
 }
 
+// The same, but the coordinator dies once its removal reached release: members already read
+// the subject's ranges from their new owners, so the removal cannot be dropped with it (found by
+// chaos seed 806). removenode of the coordinator is refused; removenode of the subject names
+// --force, which completes the removal at once; then the coordinator's removal runs.
+TEST_P(ChangeReview, ARemovalPastReadNewWhoseCoordinatorDiedIsCompletedByForce) {
+  const uint64_t seed = GetParam();
+  auto owned = formed(seed, 6, 3);
+  SimCluster& sim = *owned;
+  const NodeId subject = sim.engine(4).id(), coordinator = sim.engine(3).id();
+  Invariant inv{sim, {}};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 64; ++k) inv.probes.push_back(Token(rng()));
+  inv.add_tokens_of(sim);
+  auto run_sampling = [&](Millis span, const std::function<bool()>& until) {
+    for (const Millis end = sim.now() + span; !until() && sim.now() < end;) {
+      sim.run_until(sim.now() + 10);
+      inv.sample();
+    }
+    return until();
+  };
+  auto down_at = [&](size_t viewer, const NodeId& id) {
+    return [&sim, viewer, id] { return sim.engine(viewer).liveness(id) == gossip::PeerLiveness::kDown; };
+  };
+  sim.crash(4);
+  ASSERT_TRUE(run_sampling(30'000, down_at(3, subject)));
+  ASSERT_EQ(sim.engine(3).remove_node(subject, sim.now()), "");
+  ASSERT_TRUE(run_sampling(30'000, [&] {
+    for (size_t i : {0, 1, 2, 5}) {
+      auto c = sim.engine(i).active_change();
+      if (!c || c->second.step < gossip::ChangeStep::kRelease) return false;
+    }
+    return true;
+  }));
+  sim.crash(3);
+  ASSERT_TRUE(run_sampling(30'000, down_at(0, coordinator)));
+  EXPECT_NE(sim.engine(0).remove_node(coordinator, sim.now()).find("another change is in flight"), std::string::npos);
+  const std::string named = sim.engine(0).remove_node(subject, sim.now());
+  EXPECT_NE(named.find("--force"), std::string::npos) << named;
+  EXPECT_NE(named.find(coordinator.to_string()), std::string::npos) << named;
+  ASSERT_EQ(sim.engine(0).remove_node(subject, sim.now(), true), "");
+  auto removed = [&](const NodeId& id) {
+    return [&sim, id] {
+      for (size_t i : {0, 1, 2, 5}) {
+        const gossip::NodeState* st = sim.engine(i).state().find(id);
+        if (!st || !st->is_tombstone()) return false;
+      }
+      return true;
+    };
+  };
+  ASSERT_TRUE(run_sampling(30'000, removed(subject))) << "seed " << seed;
+  ASSERT_EQ(sim.engine(0).remove_node(coordinator, sim.now()), "") << "seed " << seed;
+  ASSERT_TRUE(run_sampling(60'000, removed(coordinator))) << "seed " << seed;
+  EXPECT_EQ(inv.violation, "") << "seed " << seed;
+}
+
 INSTANTIATE_TEST_SUITE_P(Review, ChangeReview, ::testing::Values(1, 2, 3, 4, 5));
 
 }  // namespace
