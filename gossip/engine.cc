@@ -670,13 +670,24 @@ std::optional<NodeId> GossipEngine::member_without_changes(const NodeId* except)
   return std::nullopt;
 }
 
-void GossipEngine::give_up(std::string why) {
+void GossipEngine::give_up(std::string why, Millis now) {
   // It will own nothing and stop: LEFT, so no barrier waits for it (a JOINING member, up or
-  // down, would hold every change), and its data dir is not started again.
+  // down, would hold every change), and its data dir is not started again. Peers must hear of
+  // it before the runtime stops (own_entry_shared): the next round comes at once.
   fatal_ = std::move(why);
   set_local(keys::kTokens, "");
   set_local(keys::kStatus, std::string(to_string(NodeStatus::kLeft)));
   note(fatal_);
+  hurry(now);
+}
+
+bool GossipEngine::own_entry_shared() const {
+  const NodeState* own = state_.find(config_.id);
+  return own && own_shared_ >= own->max_version;
+}
+
+void GossipEngine::note_own_shared(const NodeId& id, Generation generation, Version version) {
+  if (id == config_.id && generation == config_.generation) own_shared_ = std::max(own_shared_, version);
 }
 
 void GossipEngine::drive_replace(Millis now) {
@@ -689,7 +700,7 @@ void GossipEngine::drive_replace(Millis now) {
   if (!st) {
     // Entries arrive within a few rounds of the first exchange; past that, it is not there.
     if (now - replace_learning_since_ > std::max<Millis>(config_.join.settle, 5 * config_.gossip_interval)) {
-      give_up("cannot replace " + x.to_string() + ": the cluster has no such node");
+      give_up("cannot replace " + x.to_string() + ": the cluster has no such node", now);
     }
     return;
   }
@@ -705,7 +716,8 @@ void GossipEngine::drive_replace(Millis now) {
     give_up("cannot replace " + x.to_string() + ": it is " +
              (st->is_tombstone() ? std::string("REMOVED") : status->value) +
              " (only a NORMAL node that is down, or one that died before its change reached read_new, can be "
-             "replaced; start a new node without --replace)");
+             "replaced; start a new node without --replace)",
+             now);
     return;
   }
   // It announces even while another change is in flight: from then on that change's barrier no
@@ -926,7 +938,8 @@ void GossipEngine::drive_own_change(Millis now) {
         if (k == config_.id || !other->on_behalf() || other->subject != c->subject || !other->precedes(*c)) continue;
         set_step(*c, ChangeStep::kAborted);
         give_up("cannot replace " + c->subject.to_string() + ": node " + k.to_string() + " already " +
-                (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it");
+                    (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it",
+                now);
         change_waiting_.clear();
         return;
       }
@@ -1493,6 +1506,7 @@ void GossipEngine::on_digests(const Message& msg, const Digests& dg, std::vector
       const Digest& t = dg.digests[i++];
       const Digest& m = mine[j++];
       if (t.id == config_.id) {
+        note_own_shared(t.id, t.generation, t.max_version);  // what the peer holds of us
         if (peer_holds_own(t.generation, t.max_version)) {
           ack.requests.push_back({t.id, {}, {}});  // their whole copy; ours waits until we took it
           continue;
@@ -1511,6 +1525,7 @@ void GossipEngine::on_digests(const Message& msg, const Digests& dg, std::vector
     }
   }
   ack.deltas = deltas_for(send);
+  for (const NodeDelta& d : ack.deltas) note_own_shared(d.id, d.state.generation, d.state.max_version);
   if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
 }
 
@@ -1529,6 +1544,7 @@ void GossipEngine::on_ack(Millis now, const Message& msg, const Ack& ack, std::v
       }
     }
     Ack2 a2{deltas_for(wanted)};
+    for (const NodeDelta& d : a2.deltas) note_own_shared(d.id, d.state.generation, d.state.max_version);
     if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
     if (fetch) fetch_own_copy(reply_to, peer, out);
   }

@@ -228,8 +228,14 @@ class GossipEngine {
   // from then on it claims nothing, sends nothing and answers nothing; the runtime stops.
   bool removed() const { return removed_; }
   // Why this node cannot go on (a --replace of a node that is not there to replace), once known:
-  // it then claims and sends nothing; the runtime stops with this line.
+  // it is then LEFT, owning nothing, and claims nothing more; it keeps gossiping so that its
+  // peers learn it left (see own_entry_shared), and the runtime stops with this line.
   const std::string& fatal() const { return fatal_; }
+  // True once some peer holds this node's entry as it is now: a peer's digest showed it, or this
+  // node sent it in answer to a peer's request (an Ack or Ack2 of an exchange). A node that gives
+  // up waits for this, bounded, before it stops, so its LEFT reaches the cluster: a JOINING ghost
+  // would hold every change's barrier.
+  bool own_entry_shared() const;
   // Members whose gossiped placement did not yet show this node's join at its last round (down
   // ones included: no join completes on one side of a partition; at most 64). Empty unless this
   // node is joining with a claim.
@@ -327,7 +333,9 @@ class GossipEngine {
   // then claims its tokens and announces the replace.
   void drive_replace(Millis now);
   // A --replace that cannot go on: fatal() says why; the node ends LEFT, owning nothing.
-  void give_up(std::string why);
+  void give_up(std::string why, Millis now);
+  // A peer holds (or was just sent) this node's entry up to `version` of `generation`.
+  void note_own_shared(const NodeId& id, Generation generation, Version version);
   // A member (not LEFT or REMOVED, not `except`, not this node) that does not gossip the change
   // records this build writes (keys::kChanges): an older build, during a rolling upgrade.
   std::optional<NodeId> member_without_changes(const NodeId* except) const;
@@ -413,6 +421,7 @@ class GossipEngine {
   std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)
   bool removed_ = false;
   std::string fatal_;
+  Version own_shared_;  // the highest version of this run's own entry a peer holds or was sent
   std::string replace_wait_;  // last reported reason a --replace waits
   Millis replace_learning_since_ = -1;  // --replace: when the node first knew a peer
   std::vector<NodeId> join_waiting_;  // last reported (a notice when it changes)

@@ -130,7 +130,7 @@ void Driver::after_event() {
   d_.publisher.publish(*engine_);
   d_.ownership.update(*engine_);
   for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
-  if (!engine_->fatal().empty() && !d_.failure.failed()) fail(Status::refused(engine_->fatal()));
+  if (!engine_->fatal().empty() && !d_.failure.failed()) stop_once_shared();
   if (engine_->removed() && !d_.failure.failed()) {
     // Persisted above: started again on this data dir, the node refuses to run (exit 3). A LEFT
     // node's entry becomes a tombstone too once the others collect it (left_expiry).
@@ -141,6 +141,21 @@ void Driver::after_event() {
                               ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
                               : " was removed from the cluster by an operator (removenode)")));
   }
+}
+
+void Driver::stop_once_shared() {
+  // The engine gave up (a --replace with nothing to replace): it is LEFT. A peer must hold that
+  // before the node stops, or the cluster keeps a JOINING ghost whose barrier holds every change
+  // until an operator removes it. The engine's next rounds carry it; stop once a peer has it, or
+  // after kGiveUpGraceMs whatever (the shutdown then flushes what is queued).
+  if (giving_up_since_ < 0) giving_up_since_ = now();
+  const bool shared = engine_->own_entry_shared();
+  if (!shared && now() - giving_up_since_ < kGiveUpGraceMs) return;
+  if (!shared) {
+    d_.log.warn("no peer has confirmed that this node left within {} ms; they may keep it as a JOINING member "
+                "until it is removed (ringctl removenode {})", kGiveUpGraceMs, identity_.id.to_string());
+  }
+  fail(Status::refused(engine_->fatal()));
 }
 
 void Driver::send_all(std::vector<gossip::Envelope> out) {

@@ -127,6 +127,10 @@ class Driver {
 
  private:
   void after_event();  // persist, publish, log the engine's notices; stop if removed or unpersistable
+  // The engine gave up (fatal()): stops the node once a peer holds its LEFT entry, or once
+  // kGiveUpGraceMs passed since it gave up.
+  void stop_once_shared();
+  static constexpr gossip::Millis kGiveUpGraceMs = 2000;
   // A writer's end: unless the engine refused (a non-empty reason, returned as is), persist,
   // publish and re-arm the timer.
   std::string applied(std::string refusal);
@@ -156,6 +160,7 @@ class Driver {
   Env::TimerId timer_ = 0;
   gossip::Millis armed_for_ = -1;  // when the timer fires next
   bool halted_ = false;            // stop touching the engine (stopping or failed)
+  gossip::Millis giving_up_since_ = -1;  // when the engine gave up (stop_once_shared)
   std::vector<LogThrottle> reject_logs_ = std::vector<LogThrottle>(kDecodeErrorCount, LogThrottle(10'000));
   LogThrottle refusal_log_{10'000};
   LogThrottle seed_log_{10'000};

@@ -1283,6 +1283,39 @@ TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
   ASSERT_TRUE(run_until([&] { return phase_of(0, move) == "done"; }));
 }
 
+// A --replace that gives up — no such node, or a node that left — stops (kRefused) only once its
+// peers hold it LEFT: a down JOINING ghost would hold every later change's barrier until someone
+// removed it with --force. A move afterwards completes without anyone's help.
+TEST_F(NodeTest, AReplaceThatGivesUpLeavesNoGhostThatHoldsLaterChanges) {
+  ASSERT_TRUE(start_cluster(4));
+  const NodeId left = node(3).id();
+  const std::string decommission = start_change(3, "/v1/decommission", "{}", "decommission").value("change", "");
+  ASSERT_TRUE(run_until([&] { return phase_of(3, decommission) == "done"; }));
+  const std::pair<NodeId, std::string> targets[] = {{NodeId(0, 1), "no such node"}, {left, "it is LEFT"}};
+  for (const auto& [target, why] : targets) {
+    SCOPED_TRACE("--replace " + target.to_string());
+    NodeConfig c = config({node(0).listen_address()}, nodes_.size());
+    c.replace = target.to_string();
+    stores_.push_back(std::make_unique<SharedStore>());
+    Node& ghost = start_on(*stores_.back(), c);
+    ASSERT_TRUE(run_until([&] { return ghost.failed(); }));
+    EXPECT_EQ(ghost.failure().code(), StatusCode::kRefused);
+    EXPECT_NE(ghost.failure().message().find(why), std::string::npos) << ghost.failure().message();
+    ghost.stop();
+    for (const auto& l : net_.logs()) EXPECT_EQ(l.text.find("no peer has confirmed"), std::string::npos) << l.text;
+    // One peer had it when the ghost stopped; gossip among the others does the rest.
+    EXPECT_TRUE(run_until([&] {
+      for (size_t i = 0; i < 3; ++i) {
+        if (status_of(i, ghost.id())["status"] != "LEFT") return false;
+      }
+      return true;
+    })) << status_of(0, ghost.id()).dump();
+  }
+  const std::string move = start_change(1, "/v1/move", R"({"tokens": ["100", "200"]})", "move").value("change", "");
+  EXPECT_TRUE(run_until([&] { return phase_of(1, move) == "done"; }))
+      << "waiting for " << status_of(1, node(1).id())["change"].dump();
+}
+
 // An embedder that streams data (NodeConfig::streams_data) sees its ranges as ownership events:
 // pending from write_both, with the old replicas as sources; the change does not read from new
 // owners until each gaining node acknowledged; owned from read_new; released on the nodes that

@@ -788,7 +788,9 @@ TEST_P(Seeds, AMoverThatDiedMidMoveIsReplacedWithItsOldTokens) {
 }
 
 // --replace of a node the cluster does not have, or of one that is not NORMAL, stops the node
-// with a reason instead of claiming anything.
+// with a reason instead of claiming anything. It is LEFT by then, and its next exchange hands
+// that to a peer (own_entry_shared, what the runtime waits for before it stops): once it is
+// gone, every member holds it LEFT, so no barrier waits for it.
 TEST_P(Seeds, AReplaceOfANodeThatIsNotThereIsFatal) {
   const uint64_t seed = GetParam();
   auto owned = formed_cluster(seed, 3);
@@ -802,6 +804,20 @@ TEST_P(Seeds, AReplaceOfANodeThatIsNotThereIsFatal) {
   EXPECT_FALSE(sim.engine(r).own_change());
   const RingNode* seen = sim.engine(0).ring()->find(sim.engine(r).id());
   EXPECT_TRUE(seen == nullptr || seen->tokens.empty()) << "it claimed nothing";
+  for (const Millis end = sim.now() + 2'000; !sim.engine(r).own_entry_shared() && sim.now() < end;) {
+    sim.run_until(sim.now() + 10);
+  }
+  ASSERT_TRUE(sim.engine(r).own_entry_shared()) << "seed " << seed;
+  sim.crash(r);
+  auto left_everywhere = [&] {
+    for (size_t i = 0; i < 3; ++i) {
+      const RingNode* n = sim.engine(i).ring()->find(sim.engine(r).id());
+      if (!n || n->status != NodeStatus::kLeft) return false;
+    }
+    return true;
+  };
+  for (const Millis end = sim.now() + 10'000; !left_everywhere() && sim.now() < end;) sim.run_until(sim.now() + 100);
+  EXPECT_TRUE(left_everywhere()) << "seed " << seed;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));
