@@ -31,6 +31,12 @@ uint64_t parse_stamp(const VersionedValue* v) {
 std::vector<Token> parse_tokens(std::string_view text) { return parse_token_list(text).value_or(std::vector<Token>{}); }
 }  // namespace
 
+std::string token_count_refusal(size_t count) {
+  if (count <= kMaxTokensPerNode) return "";
+  return std::to_string(count) + " tokens given; a node holds at most " + std::to_string(kMaxTokensPerNode) +
+         " (the --num-tokens cap: its token list must fit in one gossiped value)";
+}
+
 GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
     : config_(std::move(config)), replication_text_(config_.replication.canonical()), rng_(rng),
       ring_cache_(ring_cache), liveness_(config_.id, config_.liveness),
@@ -564,6 +570,7 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now, Cha
   if (!join_.done()) return "this node is still joining; move its tokens once it is NORMAL";
   if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight)";
   if (tokens.empty()) return "no tokens given";
+  if (std::string why = token_count_refusal(tokens.size()); !why.empty()) return why;
   std::sort(tokens.begin(), tokens.end());
   if (std::adjacent_find(tokens.begin(), tokens.end()) != tokens.end()) return "a token is given twice";
   auto r = ring();
@@ -1048,6 +1055,11 @@ void GossipEngine::collect_left(Millis now) {
 }
 
 void GossipEngine::set_local(std::string_view key, std::string value) {
+  if (value.size() > config_.max_value_bytes || key.size() > kMaxKeyBytes) {
+    note("refused to gossip " + std::string(key.substr(0, 64)) + ": " + std::to_string(value.size()) +
+         " bytes, over the bound of " + std::to_string(config_.max_value_bytes) + " a value every peer applies");
+    return;
+  }
   // Versions only grow within a generation, even over an entry installed from elsewhere.
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);

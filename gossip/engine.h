@@ -74,13 +74,17 @@ struct EngineConfig {
   size_t max_members = 16384;          // entries of nodes that are not removed
   size_t max_tombstones = 65536;       // removed ids remembered (a few dozen bytes each)
   size_t max_keys_per_entry = 1000;    // values in one node's entry (codec: kMaxKeysPerEntry)
-  size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
+  size_t max_value_bytes = 256 << 10;  // one value (inside the codec's kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
 
 struct Envelope {
   std::string to;  // address
   Message message;
 };
+
+// Why a node may not hold `count` tokens (more than kMaxTokensPerNode); empty when it may. What
+// move_tokens refuses, and what the admin API refuses up front, dry runs included.
+std::string token_count_refusal(size_t count);
 
 // Round-trip times of answered direct probes, as a histogram (milliseconds).
 struct ProbeRtt {
@@ -139,6 +143,9 @@ class GossipEngine {
   const EngineStats& stats() const { return stats_; }
 
   // Authors a value of this node's own entry (a new version). Keys as in gossip::keys, or "x.*".
+  // A value over max_value_bytes (or a key over the codec's kMaxKeyBytes) is not written: every
+  // peer would refuse the entry, freezing it; a notice says so. Callers bound what they write
+  // (move_tokens, set_application_value), so this is the last guard, not the rule.
   void set_local(std::string_view key, std::string value);
   // Reports this node's load (any text the embedder chooses). Load changes all the time, so it
   // is gossiped at most once per load_interval: the latest value reported by then wins.
@@ -170,8 +177,8 @@ class GossipEngine {
   // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
   // write_both, read_new, release (docs/design.md, "Phased ownership changes"); the change's id is
   // then own_change()->id. Refused, with the reason, while the node is joining or another change
-  // is in flight anywhere this node can see, or when the list is empty, repeats a token or names
-  // another node's token.
+  // is in flight anywhere this node can see, or when the list is empty, longer than
+  // kMaxTokensPerNode, repeats a token or names another node's token.
   std::string move_tokens(std::vector<Token> tokens, Millis now, ChangeKind kind = ChangeKind::kMove);
   // The tokens the allocator would give this node now, against every other node's: where a
   // rebalance moves it (as a change of kind rebalance, through move_tokens). Empty when that would

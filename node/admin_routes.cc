@@ -318,6 +318,11 @@ AdminResponse move(Call& c) {
   if (body.is_discarded() || !body.contains("tokens") || !body["tokens"].is_array()) {
     return error(400, "move needs {\"tokens\": [\"T1\", ...]}");
   }
+  // Refused before anything is planned or written: a token list over the cap would not fit in
+  // the value every peer bounds (dry runs too: they plan what the move would do).
+  if (std::string why = gossip::token_count_refusal(body["tokens"].size()); !why.empty()) {
+    return error(400, "move refused: " + why);
+  }
   std::vector<Token> tokens;
   for (const json& t : body["tokens"]) {
     auto parsed = t.is_string() ? Token::parse(t.get<std::string>()) : std::nullopt;

@@ -752,6 +752,44 @@ TEST_F(NodeTest, ADryRunPlansTheMoveTheNodeThenMakesAndAnnouncesNothing) {
   }
 }
 
+// More tokens than --num-tokens allows (kMaxTokensPerNode) would not fit in the one gossiped
+// value every peer bounds: a move or a dry run of one is refused (400) before anything is planned
+// or written, as is Node::move_tokens, and Node::open refuses such --tokens or --num-tokens.
+TEST_F(NodeTest, AMoveOfMoreTokensThanTheCapIsRefusedBeforeAnythingIsWritten) {
+  ASSERT_TRUE(start_cluster(2));
+  const NodeId self = node(0).id();
+  const auto before = node(0).ring();
+  auto tokens = [](size_t n) {
+    json list = json::array();
+    for (size_t t = 1; t <= n; ++t) list.push_back(std::to_string(t * 1000 + 7));
+    return list;
+  };
+  for (bool dry_run : {true, false}) {
+    AdminResponse r = post(0, "/v1/move", json{{"tokens", tokens(kMaxTokensPerNode + 1)}, {"dry_run", dry_run}}.dump());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("at most 4096"), std::string::npos) << r.body;
+  }
+  std::vector<Token> many;
+  for (size_t t = 1; t <= kMaxTokensPerNode + 1; ++t) many.push_back(Token(t * 1000 + 7));
+  EXPECT_EQ(node(0).move_tokens(many).code(), StatusCode::kRefused);
+  EXPECT_EQ(node(0).ring()->digest(), before->digest()) << "nothing announced";
+  EXPECT_EQ(status_of(0, self)["status"], "NORMAL");
+  EXPECT_EQ(status_of(0, self)["change"], nullptr);
+  EXPECT_EQ(get(0, "/v1/ring")["pending"], json::array());
+  // At the cap, the plan is made.
+  AdminResponse at_cap = post(0, "/v1/move", json{{"tokens", tokens(kMaxTokensPerNode)}, {"dry_run", true}}.dump());
+  EXPECT_EQ(at_cap.status, 200) << at_cap.body.substr(0, 300);
+
+  NodeConfig too_many = config({}, 5);
+  too_many.tokens.assign(many.begin(), many.end());
+  EXPECT_EQ(Node::open(too_many, std::make_unique<storage::MemoryStore>(), net_.make_env()).status().code(),
+            StatusCode::kInvalidArgument);
+  NodeConfig num = config({}, 6);
+  num.num_tokens = kMaxTokensPerNode + 1;
+  EXPECT_EQ(Node::open(num, std::make_unique<storage::MemoryStore>(), net_.make_env()).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(NodeTest, ARebalanceOfABalancedNodeAnswersAnEmptyPlanAndStartsNothing) {
   rf_ = 2;  // fewer replicas than nodes: ownership can differ between nodes
   ASSERT_TRUE(start_cluster(3));
