@@ -624,8 +624,32 @@ std::string GossipEngine::decommission(Millis now) {
   if (!join_.done()) return "this node is still joining";
   if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight, or it left)";
   if (std::string why = change_refusal(); !why.empty()) return why;
+  if (std::string why = replication_refusal(); !why.empty()) return why;
   start_change(ChangeKind::kDecommission, now);
   return "";
+}
+
+std::string GossipEngine::replication_refusal() {
+  // Cassandra's rule: refused when fewer owners than the replication factor would remain (in
+  // this node's DC under the topology strategy). Down owners count: they still own their ranges
+  // until an operator removes or replaces them.
+  auto r = ring();
+  const RingNode* me = r->find(config_.id);
+  if (!me) return "";
+  const bool per_dc = config_.replication.strategy == StrategyKind::kTopology;
+  const uint32_t rf = per_dc ? config_.replication.rf_for_dc(me->dc) : config_.replication.rf;
+  size_t remaining = 0, down = 0;
+  for (const RingNode& n : r->nodes()) {
+    if (n.id == config_.id || n.tokens.empty() || (per_dc && n.dc != me->dc)) continue;
+    if (n.status != NodeStatus::kNormal && n.status != NodeStatus::kMoving) continue;
+    ++remaining;
+    down += liveness_.view(n.id) == PeerLiveness::kDown;
+  }
+  if (remaining >= rf) return "";
+  const std::string where = per_dc ? " in datacenter " + me->dc : "";
+  return "a decommission would leave " + std::to_string(remaining) + " node" + (remaining == 1 ? "" : "s") +
+         " owning tokens" + where + (down ? " (" + std::to_string(down) + " of them down)" : std::string()) +
+         ", fewer than " + (per_dc ? "its" : "the") + " replication factor " + std::to_string(rf) + "; add a node first";
 }
 
 std::string GossipEngine::change_refusal(const NodeId* subject) {

@@ -186,7 +186,8 @@ class GossipEngine {
   std::vector<Token> rebalance_tokens();
   // Starts handing all of this node's ranges to their next owners as a phased change; at its end
   // the node is LEFT: it owns nothing and keeps running until stopped. Refused, with the reason,
-  // as move_tokens is.
+  // as move_tokens is, and when fewer nodes owning tokens than the replication factor would
+  // remain (in this node's DC under the topology strategy; down owners count).
   std::string decommission(Millis now);
   // The embedder holds every range this node gains in `change` (the data barrier before
   // read_new), gossiped as `data`. Refused, with the reason, unless `change` is the change this
@@ -331,6 +332,8 @@ class GossipEngine {
   void publish_seen();
   void drive_own_change(Millis now);
   void set_step(ChangeRecord change, ChangeStep step);
+  // Why this node may not decommission because of replication (empty: it may).
+  std::string replication_refusal();
   // Why this node may not start a change now (empty: it may).
   // `subject`: the dead node a removal is for (its own state does not refuse it).
   std::string change_refusal(const NodeId* subject = nullptr);

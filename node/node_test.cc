@@ -907,6 +907,12 @@ TEST_F(NodeTest, ADecommissionWalksEveryPhaseAndLeavesTheNodeLeftAnsweringItsAdm
     }
     return true;
   }));
+  // Three owners at RF 3: another decommission would leave fewer owners than replicas.
+  AdminResponse too_few = post(1, "/v1/decommission", "{}");
+  EXPECT_EQ(too_few.status, 409);
+  EXPECT_NE(too_few.body.find("would leave 2 nodes owning tokens, fewer than the replication factor 3"),
+            std::string::npos)
+      << too_few.body;
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(node(i).ring()->current().size(), 48u);
     for (int k = 0; k < 50; ++k) {
