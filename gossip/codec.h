@@ -89,7 +89,11 @@ std::string_view to_string(DecodeError e);
 
 struct DecodeResult {
   DecodeError error = DecodeError::kNone;
+  // The message (error kNone). Also set with kWrongCluster when the rest of the frame decodes, so
+  // that the runtime can name the sender and answer a refused opening message (docs/design.md,
+  // "Refusals"); it must not be acted on otherwise.
   std::optional<Message> message;
+  std::string foreign_cluster;  // kWrongCluster: the name the frame carries (its first 64 bytes)
   size_t consumed = 0;        // bytes of the frame (valid when error is not kTruncated/kOversized)
   uint32_t version = 0;       // the frame's wire version
   uint32_t sender_newest = 0; // the newest version its sender speaks

@@ -138,7 +138,13 @@ class Driver {
   void rearm(bool force);
   bool on_frame(std::string_view frame, const std::string& peer);
   void log_refused_peer(const gossip::Message& msg);
-  void log_rejected_frame(gossip::DecodeError error, const std::string& peer);
+  // Counts a refused frame and logs it at most once per 10 s per reason; `detail` ends the line.
+  void log_rejected_frame(gossip::DecodeError error, const std::string& peer, std::string_view detail = {});
+  // A frame of another cluster name: counted; an opening message (Syn, Ping) is answered with a
+  // bare refusal (send_cluster_refusal) so its sender learns why, as the engine answers other
+  // replication settings; such an answer, received, is logged as the refusal it is.
+  void on_foreign_cluster(const gossip::DecodeResult& r, const std::string& peer);
+  void send_cluster_refusal(const std::string& to);
   // KeyOp / KeyOpAck: handled here, never seen by the engine.
   void on_key_message(const gossip::Message& msg, bool sealed);
   void send_message(const std::string& to, gossip::Body body);
@@ -164,6 +170,8 @@ class Driver {
   std::vector<LogThrottle> reject_logs_ = std::vector<LogThrottle>(kDecodeErrorCount, LogThrottle(10'000));
   LogThrottle refusal_log_{10'000};
   LogThrottle seed_log_{10'000};
+  LogThrottle cluster_refusals_{100};  // answers to another cluster's frames: at most 10 a second
+  std::string last_refusal_;           // why a peer last refused this node (the seed line says it)
 };
 
 }  // namespace ringkeeper

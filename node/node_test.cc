@@ -949,6 +949,66 @@ TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
   sender->close();
 }
 
+// A node started with another --cluster name than its seed's is refused at the handshake with a
+// clear error, as other replication settings are: the seed counts the frame and answers it with a
+// bare refusal; the joiner counts that answer and logs a line naming both cluster names, and its
+// periodic "no seed" line says it was refused, not unanswered. It learns nothing of the cluster.
+TEST_F(NodeTest, AWrongClusterNameIsRefusedAtTheHandshakeWithAClearError) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  NodeConfig c = config({node(0).listen_address()}, 1);
+  c.cluster = "elsewhere";
+  stores_.push_back(std::make_unique<SharedStore>());
+  start_on(*stores_.back(), c);
+  net_.run_for(15'000);
+  const std::string wrong = "ringkeeper_gossip_frames_rejected_total{reason=\"wrong_cluster\"}";
+  EXPECT_GE(metric(0, wrong), 1u) << "the seed counts the stranger's frames";
+  EXPECT_GE(metric(1, wrong), 1u) << "the stranger counts the refusals";
+  EXPECT_LT(metric(1, wrong), ~uint64_t{0});
+  std::string clear, seed_line;
+  for (const auto& l : net_.logs()) {
+    if (l.text.find("refused " + node(0).listen_address()) != std::string::npos) clear = l.text;
+    if (l.text.find("no seed has accepted this node yet") != std::string::npos) seed_line = l.text;
+  }
+  EXPECT_NE(clear.find("belongs to cluster 'ringkeeper', this node to 'elsewhere'"), std::string::npos) << clear;
+  EXPECT_NE(clear.find("--cluster"), std::string::npos) << clear;
+  EXPECT_NE(seed_line.find("'ringkeeper'"), std::string::npos) << seed_line;
+  EXPECT_FALSE(net_.logged("no seed has answered yet"));
+  EXPECT_TRUE(net_.logged("it names cluster 'elsewhere', this node's is 'ringkeeper'")) << "the seed's line";
+  EXPECT_EQ(get(1, "/v1/gossipinfo")["nodes"].size(), 1u) << "it holds only itself";
+  EXPECT_EQ(get(1, "/v1/info")["cluster_id"], "");
+  EXPECT_EQ(get(0, "/v1/gossipinfo")["nodes"].size(), 1u) << "and the seed never took it in";
+}
+
+// The seed's answer to another cluster's frame says who refused, in the seed's cluster name, and
+// nothing else: no cluster id, no replication settings, no liveness rumors.
+TEST_F(NodeTest, TheRefusalOfAnotherClustersFrameRevealsOnlyTheNameAndWhoRefused) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  std::vector<std::string> answers;
+  auto env = net_.make_env();
+  auto stranger = env->make_transport({.listen = "127.0.0.1:0"}, [&](std::string_view frame, const std::string&) {
+    answers.emplace_back(frame);
+    return true;
+  });
+  const std::string address = stranger->listen();
+  gossip::Message syn;
+  syn.from = NodeId(5, 5);
+  syn.from_address = address;
+  syn.body = gossip::Syn{1, 2};
+  for (int i = 0; i < 2; ++i) stranger->send(node(0).listen_address(), gossip::encode(syn, {.cluster_name = "elsewhere"}));
+  net_.run_for(10);
+  ASSERT_EQ(answers.size(), 1u) << "two at once: the second is not answered (at most 10 a second)";
+  const gossip::DecodeResult r = gossip::decode(answers[0], {.cluster_name = "ringkeeper"});
+  ASSERT_EQ(r.error, gossip::DecodeError::kNone);
+  EXPECT_EQ(r.message->from, node(0).id());
+  EXPECT_TRUE(std::holds_alternative<gossip::Rumor>(r.message->body));
+  EXPECT_TRUE(r.message->cluster_id.is_nil());
+  EXPECT_EQ(r.message->replication, "");
+  EXPECT_TRUE(r.message->liveness.empty());
+  stranger->close();
+}
+
 // ---- gossip encryption and the keyring ------------------------------------------------------
 
 const std::string kKeyA(32, 'a'), kKeyB(32, 'b');
