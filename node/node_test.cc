@@ -1420,6 +1420,61 @@ TEST_F(NodeTest, AReplaceThatGivesUpLeavesNoGhostThatHoldsLaterChanges) {
       << "waiting for " << status_of(1, node(1).id())["change"].dump();
 }
 
+// /v1/status about a REMOVED tombstone: every documented field there, liveness "unknown" (nobody
+// probes a removed id), generation 0 (a tombstone is no run of the node; its generation is 2^64-1
+// inside, beyond what JSON carries exactly), "tombstone": true, address, dc and rack empty.
+TEST_F(NodeTest, StatusShowsATombstoneWithUnknownLivenessAndNoGeneration) {
+  ASSERT_TRUE(start_cluster(4));
+  const NodeId dead = node(3).id();
+  node(3).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(dead) == PeerLiveness::kDown; }));
+  ASSERT_EQ(post(0, "/v1/removenode", json{{"node", dead.to_string()}, {"force", true}}.dump()).status, 200);
+  ASSERT_TRUE(run_until([&] { return status_of(1, dead)["status"] == "REMOVED"; }));
+  for (size_t i : {0, 1}) {
+    const json m = status_of(i, dead);
+    for (const char* k : {"id", "self", "address", "status", "liveness", "tokens", "ownership", "dc", "rack", "generation"}) {
+      EXPECT_TRUE(m.contains(k)) << k << " in " << m;
+    }
+    EXPECT_EQ(m["liveness"], "unknown") << m;
+    EXPECT_EQ(m["generation"], 0) << m;
+    EXPECT_EQ(m["tombstone"], true) << m;
+    EXPECT_EQ(m["tokens"], 0) << m;
+    EXPECT_EQ(m["address"], "") << m;
+    EXPECT_EQ(status_of(i, node(1).id())["tombstone"], false);
+  }
+}
+
+// While a join is announced or writes both sides, the joiner's claim is what `ring` lists as
+// pending: /v1/status gives its `tokens` (its claim, as DESIGN has it) with `pending_tokens` equal
+// (none of them read from yet; ringctl prints "0/16") and no ownership; from read_new on, none
+// pending.
+TEST_F(NodeTest, AJoinersClaimIsPendingInStatusUntilItsJoinReadsFromIt) {
+  ASSERT_TRUE(start_cluster(3));
+  streams_data_ = true;  // the joiner's embedder holds write_both until it acknowledges
+  Node& joiner = start({node(0).listen_address()});
+  const NodeId id = joiner.id();
+  std::string change;
+  ASSERT_TRUE(run_until([&] {
+    const json m = status_of(0, id);
+    if (m.is_object() && m["change"].is_object() && m["change"]["phase"] == "write_both") change = m["change"]["id"];
+    return !change.empty();
+  }));
+  for (size_t i : {0, 3}) {
+    const json m = status_of(i, id);
+    EXPECT_EQ(m["status"], "JOINING") << m;
+    EXPECT_EQ(m["tokens"], 16) << m;
+    EXPECT_EQ(m["claimed_tokens"], 16) << m;
+    EXPECT_EQ(m["pending_tokens"], 16) << m;
+    EXPECT_EQ(m["ownership"], 0.0) << m;
+    EXPECT_EQ(status_of(i, node(1).id())["pending_tokens"], 0);
+  }
+  EXPECT_EQ(get(0, "/v1/ring")["pending"].size(), 16u);
+  ASSERT_TRUE(joiner.acknowledge_ranges(*NodeId::parse(change)).ok());
+  ASSERT_TRUE(run_until([&] { return status_of(0, id)["status"] == "NORMAL"; }));
+  EXPECT_EQ(status_of(0, id)["pending_tokens"], 0);
+  EXPECT_EQ(status_of(0, id)["tokens"], 16);
+}
+
 // An embedder that streams data (NodeConfig::streams_data) sees its ranges as ownership events:
 // pending from write_both, with the old replicas as sources; the change does not read from new
 // owners until each gaining node acknowledged; owned from read_new; released on the nodes that
