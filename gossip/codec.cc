@@ -124,6 +124,9 @@ struct BodyPacker {
 static_assert(kMaxListEntries >= kMaxLivenessRecords && kMaxListEntries >= kMaxKeysPerEntry &&
               kMaxListEntries >= ClusterState::kBuckets && kMaxValueBytes >= kMaxKeyBytes);
 
+// Of another cluster's name, what a refusal keeps for its log line.
+constexpr size_t kMaxForeignClusterName = 64;
+
 // A list's length is only a claim until its elements decode: reserve this many at most, and let
 // longer lists grow with the elements that did.
 constexpr uint32_t kReserveUpFront = 1024;
@@ -492,9 +495,11 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
       return r;
     }
     r.version = static_cast<uint32_t>(version);
-    if (in.str_view(kMaxValueBytes) != opts.cluster_name) {
+    // Another cluster's frame is refused, but read on: the refusal names the sender and, for an
+    // opening message, is answered (the runtime's, like a replication refusal's answer).
+    if (const std::string_view name = in.str_view(kMaxValueBytes); name != opts.cluster_name) {
       r.error = DecodeError::kWrongCluster;
-      return r;
+      r.foreign_cluster = std::string(name.substr(0, kMaxForeignClusterName));
     }
     Message m;
     const uint64_t type = in.u64();
@@ -515,9 +520,9 @@ DecodeResult decode(std::string_view bytes, const CodecOptions& opts) {
     if (!in.at_end()) throw Malformed{};
     r.message = std::move(m);
   } catch (const Malformed&) {
-    r.error = DecodeError::kMalformed;
+    if (r.error != DecodeError::kWrongCluster) r.error = DecodeError::kMalformed;
   } catch (const std::bad_alloc&) {  // bounded above, but never let a frame take the node down
-    r.error = DecodeError::kMalformed;
+    if (r.error != DecodeError::kWrongCluster) r.error = DecodeError::kMalformed;
   }
   return r;
 }

@@ -45,9 +45,12 @@ inline constexpr uint32_t kMaxElementsPerMessage = (1 << 18) + 4096 + 2 * 64;
 // Keys of one entry: 9 well-known ones plus the embedder's "x.NAME" values.
 inline constexpr uint32_t kMaxKeysPerEntry = 1024;
 inline constexpr uint32_t kMaxKeyBytes = 256;
-// One value (and any other string). The largest a node writes is `tokens`, up to 21 bytes a token:
-// 86 KB at 4096 tokens, the --num-tokens maximum.
-inline constexpr uint32_t kMaxValueBytes = 256 << 10;
+// One value (and any other string): four times the engine's bound on a value
+// (EngineConfig::max_value_bytes, 256 KiB), so that an entry over that bound still decodes and
+// the engine refuses that entry alone (counted as `bounds`) instead of the codec refusing the
+// whole frame, every other entry in it included (as `malformed`). The largest value a node
+// writes is `tokens`, up to 21 bytes a token: 86 KB at kMaxTokensPerNode (4096) tokens.
+inline constexpr uint32_t kMaxValueBytes = 1 << 20;
 // Array nesting: the schema needs 6 (payload, body, list, delta, values, one value); 2 more let
 // this build skip a nested trailing field that a later one adds.
 inline constexpr uint32_t kMaxDepth = 8;
@@ -86,7 +89,11 @@ std::string_view to_string(DecodeError e);
 
 struct DecodeResult {
   DecodeError error = DecodeError::kNone;
+  // The message (error kNone). Also set with kWrongCluster when the rest of the frame decodes, so
+  // that the runtime can name the sender and answer a refused opening message (docs/design.md,
+  // "Refusals"); it must not be acted on otherwise.
   std::optional<Message> message;
+  std::string foreign_cluster;  // kWrongCluster: the name the frame carries (its first 64 bytes)
   size_t consumed = 0;        // bytes of the frame (valid when error is not kTruncated/kOversized)
   uint32_t version = 0;       // the frame's wire version
   uint32_t sender_newest = 0; // the newest version its sender speaks

@@ -227,6 +227,31 @@ TEST(CodecTest, RefusesOversizedAndWrongCluster) {
   EXPECT_EQ(decode(encode(sample(Syn{1}), other), wide).error, DecodeError::kWrongCluster);
 }
 
+// Another cluster's frame is refused as wrong_cluster and still read: the refusal can name the
+// other cluster and the sender, and answer an opening message. Garbage after another cluster's
+// name is refused as wrong_cluster too, with nothing to answer.
+TEST(CodecTest, AnotherClustersFrameIsRefusedButNamesItsClusterAndSender) {
+  CodecOptions ours, other;
+  other.cluster_name = "other";
+  const DecodeResult r = decode(encode(sample(Syn{1}), other), ours);
+  EXPECT_EQ(r.error, DecodeError::kWrongCluster);
+  EXPECT_EQ(r.foreign_cluster, "other");
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.message->from, sample(Syn{1}).from);
+  EXPECT_EQ(r.message->from_address, "127.0.0.1:7000");
+  EXPECT_TRUE(std::holds_alternative<Syn>(r.message->body));
+  other.cluster_name = std::string(300, 'n');
+  EXPECT_EQ(decode(encode(sample(Rumor{}), other), ours).foreign_cluster, std::string(64, 'n')) << "bounded";
+
+  std::string cut = encode(sample(Ack2{}), CodecOptions{.cluster_name = "other"});
+  cut.resize(cut.size() - 3);
+  cut[3] = static_cast<char>(static_cast<uint8_t>(cut[3]) - 3);  // a shorter, complete, malformed frame
+  const DecodeResult garbage = decode(cut, ours);
+  EXPECT_EQ(garbage.error, DecodeError::kWrongCluster);
+  EXPECT_FALSE(garbage.message);
+  EXPECT_EQ(decode(encode(sample(Syn{1}), ours), ours).foreign_cluster, "") << "our own cluster";
+}
+
 // Garbage never crashes the decoder: it is refused as malformed (or waits for more bytes).
 TEST(CodecTest, ContainerHeadersClaimingMoreThanTheFrameHoldsAreRefused) {
   CodecOptions opts;

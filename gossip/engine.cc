@@ -31,6 +31,12 @@ HlcStamp parse_stamp(const VersionedValue* v) {
 std::vector<Token> parse_tokens(std::string_view text) { return parse_token_list(text).value_or(std::vector<Token>{}); }
 }  // namespace
 
+std::string token_count_refusal(size_t count) {
+  if (count <= kMaxTokensPerNode) return "";
+  return std::to_string(count) + " tokens given; a node holds at most " + std::to_string(kMaxTokensPerNode) +
+         " (the --num-tokens cap: its token list must fit in one gossiped value)";
+}
+
 GossipEngine::GossipEngine(EngineConfig config, Rng& rng, RingCache& ring_cache)
     : config_(std::move(config)), replication_text_(config_.replication.canonical()), rng_(rng),
       ring_cache_(ring_cache), liveness_(config_.id, config_.liveness),
@@ -592,6 +598,7 @@ std::string GossipEngine::move_tokens(std::vector<Token> tokens, Millis now, Cha
   if (!join_.done()) return "this node is still joining; move its tokens once it is NORMAL";
   if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight)";
   if (tokens.empty()) return "no tokens given";
+  if (std::string why = token_count_refusal(tokens.size()); !why.empty()) return why;
   std::sort(tokens.begin(), tokens.end());
   if (std::adjacent_find(tokens.begin(), tokens.end()) != tokens.end()) return "a token is given twice";
   auto r = ring();
@@ -645,8 +652,32 @@ std::string GossipEngine::decommission(Millis now) {
   if (!join_.done()) return "this node is still joining";
   if (own_status() != NodeStatus::kNormal) return "this node is not NORMAL (a change of its own is in flight, or it left)";
   if (std::string why = change_refusal(); !why.empty()) return why;
+  if (std::string why = replication_refusal(); !why.empty()) return why;
   start_change(ChangeKind::kDecommission, now);
   return "";
+}
+
+std::string GossipEngine::replication_refusal() {
+  // Cassandra's rule: refused when fewer owners than the replication factor would remain (in
+  // this node's DC under the topology strategy). Down owners count: they still own their ranges
+  // until an operator removes or replaces them.
+  auto r = ring();
+  const RingNode* me = r->find(config_.id);
+  if (!me) return "";
+  const bool per_dc = config_.replication.strategy == StrategyKind::kTopology;
+  const uint32_t rf = per_dc ? config_.replication.rf_for_dc(me->dc) : config_.replication.rf;
+  size_t remaining = 0, down = 0;
+  for (const RingNode& n : r->nodes()) {
+    if (n.id == config_.id || n.tokens.empty() || (per_dc && n.dc != me->dc)) continue;
+    if (n.status != NodeStatus::kNormal && n.status != NodeStatus::kMoving) continue;
+    ++remaining;
+    down += liveness_.view(n.id) == PeerLiveness::kDown;
+  }
+  if (remaining >= rf) return "";
+  const std::string where = per_dc ? " in datacenter " + me->dc : "";
+  return "a decommission would leave " + std::to_string(remaining) + " node" + (remaining == 1 ? "" : "s") +
+         " owning tokens" + where + (down ? " (" + std::to_string(down) + " of them down)" : std::string()) +
+         ", fewer than " + (per_dc ? "its" : "the") + " replication factor " + std::to_string(rf) + "; add a node first";
 }
 
 std::string GossipEngine::change_refusal(const NodeId* subject) {
@@ -698,13 +729,24 @@ std::optional<NodeId> GossipEngine::member_without_changes(const NodeId* except)
   return std::nullopt;
 }
 
-void GossipEngine::give_up(std::string why) {
+void GossipEngine::give_up(std::string why, Millis now) {
   // It will own nothing and stop: LEFT, so no barrier waits for it (a JOINING member, up or
-  // down, would hold every change), and its data dir is not started again.
+  // down, would hold every change), and its data dir is not started again. Peers must hear of
+  // it before the runtime stops (own_entry_shared): the next round comes at once.
   fatal_ = std::move(why);
   set_local(keys::kTokens, "");
   set_local(keys::kStatus, std::string(to_string(NodeStatus::kLeft)));
   note(fatal_);
+  hurry(now);
+}
+
+bool GossipEngine::own_entry_shared() const {
+  const NodeState* own = state_.find(config_.id);
+  return own && own_shared_ >= own->max_version;
+}
+
+void GossipEngine::note_own_shared(const NodeId& id, Generation generation, Version version) {
+  if (id == config_.id && generation == config_.generation) own_shared_ = std::max(own_shared_, version);
 }
 
 void GossipEngine::drive_replace(Millis now) {
@@ -717,7 +759,7 @@ void GossipEngine::drive_replace(Millis now) {
   if (!st) {
     // Entries arrive within a few rounds of the first exchange; past that, it is not there.
     if (now - replace_learning_since_ > std::max<Millis>(config_.join.settle, 5 * config_.gossip_interval)) {
-      give_up("cannot replace " + x.to_string() + ": the cluster has no such node");
+      give_up("cannot replace " + x.to_string() + ": the cluster has no such node", now);
     }
     return;
   }
@@ -733,7 +775,8 @@ void GossipEngine::drive_replace(Millis now) {
     give_up("cannot replace " + x.to_string() + ": it is " +
              (st->is_tombstone() ? std::string("REMOVED") : status->value) +
              " (only a NORMAL node that is down, or one that died before its change reached read_new, can be "
-             "replaced; start a new node without --replace)");
+             "replaced; start a new node without --replace)",
+             now);
     return;
   }
   // It announces even while another change is in flight: from then on that change's barrier no
@@ -954,7 +997,8 @@ void GossipEngine::drive_own_change(Millis now) {
         if (k == config_.id || !other->on_behalf() || other->subject != c->subject || !other->precedes(*c)) continue;
         set_step(*c, ChangeStep::kAborted);
         give_up("cannot replace " + c->subject.to_string() + ": node " + k.to_string() + " already " +
-                (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it");
+                    (other->kind == ChangeKind::kReplace ? "replaces" : "removes") + " it",
+                now);
         change_waiting_.clear();
         return;
       }
@@ -1063,6 +1107,11 @@ void GossipEngine::collect_left(Millis now) {
 }
 
 void GossipEngine::set_local(std::string_view key, std::string value) {
+  if (value.size() > config_.max_value_bytes || key.size() > kMaxKeyBytes) {
+    note("refused to gossip " + std::string(key.substr(0, 64)) + ": " + std::to_string(value.size()) +
+         " bytes, over the bound of " + std::to_string(config_.max_value_bytes) + " a value every peer applies");
+    return;
+  }
   // Versions only grow within a generation, even over an entry installed from elsewhere.
   if (const NodeState* own = state_.find(config_.id); own && own->generation == config_.generation) {
     local_version_ = std::max(local_version_, own->max_version);
@@ -1527,6 +1576,7 @@ void GossipEngine::on_digests(const Message& msg, const Digests& dg, std::vector
       const Digest& t = dg.digests[i++];
       const Digest& m = mine[j++];
       if (t.id == config_.id) {
+        note_own_shared(t.id, t.generation, t.max_version);  // what the peer holds of us
         if (peer_holds_own(t.generation, t.max_version)) {
           ack.requests.push_back({t.id, {}, {}});  // their whole copy; ours waits until we took it
           continue;
@@ -1545,6 +1595,7 @@ void GossipEngine::on_digests(const Message& msg, const Digests& dg, std::vector
     }
   }
   ack.deltas = deltas_for(send);
+  for (const NodeDelta& d : ack.deltas) note_own_shared(d.id, d.state.generation, d.state.max_version);
   if (!ack.deltas.empty() || !ack.requests.empty()) out.push_back({reply_to, make(std::move(ack), peer)});
 }
 
@@ -1563,6 +1614,7 @@ void GossipEngine::on_ack(Millis now, const Message& msg, const Ack& ack, std::v
       }
     }
     Ack2 a2{deltas_for(wanted)};
+    for (const NodeDelta& d : a2.deltas) note_own_shared(d.id, d.state.generation, d.state.max_version);
     if (!a2.deltas.empty()) out.push_back({reply_to, make(std::move(a2), peer)});
     if (fetch) fetch_own_copy(reply_to, peer, out);
   }

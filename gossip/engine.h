@@ -74,13 +74,17 @@ struct EngineConfig {
   size_t max_members = 16384;          // entries of nodes that are not removed
   size_t max_tombstones = 65536;       // removed ids remembered (a few dozen bytes each)
   size_t max_keys_per_entry = 1000;    // values in one node's entry (codec: kMaxKeysPerEntry)
-  size_t max_value_bytes = 256 << 10;  // one value (codec: kMaxValueBytes; 4,096 tokens take ~86 KB)
+  size_t max_value_bytes = 256 << 10;  // one value (inside the codec's kMaxValueBytes; 4,096 tokens take ~86 KB)
 };
 
 struct Envelope {
   std::string to;  // address
   Message message;
 };
+
+// Why a node may not hold `count` tokens (more than kMaxTokensPerNode); empty when it may. What
+// move_tokens refuses, and what the admin API refuses up front, dry runs included.
+std::string token_count_refusal(size_t count);
 
 // Round-trip times of answered direct probes, as a histogram (milliseconds).
 struct ProbeRtt {
@@ -139,6 +143,9 @@ class GossipEngine {
   const EngineStats& stats() const { return stats_; }
 
   // Authors a value of this node's own entry (a new version). Keys as in gossip::keys, or "x.*".
+  // A value over max_value_bytes (or a key over the codec's kMaxKeyBytes) is not written: every
+  // peer would refuse the entry, freezing it; a notice says so. Callers bound what they write
+  // (move_tokens, set_application_value), so this is the last guard, not the rule.
   void set_local(std::string_view key, std::string value);
   // Reports this node's load (any text the embedder chooses). Load changes all the time, so it
   // is gossiped at most once per load_interval: the latest value reported by then wins.
@@ -173,8 +180,8 @@ class GossipEngine {
   // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
   // write_both, read_new, release (docs/design.md, "Phased ownership changes"); the change's id is
   // then own_change()->id. Refused, with the reason, while the node is joining or another change
-  // is in flight anywhere this node can see, or when the list is empty, repeats a token or names
-  // another node's token.
+  // is in flight anywhere this node can see, or when the list is empty, longer than
+  // kMaxTokensPerNode, repeats a token or names another node's token.
   std::string move_tokens(std::vector<Token> tokens, Millis now, ChangeKind kind = ChangeKind::kMove);
   // The tokens the allocator would give this node now, against every other node's: where a
   // rebalance moves it (as a change of kind rebalance, through move_tokens). Empty when that would
@@ -182,7 +189,8 @@ class GossipEngine {
   std::vector<Token> rebalance_tokens();
   // Starts handing all of this node's ranges to their next owners as a phased change; at its end
   // the node is LEFT: it owns nothing and keeps running until stopped. Refused, with the reason,
-  // as move_tokens is.
+  // as move_tokens is, and when fewer nodes owning tokens than the replication factor would
+  // remain (in this node's DC under the topology strategy; down owners count).
   std::string decommission(Millis now);
   // The embedder holds every range this node gains in `change` (the data barrier before
   // read_new), gossiped as `data`. Refused, with the reason, unless `change` is the change this
@@ -232,8 +240,14 @@ class GossipEngine {
   // from then on it claims nothing, sends nothing and answers nothing; the runtime stops.
   bool removed() const { return removed_; }
   // Why this node cannot go on (a --replace of a node that is not there to replace), once known:
-  // it then claims and sends nothing; the runtime stops with this line.
+  // it is then LEFT, owning nothing, and claims nothing more; it keeps gossiping so that its
+  // peers learn it left (see own_entry_shared), and the runtime stops with this line.
   const std::string& fatal() const { return fatal_; }
+  // True once some peer holds this node's entry as it is now: a peer's digest showed it, or this
+  // node sent it in answer to a peer's request (an Ack or Ack2 of an exchange). A node that gives
+  // up waits for this, bounded, before it stops, so its LEFT reaches the cluster: a JOINING ghost
+  // would hold every change's barrier.
+  bool own_entry_shared() const;
   // Members whose gossiped placement did not yet show this node's join at its last round (down
   // ones included: no join completes on one side of a partition; at most 64). Empty unless this
   // node is joining with a claim.
@@ -322,6 +336,8 @@ class GossipEngine {
   void publish_seen();
   void drive_own_change(Millis now);
   void set_step(ChangeRecord change, ChangeStep step);
+  // Why this node may not decommission because of replication (empty: it may).
+  std::string replication_refusal();
   // Why this node may not start a change now (empty: it may).
   // `subject`: the dead node a removal is for (its own state does not refuse it).
   std::string change_refusal(const NodeId* subject = nullptr);
@@ -331,7 +347,9 @@ class GossipEngine {
   // then claims its tokens and announces the replace.
   void drive_replace(Millis now);
   // A --replace that cannot go on: fatal() says why; the node ends LEFT, owning nothing.
-  void give_up(std::string why);
+  void give_up(std::string why, Millis now);
+  // A peer holds (or was just sent) this node's entry up to `version` of `generation`.
+  void note_own_shared(const NodeId& id, Generation generation, Version version);
   // A member (not LEFT or REMOVED, not `except`, not this node) that does not gossip the change
   // records this build writes (keys::kChanges): an older build, during a rolling upgrade.
   std::optional<NodeId> member_without_changes(const NodeId* except) const;
@@ -419,6 +437,7 @@ class GossipEngine {
   std::vector<NodeId> greet_;         // newly learned nodes to ping once (send_greetings)
   bool removed_ = false;
   std::string fatal_;
+  Version own_shared_;  // the highest version of this run's own entry a peer holds or was sent
   std::string replace_wait_;  // last reported reason a --replace waits
   Millis replace_learning_since_ = -1;  // --replace: when the node first knew a peer
   std::vector<NodeId> join_waiting_;  // last reported (a notice when it changes)

@@ -355,6 +355,51 @@ TEST(GossipEngineTest, RemoteInputBeyondItsBoundsIsRefusedAndCounted) {
   EXPECT_EQ(a.set_application_value("v", "changed"), "") << "an existing key may change";
 }
 
+// An entry with a value over max_value_bytes still decodes (the codec's caps sit above the
+// engine's bounds): the engine refuses that entry alone, counted as `bounds`, and merges the rest
+// of the frame. This node's own writes never go over the bound: set_local refuses them with a
+// notice, and a move of more tokens than kMaxTokensPerNode is refused with the reason.
+TEST(GossipEngineTest, AnOversizedValueCostsOnlyItsEntryAndIsCountedAsBounds) {
+  SplitMixRng rng(15);
+  UnsharedRingCache cache;
+  GossipEngine a(config(1, {}), rng, cache);
+  const size_t over = a.config().max_value_bytes + 1;
+  NodeState big, small;
+  big.generation = small.generation = Generation{7};
+  big.values = {{"address", {"node2", Version{1}}}, {"x.big", {std::string(over, 'v'), Version{2}}}};
+  big.max_version = Version{2};
+  small.values = {{"address", {"node3", Version{1}}}};
+  small.max_version = Version{1};
+  Message m = from_node2(a);
+  m.body = Ack2{{NodeDelta{NodeId(0, 2), big}, NodeDelta{NodeId(0, 3), small}}};
+  CodecOptions codec;
+  DecodeResult r = decode(encode(m, codec), codec);
+  ASSERT_EQ(r.error, DecodeError::kNone) << to_string(r.error);
+  a.on_message(0, *r.message);
+  EXPECT_EQ(a.stats().rejected_bounds, 1u);
+  EXPECT_EQ(a.state().find(NodeId(0, 2)), nullptr);
+  EXPECT_NE(a.state().find(NodeId(0, 3)), nullptr) << "the rest of the frame merged";
+
+  (void)a.take_notices();
+  a.set_local("dc", "east");
+  a.set_local("dc", std::string(over, 'd'));
+  EXPECT_EQ(a.state().find(a.id())->get("dc")->value, "east") << "not written";
+  const auto notices = a.take_notices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("refused to gossip dc"), std::string::npos) << notices[0];
+
+  GossipEngine b(config(4, {}), rng, cache);
+  for (Millis now = 0; now < 20'000 && b.own_status() != NodeStatus::kNormal; now += 500) (void)b.tick(now);
+  ASSERT_EQ(b.own_status(), NodeStatus::kNormal) << "founded alone";
+  std::vector<Token> tokens;
+  for (uint64_t t = 1; t <= kMaxTokensPerNode + 1; ++t) tokens.push_back(Token(t * 3));
+  const std::string refused = b.move_tokens(tokens, 20'000);
+  EXPECT_NE(refused.find("at most 4096"), std::string::npos) << refused;
+  EXPECT_FALSE(b.own_change());
+  tokens.pop_back();
+  EXPECT_EQ(b.move_tokens(tokens, 20'000), "") << "at the cap";
+}
+
 TEST(GossipEngineTest, ClaimStampsFarAheadOfTheWallClockAreRefused) {
   SplitMixRng rng(13);
   UnsharedRingCache cache;

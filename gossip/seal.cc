@@ -297,6 +297,8 @@ DecodeResult SealedCodec::decode_plaintext(std::string_view frame, const CodecOp
     if (!options_.accept_plaintext) return DecodeResult{.error = DecodeError::kPlaintext, .consumed = r.consumed};
     ++plaintext_accepted_;
   }
+  // Another cluster's plaintext frame to a node that takes no plaintext: nothing to answer.
+  if (r.error == DecodeError::kWrongCluster && keyring_.primary() && !options_.accept_plaintext) r.message.reset();
   return r;
 }
 
@@ -321,9 +323,8 @@ DecodeResult SealedCodec::open_sealed(std::string_view frame, const CodecOptions
   }
   DecodeResult r = gossip::decode(u.frame, opts);
   r.consumed = frame.size();
-  // The inside must say what the authenticated header says.
-  if (r.error == DecodeError::kNone &&
-      (r.message->from != u.header.sender || r.message->cluster_id != u.header.cluster_id)) {
+  // The inside must say what the authenticated header says (another cluster's name or not).
+  if (r.message && (r.message->from != u.header.sender || r.message->cluster_id != u.header.cluster_id)) {
     r.error = DecodeError::kMalformed;
     r.message.reset();
   }

@@ -179,6 +179,18 @@ TEST(SealTest, PlaintextIsRefusedByANodeWithAPrimaryKeyUnlessItAcceptsPlaintext)
   EXPECT_FALSE(is_sealed(codec_with(Keyring{}).encode(sample(), CodecOptions{}, kWireVersion, kNow)));
 }
 
+// A node that takes no plaintext answers no plaintext frame, another cluster's included: the
+// refusal is counted (wrong_cluster) but carries no message to answer.
+TEST(SealTest, AnotherClustersPlaintextFrameLeavesNothingToAnswerToANodeThatEncrypts) {
+  const std::string plain = encode(sample(), CodecOptions{.cluster_name = "other"});
+  const DecodeResult strict = codec_with(ring_of({'a'})).decode(plain, CodecOptions{}, kNow);
+  EXPECT_EQ(strict.error, DecodeError::kWrongCluster);
+  EXPECT_FALSE(strict.message);
+  const DecodeResult open = codec_with(Keyring{}).decode(plain, CodecOptions{}, kNow);
+  EXPECT_EQ(open.error, DecodeError::kWrongCluster);
+  EXPECT_TRUE(open.message) << "a plaintext node answers it";
+}
+
 TEST(SealTest, TheInsideMustNameTheSenderAndClusterTheHeaderAuthenticates) {
   const std::string plain = encode(sample(), CodecOptions{});
   SealHeader liar{NodeId(66, 66), ClusterId(NodeId(7, 8)), kNow, {1, 1}};

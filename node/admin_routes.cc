@@ -179,6 +179,37 @@ json streaming_of(const MemberView& m, const std::optional<NodeId>& active) {
   return id && active == *id ? j : json(nullptr);
 }
 
+// A joiner's claimed tokens that reads do not use yet: all of them until its join reaches
+// read_new (`ring` lists them as pending); 0 for every other node.
+size_t pending_tokens(const RingNode* rn) {
+  const bool pending = rn && rn->status == NodeStatus::kJoining && rn->phase < ChangePhase::kReadNew;
+  return pending ? rn->tokens.size() : 0;
+}
+
+// One member of /v1/status. A tombstone (a removed id, or a LEFT entry that expired) has no
+// generation and is nobody's to probe: generation 0, liveness unknown.
+json status_node(Call& c, const MemberView& m, const RingSnapshot& ring, const std::vector<double>& own,
+                 const std::optional<NodeId>& active) {
+  const RingNode* rn = ring.find(m.id);
+  double ownership = 0;
+  if (auto idx = ring.index_of(m.id); idx && *idx < own.size()) ownership = own[*idx];
+  return json{{"id", m.id.to_string()},
+              {"self", m.self},
+              {"address", m.address},
+              {"status", rn && rn->status == NodeStatus::kLeaving ? std::string("LEAVING") : m.status},
+              {"liveness", std::string(gossip::to_string(m.liveness))},
+              {"tokens", rn ? rn->tokens.size() : 0},
+              {"pending_tokens", pending_tokens(rn)},
+              {"claimed_tokens", m.claimed_tokens},
+              {"change", change_in_flight(c, m)},
+              {"streaming", streaming_of(m, active)},
+              {"ownership", ownership},
+              {"dc", m.dc},
+              {"rack", m.rack},
+              {"generation", m.tombstone ? 0 : m.state->generation.value()},
+              {"tombstone", m.tombstone}};
+}
+
 AdminResponse status(Call& c) {
   const ClusterView& view = c.view();
   std::optional<NodeId> active;
@@ -186,24 +217,7 @@ AdminResponse status(Call& c) {
   const RingSnapshot& ring = *view.ring;
   const auto own = ring.ownership();
   json nodes = json::array();
-  for (const MemberView& m : view.members) {
-    const RingNode* rn = ring.find(m.id);
-    double ownership = 0;
-    if (auto idx = ring.index_of(m.id); idx && *idx < own.size()) ownership = own[*idx];
-    nodes.push_back(json{{"id", m.id.to_string()},
-                         {"self", m.self},
-                         {"address", m.address},
-                         {"status", rn && rn->status == NodeStatus::kLeaving ? std::string("LEAVING") : m.status},
-                         {"liveness", std::string(gossip::to_string(m.liveness))},
-                         {"tokens", rn ? rn->tokens.size() : 0},
-                         {"claimed_tokens", m.claimed_tokens},
-                         {"change", change_in_flight(c, m)},
-                         {"streaming", streaming_of(m, active)},
-                         {"ownership", ownership},
-                         {"dc", m.dc},
-                         {"rack", m.rack},
-                         {"generation", m.state->generation.value()}});
-  }
+  for (const MemberView& m : view.members) nodes.push_back(status_node(c, m, ring, own, active));
   return reply(200, json{{"cluster", c.driver.config().cluster},
                          {"ring_digest", ring.digest_hex()},
                          {"ring_version", ring.version()},
@@ -322,6 +336,11 @@ AdminResponse move(Call& c) {
   const json body = body_object(c);
   if (body.is_discarded() || !body.contains("tokens") || !body["tokens"].is_array()) {
     return error(400, "move needs {\"tokens\": [\"T1\", ...]}");
+  }
+  // Refused before anything is planned or written: a token list over the cap would not fit in
+  // the value every peer bounds (dry runs too: they plan what the move would do).
+  if (std::string why = gossip::token_count_refusal(body["tokens"].size()); !why.empty()) {
+    return error(400, "move refused: " + why);
   }
   std::vector<Token> tokens;
   for (const json& t : body["tokens"]) {
@@ -598,7 +617,8 @@ ClusterView cluster_view(gossip::GossipEngine& engine, const NodeId& self) {
     m.gone = m.tombstone || entry.status == NodeStatus::kLeft || entry.status == NodeStatus::kRemoved;
     m.status = entry.status_text ? std::string(*entry.status_text) : (m.tombstone ? "REMOVED" : "JOINING");
     m.status_gossiped = entry.status_text.has_value();
-    m.liveness = m.self ? PeerLiveness::kUp : engine.liveness(m.id);
+    // A tombstone is nobody's to probe: whatever the table last held about that id means nothing.
+    m.liveness = m.self ? PeerLiveness::kUp : m.tombstone ? PeerLiveness::kUnknown : engine.liveness(m.id);
     m.reachable = m.liveness != PeerLiveness::kSuspect && m.liveness != PeerLiveness::kDown;
     m.address = entry.address;
     m.dc = entry.dc.value_or("");

@@ -27,7 +27,7 @@ struct MemberView {
   // The gossiped status; absent: "JOINING" ("REMOVED" for a bare tombstone).
   std::string status;
   bool status_gossiped = false;
-  PeerLiveness liveness = PeerLiveness::kUnknown;  // self: always up
+  PeerLiveness liveness = PeerLiveness::kUnknown;  // self: always up; a tombstone: unknown
   bool reachable = true;                            // neither suspect nor down
   std::string address, dc, rack;
   std::string ring_digest;      // the ring digest it gossips ("" if none)

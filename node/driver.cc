@@ -111,7 +111,11 @@ void Driver::drive() {
     // Still alone and not founding: say so now and then, so an operator sees why.
     const bool first = !seed_log_.ever_logged();
     if (seed_log_.allow(now()) && !first) {
-      d_.log.warn("no seed has answered yet ({}); still retrying", fmt::join(config_.seeds, ","));
+      if (last_refusal_.empty()) {
+        d_.log.warn("no seed has answered yet ({}); still retrying", fmt::join(config_.seeds, ","));
+      } else {
+        d_.log.warn("no seed has accepted this node yet (last refused {}); still retrying", last_refusal_);
+      }
     }
   }
   rearm(true);
@@ -133,7 +137,7 @@ void Driver::after_event() {
   d_.publisher.publish(*engine_);
   d_.ownership.update(*engine_);
   for (const std::string& notice : engine_->take_notices()) d_.log.warn("{}", notice);
-  if (!engine_->fatal().empty() && !d_.failure.failed()) fail(Status::refused(engine_->fatal()));
+  if (!engine_->fatal().empty() && !d_.failure.failed()) stop_once_shared();
   if (engine_->removed() && !d_.failure.failed()) {
     // Persisted above: started again on this data dir, the node refuses to run (exit 3). A LEFT
     // node's entry becomes a tombstone too once the others collect it (left_expiry).
@@ -144,6 +148,21 @@ void Driver::after_event() {
                               ? " left the cluster (decommission) and its entry has expired everywhere; stopping"
                               : " was removed from the cluster by an operator (removenode)")));
   }
+}
+
+void Driver::stop_once_shared() {
+  // The engine gave up (a --replace with nothing to replace): it is LEFT. A peer must hold that
+  // before the node stops, or the cluster keeps a JOINING ghost whose barrier holds every change
+  // until an operator removes it. The engine's next rounds carry it; stop once a peer has it, or
+  // after kGiveUpGraceMs whatever (the shutdown then flushes what is queued).
+  if (giving_up_since_ < 0) giving_up_since_ = now();
+  const bool shared = engine_->own_entry_shared();
+  if (!shared && now() - giving_up_since_ < kGiveUpGraceMs) return;
+  if (!shared) {
+    d_.log.warn("no peer has confirmed that this node left within {} ms; they may keep it as a JOINING member "
+                "until it is removed (ringctl removenode {})", kGiveUpGraceMs, identity_.id.to_string());
+  }
+  fail(Status::refused(engine_->fatal()));
 }
 
 void Driver::send_all(std::vector<gossip::Envelope> out) {
@@ -158,7 +177,11 @@ bool Driver::on_frame(std::string_view frame, const std::string& peer) {
   if (halted_) return false;
   gossip::DecodeResult r = sealed_.decode(frame, codec_, d_.env.wall_ms());
   if (r.error != gossip::DecodeError::kNone) {
-    log_rejected_frame(r.error, peer);
+    if (r.error == gossip::DecodeError::kWrongCluster) {
+      on_foreign_cluster(r, peer);
+    } else {
+      log_rejected_frame(r.error, peer);
+    }
     return false;
   }
   const gossip::Message& msg = *r.message;
@@ -180,7 +203,35 @@ bool Driver::on_frame(std::string_view frame, const std::string& peer) {
   return true;
 }
 
-void Driver::log_rejected_frame(gossip::DecodeError error, const std::string& peer) {
+void Driver::on_foreign_cluster(const gossip::DecodeResult& r, const std::string& peer) {
+  const gossip::Message* msg = r.message ? &*r.message : nullptr;
+  const bool opening = msg && (std::holds_alternative<gossip::Syn>(msg->body) || std::holds_alternative<gossip::Ping>(msg->body));
+  if (msg && !opening) {
+    // Another cluster's answer to what this node sent (its refusal, below): the operator's line.
+    ++d_.stats.frames_rejected[decode_error_index(gossip::DecodeError::kWrongCluster)];
+    last_refusal_ = fmt::format("{} ({}): it belongs to cluster '{}', this node to '{}'", msg->from_address,
+                                msg->from.to_string(), r.foreign_cluster, config_.cluster);
+    if (refusal_log_.allow(now())) d_.log.error("refused {}; the cluster name must match (--cluster)", last_refusal_);
+    return;
+  }
+  log_rejected_frame(gossip::DecodeError::kWrongCluster, peer,
+                     fmt::format(": it names cluster '{}', this node's is '{}'", r.foreign_cluster, config_.cluster));
+  if (opening && cluster_refusals_.allow(now())) send_cluster_refusal(msg->from_address);
+}
+
+void Driver::send_cluster_refusal(const std::string& to) {
+  // The frame carries this node's cluster name; the message says who refused and nothing more —
+  // no cluster id, no replication settings, no liveness rumors: less than the engine's answer to
+  // other replication settings. A Rumor is never answered, so two refusing nodes cannot ping-pong.
+  gossip::Message m;
+  m.from = identity_.id;
+  m.from_address = identity_.advertised;
+  m.body = gossip::Rumor{};
+  const uint32_t version = peer_versions_.version_for(to, engine_->wire_version_at(to));
+  transport_->send(to, sealed_.encode(m, codec_, version, d_.env.wall_ms()));
+}
+
+void Driver::log_rejected_frame(gossip::DecodeError error, const std::string& peer, std::string_view detail) {
   const size_t reason = decode_error_index(error);
   ++d_.stats.frames_rejected[reason];
   if (!reject_logs_[reason].allow(now())) return;
@@ -196,7 +247,7 @@ void Driver::log_rejected_frame(gossip::DecodeError error, const std::string& pe
                                       : ": no key in this node's keyring opens it (another key, or tampered)";
       break;
     case gossip::DecodeError::kStale: why = ": sent too long ago or ahead (are the clocks synchronised?)"; break;
-    default: break;
+    default: why = detail; break;
   }
   d_.log.warn("dropped a frame from {} ({}{}) and closed the connection{}", peer, gossip::to_string(error), why,
               suppressed ? fmt::format(" ({} more since the last report)", suppressed) : std::string());
@@ -210,8 +261,9 @@ void Driver::log_refused_peer(const gossip::Message& msg) {
   const bool foreign_cluster = !msg.cluster_id.is_nil() && !cid.is_nil() && msg.cluster_id != cid;
   if ((msg.replication == ours && !foreign_cluster) || !refusal_log_.allow(now())) return;
   if (msg.replication != ours) {
-    d_.log.error("refused {} ({}): its replication settings {} differ from this node's {}; they are "
-                 "cluster-wide (--strategy/--rf)", msg.from_address, msg.from.to_string(), msg.replication, ours);
+    last_refusal_ = fmt::format("{} ({}): its replication settings {} differ from this node's {}", msg.from_address,
+                                msg.from.to_string(), msg.replication, ours);
+    d_.log.error("refused {}; they are cluster-wide (--strategy/--rf)", last_refusal_);
   } else {
     d_.log.error("refused {} ({}): it belongs to cluster id {}, this node to {} (same name, a different "
                  "cluster)", msg.from_address, msg.from.to_string(), msg.cluster_id.to_string(), cid.to_string());

@@ -131,6 +131,10 @@ class Driver {
 
  private:
   void after_event();  // persist, publish, log the engine's notices; stop if removed or unpersistable
+  // The engine gave up (fatal()): stops the node once a peer holds its LEFT entry, or once
+  // kGiveUpGraceMs passed since it gave up.
+  void stop_once_shared();
+  static constexpr gossip::Millis kGiveUpGraceMs = 2000;
   // A writer's end: unless the engine refused (a non-empty reason: kRefused with it), persist,
   // publish and re-arm the timer.
   Status applied(std::string refusal);
@@ -138,7 +142,13 @@ class Driver {
   void rearm(bool force);
   bool on_frame(std::string_view frame, const std::string& peer);
   void log_refused_peer(const gossip::Message& msg);
-  void log_rejected_frame(gossip::DecodeError error, const std::string& peer);
+  // Counts a refused frame and logs it at most once per 10 s per reason; `detail` ends the line.
+  void log_rejected_frame(gossip::DecodeError error, const std::string& peer, std::string_view detail = {});
+  // A frame of another cluster name: counted; an opening message (Syn, Ping) is answered with a
+  // bare refusal (send_cluster_refusal) so its sender learns why, as the engine answers other
+  // replication settings; such an answer, received, is logged as the refusal it is.
+  void on_foreign_cluster(const gossip::DecodeResult& r, const std::string& peer);
+  void send_cluster_refusal(const std::string& to);
   // KeyOp / KeyOpAck: handled here, never seen by the engine.
   void on_key_message(const gossip::Message& msg, bool sealed);
   // Seals and opens with `next` from now on, and so does the embedder's ClusterMac.
@@ -162,9 +172,12 @@ class Driver {
   Env::TimerId timer_ = 0;
   gossip::Millis armed_for_ = -1;  // when the timer fires next
   bool halted_ = false;            // stop touching the engine (stopping or failed)
+  gossip::Millis giving_up_since_ = -1;  // when the engine gave up (stop_once_shared)
   std::vector<LogThrottle> reject_logs_ = std::vector<LogThrottle>(kDecodeErrorCount, LogThrottle(10'000));
   LogThrottle refusal_log_{10'000};
   LogThrottle seed_log_{10'000};
+  LogThrottle cluster_refusals_{100};  // answers to another cluster's frames: at most 10 a second
+  std::string last_refusal_;           // why a peer last refused this node (the seed line says it)
 };
 
 }  // namespace ringkeeper

@@ -16,6 +16,8 @@ namespace ringkeeper {
 
 namespace {
 
+constexpr size_t kMaxNameBytes = 256;  // --dc, --rack
+
 // The addresses a config names must parse before anything is opened.
 Status check_addresses(const NodeConfig& config) {
   if (config.data_dir.empty()) return Status::invalid_argument("a data dir is required (--data-dir)");
@@ -37,6 +39,24 @@ Status check_addresses(const NodeConfig& config) {
     if (!id || id->is_nil()) return Status::invalid_argument("--replace: not a node id (a UUID): " + config.replace);
     if (config.seeds.empty()) return Status::invalid_argument("--replace needs --seeds: the cluster to learn the node from");
     if (!config.tokens.empty()) return Status::invalid_argument("--replace takes the dead node's tokens; drop --tokens");
+  }
+  return {};
+}
+
+// What the node will gossip of its own settings must fit the bounds every peer applies: a token
+// list in one value (kMaxTokensPerNode), dc and rack as short names.
+Status check_own_values(const NodeConfig& config) {
+  if (config.num_tokens == 0 || config.num_tokens > kMaxTokensPerNode) {
+    return Status::invalid_argument("--num-tokens: expected 1.." + std::to_string(kMaxTokensPerNode) + ", got " +
+                                    std::to_string(config.num_tokens));
+  }
+  if (std::string why = gossip::token_count_refusal(config.tokens.size()); !why.empty()) {
+    return Status::invalid_argument("--tokens: " + why);
+  }
+  for (const auto& [flag, value] : {std::pair{"--dc", &config.dc}, std::pair{"--rack", &config.rack}}) {
+    if (value->size() > kMaxNameBytes) {
+      return Status::invalid_argument(std::string(flag) + ": at most " + std::to_string(kMaxNameBytes) + " bytes");
+    }
   }
   return {};
 }
@@ -64,6 +84,7 @@ Result<std::unique_ptr<Node::Impl>> open_impl(NodeConfig config, std::unique_ptr
                                               std::unique_ptr<Env> env) {
   if (!store || !env) return Status::invalid_argument("Node::open needs a store and an Env");
   if (Status bad = check_addresses(config); !bad.ok()) return bad;
+  if (Status bad = check_own_values(config); !bad.ok()) return bad;
   if (Status refused = check_data_dir(config.data_dir, *store, *env); !refused.ok()) return refused;
   Result<gossip::Keyring> keyring = open_keyring(config);
   if (!keyring.ok()) return keyring.status();

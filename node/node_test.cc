@@ -802,6 +802,44 @@ TEST_F(NodeTest, ADryRunPlansTheMoveTheNodeThenMakesAndAnnouncesNothing) {
   }
 }
 
+// More tokens than --num-tokens allows (kMaxTokensPerNode) would not fit in the one gossiped
+// value every peer bounds: a move or a dry run of one is refused (400) before anything is planned
+// or written, as is Node::move_tokens, and Node::open refuses such --tokens or --num-tokens.
+TEST_F(NodeTest, AMoveOfMoreTokensThanTheCapIsRefusedBeforeAnythingIsWritten) {
+  ASSERT_TRUE(start_cluster(2));
+  const NodeId self = node(0).id();
+  const auto before = node(0).ring();
+  auto tokens = [](size_t n) {
+    json list = json::array();
+    for (size_t t = 1; t <= n; ++t) list.push_back(std::to_string(t * 1000 + 7));
+    return list;
+  };
+  for (bool dry_run : {true, false}) {
+    AdminResponse r = post(0, "/v1/move", json{{"tokens", tokens(kMaxTokensPerNode + 1)}, {"dry_run", dry_run}}.dump());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("at most 4096"), std::string::npos) << r.body;
+  }
+  std::vector<Token> many;
+  for (size_t t = 1; t <= kMaxTokensPerNode + 1; ++t) many.push_back(Token(t * 1000 + 7));
+  EXPECT_EQ(node(0).move_tokens(many).code(), StatusCode::kRefused);
+  EXPECT_EQ(node(0).ring()->digest(), before->digest()) << "nothing announced";
+  EXPECT_EQ(status_of(0, self)["status"], "NORMAL");
+  EXPECT_EQ(status_of(0, self)["change"], nullptr);
+  EXPECT_EQ(get(0, "/v1/ring")["pending"], json::array());
+  // At the cap, the plan is made.
+  AdminResponse at_cap = post(0, "/v1/move", json{{"tokens", tokens(kMaxTokensPerNode)}, {"dry_run", true}}.dump());
+  EXPECT_EQ(at_cap.status, 200) << at_cap.body.substr(0, 300);
+
+  NodeConfig too_many = config({}, 5);
+  too_many.tokens.assign(many.begin(), many.end());
+  EXPECT_EQ(Node::open(too_many, std::make_unique<storage::MemoryStore>(), net_.make_env()).status().code(),
+            StatusCode::kInvalidArgument);
+  NodeConfig num = config({}, 6);
+  num.num_tokens = kMaxTokensPerNode + 1;
+  EXPECT_EQ(Node::open(num, std::make_unique<storage::MemoryStore>(), net_.make_env()).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(NodeTest, ARebalanceOfABalancedNodeAnswersAnEmptyPlanAndStartsNothing) {
   rf_ = 2;  // fewer replicas than nodes: ownership can differ between nodes
   ASSERT_TRUE(start_cluster(3));
@@ -919,6 +957,12 @@ TEST_F(NodeTest, ADecommissionWalksEveryPhaseAndLeavesTheNodeLeftAnsweringItsAdm
     }
     return true;
   }));
+  // Three owners at RF 3: another decommission would leave fewer owners than replicas.
+  AdminResponse too_few = post(1, "/v1/decommission", "{}");
+  EXPECT_EQ(too_few.status, 409);
+  EXPECT_NE(too_few.body.find("would leave 2 nodes owning tokens, fewer than the replication factor 3"),
+            std::string::npos)
+      << too_few.body;
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(node(i).ring()->current().size(), 48u);
     for (int k = 0; k < 50; ++k) {
@@ -953,6 +997,66 @@ TEST_F(NodeTest, AGarbageFrameIsCountedAndLoggedOnceAWhile) {
   for (const auto& l : net_.logs()) lines += l.text.find("dropped a frame") != std::string::npos;
   EXPECT_EQ(lines, 1u) << "one line per 10 s per reason";
   sender->close();
+}
+
+// A node started with another --cluster name than its seed's is refused at the handshake with a
+// clear error, as other replication settings are: the seed counts the frame and answers it with a
+// bare refusal; the joiner counts that answer and logs a line naming both cluster names, and its
+// periodic "no seed" line says it was refused, not unanswered. It learns nothing of the cluster.
+TEST_F(NodeTest, AWrongClusterNameIsRefusedAtTheHandshakeWithAClearError) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  NodeConfig c = config({node(0).listen_address()}, 1);
+  c.cluster = "elsewhere";
+  stores_.push_back(std::make_unique<SharedStore>());
+  start_on(*stores_.back(), c);
+  net_.run_for(15'000);
+  const std::string wrong = "ringkeeper_gossip_frames_rejected_total{reason=\"wrong_cluster\"}";
+  EXPECT_GE(metric(0, wrong), 1u) << "the seed counts the stranger's frames";
+  EXPECT_GE(metric(1, wrong), 1u) << "the stranger counts the refusals";
+  EXPECT_LT(metric(1, wrong), ~uint64_t{0});
+  std::string clear, seed_line;
+  for (const auto& l : net_.logs()) {
+    if (l.text.find("refused " + node(0).listen_address()) != std::string::npos) clear = l.text;
+    if (l.text.find("no seed has accepted this node yet") != std::string::npos) seed_line = l.text;
+  }
+  EXPECT_NE(clear.find("belongs to cluster 'ringkeeper', this node to 'elsewhere'"), std::string::npos) << clear;
+  EXPECT_NE(clear.find("--cluster"), std::string::npos) << clear;
+  EXPECT_NE(seed_line.find("'ringkeeper'"), std::string::npos) << seed_line;
+  EXPECT_FALSE(net_.logged("no seed has answered yet"));
+  EXPECT_TRUE(net_.logged("it names cluster 'elsewhere', this node's is 'ringkeeper'")) << "the seed's line";
+  EXPECT_EQ(get(1, "/v1/gossipinfo")["nodes"].size(), 1u) << "it holds only itself";
+  EXPECT_EQ(get(1, "/v1/info")["cluster_id"], "");
+  EXPECT_EQ(get(0, "/v1/gossipinfo")["nodes"].size(), 1u) << "and the seed never took it in";
+}
+
+// The seed's answer to another cluster's frame says who refused, in the seed's cluster name, and
+// nothing else: no cluster id, no replication settings, no liveness rumors.
+TEST_F(NodeTest, TheRefusalOfAnotherClustersFrameRevealsOnlyTheNameAndWhoRefused) {
+  start({});
+  ASSERT_TRUE(founded(0));
+  std::vector<std::string> answers;
+  auto env = net_.make_env();
+  auto stranger = env->make_transport({.listen = "127.0.0.1:0"}, [&](std::string_view frame, const std::string&) {
+    answers.emplace_back(frame);
+    return true;
+  });
+  const std::string address = stranger->listen().value();
+  gossip::Message syn;
+  syn.from = NodeId(5, 5);
+  syn.from_address = address;
+  syn.body = gossip::Syn{1, 2};
+  for (int i = 0; i < 2; ++i) stranger->send(node(0).listen_address(), gossip::encode(syn, {.cluster_name = "elsewhere"}));
+  net_.run_for(10);
+  ASSERT_EQ(answers.size(), 1u) << "two at once: the second is not answered (at most 10 a second)";
+  const gossip::DecodeResult r = gossip::decode(answers[0], {.cluster_name = "ringkeeper"});
+  ASSERT_EQ(r.error, gossip::DecodeError::kNone);
+  EXPECT_EQ(r.message->from, node(0).id());
+  EXPECT_TRUE(std::holds_alternative<gossip::Rumor>(r.message->body));
+  EXPECT_TRUE(r.message->cluster_id.is_nil());
+  EXPECT_EQ(r.message->replication, "");
+  EXPECT_TRUE(r.message->liveness.empty());
+  stranger->close();
 }
 
 // ---- gossip encryption and the keyring ------------------------------------------------------
@@ -1398,6 +1502,94 @@ TEST_F(NodeTest, RemovenodeRunsPhasedAndForceUnblocksAWaitingChange) {
   EXPECT_EQ(json::parse(forced.body)["phase"], "done");
   EXPECT_EQ(json::parse(forced.body)["node"], stopped.to_string());
   ASSERT_TRUE(run_until([&] { return phase_of(0, move) == "done"; }));
+}
+
+// A --replace that gives up — no such node, or a node that left — stops (kRefused) only once its
+// peers hold it LEFT: a down JOINING ghost would hold every later change's barrier until someone
+// removed it with --force. A move afterwards completes without anyone's help.
+TEST_F(NodeTest, AReplaceThatGivesUpLeavesNoGhostThatHoldsLaterChanges) {
+  ASSERT_TRUE(start_cluster(4));
+  const NodeId left = node(3).id();
+  const std::string decommission = start_change(3, "/v1/decommission", "{}", "decommission").value("change", "");
+  ASSERT_TRUE(run_until([&] { return phase_of(3, decommission) == "done"; }));
+  const std::pair<NodeId, std::string> targets[] = {{NodeId(0, 1), "no such node"}, {left, "it is LEFT"}};
+  for (const auto& [target, why] : targets) {
+    SCOPED_TRACE("--replace " + target.to_string());
+    NodeConfig c = config({node(0).listen_address()}, nodes_.size());
+    c.replace = target.to_string();
+    stores_.push_back(std::make_unique<SharedStore>());
+    Node& ghost = start_on(*stores_.back(), c);
+    ASSERT_TRUE(run_until([&] { return ghost.failed(); }));
+    EXPECT_EQ(ghost.failure().code(), StatusCode::kRefused);
+    EXPECT_NE(ghost.failure().message().find(why), std::string::npos) << ghost.failure().message();
+    ghost.stop();
+    for (const auto& l : net_.logs()) EXPECT_EQ(l.text.find("no peer has confirmed"), std::string::npos) << l.text;
+    // One peer had it when the ghost stopped; gossip among the others does the rest.
+    EXPECT_TRUE(run_until([&] {
+      for (size_t i = 0; i < 3; ++i) {
+        if (status_of(i, ghost.id())["status"] != "LEFT") return false;
+      }
+      return true;
+    })) << status_of(0, ghost.id()).dump();
+  }
+  const std::string move = start_change(1, "/v1/move", R"({"tokens": ["100", "200"]})", "move").value("change", "");
+  EXPECT_TRUE(run_until([&] { return phase_of(1, move) == "done"; }))
+      << "waiting for " << status_of(1, node(1).id())["change"].dump();
+}
+
+// /v1/status about a REMOVED tombstone: every documented field there, liveness "unknown" (nobody
+// probes a removed id), generation 0 (a tombstone is no run of the node; its generation is 2^64-1
+// inside, beyond what JSON carries exactly), "tombstone": true, address, dc and rack empty.
+TEST_F(NodeTest, StatusShowsATombstoneWithUnknownLivenessAndNoGeneration) {
+  ASSERT_TRUE(start_cluster(4));
+  const NodeId dead = node(3).id();
+  node(3).stop();
+  ASSERT_TRUE(run_until([&] { return node(0).liveness(dead) == PeerLiveness::kDown; }));
+  ASSERT_EQ(post(0, "/v1/removenode", json{{"node", dead.to_string()}, {"force", true}}.dump()).status, 200);
+  ASSERT_TRUE(run_until([&] { return status_of(1, dead)["status"] == "REMOVED"; }));
+  for (size_t i : {0, 1}) {
+    const json m = status_of(i, dead);
+    for (const char* k : {"id", "self", "address", "status", "liveness", "tokens", "ownership", "dc", "rack", "generation"}) {
+      EXPECT_TRUE(m.contains(k)) << k << " in " << m;
+    }
+    EXPECT_EQ(m["liveness"], "unknown") << m;
+    EXPECT_EQ(m["generation"], 0) << m;
+    EXPECT_EQ(m["tombstone"], true) << m;
+    EXPECT_EQ(m["tokens"], 0) << m;
+    EXPECT_EQ(m["address"], "") << m;
+    EXPECT_EQ(status_of(i, node(1).id())["tombstone"], false);
+  }
+}
+
+// While a join is announced or writes both sides, the joiner's claim is what `ring` lists as
+// pending: /v1/status gives its `tokens` (its claim, as DESIGN has it) with `pending_tokens` equal
+// (none of them read from yet; ringctl prints "0/16") and no ownership; from read_new on, none
+// pending.
+TEST_F(NodeTest, AJoinersClaimIsPendingInStatusUntilItsJoinReadsFromIt) {
+  ASSERT_TRUE(start_cluster(3));
+  streams_data_ = true;  // the joiner's embedder holds write_both until it acknowledges
+  Node& joiner = start({node(0).listen_address()});
+  const NodeId id = joiner.id();
+  std::string change;
+  ASSERT_TRUE(run_until([&] {
+    const json m = status_of(0, id);
+    if (m.is_object() && m["change"].is_object() && m["change"]["phase"] == "write_both") change = m["change"]["id"];
+    return !change.empty();
+  }));
+  for (size_t i : {0, 3}) {
+    const json m = status_of(i, id);
+    EXPECT_EQ(m["status"], "JOINING") << m;
+    EXPECT_EQ(m["tokens"], 16) << m;
+    EXPECT_EQ(m["claimed_tokens"], 16) << m;
+    EXPECT_EQ(m["pending_tokens"], 16) << m;
+    EXPECT_EQ(m["ownership"], 0.0) << m;
+    EXPECT_EQ(status_of(i, node(1).id())["pending_tokens"], 0);
+  }
+  EXPECT_EQ(get(0, "/v1/ring")["pending"].size(), 16u);
+  ASSERT_TRUE(joiner.acknowledge_ranges(*NodeId::parse(change)).ok());
+  ASSERT_TRUE(run_until([&] { return status_of(0, id)["status"] == "NORMAL"; }));
+  EXPECT_EQ(status_of(0, id)["pending_tokens"], 0);
+  EXPECT_EQ(status_of(0, id)["tokens"], 16);
 }
 
 // An embedder that streams data (NodeConfig::streams_data) sees its ranges as ownership events:

@@ -19,6 +19,7 @@
 
 #include "ringkeeper/version.h"
 #include "tools/http_client.h"
+#include "tools/status_table.h"
 
 namespace {
 
@@ -30,81 +31,7 @@ struct Call {
   std::string body;
 };
 
-// nodetool's letters; a LEFT node (decommissioned, still running until stopped) is `L` as well,
-// and is named again below the table.
-char state_letter(const std::string& status) {
-  if (status == "NORMAL") return 'N';
-  if (status == "JOINING") return 'J';
-  if (status == "LEAVING" || status == "LEFT") return 'L';
-  if (status == "MOVING") return 'M';
-  if (status == "REMOVED") return 'R';
-  return '?';
-}
-
-char liveness_letter(const std::string& l) {
-  if (l == "up") return 'U';
-  if (l == "down") return 'D';
-  if (l == "suspect") return 'S';
-  return '?';
-}
-
-// The strings of a JSON array, separated by `sep`.
-std::string joined(const json& list, const char* sep) {
-  std::string out;
-  for (const json& v : list) out += (out.empty() ? "" : sep) + (v.is_string() ? v.get<std::string>() : v.dump());
-  return out;
-}
-
-std::string short_gen(const json& g) { return g.is_number() ? std::to_string(g.get<uint64_t>()) : g.dump(); }
-
-void print_status(const json& s) {
-  std::printf("Cluster: %s   ring digest: %s   ring version: %s   converged: %s\n", s.value("cluster", "").c_str(),
-              s.value("ring_digest", "").c_str(), s.contains("ring_version") ? s["ring_version"].dump().c_str() : "-",
-              s.value("converged", false) ? "yes" : "no");
-  std::map<std::string, std::vector<json>> by_dc;
-  for (const json& n : s["nodes"]) by_dc[n.value("dc", "")].push_back(n);
-  for (auto& [dc, nodes] : by_dc) {
-    std::printf("\nDatacenter: %s\n%s\n", dc.c_str(), std::string(12 + dc.size(), '=').c_str());
-    std::printf("Status=Up/Down/Suspect/?=unknown\n|/ State=Normal/Leaving or left/Joining/Moving/R=removed\n");
-    std::printf("%-3s %-22s %-7s %-8s %-11s %-37s %s\n", "--", "Address", "Tokens", "Owns", "Generation",
-                "Host ID", "Rack");
-    for (const json& n : nodes) {
-      std::string owns = fmt::format("{:.1f}%", 100.0 * n.value("ownership", 0.0));
-      std::string id = n.value("id", "") + (n.value("self", false) ? " *" : "");
-      // "12/16": owns 12 of the 16 tokens it claims (a lost claim being repaired).
-      const size_t owned = n.value("tokens", size_t{0}), claimed = n.value("claimed_tokens", owned);
-      std::string tokens = std::to_string(owned) + (claimed > owned ? "/" + std::to_string(claimed) : "");
-      std::printf("%c%c  %-22s %-7s %-8s %-11s %-37s %s\n", liveness_letter(n.value("liveness", "")),
-                  state_letter(n.value("status", "")), n.value("address", "").c_str(), tokens.c_str(), owns.c_str(),
-                  short_gen(n["generation"]).c_str(), id.c_str(), n.value("rack", "").c_str());
-    }
-  }
-  std::printf("\n(* the node that answered; Owns sums to the replication factor; Tokens N/M: owns N of the M it "
-              "claims)\n");
-  std::string left;
-  for (const json& n : s["nodes"]) {
-    if (n.value("status", "") == "LEFT") left += (left.empty() ? "" : ", ") + n.value("id", "");
-  }
-  if (!left.empty()) std::printf("Left the cluster (decommissioned; they own nothing): %s\n", left.c_str());
-  bool header = false;
-  for (const json& n : s["nodes"]) {
-    const json& change = n.contains("change") ? n["change"] : json();
-    if (!change.is_object()) continue;
-    if (!header) std::printf("\nChanges in flight:\n");
-    header = true;
-    const std::string waiting = joined(change.value("waiting_for", json::array()), ", ");
-    std::printf("  %s of %s: change %s, phase %s%s\n", change.value("kind", "").c_str(), n.value("id", "").c_str(),
-                change.value("id", "").c_str(), change.value("phase", "").c_str(),
-                waiting.empty() ? "" : ("; waiting for " + waiting).c_str());
-  }
-  for (const json& n : s["nodes"]) {
-    const json& st = n.contains("streaming") ? n["streaming"] : json();
-    if (!st.is_object()) continue;
-    std::printf("  streaming on %s: %s of %s ranges, %s keys, %s bytes\n", n.value("id", "").c_str(),
-                st.value("ranges_done", json(0)).dump().c_str(), st.value("ranges", json(0)).dump().c_str(),
-                st.value("keys", json(0)).dump().c_str(), st.value("bytes", json(0)).dump().c_str());
-  }
-}
+using ringkeeper::tools::joined;
 
 std::string percent(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
 
@@ -191,7 +118,7 @@ void print_health(const json& j) {
 
 void print_gossipinfo(const json& j) {
   for (const json& n : j["nodes"]) {
-    std::printf("%s  generation %s  version %s\n", n.value("id", "").c_str(), short_gen(n["generation"]).c_str(),
+    std::printf("%s  generation %s  version %s\n", n.value("id", "").c_str(), ringkeeper::tools::generation_text(n["generation"]).c_str(),
                 n["version"].dump().c_str());
     for (auto& [k, v] : n["values"].items()) {
       std::printf("  %-12s %s  (v%s)\n", k.c_str(), v.value("value", "").c_str(), v["version"].dump().c_str());
@@ -230,7 +157,10 @@ void print_change(const std::string& cmd, const json& j) {
 }
 
 void print_human(const std::string& cmd, const json& j) {
-  if (cmd == "status") return print_status(j);
+  if (cmd == "status") {
+    std::fputs(ringkeeper::tools::status_table(j).c_str(), stdout);
+    return;
+  }
   if (cmd == "info") return print_info(j);
   if (cmd == "ring") return print_ring(j);
   if (cmd == "owners") return print_owners(j);

@@ -241,6 +241,10 @@ bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string
     if (tokens_from_file) f.tokens.clear();
   }
   c.tokens.clear();
+  if (f.tokens.size() > kMaxTokensPerNode) {
+    return refuse(f, error, "tokens", std::to_string(f.tokens.size()) + " tokens given; at most " +
+                                          std::to_string(kMaxTokensPerNode) + " (as for num-tokens)");
+  }
   for (const std::string& t : f.tokens) {
     auto token = Token::parse(trim(t));
     if (!token) return refuse(f, error, "tokens", "not an unsigned 64-bit decimal token: '" + t + "'");
@@ -248,8 +252,9 @@ bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string
   }
   uint32_t num = 0;
   auto [p, ec] = std::from_chars(f.num_tokens.data(), f.num_tokens.data() + f.num_tokens.size(), num);
-  if (ec != std::errc() || p != f.num_tokens.data() + f.num_tokens.size() || num == 0 || num > 4096) {
-    return refuse(f, error, "num-tokens", "expected 1..4096, got '" + f.num_tokens + "'");
+  if (ec != std::errc() || p != f.num_tokens.data() + f.num_tokens.size() || num == 0 || num > kMaxTokensPerNode) {
+    return refuse(f, error, "num-tokens",
+                  "expected 1.." + std::to_string(kMaxTokensPerNode) + ", got '" + f.num_tokens + "'");
   }
   c.num_tokens = num;
   return true;

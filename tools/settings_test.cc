@@ -195,6 +195,13 @@ TEST(SettingsTest, BadValuesNameTheSettingAndTheFile) {
   expect_refused(dir, "seeds = [\"127.0.0.1:1\", \"nohost\"]\n", "seeds (in ");
   expect_refused(dir, "tokens = 1,x\n", "tokens (in ");
   expect_refused(dir, "num-tokens = 0\n", "num-tokens (in ");
+  expect_refused(dir, "num-tokens = 4097\n", "num-tokens (in ");
+  std::string many = "tokens = 1";
+  for (int t = 2; t <= 4097; ++t) many += "," + std::to_string(t);
+  expect_refused(dir, many + "\n", "tokens (in ");
+  std::string at_cap = "1";
+  for (int t = 2; t <= 4096; ++t) at_cap += "," + std::to_string(t);
+  EXPECT_EQ(parse({"--data-dir", "/d", "--tokens", at_cap}).config.tokens.size(), 4096u);
   expect_refused(dir, "rf = many\n", "rf (in ");
   expect_refused(dir, "log-level = loud\n", "log-level (in ");
   expect_refused(dir, "gossip-key-file = /nonexistent/key\n", "gossip-key-file (in ");

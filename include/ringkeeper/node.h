@@ -58,9 +58,9 @@ struct NodeConfig {
   std::string advertise;                   // gossip address told to peers; empty: the bound one
   std::string data_dir;
   std::vector<std::string> seeds;
-  uint32_t num_tokens = 16;
-  std::vector<Token> tokens;               // first start only; empty: the balanced allocator
-  std::string dc = "dc1";
+  uint32_t num_tokens = 16;                // 1..kMaxTokensPerNode
+  std::vector<Token> tokens;               // first start only; empty: the balanced allocator; at most kMaxTokensPerNode
+  std::string dc = "dc1";                  // dc and rack: at most 256 bytes each
   std::string rack = "rack1";
   ReplicationConfig replication;           // simple, RF 3
   // Gossip encryption (docs/security.md): a base64-encoded 32-byte AES-256 key that starts the
@@ -249,10 +249,11 @@ class Node {
   // A value another node (or this one) gossips under "x.NAME"; nullopt if unknown.
   std::optional<std::string> application_value(const NodeId& node, const std::string& name) const;
   // Announces new tokens for this node (a phased change); refused while joining, while another
-  // change is in flight, or for tokens another node owns.
+  // change is in flight, for tokens another node owns, or for more than kMaxTokensPerNode.
   Status move_tokens(std::vector<Token> tokens);
   // Hands all of this node's ranges to their next owners (ringctl decommission); at done it is
-  // LEFT. The change's id; refused as move_tokens is.
+  // LEFT. The change's id; refused as move_tokens is, and when fewer nodes owning tokens than the
+  // replication factor would remain (in this node's DC under the topology strategy).
   Result<NodeId> decommission();
   // Moves this node to the allocator's tokens against every other node's (ringctl rebalance).
   // The change's id; kRefused "already balanced" when that would not improve the balance.

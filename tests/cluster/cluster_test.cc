@@ -588,7 +588,9 @@ TEST(ClusterTest, RemovenodeWaitFollowsThePhasesAndForceUnblocksIt) {
 
 // A new ringd started with --replace of a SIGKILLed node takes over exactly its tokens as a
 // phased change (ringctl status shows it, kind replace); the dead node ends REMOVED. A --replace
-// naming no member stops the new node with exit 1 and a line; a malformed one exits 2.
+// naming no member stops the new node with exit 1 and a line — LEFT everywhere, not a JOINING
+// ghost whose barrier would hold the next change: a move then completes without --force. A
+// malformed one exits 2.
 TEST(ClusterTest, ANewNodeStartedWithReplaceTakesOverADeadNodesTokens) {
   Cluster c(4);
   ASSERT_TRUE(c.serving());
@@ -630,6 +632,25 @@ TEST(ClusterTest, ANewNodeStartedWithReplaceTakesOverADeadNodesTokens) {
   c.start(5, {"--seeds", c.seed(), "--replace", "11111111-2222-3333-4444-555555555555"});
   EXPECT_EQ(c.nodes[5]->wait_exit(30s), 1);
   EXPECT_NE(c.nodes[5]->log().find("no such node"), std::string::npos) << c.nodes[5]->log();
+  auto statuses = [&] {
+    std::multiset<std::string> out;
+    const std::optional<json> status = ctl_json(c.nodes[0]->admin(), {"status"});
+    for (const json& m : status ? (*status)["nodes"] : json::array()) out.insert(m["status"].get<std::string>());
+    return out;
+  };
+  EXPECT_TRUE(wait_until([&] { return statuses().count("LEFT") == 1; }, 10s)) << "the node that gave up";
+  EXPECT_EQ(statuses().count("JOINING"), 0u);
+  const std::string mover = c.id_of(0);
+  int rc = -1;
+  ctl_json(c.nodes[0]->admin(), {"move", "--tokens", "4242,424242"}, &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto m = c.member(0, mover);
+        return m && (*m)["status"] == "NORMAL" && (*m)["tokens"] == 2;
+      },
+      60s))
+      << "the move waits for: " << (*c.member(0, mover))["change"].dump();
   c.ports.push_back(0);
   c.start(6, {"--seeds", c.seed(), "--replace", "not-a-node"});
   EXPECT_EQ(c.nodes[6]->wait_exit(10s), 2);

@@ -542,6 +542,47 @@ TEST_P(Seeds, ADecommissionHandsEveryRangeOverAndLeaves) {
   EXPECT_FALSE(sim.alive(2)) << "a LEFT data dir does not start again";
 }
 
+// A decommission that would leave fewer nodes owning tokens than the replication factor is
+// refused, saying how many would remain — down owners count, they still own their ranges — and,
+// under the topology strategy, counted in the leaver's DC against that DC's factor.
+TEST_P(Seeds, ADecommissionThatWouldLeaveFewerOwnersThanTheReplicationFactorIsRefused) {
+  const uint64_t seed = GetParam();
+  {
+    auto owned = formed_cluster(seed, 3);  // RF 3
+    SimCluster& sim = *owned;
+    sim.crash(2);
+    for (const Millis end = sim.now() + 30'000; sim.engine(0).liveness(sim.engine(2).id()) != gossip::PeerLiveness::kDown &&
+                                                 sim.now() < end;) {
+      sim.run_until(sim.now() + 100);
+    }
+    const std::string why = sim.engine(1).decommission(sim.now());
+    EXPECT_NE(why.find("would leave 2 nodes owning tokens"), std::string::npos) << why;
+    EXPECT_NE(why.find("replication factor 3"), std::string::npos) << why;
+    EXPECT_FALSE(sim.engine(1).own_change()) << "nothing started";
+  }
+  SimOptions o;
+  o.seed = seed;
+  std::string error;
+  o.replication = *ReplicationConfig::parse("topology", "east:2,west:2", &error);
+  SimCluster sim(o);
+  auto in = [](const char* dc, const char* rack) {
+    gossip::JoinSettings j;
+    j.dc = dc;
+    j.rack = rack;
+    return j;
+  };
+  sim.add_node({SimCluster::kSelf}, in("east", "r1"));
+  sim.add_node({0}, in("east", "r2"));
+  sim.add_node({0}, in("east", "r3"));
+  sim.add_node({0}, in("west", "r1"));
+  sim.add_node({0}, in("west", "r2"));
+  ASSERT_EQ(run_until_settled(sim, 15'000), "") << "seed " << seed;
+  const std::string west = sim.engine(4).decommission(sim.now());
+  EXPECT_NE(west.find("would leave 1 node owning tokens in datacenter west"), std::string::npos) << west;
+  EXPECT_NE(west.find("its replication factor 2"), std::string::npos) << west;
+  EXPECT_EQ(sim.engine(2).decommission(sim.now()), "") << "east keeps 2 of its 2";
+}
+
 // Rebalance on each node in turn brings a cluster that started with random tokens to balance:
 // each node moves (a phased change) to the tokens the allocator gives it against the others.
 TEST_P(Seeds, RebalancingEachNodeInTurnBalancesARandomRing) {
@@ -788,7 +829,9 @@ TEST_P(Seeds, AMoverThatDiedMidMoveIsReplacedWithItsOldTokens) {
 }
 
 // --replace of a node the cluster does not have, or of one that is not NORMAL, stops the node
-// with a reason instead of claiming anything.
+// with a reason instead of claiming anything. It is LEFT by then, and its next exchange hands
+// that to a peer (own_entry_shared, what the runtime waits for before it stops): once it is
+// gone, every member holds it LEFT, so no barrier waits for it.
 TEST_P(Seeds, AReplaceOfANodeThatIsNotThereIsFatal) {
   const uint64_t seed = GetParam();
   auto owned = formed_cluster(seed, 3);
@@ -802,6 +845,20 @@ TEST_P(Seeds, AReplaceOfANodeThatIsNotThereIsFatal) {
   EXPECT_FALSE(sim.engine(r).own_change());
   const RingNode* seen = sim.engine(0).ring()->find(sim.engine(r).id());
   EXPECT_TRUE(seen == nullptr || seen->tokens.empty()) << "it claimed nothing";
+  for (const Millis end = sim.now() + 2'000; !sim.engine(r).own_entry_shared() && sim.now() < end;) {
+    sim.run_until(sim.now() + 10);
+  }
+  ASSERT_TRUE(sim.engine(r).own_entry_shared()) << "seed " << seed;
+  sim.crash(r);
+  auto left_everywhere = [&] {
+    for (size_t i = 0; i < 3; ++i) {
+      const RingNode* n = sim.engine(i).ring()->find(sim.engine(r).id());
+      if (!n || n->status != NodeStatus::kLeft) return false;
+    }
+    return true;
+  };
+  for (const Millis end = sim.now() + 10'000; !left_everywhere() && sim.now() < end;) sim.run_until(sim.now() + 100);
+  EXPECT_TRUE(left_everywhere()) << "seed " << seed;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ownership, Seeds, ::testing::Values(1, 2, 3));

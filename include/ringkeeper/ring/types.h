@@ -28,6 +28,11 @@ class Token {
   uint64_t value_ = 0;
 };
 
+// The most tokens one node may claim — at first start (--num-tokens, --tokens) or in a move: a
+// node's token list travels as one gossiped value, which every peer bounds at 256 KiB; 4,096
+// tokens take at most ~86 KB (21 bytes each).
+inline constexpr size_t kMaxTokensPerNode = 4096;
+
 // The half-open arc (start, end] walking clockwise. start == end is the whole ring.
 struct TokenRange {
   Token start;  // exclusive
