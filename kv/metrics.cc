@@ -18,6 +18,7 @@ std::string_view to_string(Rejection r) {
     case Rejection::kFutureTimestamp: return "future_timestamp";
     case Rejection::kBadAuth: return "bad_auth";
     case Rejection::kMalformedHttp: return "malformed_http";
+    case Rejection::kNodeLeft: return "node_left";
   }
   return "unknown";
 }

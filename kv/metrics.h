@@ -30,8 +30,9 @@ enum class Rejection : uint8_t {
   kFutureTimestamp,   // a write stamped too far ahead of this node's clock
   kBadAuth,           // an /internal/ request without a valid cluster MAC (internal_auth.h)
   kMalformedHttp,     // bytes that are not an HTTP/1.1 request
+  kNodeLeft,          // a client request to a node that left the cluster (503)
 };
-constexpr size_t kRejectionCount = static_cast<size_t>(Rejection::kMalformedHttp) + 1;
+constexpr size_t kRejectionCount = static_cast<size_t>(Rejection::kNodeLeft) + 1;
 std::string_view to_string(Rejection r);
 
 struct KvMetrics {

@@ -77,6 +77,12 @@ asio::awaitable<HttpResponse> KvService::client(HttpCall& call, std::string_view
   if (verb != http::verb::put && verb != http::verb::get && verb != http::verb::delete_) {
     co_return reject(req, http::status::method_not_allowed, Rejection::kBadMethod, "/kv/KEY takes PUT, GET and DELETE");
   }
+  // A node that left owns nothing and no barrier waits for it any more: its view of a later
+  // change may lag behind the members', so it coordinates nothing (clients go to a member).
+  if (const RingNode* self = node_.ring()->find(node_.id()); self && self->status == NodeStatus::kLeft) {
+    co_return reject(req, http::status::service_unavailable, Rejection::kNodeLeft,
+                     "this node left the cluster (decommission): send requests to a member");
+  }
   if (segment.find('/') != std::string_view::npos) {
     co_return reject(req, http::status::bad_request, Rejection::kBadKey,
                      "a key is one path segment: percent-encode '/' as %2F");

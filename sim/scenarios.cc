@@ -327,6 +327,14 @@ void sample_phases(SimCluster& sim, const std::vector<size_t>& eligible, const s
       f.add(kind::kPhaseSpan, "t=" + std::to_string(sim.now()) + ": change " + short_id(c.id) + " (" +
                                   std::string(gossip::to_string(c.kind)) + ") routed at steps " + std::to_string(lo) +
                                   " and " + std::to_string(hi));
+      if (std::getenv("RINGSIM_DEBUG")) {
+        for (size_t i : eligible) {
+          const NodeState* st = sim.engine(i).state().find(coordinator);
+          const auto* v = st && !st->is_tombstone() ? st->get(gossip::keys::kChange) : nullptr;
+          std::fprintf(stderr, "  node %zu routes at %d; record '%s'\n", i, routing_step(sim, i, coordinator, c),
+                       v ? v->value.c_str() : "-");
+        }
+      }
     }
   }
   for (Token t : probes) {
@@ -879,7 +887,7 @@ class ChaosRun {
   }
 
   // One step of simulated time, sampling the phase invariants every 100 ms (sample_phases) over
-  // the live nodes, except: a node restored from a backup routes by its older state until it has
+  // the live nodes, except: a node that left (decommission) routes nothing; a node restored from a backup routes by its older state until it has
   // merged its peers' (kRestoredGrace), as does a removed node started again on its data dir until
   // it learns it was removed, and while a forced removal's tombstone spreads members
   // disagree on the dead node's ranges by design (docs/operations.md, "What --force risks").
@@ -894,6 +902,9 @@ class ChaosRun {
         // no embedder serves from it before it joined.
         const auto status = sim_.engine(i).own_status();
         if (!status || (status == NodeStatus::kJoining && sim_.engine(i).claimed_tokens() == 0)) continue;
+        // A node that left is no member: no barrier waits for it, and an embedder serves nothing
+        // from it (kvd answers 503), so its lagging view of later changes routes nothing.
+        if (status == NodeStatus::kLeft) continue;
         auto r = restored_at_.find(i);
         if (r != restored_at_.end() && sim_.now() < r->second + kRestoredGrace) continue;
         eligible.push_back(i);

@@ -252,7 +252,8 @@ class Node {
   // change is in flight, for tokens another node owns, or for more than kMaxTokensPerNode.
   Status move_tokens(std::vector<Token> tokens);
   // Hands all of this node's ranges to their next owners (ringctl decommission); at done it is
-  // LEFT. The change's id; refused as move_tokens is, and when fewer nodes owning tokens than the
+  // LEFT — and then no member's barrier waits for it, so its ring() may lag behind later
+  // changes: an embedder must stop coordinating requests on a LEFT node. The change's id; refused as move_tokens is, and when fewer nodes owning tokens than the
   // replication factor would remain (in this node's DC under the topology strategy).
   Result<NodeId> decommission();
   // Moves this node to the allocator's tokens against every other node's (ringctl rebalance).

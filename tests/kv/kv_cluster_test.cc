@@ -388,6 +388,14 @@ TEST_F(KvClusterTest, KeysSurviveAJoinAMoveARebalanceAndADecommission) {
 
   auto left = ctl_json(c.nodes[2]->admin(), {"decommission", "--wait"}, &rc);
   ASSERT_EQ(rc, 0) << (left ? left->dump() : "no answer");
+  {
+    // LEFT, it coordinates nothing: no barrier waits for it, so its view of later changes lags.
+    KvClient gone(c.kv[2]);
+    KvReply refused = gone.request("GET", "/kv/" + encode_key(data.latest.begin()->first));
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_NE(refused.body.find("left the cluster"), std::string::npos) << refused.body;
+    EXPECT_EQ(c.metric(2, "kv_rejected_total{reason=\"node_left\"}"), 1u);
+  }
   ASSERT_EQ(c.nodes[2]->terminate(), 0);
   ASSERT_TRUE(wait_until([&] { return c.formed(3); }, 30s)) << c.logs();
   EXPECT_EQ(check_replicas(c, data, 0, 60, test_seed() + 4), "") << "after a decommission";
