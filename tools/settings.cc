@@ -229,6 +229,15 @@ bool resolve_addresses(const NodeFlags& f, NodeConfig& c, std::string* error) {
   return true;
 }
 
+// The first token of `tokens` that appears again later; nullopt when each is given once.
+std::optional<Token> first_repeated(const std::vector<Token>& tokens) {
+  std::set<Token> seen;
+  for (Token t : tokens) {
+    if (!seen.insert(t).second) return t;
+  }
+  return std::nullopt;
+}
+
 // --tokens and --num-tokens (one of them, or the flag over the config file).
 bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
   if (!f.tokens.empty() && app.count("--num-tokens") > 0) {
@@ -245,6 +254,9 @@ bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string
     auto token = Token::parse(trim(t));
     if (!token) return refuse(f, error, "tokens", "not an unsigned 64-bit decimal token: '" + t + "'");
     c.tokens.push_back(*token);
+  }
+  if (std::optional<Token> twice = first_repeated(c.tokens)) {
+    return refuse(f, error, "tokens", "token " + twice->to_string() + " is given twice");
   }
   uint32_t num = 0;
   auto [p, ec] = std::from_chars(f.num_tokens.data(), f.num_tokens.data() + f.num_tokens.size(), num);

@@ -252,5 +252,15 @@ TEST(SettingsTest, MissingFileIsAnError) {
   EXPECT_NE(p.error.find("/nonexistent/ringd.conf"), std::string::npos) << p.error;
 }
 
+TEST(SettingsTest, ATokenGivenTwiceIsRefusedAsTheFlagOrInTheFile) {
+  Parsed flag = parse({"--data-dir", "/d", "--tokens", "100,7,100"});
+  EXPECT_FALSE(flag.ok);
+  EXPECT_EQ(flag.error, "--tokens: token 100 is given twice");
+  TempDir dir;
+  expect_refused(dir, "tokens = [5, 6, 5]\n", "tokens (in ");
+  expect_refused(dir, "tokens = 5,5\n", "token 5 is given twice");
+  EXPECT_TRUE(parse({"--data-dir", "/d", "--tokens", "100,101"}).ok);
+}
+
 }  // namespace
 }  // namespace ringkeeper::tools
