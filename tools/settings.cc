@@ -34,8 +34,40 @@ bool is_boolean(std::string value) {
   return false;
 }
 
+// The file's text with every list that runs over several lines joined into one line, as
+// CLI11's reader takes it: a value that opens with `[` and does not close on its line takes the
+// following lines up to the one holding `]` (comments dropped, a trailing comma before `]` too).
+// CLI11 alone joins only a list whose first item follows `[` on its line. Throws
+// CLI::ConfigError naming `file` and the setting for a list that is never closed.
+std::string join_list_lines(std::istream& input, const std::string& file) {
+  auto uncommented = [](std::string line) { return trim(line.substr(0, line.find('#'))); };
+  std::string out, line;
+  while (std::getline(input, line)) {
+    const std::string text = uncommented(line);
+    const size_t eq = text.find('=');
+    const std::string value = eq == std::string::npos ? "" : trim(text.substr(eq + 1));
+    if (value.empty() || value.front() != '[' || value.find(']') != std::string::npos) {
+      out += line + "\n";
+      continue;
+    }
+    std::string list = value;
+    while (list.find(']') == std::string::npos) {
+      if (!std::getline(input, line)) {
+        throw CLI::ConfigError(file + ": the list of " + trim(text.substr(0, eq)) + " is not closed with ]");
+      }
+      const std::string more = uncommented(line);
+      if (!more.empty()) list += (list.back() == '[' || list.back() == ',' ? "" : " ") + more;
+    }
+    const size_t close = list.find(']');
+    std::string items = trim(list.substr(1, close - 1));
+    if (!items.empty() && items.back() == ',') items.pop_back();  // TOML's trailing comma
+    out += trim(text.substr(0, eq)) + " = [" + items + "]" + list.substr(close + 1) + "\n";
+  }
+  return out;
+}
+
 // The --config file, read by CLI11's TOML/INI reader: `#` comments, quotes taken off values,
-// lists as `[a, b]` or `a,b`. CLI11 then fills every option not given on the command line. This
+// lists as `[a, b]` (over several lines too: join_list_lines) or `a,b`. CLI11 then fills every option not given on the command line. This
 // reader refuses what CLI11 would pass over or misread — names that are no setting (sections and
 // dotted names included), several values for a one-value setting, a flag value that is not a
 // boolean, a name set twice — naming the file, and remembers which settings the file supplied.
@@ -44,8 +76,9 @@ class NodeConfigFile final : public CLI::ConfigTOML {
   NodeConfigFile(const CLI::App& app, NodeFlags& flags) : app_(app), flags_(flags) {}
 
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
     const std::string file = app_.get_config_ptr()->as<std::string>();
+    std::istringstream joined(join_list_lines(input, file));
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(joined);
     flags_.config_file = file;
     std::set<std::string> seen;
     for (CLI::ConfigItem& item : items) {
