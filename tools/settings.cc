@@ -120,13 +120,6 @@ class NodeConfigFile final : public CLI::ConfigTOML {
   NodeFlags& flags_;
 };
 
-// How an error names a setting: `--listen` for a flag or a default, `listen (in FILE)` for a
-// value the --config file supplied.
-std::string setting_name(const NodeFlags& f, const std::string& name) {
-  if (f.set_by_config_file.count(name) > 0) return name + " (in " + f.config_file + ")";
-  return "--" + name;
-}
-
 bool read_secret(const NodeFlags& f, const std::string& name, const std::string& path, std::string* out,
                  std::string* error) {
   std::ifstream in(path);
@@ -188,6 +181,11 @@ bool resolve_security_flags(const NodeFlags& f, NodeConfig& c, std::string* erro
 }
 
 }  // namespace
+
+std::string setting_name(const NodeFlags& f, const std::string& name) {
+  if (f.set_by_config_file.count(name) > 0) return name + " (in " + f.config_file + ")";
+  return "--" + name;
+}
 
 void add_node_flags(CLI::App& app, NodeFlags& f) {
   app.add_option("--cluster", f.cluster, "cluster name; nodes of other clusters are refused")->capture_default_str();
