@@ -676,6 +676,7 @@ TEST_F(KvClusterTest, BadInputGetsA4xxAndACounterAndTheNodeKeepsServing) {
       {"GET", "/kv/%zz", "", "bad_key", 400},
       {"POST", "/kv/k", "", "bad_method", 405},
       {"GET", "/nothing/here", "", "unknown_route", 404},
+      {"POST", "/metrics", "", "bad_method", 405},
       {"PUT", "/internal/kv/k", "v", "bad_internal", 400},  // no ring version, no timestamp
       {"GET", "/internal/range?start=1", "", "bad_internal", 400},
   };
