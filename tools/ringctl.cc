@@ -248,9 +248,10 @@ struct Client {
   std::string host;
   std::string authorization;  // "Bearer <token>" or empty
   std::string cacert;         // HTTPS, verified against this CA file; empty: HTTP
-  std::optional<ringkeeper::tools::HttpResponse> request(const Call& call, std::string* error) const {
-    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, 10000, authorization,
-                                           cacert);
+  std::optional<ringkeeper::tools::HttpResponse> request(const Call& call, std::string* error,
+                                                         int timeout_ms = 10000) const {
+    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, timeout_ms,
+                                           authorization, cacert);
   }
 };
 
@@ -395,30 +396,39 @@ class ChangeFollower {
   json waiting_ = json::array();
 };
 
+// How long --wait keeps polling a node that does not answer before it exits 3 (the contract).
+constexpr std::chrono::milliseconds kUnreachableLimit{10000};
+
 // --wait: follows the change in `answer` (a change command's answer) on the node that gave it,
 // polling GET /v1/change, until it is done (0), aborted or failed (1), or the node stays
-// unreachable for 10 s (3). A line per phase as it is reached — with --json the answer with that
-// phase, the last one the result — and, for people, a line whenever the awaited members change.
+// unreachable for 10 s (3): counted from the start of the first poll that failed, each poll's
+// own timeout cut to what is left of them. A line per phase as it is reached — with --json the
+// answer with that phase, the last one the result — and, for people, a line whenever the awaited
+// members change.
 int follow_change(const Client& client, json answer, bool as_json) {
   using namespace std::chrono_literals;
+  using Clock = std::chrono::steady_clock;
   ChangeFollower change(std::move(answer), as_json);
   change.reach(change.answer().value("phase", "announce"), change.answer().value("waiting_for", json::array()));
   const Call poll{"GET", "/v1/change?id=" + ringkeeper::tools::url_encode(change.id()), ""};
-  auto unreachable_since = std::chrono::steady_clock::now();
-  bool reachable = true;
+  bool failing = false;            // the last poll failed
+  Clock::time_point first_failed;  // while failing: the start of the first poll that failed
   while (!change.ended()) {
     std::this_thread::sleep_for(100ms);
-    std::string error;
-    auto resp = client.request(poll, &error);
+    const Clock::time_point started = Clock::now();
+    const auto left = kUnreachableLimit - (failing ? started - first_failed : Clock::duration::zero());
+    const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(left);
+    std::string error = "did not answer for 10 s";
+    auto resp = budget > 0ms ? client.request(poll, &error, static_cast<int>(budget.count())) : std::nullopt;
     if (!resp) {
-      if (reachable) unreachable_since = std::chrono::steady_clock::now();
-      reachable = false;
-      if (std::chrono::steady_clock::now() - unreachable_since < 10s) continue;
+      if (!failing) first_failed = started;
+      failing = true;
+      if (Clock::now() - first_failed < kUnreachableLimit) continue;
       std::fprintf(stderr, "ringctl: lost the node at %s while following change %s: %s\n", client.host.c_str(),
                    change.id().c_str(), error.c_str());
       return 3;
     }
-    reachable = true;
+    failing = false;
     json j = json::parse(resp->body, nullptr, false);
     if (resp->status != 200 || j.is_discarded()) {
       const std::string why = j.is_discarded() ? resp->body : j.value("error", resp->body);

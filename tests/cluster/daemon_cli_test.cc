@@ -24,6 +24,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Runs `binary` with `args`; its exit code and what it printed on stdout and stderr together.
+RunResult run(const std::string& binary, const std::vector<std::string>& args) {
+  std::string cmd = binary;
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  cmd += " 2>&1";
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 // One ringd on ephemeral ports, serving.
 struct OneNode {
   TempDir tmp;
@@ -52,6 +68,69 @@ TEST(DaemonCliTest, AdminBodiesOverTheLimitGet413AndMalformedJsonSaysWhere) {
   auto info = tools::http_request(n.node.admin(), "GET", "/v1/info", "", &error);
   ASSERT_TRUE(info) << error;
   EXPECT_EQ(info->status, 200) << "still serving";
+}
+
+// An admin port that answers `move` with a change, then never answers again (a hung node: the
+// kernel still takes connections into the backlog).
+class HangingAdmin {
+ public:
+  HangingAdmin() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 64), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    address_ = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    thread_ = std::thread([this] { answer_once(); });
+  }
+  ~HangingAdmin() {
+    thread_.join();
+    ::close(fd_);
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  void answer_once() {
+    const int c = ::accept(fd_, nullptr, nullptr);
+    std::string request;
+    char buf[4096];
+    // The request: its head, then Content-Length bytes of body.
+    for (ssize_t n; (n = ::recv(c, buf, sizeof buf, 0)) > 0;) {
+      request.append(buf, static_cast<size_t>(n));
+      const size_t head = request.find("\r\n\r\n");
+      const size_t length_at = request.find("Content-Length: ");
+      if (head != std::string::npos && length_at != std::string::npos &&
+          request.size() >= head + 4 + std::stoul(request.substr(length_at + 16))) {
+        break;
+      }
+    }
+    const std::string body = R"({"change": "7c5c5671-8e93-497d-8ee6-b616d73dbf94", "kind": "move", )"
+                             R"("node": "69ee9b1a-0000-4000-8000-000000000001", "phase": "announce", "tokens": ["5"]})";
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    (void)!::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+    ::close(c);
+  }
+
+  int fd_ = -1;
+  std::string address_;
+  std::thread thread_;
+};
+
+// The contract: "If the node stays unreachable for 10 s while ringctl waits, it exits 3" — the
+// first poll's own 10 s timeout used to come on top (21 s).
+TEST(DaemonCliTest, MoveWaitGivesUpOnANodeThatStopsAnsweringAfterTenSeconds) {
+  HangingAdmin admin;
+  const auto started = std::chrono::steady_clock::now();
+  RunResult r = run(RINGCTL_PATH, {"--host", admin.address(), "move", "--tokens", "5", "--wait"});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("lost the node at " + admin.address()), std::string::npos) << r.out;
+  EXPECT_GE(took, 9.9) << r.out;
+  EXPECT_LE(took, 12.0) << "10 s of silence, counted from the first failed poll";
 }
 
 }  // namespace
