@@ -70,6 +70,40 @@ TEST(DaemonCliTest, AdminBodiesOverTheLimitGet413AndMalformedJsonSaysWhere) {
   EXPECT_EQ(info->status, 200) << "still serving";
 }
 
+TEST(DaemonCliTest, RingctlUsageErrorsExit2WithALineSayingWhat) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--host", "http://127.0.0.1:7180", "status"}, "HOST:PORT, without a scheme"},
+      {{"--host", "127.0.0.1", "status"}, "got '127.0.0.1'"},
+      {{"move", "--tokens", "18446744073709551616"}, "not an unsigned 64-bit decimal token"},
+      {{"move", "--tokens", "abc"}, "not an unsigned 64-bit decimal token"},
+      {{"move", "--tokens", "--dry-run"}, "--tokens needs a value"},
+      {{"bogus"}, "unknown command 'bogus' (commands: info, status, ring,"},
+      {{"keys", "bogus"}, "unknown command 'bogus' for keys (commands: list, install, use, remove)"},
+      {{}, "A subcommand is required"},
+  };
+  for (const Case& c : cases) {
+    RunResult r = run(RINGCTL_PATH, c.args);
+    const std::string what = c.args.empty() ? "(nothing)" : c.args.back();
+    EXPECT_EQ(r.exit_code, 2) << what << ": " << r.out;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << what << ": " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
+}
+
+TEST(DaemonCliTest, RingctlTakesItsGlobalOptionsAfterTheSubcommandToo) {
+  OneNode n;
+  ASSERT_TRUE(n.node.wait_serving()) << n.node.log();
+  RunResult r = run(RINGCTL_PATH, {"ring", "--json", "--host", n.node.admin()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  json j = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_TRUE(j.contains("ring_digest"));
+}
+
 // An admin port that answers `move` with a change, then never answers again (a hung node: the
 // kernel still takes connections into the backlog).
 class HangingAdmin {
