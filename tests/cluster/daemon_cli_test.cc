@@ -167,5 +167,13 @@ TEST(DaemonCliTest, MoveWaitGivesUpOnANodeThatStopsAnsweringAfterTenSeconds) {
   EXPECT_LE(took, 12.0) << "10 s of silence, counted from the first failed poll";
 }
 
+TEST(DaemonCliTest, KvdRefusesOutOfRangeFlagsWithOneLineNamingThem) {
+  TempDir tmp;
+  RunResult r = run(KVD_PATH, {"--data-dir", (tmp.path() / "d").string(), "--kv-max-hints", "-1"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.out, "kvd: --kv-max-hints: expected 0..100000000 (hints, 0 keeps none), got '-1'\n");
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "d")) << "refused before the data dir is touched";
+}
+
 }  // namespace
 }  // namespace ringkeeper::testing
