@@ -27,7 +27,7 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& 
                "the ring's replicas, streaming on ownership changes, hinted handoff, read repair.\n"
                "Data API: PUT/GET/DELETE http://KV/kv/KEY (docs/kvd.md)."};
   app.set_version_flag("--version", std::string("kvd ") + kVersion);
-  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 bad flags or settings,\n"
+  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT/SIGHUP), 1 runtime failure, 2 bad flags or settings,\n"
              "3 data dir refused (newer or unknown format, corrupt, locked). See docs/kvd.md.");
   tools::NodeFlags flags;
   tools::add_node_flags(app, flags);

@@ -175,5 +175,13 @@ TEST(DaemonCliTest, KvdRefusesOutOfRangeFlagsWithOneLineNamingThem) {
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "d")) << "refused before the data dir is touched";
 }
 
+TEST(DaemonCliTest, SighupStopsRingdCleanly) {
+  OneNode n;
+  ASSERT_TRUE(n.node.wait_serving()) << n.node.log();
+  ASSERT_EQ(::kill(n.node.pid(), SIGHUP), 0);
+  EXPECT_EQ(n.node.wait_exit(10s), 0) << n.node.log();
+  EXPECT_NE(n.node.log().find("SIGHUP: telling peers and stopping"), std::string::npos) << n.node.log();
+}
+
 }  // namespace
 }  // namespace ringkeeper::testing
