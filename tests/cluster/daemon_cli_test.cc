@@ -183,5 +183,25 @@ TEST(DaemonCliTest, SighupStopsRingdCleanly) {
   EXPECT_NE(n.node.log().find("SIGHUP: telling peers and stopping"), std::string::npos) << n.node.log();
 }
 
+TEST(DaemonCliTest, AKeyringOthersMayReadIsWarnedAboutAndStillUsed) {
+  TempDir keys;
+  const std::string key_file = (keys.path() / "gossip.key").string();
+  std::ofstream(key_file) << "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=\n";
+  OneNode n({"--gossip-key-file", key_file});
+  ASSERT_TRUE(n.node.wait_serving()) << n.node.log();
+  EXPECT_EQ(n.node.log().find("keyring"), std::string::npos) << "0600 as written: " << n.node.log();
+  ASSERT_EQ(n.node.terminate(), 0);
+  const fs::path keyring = n.node.dir() / "keyring";
+  fs::permissions(keyring, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  Ringd again(n.node.dir(), OneNode::with_ports({}));
+  ASSERT_TRUE(again.wait_serving()) << again.log();
+  const std::string log = again.log();
+  EXPECT_NE(log.find("keyring " + keyring.string() + " has mode 0644: its group or others may read"),
+            std::string::npos) << log;
+  auto listed = ctl_json(again.admin(), {"keys", "list"});
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE((*listed)["primary"].is_string()) << "the keyring is used: " << listed->dump();
+}
+
 }  // namespace
 }  // namespace ringkeeper::testing
