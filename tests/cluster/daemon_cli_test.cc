@@ -167,6 +167,16 @@ TEST(DaemonCliTest, MoveWaitGivesUpOnANodeThatStopsAnsweringAfterTenSeconds) {
   EXPECT_LE(took, 12.0) << "10 s of silence, counted from the first failed poll";
 }
 
+TEST(DaemonCliTest, RingsimUsageErrorsExit2) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"converge"}, {"converge", "--nodes", "1"}, {"bogus"}, {}, {"change", "--nodes", "3", "--kind", "nope"}}) {
+    RunResult r = run(RINGSIM_PATH, args);
+    EXPECT_EQ(r.exit_code, 2) << (args.empty() ? "" : args.front()) << ": " << r.out;
+    EXPECT_NE(r.out.find("ringsim: "), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(run(RINGSIM_PATH, {"--help"}).exit_code, 0);
+}
+
 TEST(DaemonCliTest, KvdRefusesOutOfRangeFlagsWithOneLineNamingThem) {
   TempDir tmp;
   RunResult r = run(KVD_PATH, {"--data-dir", (tmp.path() / "d").string(), "--kv-max-hints", "-1"});
