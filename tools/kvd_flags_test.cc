@@ -1,5 +1,6 @@
 #include "tools/kvd_flags.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -25,11 +26,9 @@ Parsed parse(std::vector<std::string> args) {
   KvdFlags kvd;
   add_node_flags(app, node);
   add_kvd_flags(app, kvd);
-  args.insert(args.begin(), "kvd");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector of arguments last first
   try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     p.error = e.what();
     return p;

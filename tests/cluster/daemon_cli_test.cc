@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,16 +27,7 @@ using namespace std::chrono_literals;
 RunResult run(const std::string& binary, const std::vector<std::string>& args) {
   std::string cmd = binary;
   for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return run_shell(cmd + " 2>&1");
 }
 
 // One ringd on ephemeral ports, serving.
