@@ -449,6 +449,7 @@ void GossipEngine::update_membership(Millis now) {
     auto r = ring();
     std::vector<NodeId> waiting = join_.claimed() ? not_agreeing(*r, true, 64) : std::vector<NodeId>{};
     JoinProcess::Action a = join_.step(now, *r, state_.size(), waiting.empty());
+    if (!a.notice.empty()) note(std::move(a.notice));
     if (a.claim) {
       if (join_.repicks() > stats_.token_repicks) stats_.token_repicks = join_.repicks();
       bump_epoch();

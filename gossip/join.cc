@@ -1,6 +1,7 @@
 #include "gossip/join.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "ring/token_allocator.h"
 
@@ -20,6 +21,32 @@ std::vector<Token> pick_tokens(const RingSnapshot& ring, const NodeId& self, con
     others.push_back({NodeId::from_random_bits(~self.hi(), ~self.lo()), NodeStatus::kNormal, keep, {}, dc, rack, {}});
   }
   return allocate_tokens(others, {{self, dc, rack, count}}, ring.config()).front().second;
+}
+
+std::string JoinProcess::repick_notice(const RingSnapshot& ring, std::vector<Token> claim,
+                                       std::vector<Token> kept) const {
+  std::sort(claim.begin(), claim.end());
+  std::sort(kept.begin(), kept.end());
+  std::vector<Token> lost;
+  std::set_difference(claim.begin(), claim.end(), kept.begin(), kept.end(), std::back_inserter(lost));
+  std::string tokens;
+  for (size_t i = 0; i < lost.size() && i < 8; ++i) {
+    std::string holder;  // the node the ring gives it to, when this node can tell
+    for (const RingNode& n : ring.nodes()) {
+      if (n.id != self_ && (std::binary_search(n.tokens.begin(), n.tokens.end(), lost[i]) ||
+                            std::binary_search(n.pending_tokens.begin(), n.pending_tokens.end(), lost[i]))) {
+        holder = " (held by node " + n.id.to_string() + ")";
+      }
+    }
+    tokens += (i ? ", " : "") + lost[i].to_string() + holder;
+  }
+  if (lost.size() > 8) tokens += ", ... (" + std::to_string(lost.size()) + " in all)";
+  // The first claim of a node given --tokens is those tokens; a later one came from the allocator.
+  const bool given = !settings_.initial_tokens.empty() && repicks_ == 1;
+  return std::string(given ? "--tokens: " : "") + (lost.size() == 1 ? "token " : "tokens ") + tokens +
+         (lost.size() == 1 ? " is" : " are") + " already claimed by another node (the current owner, or the " +
+         "earlier claim, keeps a token); this joining node drops its claim and claims " +
+         std::to_string(settings_.num_tokens) + " tokens from the allocator instead";
 }
 
 // Whole on purpose (about 60 lines): the join policy — learn, claim, wait for agreement, turn
@@ -74,8 +101,10 @@ JoinProcess::Action JoinProcess::step(Millis now, const RingSnapshot& ring, size
     founding_ = founding_ && std::none_of(ring.nodes().begin(), ring.nodes().end(), [&](const RingNode& n) {
                   return n.id != self_ && owns_current_tokens(n.status) && !n.tokens.empty();
                 });
+    const std::vector<Token> lost_claim = std::move(claimed_);
     claimed_ = pick_tokens(ring, self_, settings_.dc, settings_.rack, settings_.num_tokens);
     action.claim = claimed_;
+    action.notice = repick_notice(ring, lost_claim, me->tokens);
     return action;
   }
   if (me->tokens != claimed_) return action;  // the ring still shows an older claim of ours

@@ -43,6 +43,7 @@ class JoinProcess {
   struct Action {
     std::optional<std::vector<Token>> claim;  // announce these tokens (status JOINING)
     bool become_normal = false;
+    std::string notice;  // a line for the operator's log (a lost claim and what replaces it), or empty
   };
 
   // `known_nodes`: entries in the cluster state (this node included); `ring_agreed`: every live
@@ -59,6 +60,10 @@ class JoinProcess {
 
  private:
   enum class Phase { kLearning, kClaimed, kDone };
+
+  // The line saying that `claim` lost the tokens the ring did not give this node (`kept`), to
+  // whom, and what the node claims instead.
+  std::string repick_notice(const RingSnapshot& ring, std::vector<Token> claim, std::vector<Token> kept) const;
 
   NodeId self_;
   JoinSettings settings_;

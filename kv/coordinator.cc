@@ -136,6 +136,24 @@ HttpResponse KvService::unavailable(const HttpRequest& req, KvMetrics::Op op, co
   return res;
 }
 
+HttpResponse KvService::quorum_out_of_reach(const HttpRequest& req, KvMetrics::Op op, size_t replicas,
+                                            uint32_t quorum, uint32_t rf) {
+  metrics_.unavailable[op]++;
+  const bool read = op == KvMetrics::kGet;
+  const std::string n = std::to_string(replicas);
+  HttpResponse res{http::status::service_unavailable, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.body() = nlohmann::json{
+      {"error", "only " + n + (replicas == 1 ? " replica" : " replicas") + " of this key for a " +
+                    (read ? "read" : "write") + " quorum of " + std::to_string(quorum) + " (fewer nodes own tokens " +
+                    "than the replication factor " + std::to_string(rf) + "): " + (read ? "nothing was read" :
+                    "nothing was written") + "; add nodes, or ask for ?" + (read ? "r=" : "w=") + n + " or less"},
+      {"replicas", nlohmann::json::array()},
+      {"replica_count", replicas},
+      {"quorum", quorum}}.dump();
+  return res;
+}
+
 asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req, const std::string& key, Record rec,
                                                           uint32_t w) {
   const auto ex = co_await asio::this_coro::executor;
@@ -149,6 +167,7 @@ asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req
     const size_t natural = targets.size();
     for (const NodeId& p : ring->pending_replicas(token)) targets.push_back(p);
     metrics_.add_routing_time(std::chrono::steady_clock::now() - routing_started);
+    if (natural < w) co_return quorum_out_of_reach(req, op, natural, w, replication_factor(*ring));
     // Pending owners must acknowledge too (Cassandra's rule: W plus one per pending target), so
     // that whichever owners read after the change, W of them hold the write.
     const size_t needed = w + (targets.size() - natural);
@@ -166,7 +185,7 @@ asio::awaitable<HttpResponse> KvService::coordinate_write(const HttpRequest& req
     };
     if (f->answered == f->replies.size()) f->on_all();
     co_await await_replies(f);
-    if (f->count(acked) >= needed && natural >= w) {
+    if (f->count(acked) >= needed) {
       HttpResponse res{http::status::no_content, req.version()};
       res.set(kTimestampHeader, std::to_string(rec.stamp));
       co_return res;
@@ -225,6 +244,9 @@ asio::awaitable<HttpResponse> KvService::coordinate_read(const HttpRequest& req,
     auto ring = node_.ring();
     std::vector<NodeId> targets = ring->natural_replicas(ring->token_of(key)).to_vector();
     metrics_.add_routing_time(std::chrono::steady_clock::now() - routing_started);
+    if (targets.size() < r) {
+      co_return quorum_out_of_reach(req, KvMetrics::kGet, targets.size(), r, replication_factor(*ring));
+    }
     auto f = start_fan_out(targets, replica_request(http::verb::get, "/internal/kv/" + percent_encode(key), ring->version()), ex);
     // A replica answers: 200 with a record, or 404 with none; "not ready" and errors do not count.
     f->enough = [fp = f.get(), answered, r] { return fp->count(answered) >= r; };

@@ -56,6 +56,25 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   }
 
+  // Reads the next request into `parser`: up to idle_timeout for its first byte (a keep-alive
+  // connection between requests), then read_timeout for the whole head and body. An idle timeout
+  // reads as end_of_stream; a read timeout is counted and reads as beast::error::timeout (Beast
+  // has closed the socket then, so nothing can be answered).
+  asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                          http::request_parser<http::string_body>& parser) {
+    boost::system::error_code ec;
+    if (buffer.size() == 0) {
+      stream.expires_after(limits.idle_timeout);
+      const size_t n = co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return http::error::end_of_stream;  // closed, reset, or idle too long
+      buffer.commit(n);
+    }
+    stream.expires_after(limits.read_timeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == beast::error::timeout) on_rejected(Rejection::kReadTimeout);
+    co_return ec;
+  }
+
   asio::awaitable<void> session(tcp::socket socket) {
     auto self = shared_from_this();
     boost::system::error_code ec;
@@ -66,8 +85,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(limits.max_head));
       parser.body_limit(limits.max_body);
-      stream.expires_after(std::chrono::seconds(120));  // an idle keep-alive connection closes
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      ec = co_await read_request(stream, buffer, parser);
       if (ec == http::error::body_limit) {
         co_await refuse(stream, http::status::payload_too_large, Rejection::kValueTooLarge, "body over 1 MiB");
         break;

@@ -2,8 +2,11 @@
 // owner runs on a small fixed pool of threads. Each connection is one coroutine on its own
 // strand, serving requests one after another with keep-alive; the handler is a coroutine too, so
 // a coordinator waiting on replicas holds no thread. Bodies over `max_body` and heads over
-// `max_head` are answered 413 (then the connection closes); bytes that are not HTTP close it.
-// Both are reported through `on_rejected` so the owner can count them.
+// `max_head` are answered 413 (then the connection closes); bytes that are not HTTP close it. A
+// request must arrive whole — head and body — within `read_timeout` of its first byte, or the
+// connection closes (so slow senders cannot pin connections); a keep-alive connection may wait
+// `idle_timeout` for its next request. All of these are reported through `on_rejected` so the
+// owner can count them.
 //
 // Thread rules: start() and close() from the owner's thread; the handler runs on the pool.
 // The handler, and whatever it captures, must outlive the io_context's threads.
@@ -11,6 +14,7 @@
 //   Result<std::string> bound = server.start();   // "127.0.0.1:41234"
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -47,6 +51,8 @@ class HttpServer {
   struct Limits {
     size_t max_head = 16 * 1024;
     size_t max_body = (1 << 20) + 64 * 1024;  // a 1 MiB value plus room for a stream page's framing
+    std::chrono::milliseconds read_timeout{10'000};   // a request's first byte to its last
+    std::chrono::milliseconds idle_timeout{120'000};  // a keep-alive connection between requests
   };
   HttpServer(boost::asio::io_context& io, std::string listen, Handler handler, Limits limits,
              std::function<void(Rejection)> on_rejected);

@@ -19,6 +19,7 @@ std::string_view to_string(Rejection r) {
     case Rejection::kBadAuth: return "bad_auth";
     case Rejection::kMalformedHttp: return "malformed_http";
     case Rejection::kNodeLeft: return "node_left";
+    case Rejection::kReadTimeout: return "read_timeout";
   }
   return "unknown";
 }
@@ -54,7 +55,7 @@ std::string KvMetrics::text() const {
   for (size_t i = 0; i < kOpCount; ++i) {
     sample(out, "kv_unavailable_total", "{op=\"" + std::string(kOps[i]) + "\"}", unavailable[i]);
   }
-  out += "# HELP kv_rejected_total Requests refused with a 4xx, by reason.\n# TYPE kv_rejected_total counter\n";
+  out += "# HELP kv_rejected_total Requests refused with a 4xx (read_timeout: closed), by reason.\n# TYPE kv_rejected_total counter\n";
   for (size_t i = 0; i < kRejectionCount; ++i) {
     sample(out, "kv_rejected_total", "{reason=\"" + std::string(to_string(static_cast<Rejection>(i))) + "\"}",
            rejected[i]);

@@ -14,7 +14,8 @@
 
 namespace ringkeeper::kv {
 
-// Why a request got a 4xx. Each has a counter: kv_rejected_total{reason="..."}.
+// Why a request got a 4xx (or, for a read timeout, its connection closed). Each has a counter:
+// kv_rejected_total{reason="..."}.
 enum class Rejection : uint8_t {
   kKeyTooLong,        // a key over 1 KiB
   kValueTooLarge,     // a body over 1 MiB
@@ -31,8 +32,9 @@ enum class Rejection : uint8_t {
   kBadAuth,           // an /internal/ request without a valid cluster MAC (internal_auth.h)
   kMalformedHttp,     // bytes that are not an HTTP/1.1 request
   kNodeLeft,          // a client request to a node that left the cluster (503)
+  kReadTimeout,       // a request whose head and body did not arrive within the read timeout (closed)
 };
-constexpr size_t kRejectionCount = static_cast<size_t>(Rejection::kNodeLeft) + 1;
+constexpr size_t kRejectionCount = static_cast<size_t>(Rejection::kReadTimeout) + 1;
 std::string_view to_string(Rejection r);
 
 struct KvMetrics {

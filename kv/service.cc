@@ -61,7 +61,10 @@ asio::awaitable<HttpResponse> KvService::handle(HttpCall& call) {
   const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   if (path.starts_with("/kv/")) co_return co_await client(call, path.substr(4), query);
   if (path.starts_with("/internal/")) co_return internal(call, path.substr(10), query);
-  if (path == "/metrics" && call.request.method() == http::verb::get) {
+  if (path == "/metrics") {
+    if (call.request.method() != http::verb::get) {
+      co_return reject(call.request, http::status::method_not_allowed, Rejection::kBadMethod, "/metrics takes GET");
+    }
     HttpResponse res{http::status::ok, call.request.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = metrics_.text();

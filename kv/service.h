@@ -92,6 +92,10 @@ class KvService {
   static std::optional<Record> record_of(const Reply& x);
   HttpResponse unavailable(const HttpRequest& req, KvMetrics::Op op, const std::string& why,
                            const std::vector<NodeId>& missing);
+  // The 503 for a quorum above the key's replica count (fewer nodes own tokens than the
+  // replication factor): no replica is asked, and the body says how many there are.
+  HttpResponse quorum_out_of_reach(const HttpRequest& req, KvMetrics::Op op, size_t replicas, uint32_t quorum,
+                                   uint32_t rf);
 
   HttpResponse internal(HttpCall& call, std::string_view path, std::string_view query);
   HttpResponse replica_put(const HttpRequest& req, const std::string& key);

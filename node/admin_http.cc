@@ -44,6 +44,9 @@ Result<std::unique_ptr<ssl::context>> tls_context(const AdminTls& tls) {
   return ctx;
 }
 
+// Admin requests are small: a body over this is answered 413 (as is a head over Beast's 8 KiB).
+constexpr uint64_t kMaxBody = 1 << 20;
+
 // What a plain-HTTP request to the HTTPS port gets: a readable refusal instead of TLS garbage.
 const std::string kPlainHttpRefusal = [] {
   const std::string body =
@@ -91,16 +94,42 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // A request over the size limits gets 413 with a JSON error; then what the client still sends
+  // is read and dropped (for up to 2 s, 16 MiB): closing on unread bytes would reset the
+  // connection, and the client would lose the answer.
+  template <class Stream>
+  asio::awaitable<void> refuse_too_large(Stream& stream, beast::flat_buffer& buffer, const char* what) {
+    http::response<http::string_body> res{http::status::payload_too_large, 11};
+    res.set(http::field::server, "ringkeeper");
+    res.set(http::field::content_type, "application/json");
+    res.keep_alive(false);
+    res.body() = std::string("{\"error\":\"") + what + "\"}\n";
+    res.prepare_payload();
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    for (size_t drained = 0; !ec && drained < (16u << 20);) {
+      buffer.clear();
+      drained += co_await stream.async_read_some(buffer.prepare(64 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
   // Requests on one connection (plain or TLS) until it closes, errs or asks to.
   template <class Stream>
   asio::awaitable<void> session(Stream& stream, beast::flat_buffer& buffer, bool loopback) {
     for (;;) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(1 << 20);
+      parser.body_limit(kMaxBody);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
       boost::system::error_code rec;
       auto rn = co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, rec));
       (void)rn;
+      if (rec == http::error::body_limit || rec == http::error::header_limit) {
+        co_await refuse_too_large(stream, buffer, rec == http::error::body_limit
+                                                      ? "request body over 1 MiB"
+                                                      : "request line and headers over 8 KiB");
+        break;
+      }
       if (rec) break;
       http::request<http::string_body> req = parser.release();
       AdminResponse resp = answer(req, loopback);

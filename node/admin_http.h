@@ -1,8 +1,9 @@
 // The admin API's requests and answers as values, the call policy, and AdminServer: the admin
 // HTTP/1.1 listener (Boost.Beast) that hands each request to a handler on the node thread, over
 // TLS when given a certificate and key (HTTPS; a plain-HTTP request to it gets a 400 saying so).
-// Requests are small; one request in flight per connection, keep-alive honoured, a 10 s deadline
-// per request. Not thread-safe: node thread only.
+// Requests are small (a body over 1 MiB, or a head over 8 KiB, is answered 413); one request in
+// flight per connection, keep-alive honoured, a 10 s deadline per request. Not thread-safe: node
+// thread only.
 #pragma once
 
 #include <functional>

@@ -660,6 +660,20 @@ IpLiteral ip_literal(const std::string& host) {
 
 bool loopback_name(const std::string& host) { return host == "localhost" || ip_literal(host) == IpLiteral::kLoopback; }
 
+// Every POST takes a JSON body (or none): 400 saying where one does not parse, before its
+// route reads it.
+std::optional<AdminResponse> malformed_json(const AdminRequest& req) {
+  if (req.method != "POST" || req.body.empty()) return std::nullopt;
+  try {
+    [[maybe_unused]] const json parsed = json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    const std::string why = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    const size_t tag_end = why.find("] ");
+    return error(400, "malformed JSON: " + (tag_end == std::string::npos ? why : why.substr(tag_end + 2)));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Status state_change_allowed(const AdminRequest& req, const std::string& admin_bound, const std::string& advertised) {
@@ -716,7 +730,9 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
   Call call{driver_, req, query, std::nullopt};
   if (!post && target == "/metrics") return metrics(call, stats_);
   for (const Route& r : kRoutes) {
-    if (r.post == post && r.path == target) return r.answer(call);
+    if (r.post != post || r.path != target) continue;
+    if (std::optional<AdminResponse> bad = malformed_json(req)) return *bad;
+    return r.answer(call);
   }
   return error(404, "no such endpoint: " + req.method + " " + std::string(target));
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -94,6 +95,17 @@ Status save_keyring(const std::string& data_dir, const gossip::Keyring& keyring)
   ::close(dir);
   if (rc != 0) return Status::io_error(errno_text("cannot sync " + data_dir));
   return {};
+}
+
+std::string keyring_permission_warning(const std::string& data_dir) {
+  const std::string path = keyring_path(data_dir);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return "";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return "keyring " + path + " has mode " + mode + ": its group or others may read or change the gossip keys it "
+         "holds; make it owner-only (chmod 600 " + path + ") and, if others could read it, rotate the key "
+         "(ringctl keys install/use/remove)";
 }
 
 Result<gossip::Keyring> open_keyring(const NodeConfig& config) {

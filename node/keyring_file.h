@@ -22,6 +22,10 @@ std::string keyring_path(const std::string& data_dir);
 Result<gossip::Keyring> load_keyring(const std::string& data_dir);
 // Writes DIR/keyring: a 0600 temporary file, fsync, rename, fsync of DIR. kIoError on failure.
 Status save_keyring(const std::string& data_dir, const gossip::Keyring& keyring);
+// A warning line when DIR/keyring exists with permissions for its group or others (it holds the
+// gossip keys; save_keyring writes it 0600, so someone widened it), else empty. The node logs it
+// and starts anyway: the keys may be exposed already, and refusing would not take that back.
+std::string keyring_permission_warning(const std::string& data_dir);
 // The keyring a node starts with: the persisted one, after config.gossip_key — a base64 32-byte
 // key — started an empty keyring (installed and made primary, saved). The key given again when
 // the keyring holds it changes nothing; a key the keyring does not hold, or a bad key, is

@@ -89,6 +89,9 @@ Result<std::unique_ptr<Node::Impl>> open_impl(NodeConfig config, std::unique_ptr
   Result<gossip::Keyring> keyring = open_keyring(config);
   if (!keyring.ok()) return keyring.status();
   if (Status bad = check_admin_tls(config.admin_tls_cert, config.admin_tls_key); !bad.ok()) return bad;
+  if (std::string warning = keyring_permission_warning(config.data_dir); !warning.empty()) {
+    env->log(LogLevel::kWarn, warning);
+  }
   auto impl = std::make_unique<Node::Impl>(std::move(config), std::move(env), std::move(store));
   impl->keyring = std::move(*keyring);
   impl->cluster_mac = std::make_unique<ClusterMac>(impl->keyring);

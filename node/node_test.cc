@@ -1713,6 +1713,23 @@ TEST_F(NodeTest, StateChangingCallsNeedJsonAndAHostHeaderNamingTheNode) {
   EXPECT_EQ(net_.admin_get(addr, "/v1/status").status, 200) << "reads need neither";
 }
 
+TEST_F(NodeTest, AMalformedJsonBodyIsRefusedSayingWhereItDoesNotParse) {
+  ASSERT_TRUE(start_cluster(1));
+  const std::string addr = node(0).admin_address();
+  auto post = [&](std::string target, std::string body) {
+    return net_.admin(addr, AdminRequest{"POST", std::move(target), std::move(body), "", true, "application/json", addr});
+  };
+  for (const char* target : {"/v1/move", "/v1/rebalance", "/v1/decommission", "/v1/abort", "/v1/removenode"}) {
+    AdminResponse r = post(target, R"({"tokens": ["1",)");
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_NE(r.body.find("malformed JSON: parse error at line 1, column 17"), std::string::npos) << target << r.body;
+  }
+  // Well-formed JSON of the wrong shape keeps its route's own message; an unknown route stays 404.
+  EXPECT_NE(post("/v1/move", R"({"tokens": 1})").body.find("move needs {"), std::string::npos);
+  EXPECT_EQ(post("/v1/nothing", "{x").status, 404);
+  EXPECT_EQ(post("/v1/rebalance", "").status, 200) << "an empty body is {}";
+}
+
 // Two nodes join at once with interleaved tokens (RF 1): the first join's pending event must
 // name every range it reads from at read_new, though the second joiner's claim (waiting in
 // announce) sits between its tokens in the future ring (found by a review: the plan was read off

@@ -58,6 +58,7 @@ sigset_t block_stop_signals() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // a closed terminal or session: stop cleanly, not die with 129
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
@@ -68,8 +69,8 @@ int run_until_stopped(const char* prog, const sigset_t& signals, const std::func
   for (;;) {
     timespec wait{0, 200 * 1000 * 1000};
     const int sig = sigtimedwait(&signals, nullptr, &wait);
-    if (sig == SIGTERM || sig == SIGINT) {
-      spdlog::info("{}: telling peers and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+      spdlog::info("{}: telling peers and stopping", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP");
       stop();
       return 0;
     }

@@ -35,11 +35,11 @@ int fail(const char* prog, int code, const std::string& message);
 int open_exit_code(const Status& s);
 // spdlog's default logger on stderr, named `name`, at `level` (trace|debug|...|off).
 void log_to_stderr(const std::string& name, const std::string& level);
-// Blocks SIGTERM and SIGINT (taken synchronously by run_until_stopped; threads started later
-// inherit the mask) and ignores SIGPIPE. Returns the blocked set.
+// Blocks SIGTERM, SIGINT and SIGHUP (taken synchronously by run_until_stopped; threads started
+// later inherit the mask) and ignores SIGPIPE. Returns the blocked set.
 sigset_t block_stop_signals();
-// Waits for SIGTERM/SIGINT (then `stop`, exit 0) or the node's own failure (`failure` not ok:
-// then `stop`, exit 1 with its message).
+// Waits for SIGTERM/SIGINT/SIGHUP (then `stop`, exit 0: SIGHUP is a stop, not a reload) or the
+// node's own failure (`failure` not ok: then `stop`, exit 1 with its message).
 int run_until_stopped(const char* prog, const sigset_t& signals, const std::function<void()>& stop,
                       const std::function<Status()>& failure);
 

@@ -1,8 +1,8 @@
 // kvd: the Dynamo-style KV server that embeds a ringkeeper node (docs/kvd.md). It takes every
 // ringd flag plus --kv HOST:PORT, serves the admin API and /metrics like ringd on --admin, and
 // the data API on --kv. Exit codes as ringd's: 0 clean stop, 1 runtime failure, 2 bad flags,
-// 3 data dir refused. This file only parses flags and maps Status codes to exit codes; the
-// server is kv::KvServer.
+// 3 data dir refused. This file only parses flags (its own in tools/kvd_flags.h) and maps Status
+// codes to exit codes; the server is kv::KvServer.
 #include <signal.h>
 
 #include <cstdio>
@@ -16,6 +16,7 @@
 #include "ringkeeper/node.h"
 #include "ringkeeper/version.h"
 #include "tools/daemon.h"
+#include "tools/kvd_flags.h"
 #include "tools/settings.h"
 
 namespace {
@@ -26,27 +27,18 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::kv::KvConfig& 
                "the ring's replicas, streaming on ownership changes, hinted handoff, read repair.\n"
                "Data API: PUT/GET/DELETE http://KV/kv/KEY (docs/kvd.md)."};
   app.set_version_flag("--version", std::string("kvd ") + kVersion);
-  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 bad flags or settings,\n"
+  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT/SIGHUP), 1 runtime failure, 2 bad flags or settings,\n"
              "3 data dir refused (newer or unknown format, corrupt, locked). See docs/kvd.md.");
   tools::NodeFlags flags;
   tools::add_node_flags(app, flags);
-  app.add_option("--kv", config.kv_listen, "the data API's HOST:PORT (port 0: any; see DIR/addresses.json)")
-      ->capture_default_str();
-  app.add_option("--kv-anti-entropy-ms", config.anti_entropy_interval_ms,
-                 "milliseconds between the starts of two anti-entropy cycles (0: off)")
-      ->capture_default_str();
-  app.add_option("--kv-anti-entropy-rate", config.anti_entropy_bytes_per_s,
-                 "anti-entropy repair traffic, bytes per second")
-      ->capture_default_str();
-  app.add_option("--kv-collect-outside-ms", config.outside_collect_interval_ms,
-                 "milliseconds between two passes that hand records outside this node's ranges to their "
-                 "replicas and delete them here (0: off)")
-      ->capture_default_str();
-  app.add_option("--kv-max-hints", config.max_hints, "hints kept at most (0: none)")->capture_default_str();
-  app.add_option("--kv-ack-delay-ms", config.ack_delay_ms,
-                 "TESTS ONLY: hold each change's data acknowledgement this long (keeps it in write_both)")
-      ->capture_default_str();
-  return tools::parse_daemon_flags("kvd", app, flags, argc, argv, config.node, log_level);
+  tools::KvdFlags kvd_flags;
+  tools::add_kvd_flags(app, kvd_flags);
+  if (auto exit_code = tools::parse_daemon_flags("kvd", app, flags, argc, argv, config.node, log_level)) {
+    return exit_code;
+  }
+  std::string error;
+  if (!tools::resolve_kvd_flags(flags, kvd_flags, config, &error)) return tools::fail("kvd", 2, error);
+  return std::nullopt;
 }
 
 }  // namespace

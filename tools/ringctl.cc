@@ -4,6 +4,7 @@
 // Exit codes: 0 done (health: converged), 1 failed or refused (health: not converged),
 // 2 usage or not in this build, 3 the node could not be reached.
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ringkeeper/version.h"
+#include "node/address.h"
 #include "tools/http_client.h"
 #include "tools/status_table.h"
 
@@ -178,9 +180,10 @@ struct Client {
   std::string host;
   std::string authorization;  // "Bearer <token>" or empty
   std::string cacert;         // HTTPS, verified against this CA file; empty: HTTP
-  std::optional<ringkeeper::tools::HttpResponse> request(const Call& call, std::string* error) const {
-    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, 10000, authorization,
-                                           cacert);
+  std::optional<ringkeeper::tools::HttpResponse> request(const Call& call, std::string* error,
+                                                         int timeout_ms = 10000) const {
+    return ringkeeper::tools::http_request(host, call.method, call.target, call.body, error, timeout_ms,
+                                           authorization, cacert);
   }
 };
 
@@ -247,6 +250,13 @@ int follow_keys(const Client& client, const json& started, bool as_json) {
     }
     std::this_thread::sleep_for(50ms);  // the poll interval
   }
+}
+
+// A token as the node takes it: an unsigned 64-bit decimal, digits only.
+bool is_token(const std::string& s) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  return !s.empty() && s.front() != '+' && ec == std::errc() && end == s.data() + s.size();
 }
 
 bool is_uuid(const std::string& s) {
@@ -325,30 +335,39 @@ class ChangeFollower {
   json waiting_ = json::array();
 };
 
+// How long --wait keeps polling a node that does not answer before it exits 3 (the contract).
+constexpr std::chrono::milliseconds kUnreachableLimit{10000};
+
 // --wait: follows the change in `answer` (a change command's answer) on the node that gave it,
 // polling GET /v1/change, until it is done (0), aborted or failed (1), or the node stays
-// unreachable for 10 s (3). A line per phase as it is reached — with --json the answer with that
-// phase, the last one the result — and, for people, a line whenever the awaited members change.
+// unreachable for 10 s (3): counted from the start of the first poll that failed, each poll's
+// own timeout cut to what is left of them. A line per phase as it is reached — with --json the
+// answer with that phase, the last one the result — and, for people, a line whenever the awaited
+// members change.
 int follow_change(const Client& client, json answer, bool as_json) {
   using namespace std::chrono_literals;
+  using Clock = std::chrono::steady_clock;
   ChangeFollower change(std::move(answer), as_json);
   change.reach(change.answer().value("phase", "announce"), change.answer().value("waiting_for", json::array()));
   const Call poll{"GET", "/v1/change?id=" + ringkeeper::tools::url_encode(change.id()), ""};
-  auto unreachable_since = std::chrono::steady_clock::now();
-  bool reachable = true;
+  bool failing = false;            // the last poll failed
+  Clock::time_point first_failed;  // while failing: the start of the first poll that failed
   while (!change.ended()) {
     std::this_thread::sleep_for(100ms);
-    std::string error;
-    auto resp = client.request(poll, &error);
+    const Clock::time_point started = Clock::now();
+    const auto left = kUnreachableLimit - (failing ? started - first_failed : Clock::duration::zero());
+    const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(left);
+    std::string error = "did not answer for 10 s";
+    auto resp = budget > 0ms ? client.request(poll, &error, static_cast<int>(budget.count())) : std::nullopt;
     if (!resp) {
-      if (reachable) unreachable_since = std::chrono::steady_clock::now();
-      reachable = false;
-      if (std::chrono::steady_clock::now() - unreachable_since < 10s) continue;
+      if (!failing) first_failed = started;
+      failing = true;
+      if (Clock::now() - first_failed < kUnreachableLimit) continue;
       std::fprintf(stderr, "ringctl: lost the node at %s while following change %s: %s\n", client.host.c_str(),
                    change.id().c_str(), error.c_str());
       return 3;
     }
-    reachable = true;
+    failing = false;
     json j = json::parse(resp->body, nullptr, false);
     if (resp->status != 200 || j.is_discarded()) {
       const std::string why = j.is_discarded() ? resp->body : j.value("error", resp->body);
@@ -382,6 +401,7 @@ void define_commands(CLI::App& app, Options& o) {
   app.add_option("--cacert", o.cacert, "PEM file of the CA that signed the node's admin certificate: talk HTTPS");
   app.set_version_flag("--version", std::string("ringctl ") + ringkeeper::kVersion);
   app.require_subcommand(1);
+  app.fallthrough();  // the global options after the subcommand too: `ringctl ring --json`
   app.add_subcommand("info", "the answering node: id, cluster, addresses, generation, data dir, version");
   app.add_subcommand("status", "every member: liveness, status, ownership, tokens, dc, rack, id; changes in flight");
   app.add_subcommand("ring", "the ring's tokens and their owners, sorted by token; tokens moving in");
@@ -440,12 +460,18 @@ int call_for(const std::string& cmd, const Options& o, Call& call) {
   } else if (cmd == "owners") {
     call.target = "/v1/owners?key=" + ringkeeper::tools::url_encode(o.key);
   } else if (cmd == "move") {
+    if (o.tokens.starts_with("-")) {  // `move --tokens --dry-run`: CLI11 took the next option as the value
+      std::fprintf(stderr, "ringctl: move: --tokens needs a value, T1,T2,... (got the option '%s')\n",
+                   o.tokens.c_str());
+      return 2;
+    }
     json list = json::array();
     std::stringstream in(o.tokens);
     std::string t;
     while (std::getline(in, t, ',')) {
-      if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos) {
-        std::fprintf(stderr, "ringctl: --tokens: not an unsigned decimal token: '%s'\n", t.c_str());
+      if (!is_token(t)) {
+        std::fprintf(stderr, "ringctl: --tokens: not an unsigned 64-bit decimal token (0..18446744073709551615): "
+                             "'%s'\n", t.c_str());
         return 2;
       }
       list.push_back(t);
@@ -475,8 +501,14 @@ int call_for(const std::string& cmd, const Options& o, Call& call) {
   return 0;
 }
 
-// The client --host, --cacert and --admin-token-file describe; exit code 2 for an unreadable file.
+// The client --host, --cacert and --admin-token-file describe; exit code 2 for a --host that is
+// not HOST:PORT (a URL, say) or an unreadable file.
 int client_for(const Options& o, Client& client) {
+  if (!ringkeeper::parse_host_port(o.host)) {
+    std::fprintf(stderr, "ringctl: --host: expected the node's admin address as HOST:PORT, without a scheme (e.g. "
+                         "127.0.0.1:7180; --cacert for HTTPS), got '%s'\n", o.host.c_str());
+    return 2;
+  }
   if (!o.cacert.empty() && !std::ifstream(o.cacert)) {
     std::fprintf(stderr, "ringctl: --cacert: cannot read %s\n", o.cacert.c_str());
     return 2;
@@ -527,6 +559,19 @@ int answer(const std::string& cmd, const Options& o, const Client& client, const
   return 0;
 }
 
+// What a usage error says: CLI11's message, except for a word that is no command, where CLI11
+// says only that a subcommand is required.
+std::string usage_error(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* parent = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
+  const std::vector<std::string> extra = app.remaining(true);  // what no command or option took
+  if (extra.empty() || extra.front().starts_with("-") || !parent->get_subcommands().empty()) return e.what();
+  std::string known;
+  for (const CLI::App* sub : parent->get_subcommands({})) known += (known.empty() ? "" : ", ") + sub->get_name();
+  if (known.empty()) return e.what();  // a command without subcommands given a word too many
+  return "unknown command '" + extra.front() + "'" + (parent == &app ? "" : " for " + parent->get_name()) +
+         " (commands: " + known + ")";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -542,14 +587,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "ringctl: %s (see ringctl --help)\n", e.what());
+    std::fprintf(stderr, "ringctl: %s (see ringctl --help)\n", usage_error(app, e).c_str());
     return 2;
   }
   const std::string cmd = app.get_subcommands().front()->get_name();
-  Call call;
-  if (int rc = call_for(cmd, o, call); rc != 0) return rc;
   Client client;
   if (int rc = client_for(o, client); rc != 0) return rc;
+  Call call;
+  if (int rc = call_for(cmd, o, call); rc != 0) return rc;
   std::string error;
   auto resp = client.request(call, &error);
   if (!resp) {

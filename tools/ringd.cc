@@ -27,7 +27,7 @@ std::optional<int> parse_flags(int argc, char** argv, ringkeeper::NodeConfig& co
   CLI::App app{"ringd: one ringkeeper node — gossips ring membership and token ownership with its peers,\n"
                "persists it in DIR, and serves the admin API that ringctl talks to."};
   app.set_version_flag("--version", std::string("ringd ") + kVersion);
-  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure, 2 bad flags or settings,\n"
+  app.footer("Exit codes: 0 clean stop (SIGTERM/SIGINT/SIGHUP), 1 runtime failure, 2 bad flags or settings,\n"
              "3 data dir refused (newer or unknown format, corrupt, locked). See docs/operations.md.");
   tools::NodeFlags flags;
   tools::add_node_flags(app, flags);

@@ -1,4 +1,5 @@
-// ringsim — the cluster simulator's driver. Prints one JSON object per line; exits 0 when it ran.
+// ringsim — the cluster simulator's driver. Prints one JSON object per line; exits 0 when it ran,
+// 2 on a usage error (one line on stderr).
 //   ringsim converge --nodes N [--trials T] [--seed S] [--loss P]
 //   ringsim steady --nodes N [--rounds R] [--seed S]
 //   ringsim detect --nodes N [--loss P] [--stall-every S] [--stall-seconds D] [--minutes M] [--seed S]
@@ -224,7 +225,8 @@ std::optional<size_t> start_trial_change(SimCluster& sim, const std::string& kin
 int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed) {
   if (kind == "rebalance") return cmd_rebalance(nodes, trials, seed);
   if (kind != "move" && kind != "decommission" && kind != "removenode" && kind != "join") {
-    std::fprintf(stderr, "change: --kind %s is not one of join|move|rebalance|decommission|removenode\n", kind.c_str());
+    std::fprintf(stderr, "ringsim: change: --kind %s is not one of join|move|rebalance|decommission|removenode\n",
+                 kind.c_str());
     return 2;
   }
   SimOptions o;
@@ -234,7 +236,7 @@ int cmd_change(size_t nodes, const std::string& kind, int trials, uint64_t seed)
   sim.run_until(o.gossip_interval);
   const size_t rf = sim.engine(0).ring()->current().replica_count();
   if ((kind == "decommission" || kind == "removenode") && static_cast<size_t>(trials) + rf + 1 > nodes) {
-    std::fprintf(stderr, "change: each %s takes a node out: at most %zu trials on %zu nodes\n", kind.c_str(),
+    std::fprintf(stderr, "ringsim: change: each %s takes a node out: at most %zu trials on %zu nodes\n", kind.c_str(),
                  nodes > rf + 1 ? nodes - rf - 1 : 0, nodes);
     return 2;
   }
@@ -528,7 +530,14 @@ int main(int argc, char** argv) {
   persist->add_option("--nodes", nodes, "ring size")->required()->check(CLI::Range(1, 100000));
   persist->add_option("--tokens", tokens_per_node, "tokens per node")->check(CLI::Range(1, 4096));
   persist->add_option("--seed", seed, "random seed");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // usage errors exit 2, as --kind nope does (not CLI11's own codes)
+    std::fprintf(stderr, "ringsim: %s (see ringsim --help)\n", e.what());
+    return 2;
+  }
   if (persist->parsed()) return cmd_persist(persist_dir, nodes, tokens_per_node, seed);
   if (converge->parsed()) return cmd_converge(nodes, trials, seed, loss);
   if (change->parsed()) return cmd_change(nodes, change_kind, trials, seed);

@@ -34,8 +34,40 @@ bool is_boolean(std::string value) {
   return false;
 }
 
+// The file's text with every list that runs over several lines joined into one line, as
+// CLI11's reader takes it: a value that opens with `[` and does not close on its line takes the
+// following lines up to the one holding `]` (comments dropped, a trailing comma before `]` too).
+// CLI11 alone joins only a list whose first item follows `[` on its line. Throws
+// CLI::ConfigError naming `file` and the setting for a list that is never closed.
+std::string join_list_lines(std::istream& input, const std::string& file) {
+  auto uncommented = [](std::string line) { return trim(line.substr(0, line.find('#'))); };
+  std::string out, line;
+  while (std::getline(input, line)) {
+    const std::string text = uncommented(line);
+    const size_t eq = text.find('=');
+    const std::string value = eq == std::string::npos ? "" : trim(text.substr(eq + 1));
+    if (value.empty() || value.front() != '[' || value.find(']') != std::string::npos) {
+      out += line + "\n";
+      continue;
+    }
+    std::string list = value;
+    while (list.find(']') == std::string::npos) {
+      if (!std::getline(input, line)) {
+        throw CLI::ConfigError(file + ": the list of " + trim(text.substr(0, eq)) + " is not closed with ]");
+      }
+      const std::string more = uncommented(line);
+      if (!more.empty()) list += (list.back() == '[' || list.back() == ',' ? "" : " ") + more;
+    }
+    const size_t close = list.find(']');
+    std::string items = trim(list.substr(1, close - 1));
+    if (!items.empty() && items.back() == ',') items.pop_back();  // TOML's trailing comma
+    out += trim(text.substr(0, eq)) + " = [" + items + "]" + list.substr(close + 1) + "\n";
+  }
+  return out;
+}
+
 // The --config file, read by CLI11's TOML/INI reader: `#` comments, quotes taken off values,
-// lists as `[a, b]` or `a,b`. CLI11 then fills every option not given on the command line. This
+// lists as `[a, b]` (over several lines too: join_list_lines) or `a,b`. CLI11 then fills every option not given on the command line. This
 // reader refuses what CLI11 would pass over or misread — names that are no setting (sections and
 // dotted names included), several values for a one-value setting, a flag value that is not a
 // boolean, a name set twice — naming the file, and remembers which settings the file supplied.
@@ -44,8 +76,9 @@ class NodeConfigFile final : public CLI::ConfigTOML {
   NodeConfigFile(const CLI::App& app, NodeFlags& flags) : app_(app), flags_(flags) {}
 
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
     const std::string file = app_.get_config_ptr()->as<std::string>();
+    std::istringstream joined(join_list_lines(input, file));
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(joined);
     flags_.config_file = file;
     std::set<std::string> seen;
     for (CLI::ConfigItem& item : items) {
@@ -86,13 +119,6 @@ class NodeConfigFile final : public CLI::ConfigTOML {
   const CLI::App& app_;
   NodeFlags& flags_;
 };
-
-// How an error names a setting: `--listen` for a flag or a default, `listen (in FILE)` for a
-// value the --config file supplied.
-std::string setting_name(const NodeFlags& f, const std::string& name) {
-  if (f.set_by_config_file.count(name) > 0) return name + " (in " + f.config_file + ")";
-  return "--" + name;
-}
 
 bool read_secret(const NodeFlags& f, const std::string& name, const std::string& path, std::string* out,
                  std::string* error) {
@@ -155,6 +181,11 @@ bool resolve_security_flags(const NodeFlags& f, NodeConfig& c, std::string* erro
 }
 
 }  // namespace
+
+std::string setting_name(const NodeFlags& f, const std::string& name) {
+  if (f.set_by_config_file.count(name) > 0) return name + " (in " + f.config_file + ")";
+  return "--" + name;
+}
 
 void add_node_flags(CLI::App& app, NodeFlags& f) {
   app.add_option("--cluster", f.cluster, "cluster name; nodes of other clusters are refused")->capture_default_str();
@@ -229,6 +260,15 @@ bool resolve_addresses(const NodeFlags& f, NodeConfig& c, std::string* error) {
   return true;
 }
 
+// The first token of `tokens` that appears again later; nullopt when each is given once.
+std::optional<Token> first_repeated(const std::vector<Token>& tokens) {
+  std::set<Token> seen;
+  for (Token t : tokens) {
+    if (!seen.insert(t).second) return t;
+  }
+  return std::nullopt;
+}
+
 // --tokens and --num-tokens (one of them, or the flag over the config file).
 bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string* error) {
   if (!f.tokens.empty() && app.count("--num-tokens") > 0) {
@@ -249,6 +289,9 @@ bool resolve_token_flags(CLI::App& app, NodeFlags& f, NodeConfig& c, std::string
     auto token = Token::parse(trim(t));
     if (!token) return refuse(f, error, "tokens", "not an unsigned 64-bit decimal token: '" + t + "'");
     c.tokens.push_back(*token);
+  }
+  if (std::optional<Token> twice = first_repeated(c.tokens)) {
+    return refuse(f, error, "tokens", "token " + twice->to_string() + " is given twice");
   }
   uint32_t num = 0;
   auto [p, ec] = std::from_chars(f.num_tokens.data(), f.num_tokens.data() + f.num_tokens.size(), num);

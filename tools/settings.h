@@ -50,6 +50,9 @@ struct NodeFlags {
 // Adds the flags, `--config FILE`, and the config file reader to `app`. `flags` must outlive
 // `app`'s parse.
 void add_node_flags(CLI::App& app, NodeFlags& flags);
+// How an error names a setting (`name` without dashes): `--listen` for a flag or a default,
+// `listen (in FILE)` for a value the --config file supplied. For the daemons' own flags too.
+std::string setting_name(const NodeFlags& flags, const std::string& name);
 // After app.parse: validates everything (an error names the setting, and the file when the value
 // came from it) and fills `config`. false with a one-line `error` on bad input.
 bool resolve_node_flags(CLI::App& app, NodeFlags& flags, NodeConfig& config, std::string* error);

@@ -259,5 +259,44 @@ TEST(SettingsTest, MissingFileIsAnError) {
   EXPECT_NE(p.error.find("/nonexistent/ringd.conf"), std::string::npos) << p.error;
 }
 
+TEST(SettingsTest, ATokenGivenTwiceIsRefusedAsTheFlagOrInTheFile) {
+  Parsed flag = parse({"--data-dir", "/d", "--tokens", "100,7,100"});
+  EXPECT_FALSE(flag.ok);
+  EXPECT_EQ(flag.error, "--tokens: token 100 is given twice");
+  TempDir dir;
+  expect_refused(dir, "tokens = [5, 6, 5]\n", "tokens (in ");
+  expect_refused(dir, "tokens = 5,5\n", "token 5 is given twice");
+  EXPECT_TRUE(parse({"--data-dir", "/d", "--tokens", "100,101"}).ok);
+}
+
+// `[` alone on its line, items one a line (with comments and a trailing comma), `]` alone: as
+// TOML writes a long list. The docs promise lists "may run over several lines".
+TEST(SettingsTest, ListsOpenedOnALineOfTheirOwn) {
+  TempDir dir;
+  const std::string conf = write(dir, "n.conf",
+                                 "data-dir = /d\n"
+                                 "seeds = [\n"
+                                 "  \"127.0.0.1:1\",   # the first seed\n"
+                                 "\n"
+                                 "  # a comment line inside the list\n"
+                                 "  \"127.0.0.1:2\",\n"
+                                 "]\n"
+                                 "tokens = [\n"
+                                 "  1, 2,\n"
+                                 "  3\n"
+                                 "  ]  # closed\n"
+                                 "rack = r2\n");
+  Parsed p = parse({"--config", conf});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.config.seeds, (std::vector<std::string>{"127.0.0.1:1", "127.0.0.1:2"}));
+  EXPECT_EQ(p.config.tokens, (std::vector<Token>{Token(1), Token(2), Token(3)}));
+  EXPECT_EQ(p.config.rack, "r2");
+  EXPECT_EQ(p.flags.set_by_config_file, (std::set<std::string>{"data-dir", "seeds", "tokens", "rack"}));
+
+  expect_refused(dir, "seeds = [\n\"127.0.0.1:1\",\n", "the list of seeds is not closed with ]");
+  // A list item that is no address is still named as the file's.
+  expect_refused(dir, "seeds = [\n  \"nohost\",\n]\n", "seeds (in ");
+}
+
 }  // namespace
 }  // namespace ringkeeper::tools

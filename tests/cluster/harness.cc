@@ -70,7 +70,10 @@ RunResult ringctl(const std::vector<std::string>& args, const CommandPrefix& pre
   for (const std::string& p : prefix) cmd += "'" + p + "' ";
   cmd += RINGCTL_PATH;
   for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " 2>/dev/null";
+  return run_shell(cmd + " 2>/dev/null");
+}
+
+RunResult run_shell(const std::string& cmd) {
   RunResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

@@ -45,6 +45,8 @@ struct RunResult {
 // Words put before a command line, e.g. {"ip", "netns", "exec", "rk12-h0"}; empty: run it here.
 using CommandPrefix = std::vector<std::string>;
 
+// Runs `command_line` through the shell (its own redirections apply), capturing its stdout.
+RunResult run_shell(const std::string& command_line);
 // Runs ringctl with `args` (the binary path is compiled in), capturing stdout.
 RunResult ringctl(const std::vector<std::string>& args, const CommandPrefix& prefix = {});
 // ringctl --json --host ADMIN ARGS..., parsed; nullopt if it did not exit 0 or 1 with JSON.

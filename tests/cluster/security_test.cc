@@ -23,17 +23,7 @@ const std::string kKey1 = "8J9qvU1m0m1i7d6Fv0ZJ3T2O5t5bqkQyQeB4z3mB1kA=";
 const std::string kKey2 = "q1Zb3v6mN0pYt8Rk2LdC5xWfH9sJ4aEgU7iOo1ZzQ0M=";
 
 // Runs a command line through the shell; its exit code and stdout+stderr.
-RunResult shell(const std::string& cmd) {
-  RunResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+RunResult shell(const std::string& cmd) { return run_shell(cmd + " 2>&1"); }
 
 // ringctl with stderr too (the harness's ringctl() keeps stdout only).
 RunResult ringctl_all(const std::vector<std::string>& args) {

@@ -635,6 +635,35 @@ TEST_F(KvClusterTest, TooFewReplicasAnswer503NamingThem) {
   EXPECT_GE(c.metric(0, "kv_unavailable_total{op=\"put\"}"), 1u);
 }
 
+// One node of an RF 3 cluster: every key has one replica, so the default quorums (2 of 3) can
+// never be met. The 503 says so — the replica count and the quorum — instead of an empty
+// "replicas" list that reads as if every replica answered; nothing is written.
+TEST_F(KvClusterTest, AQuorumAboveTheReplicaCountIs503SayingHowManyReplicasThereAre) {
+  KvCluster c(1);
+  ASSERT_TRUE(c.serving());
+  ASSERT_TRUE(wait_until([&] { return c.formed(1); }, 30s)) << c.logs();
+  KvClient client(c.kv[0]);
+  KvReply put = client.request("PUT", "/kv/lonely", "v");
+  ASSERT_EQ(put.status, 503) << put.body;
+  json j = json::parse(put.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << put.body;
+  EXPECT_EQ(j["replica_count"], 1) << put.body;
+  EXPECT_EQ(j["quorum"], 2) << put.body;
+  EXPECT_TRUE(j["replicas"].is_array() && j["replicas"].empty()) << put.body;
+  EXPECT_EQ(j.value("error", "").rfind("only 1 replica of this key for a write quorum of 2", 0), 0u) << put.body;
+  EXPECT_NE(j.value("error", "").find("nothing was written"), std::string::npos) << put.body;
+  EXPECT_EQ(client.request("GET", "/kv/lonely?r=1").status, 404) << "not attempted, so not landed";
+  KvReply get = client.request("GET", "/kv/lonely");
+  ASSERT_EQ(get.status, 503) << get.body;
+  EXPECT_NE(get.body.find("only 1 replica of this key for a read quorum of 2"), std::string::npos) << get.body;
+  EXPECT_EQ(client.request("DELETE", "/kv/lonely?w=3").status, 503);
+  EXPECT_EQ(c.metric(0, "kv_unavailable_total{op=\"put\"}"), 1u);
+  EXPECT_EQ(c.metric(0, "kv_unavailable_total{op=\"get\"}"), 1u);
+  // Within the replica count it works.
+  EXPECT_EQ(client.request("PUT", "/kv/lonely?w=1", "v").status, 204);
+  EXPECT_EQ(client.request("GET", "/kv/lonely?r=1").body, "v");
+}
+
 TEST_F(KvClusterTest, AReadRepairsTheReplicasThatAnsweredWithAnOlderRecord) {
   KvCluster c(3);
   ASSERT_TRUE(c.serving());
@@ -684,6 +713,7 @@ TEST_F(KvClusterTest, BadInputGetsA4xxAndACounterAndTheNodeKeepsServing) {
       {"GET", "/kv/%zz", "", "bad_key", 400},
       {"POST", "/kv/k", "", "bad_method", 405},
       {"GET", "/nothing/here", "", "unknown_route", 404},
+      {"POST", "/metrics", "", "bad_method", 405},
       {"PUT", "/internal/kv/k", "v", "bad_internal", 400},  // no ring version, no timestamp
       {"GET", "/internal/range?start=1", "", "bad_internal", 400},
   };

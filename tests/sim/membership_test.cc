@@ -91,6 +91,29 @@ TEST(MembershipTest, ConflictingClaimsEndWithOneOwnerAndTheLoserRepicks) {
   EXPECT_EQ(sim.engine(1).stats().token_repicks + sim.engine(2).stats().token_repicks, 1u);
 }
 
+// A joiner given --tokens with a token a NORMAL node owns keeps the documented rule (the owner
+// keeps it, the joiner re-picks from the allocator) and says so in one line naming the token,
+// its owner and what it claims instead — it used to switch to allocator tokens silently.
+TEST(MembershipTest, AJoinerWhoseGivenTokenIsTakenSaysSoAndClaimsAllocatorTokens) {
+  SimCluster sim(seeded(5));
+  start_cluster(sim, 1);
+  (void)sim.engine(0).take_notices();
+  const Token taken = sim.engine(0).ring()->find(sim.engine(0).id())->tokens.front();
+  gossip::JoinSettings given;
+  given.initial_tokens = {taken, Token(taken.value() + 12345)};
+  const size_t joiner = sim.add_node({0}, given);
+  ASSERT_TRUE(run_until_formed(sim, 30'000));
+  const RingNode* owner = sim.engine(0).ring()->find(sim.engine(0).id());
+  EXPECT_TRUE(std::binary_search(owner->tokens.begin(), owner->tokens.end(), taken)) << "the owner keeps it";
+  EXPECT_EQ(sim.engine(0).ring()->find(sim.engine(joiner).id())->tokens.size(), 16u) << "allocator tokens";
+  std::vector<std::string> notices = sim.engine(joiner).take_notices();
+  const std::string want = "--tokens: token " + taken.to_string() + " (held by node " + sim.engine(0).id().to_string() +
+                           ") is already claimed by another node";
+  const auto line = std::find_if(notices.begin(), notices.end(), [&](const std::string& n) { return n.starts_with(want); });
+  ASSERT_NE(line, notices.end()) << (notices.empty() ? "no notice" : notices.front());
+  EXPECT_NE(line->find("claims 16 tokens from the allocator instead"), std::string::npos) << *line;
+}
+
 TEST(MembershipTest, RemovedNodeIsNoOwnerAnywhereAndCannotComeBack) {
   SimCluster sim(seeded(11));
   start_cluster(sim, 6);
