@@ -512,16 +512,9 @@ std::string GossipEngine::remove_node(const NodeId& id, Millis now, bool force) 
     // Being removed: that removal answers — unless its coordinator is dead and cannot drive it.
     const NodeId& coordinator = removal->first;
     if (coordinator == config_.id || liveness_.view(coordinator) != PeerLiveness::kDown) return "";
-    const std::string who = "the removal of " + id.to_string() + " is coordinated by " + coordinator.to_string() +
-                            ", which is down here: ";
-    if (!abandonable(removal->second)) {
-      return who + "it is past read_new, so its ranges already read from their new owners: `removenode " +
-             id.to_string() + " --force` completes it (its tombstone at once), then `removenode " +
-             coordinator.to_string() + "`";
-    }
-    return who + "`removenode " + coordinator.to_string() +
-           "` first (its removal of this node is abandoned with it), then removenode " + id.to_string() +
-           " again; or `removenode " + id.to_string() + " --force` (its tombstone at once)";
+    return "the removal of " + id.to_string() + " is coordinated by " + coordinator.to_string() +
+           ", which is down here: `removenode " + id.to_string() + " --force` completes it (its tombstone at " +
+           "once, without the data phases it has not run), then `removenode " + coordinator.to_string() + "`";
   }
   if (removal_of(id)) {
     // Forced while a removal of it is in flight (its coordinator died, say): the tombstone now.
@@ -576,14 +569,15 @@ bool GossipEngine::abandoned_with(const NodeId& removed, const NodeId& node) con
 }
 
 bool GossipEngine::abandonable(const ChangeRecord& change) const {
-  // Before read_new every member still reads from the old owners, so dropping the change
-  // (the coordinator's tombstone takes its record along) rolls it back like an abort; from
-  // read_new on, members read from the new owners and dropping it would move reads back to
-  // owners some members have stopped writing to — unless its subject's tombstone is already
-  // written (removenode --force): then the record shapes no ring any more.
+  // Only once its subject's tombstone is written (removenode SUBJECT --force) does the record
+  // shape no ring any more. Before that, the ring keeps reading the subject as LEAVING at the
+  // record's step while the coordinator's own removal runs its phases: members at different
+  // steps of that removal then disagree on the subject's pending owners (found by a review test
+  // with every member at write_both), and past read_new dropping it would send reads back to
+  // owners some members no longer write to (chaos seed 806).
   if (change.kind != ChangeKind::kRemoveNode) return false;
   const NodeState* subject = state_.find(change.subject);
-  return change.step < ChangeStep::kReadNew || !subject || subject->is_tombstone();
+  return !subject || subject->is_tombstone();
 }
 
 std::optional<std::pair<NodeId, ChangeRecord>> GossipEngine::removal_of(const NodeId& id) const {

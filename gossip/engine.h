@@ -164,8 +164,8 @@ class GossipEngine {
   // surviving replicas without data phases (docs/operations.md says what that risks). Refused,
   // with the reason, for this node, an unknown node, or one this node does not see as down.
   // Already removed, or a removal of it already in flight: accepted, nothing new is started —
-  // unless that removal's coordinator is down here: refused, naming it (removing the dead
-  // coordinator abandons its removal; this node's removal can then run again).
+  // unless that removal's coordinator is down here: refused, naming it and the way out
+  // (removenode of this node with force, then of the coordinator).
   std::string remove_node(const NodeId& id, Millis now, bool force = false);
   // The change in flight that removes `id` (a removenode or a replace of it), with its
   // coordinator, if any.
@@ -173,8 +173,8 @@ class GossipEngine {
   // Whether `node` is the subject of a removenode coordinated by `removed` that is abandoned
   // once `removed` is itself being removed (one before read_new).
   bool abandoned_with(const NodeId& removed, const NodeId& node) const;
-  // A removenode that may be dropped with its dead coordinator: one before read_new, or one
-  // whose subject is removed already.
+  // A removenode that may be dropped with its dead coordinator: one whose subject is removed
+  // already (removenode SUBJECT --force).
   bool abandonable(const ChangeRecord& change) const;
 
   // Starts moving this node to new tokens (ringctl move) as a phased change: announce,
