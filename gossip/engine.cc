@@ -563,11 +563,6 @@ void GossipEngine::write_tombstone(const NodeId& id) {
   ++stats_.tombstones_written;
 }
 
-bool GossipEngine::abandoned_with(const NodeId& removed, const NodeId& node) const {
-  auto removal = removal_of(node);
-  return removal && removal->first == removed && abandonable(removal->second);
-}
-
 bool GossipEngine::abandonable(const ChangeRecord& change) const {
   // Only once its subject's tombstone is written (removenode SUBJECT --force) does the record
   // shape no ring any more. Before that, the ring keeps reading the subject as LEAVING at the
@@ -677,8 +672,8 @@ std::string GossipEngine::replication_refusal() {
 
 std::string GossipEngine::change_refusal(const NodeId* subject) {
   // One change at a time: a change in flight anywhere in sight, or a join, goes first — but a
-  // removal coordinated by the very node to be removed is abandoned once that node's removal
-  // starts (active_change skips it then), so it does not stand in the way.
+  // removal coordinated by the very node to be removed whose subject is already removed
+  // (abandonable) shapes no ring, so it does not stand in the way.
   if (auto other = active_change(subject)) {
     const ChangeRecord& c = other->second;
     const std::string whose = c.on_behalf() ? c.subject.to_string() + " by " + other->first.to_string()
@@ -688,7 +683,6 @@ std::string GossipEngine::change_refusal(const NodeId* subject) {
   }
   for (const RingNode& n : ring()->nodes()) {
     if (subject && n.id == *subject) continue;
-    if (subject && abandoned_with(*subject, n.id)) continue;  // LEAVING only by the removal abandoned
     if (n.status == NodeStatus::kJoining || n.status == NodeStatus::kLeaving || n.status == NodeStatus::kMoving) {
       return "node " + n.id.to_string() + " is " + std::string(to_string(n.status)) + "; try again when it is done";
     }

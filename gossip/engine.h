@@ -170,9 +170,6 @@ class GossipEngine {
   // The change in flight that removes `id` (a removenode or a replace of it), with its
   // coordinator, if any.
   std::optional<std::pair<NodeId, ChangeRecord>> removal_of(const NodeId& id) const;
-  // Whether `node` is the subject of a removenode coordinated by `removed` that is abandoned
-  // once `removed` is itself being removed (one before read_new).
-  bool abandoned_with(const NodeId& removed, const NodeId& node) const;
   // A removenode that may be dropped with its dead coordinator: one whose subject is removed
   // already (removenode SUBJECT --force).
   bool abandonable(const ChangeRecord& change) const;
